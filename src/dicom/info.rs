@@ -1,0 +1,209 @@
+//! A printable, serialisable summary of a scan (what `twinplan info` shows).
+//!
+//! Built from headers only: dimensions, spacing from positions, orientation, irregularities
+//! the loader will correct, skipped files with reasons. Patient identity is included only
+//! when the caller asks for it (`--phi`). No I/O besides what the caller prints.
+
+use serde::Serialize;
+
+use super::header::PatientIdentity;
+use super::load::order_frames;
+use super::scan::{ScanReport, SeriesInfo};
+use crate::volume::regularize::analyze;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct InfoReport {
+    pub files_seen: usize,
+    pub patients: Vec<PatientInfo>,
+    pub skipped: Vec<super::scan::SkippedFile>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PatientInfo {
+    /// Present only with `--phi`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub identity: Option<PatientIdentity>,
+    pub studies: Vec<StudyInfo>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StudyInfo {
+    pub study_uid: String,
+    pub date: String,
+    pub description: String,
+    pub series: Vec<SeriesSummary>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SeriesSummary {
+    /// What `--series` accepts: the UID, or `UID#n` for a split series.
+    pub id: String,
+    pub series_uid: String,
+    pub series_number: Option<i32>,
+    pub modality: String,
+    pub description: String,
+    /// `[columns, rows, slices]` as stored (before any resampling).
+    pub dimensions: [usize; 3],
+    /// `[column, row, slice]` spacing in mm; the slice spacing is measured from positions.
+    pub spacing_mm: [Option<f64>; 3],
+    pub orientation: String,
+    pub slice_count: usize,
+    pub file_count: usize,
+    pub localizer: bool,
+    pub warnings: Vec<String>,
+}
+
+fn summarize(s: &SeriesInfo) -> SeriesSummary {
+    let mut load_warnings = Vec::new();
+    let mut warnings = Vec::new();
+    let (frames, stack) = match order_frames(s, &mut load_warnings) {
+        Ok((frames, stack)) => (frames.len(), stack),
+        Err(e) => {
+            warnings.push(e.to_string());
+            (s.frames.len(), None)
+        }
+    };
+    warnings.extend(load_warnings.iter().map(|w| w.to_string()));
+    let mut slice_mm = None;
+    if let Some(stack) = &stack {
+        if stack.positions.len() >= 2 {
+            let a = analyze(stack);
+            slice_mm = Some(a.gap_median_mm);
+            if a.irregular {
+                warnings.push(format!(
+                    "slice spacing varies ({:.3}–{:.3} mm); will be resampled",
+                    a.gap_min_mm, a.gap_max_mm
+                ));
+            }
+            if a.tilted {
+                warnings.push(format!("gantry tilt {:.2}°; will be corrected", a.tilt_deg));
+            }
+        } else {
+            slice_mm = Some(stack.single_slice_spacing_mm);
+        }
+    }
+    warnings.extend(s.notes.iter().cloned());
+    SeriesSummary {
+        id: s.id(),
+        series_uid: s.series_uid.clone(),
+        series_number: s.series_number,
+        modality: s.modality.clone(),
+        description: s.description.clone(),
+        dimensions: [s.columns as usize, s.rows as usize, frames],
+        spacing_mm: [
+            s.pixel_spacing_mm.map(|p| p[0]),
+            s.pixel_spacing_mm.map(|p| p[1]),
+            slice_mm,
+        ],
+        orientation: s.orientation.to_string(),
+        slice_count: frames,
+        file_count: s.file_count(),
+        localizer: s.localizer,
+        warnings,
+    }
+}
+
+/// Summarises a scan; `phi` includes patient name, ID and birth date.
+pub fn describe(report: &ScanReport, phi: bool) -> InfoReport {
+    InfoReport {
+        files_seen: report.files_seen,
+        patients: report
+            .patients
+            .iter()
+            .map(|p| PatientInfo {
+                identity: phi.then(|| p.identity.clone()),
+                studies: p
+                    .studies
+                    .iter()
+                    .map(|st| StudyInfo {
+                        study_uid: st.study_uid.clone(),
+                        date: st.date.clone(),
+                        description: st.description.clone(),
+                        series: st.series.iter().map(summarize).collect(),
+                    })
+                    .collect(),
+            })
+            .collect(),
+        skipped: report.skipped.clone(),
+    }
+}
+
+fn mm(v: Option<f64>) -> String {
+    v.map(|v| format!("{v:.3}")).unwrap_or_else(|| "?".into())
+}
+
+impl InfoReport {
+    /// Human-readable text, one line per series.
+    pub fn to_text(&self) -> String {
+        use std::fmt::Write;
+        let mut out = String::new();
+        let n_series: usize = self
+            .patients
+            .iter()
+            .flat_map(|p| &p.studies)
+            .map(|s| s.series.len())
+            .sum();
+        let _ = writeln!(
+            out,
+            "{} file(s): {} patient(s), {} image series, {} skipped",
+            self.files_seen,
+            self.patients.len(),
+            n_series,
+            self.skipped.len()
+        );
+        for (pn, p) in self.patients.iter().enumerate() {
+            match &p.identity {
+                Some(id) => {
+                    let _ = writeln!(
+                        out,
+                        "Patient {}: {}  ID {}  born {}",
+                        pn + 1,
+                        id.name,
+                        id.id,
+                        id.birth_date
+                    );
+                }
+                None => {
+                    let _ = writeln!(out, "Patient {} (identity hidden; --phi shows it)", pn + 1);
+                }
+            }
+            for st in &p.studies {
+                let _ = writeln!(
+                    out,
+                    "  Study {}  {}  {}",
+                    if st.date.is_empty() { "(no date)" } else { &st.date },
+                    st.description,
+                    st.study_uid
+                );
+                for s in &st.series {
+                    let _ = writeln!(
+                        out,
+                        "    Series {:>4}  {:<3} {:<28} {}x{}x{}  {} x {} x {} mm  {}{}",
+                        s.series_number.map(|n| n.to_string()).unwrap_or_else(|| "-".into()),
+                        s.modality,
+                        if s.description.is_empty() { "(no description)" } else { &s.description },
+                        s.dimensions[0],
+                        s.dimensions[1],
+                        s.dimensions[2],
+                        mm(s.spacing_mm[0]),
+                        mm(s.spacing_mm[1]),
+                        mm(s.spacing_mm[2]),
+                        s.orientation,
+                        if s.localizer { "  (localizer)" } else { "" }
+                    );
+                    let _ = writeln!(out, "                id {}", s.id);
+                    for w in &s.warnings {
+                        let _ = writeln!(out, "                warning: {w}");
+                    }
+                }
+            }
+        }
+        if !self.skipped.is_empty() {
+            let _ = writeln!(out, "Skipped:");
+            for s in &self.skipped {
+                let _ = writeln!(out, "  {}: {}", s.path.display(), s.reason);
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,12 @@
+//! twinplan: a surgical-planning workstation's core.
+//!
+//! The core (everything here but the viewer) turns DICOM and NIfTI into volumes with exact
+//! patient geometry and, in later modules, into surfaces, measurements and plans. It must
+//! build and test without Bevy: the viewer will live behind the `viewer` feature.
+
+pub mod dicom;
+pub mod fsutil;
+pub mod nifti_io;
+pub mod phantom;
+pub mod progress;
+pub mod volume;

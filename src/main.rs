@@ -1,0 +1,260 @@
+//! The `twinplan` binary: a thin clap front end over the core library.
+//!
+//! Each subcommand parses arguments, runs one core call with a progress bar on stderr, and
+//! prints results on stdout. Exit codes: 0 success, 1 failure, 2 usage error. Errors are
+//! printed once, here, with their context chain; patient identity never appears in them.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use twinplan::dicom::{self, info::describe};
+use twinplan::nifti_io;
+use twinplan::phantom::{self, PhantomOptions};
+use twinplan::progress::Progress;
+use twinplan::volume::Volume;
+
+#[derive(Parser)]
+#[command(name = "twinplan", version, about = "Surgical planning on the patient's own anatomy: DICOM/NIfTI volumes with exact patient geometry")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// List the studies and series in a folder or file, with geometry, warnings and skipped files.
+    Info {
+        /// DICOM folder (searched recursively), DICOM file, or NIfTI file.
+        path: PathBuf,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Show patient name, ID and birth date (hidden by default).
+        #[arg(long)]
+        phi: bool,
+    },
+    /// Convert one series to NIfTI (.nii or .nii.gz), with LPS geometry written as RAS sform/qform.
+    Convert {
+        /// DICOM folder or file, or a NIfTI file.
+        path: PathBuf,
+        /// Series to convert: SeriesInstanceUID, UID#n for a split series, or series number.
+        /// Not needed when the folder holds one image series.
+        #[arg(long)]
+        series: Option<String>,
+        /// Output file, ending in .nii or .nii.gz.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Write the synthetic CTA phantom as a DICOM CT series plus ground_truth.json.
+    Phantom {
+        /// Output folder (created if needed).
+        #[arg(long)]
+        out: PathBuf,
+        /// Grid size NXxNYxNZ (the field of view is fixed: 400 mm wide, 640 mm tall).
+        #[arg(long, default_value = "256x256x256", value_parser = parse_size)]
+        size: [usize; 3],
+        /// Noise standard deviation in HU.
+        #[arg(long, default_value_t = 12.0)]
+        noise: f64,
+        /// Noise seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
+}
+
+fn parse_size(s: &str) -> Result<[usize; 3], String> {
+    let parts: Vec<&str> = s.split(['x', 'X']).collect();
+    let [a, b, c] = parts.as_slice() else {
+        return Err("expected NXxNYxNZ, e.g. 256x256x200".into());
+    };
+    let n = |t: &str| t.trim().parse::<usize>().map_err(|_| format!("'{t}' is not a whole number"));
+    Ok([n(a)?, n(b)?, n(c)?])
+}
+
+/// Runs `work` while a progress bar (stderr) follows `progress`; the bar appears only when
+/// the work takes longer than half a second, so quick commands print nothing extra.
+fn with_progress<T: Send>(label: &str, work: impl FnOnce(&Progress) -> T + Send) -> T {
+    let progress = Progress::new();
+    let done = std::sync::atomic::AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let watcher = scope.spawn(|| {
+            let start = Instant::now();
+            let mut bar: Option<ProgressBar> = None;
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                std::thread::sleep(Duration::from_millis(50));
+                if bar.is_none() && start.elapsed() > Duration::from_millis(500) {
+                    let b = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+                    b.set_style(
+                        ProgressStyle::with_template("{msg:>10} [{bar:40}] {pos}/{len} {elapsed}")
+                            .unwrap_or_else(|_| ProgressStyle::default_bar())
+                            .progress_chars("=> "),
+                    );
+                    b.set_message(label.to_string());
+                    bar = Some(b);
+                }
+                if let Some(b) = &bar {
+                    let (d, t) = progress.get();
+                    b.set_length(t);
+                    b.set_position(d);
+                }
+            }
+            if let Some(b) = bar {
+                b.finish_and_clear();
+            }
+        });
+        let out = work(&progress);
+        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        let _ = watcher.join();
+        out
+    })
+}
+
+/// Opens a NIfTI file or a DICOM folder/file as one volume.
+fn open_volume(path: &Path, series: Option<&str>) -> Result<Volume> {
+    if nifti_io::is_nifti_path(path) {
+        return with_progress("reading", |_| nifti_io::read_nifti(path)).map_err(Into::into);
+    }
+    let (volume, report) = with_progress("loading", |p| dicom::load_path(path, series, p))?;
+    if !report.skipped.is_empty() {
+        eprintln!("note: {} file(s) skipped (see `twinplan info`)", report.skipped.len());
+    }
+    Ok(volume)
+}
+
+fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Info { path, json, phi } => {
+            if nifti_io::is_nifti_path(&path) {
+                let v = nifti_io::read_nifti(&path)?;
+                let g = &v.geometry;
+                if json {
+                    let out = serde_json::json!({
+                        "format": "nifti",
+                        "dimensions": g.dims,
+                        "spacing_mm": g.spacing_mm,
+                        "origin_mm": g.origin_mm,
+                        "directions": g.directions,
+                        "orientation": g.orientation().to_string(),
+                        "value_scale": v.value_scale,
+                        "warnings": v.warnings.iter().map(|w| w.to_string()).collect::<Vec<_>>(),
+                    });
+                    println!("{}", serde_json::to_string_pretty(&out)?);
+                } else {
+                    println!(
+                        "NIfTI {}x{}x{}  {:.3} x {:.3} x {:.3} mm  {}  origin (LPS) {:.2}, {:.2}, {:.2}",
+                        g.dims[0], g.dims[1], g.dims[2], g.spacing_mm[0], g.spacing_mm[1], g.spacing_mm[2],
+                        g.orientation(), g.origin_mm[0], g.origin_mm[1], g.origin_mm[2]
+                    );
+                    for w in &v.warnings {
+                        println!("  warning: {w}");
+                    }
+                }
+                return Ok(());
+            }
+            let report = with_progress("scanning", |p| dicom::scan(&path, p))
+                .with_context(|| format!("cannot scan {}", path.display()))?;
+            let info = describe(&report, phi);
+            if json {
+                println!("{}", serde_json::to_string_pretty(&info)?);
+            } else {
+                print!("{}", info.to_text());
+            }
+            Ok(())
+        }
+        Command::Convert { path, series, out } => {
+            if !nifti_io::is_nifti_path(&out) {
+                bail!(UsageError(format!(
+                    "--out must end in .nii or .nii.gz: {}",
+                    out.display()
+                )));
+            }
+            let volume = open_volume(&path, series.as_deref())?;
+            for w in &volume.warnings {
+                eprintln!("warning: {w}");
+            }
+            with_progress("writing", |_| nifti_io::write_nifti(&volume, &out))?;
+            let g = &volume.geometry;
+            println!(
+                "wrote {} ({}x{}x{}, {:.3} x {:.3} x {:.3} mm)",
+                out.display(),
+                g.dims[0],
+                g.dims[1],
+                g.dims[2],
+                g.spacing_mm[0],
+                g.spacing_mm[1],
+                g.spacing_mm[2]
+            );
+            Ok(())
+        }
+        Command::Phantom {
+            out,
+            size,
+            noise,
+            seed,
+        } => {
+            let options = PhantomOptions {
+                size,
+                noise_hu: noise,
+                seed,
+            };
+            let ph = with_progress("phantom", |p| phantom::generate(&options, p))?;
+            let write_options = dicom::write::CtSeriesOptions::default()
+                .with_patient(phantom::phantom_patient())
+                .with_series_description("CTA phantom arterial")
+                .with_uid_seed(format!("twinplan-phantom-{}x{}x{}-{seed}", size[0], size[1], size[2]));
+            let files = with_progress("writing", |p| {
+                dicom::write::write_ct_series(&ph.volume, &out, &write_options, &|k| format!("IM{:05}.dcm", k + 1), p)
+            })?;
+            let truth = serde_json::to_vec_pretty(&ph.truth)?;
+            twinplan::fsutil::write_atomic(&out.join("ground_truth.json"), &truth)
+                .with_context(|| format!("cannot write {}", out.join("ground_truth.json").display()))?;
+            println!(
+                "wrote {} DICOM files and ground_truth.json to {}",
+                files.len(),
+                out.display()
+            );
+            Ok(())
+        }
+    }
+}
+
+/// An error in how the command was called (exit code 2).
+#[derive(Debug)]
+struct UsageError(String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("TWINPLAN_LOG")
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .without_time()
+        .init();
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let usage = e.downcast_ref::<UsageError>().is_some()
+                || matches!(
+                    e.downcast_ref::<dicom::DicomError>(),
+                    Some(dicom::DicomError::Ambiguous { .. } | dicom::DicomError::NoMatch { .. })
+                );
+            eprintln!("error: {e:#}");
+            if usage { ExitCode::from(2) } else { ExitCode::from(1) }
+        }
+    }
+}
