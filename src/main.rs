@@ -19,7 +19,11 @@ use twinplan::progress::Progress;
 use twinplan::volume::Volume;
 
 #[derive(Parser)]
-#[command(name = "twinplan", version, about = "Surgical planning on the patient's own anatomy: DICOM/NIfTI volumes with exact patient geometry")]
+#[command(
+    name = "twinplan",
+    version,
+    about = "Surgical planning on the patient's own anatomy: DICOM/NIfTI volumes with exact patient geometry"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -72,7 +76,11 @@ fn parse_size(s: &str) -> Result<[usize; 3], String> {
     let [a, b, c] = parts.as_slice() else {
         return Err("expected NXxNYxNZ, e.g. 256x256x200".into());
     };
-    let n = |t: &str| t.trim().parse::<usize>().map_err(|_| format!("'{t}' is not a whole number"));
+    let n = |t: &str| {
+        t.trim()
+            .parse::<usize>()
+            .map_err(|_| format!("'{t}' is not a whole number"))
+    };
     Ok([n(a)?, n(b)?, n(c)?])
 }
 
@@ -121,7 +129,10 @@ fn open_volume(path: &Path, series: Option<&str>) -> Result<Volume> {
     }
     let (volume, report) = with_progress("loading", |p| dicom::load_path(path, series, p))?;
     if !report.skipped.is_empty() {
-        eprintln!("note: {} file(s) skipped (see `twinplan info`)", report.skipped.len());
+        eprintln!(
+            "note: {} file(s) skipped (see `twinplan info`)",
+            report.skipped.len()
+        );
     }
     Ok(volume)
 }
@@ -147,8 +158,16 @@ fn run(cli: Cli) -> Result<()> {
                 } else {
                     println!(
                         "NIfTI {}x{}x{}  {:.3} x {:.3} x {:.3} mm  {}  origin (LPS) {:.2}, {:.2}, {:.2}",
-                        g.dims[0], g.dims[1], g.dims[2], g.spacing_mm[0], g.spacing_mm[1], g.spacing_mm[2],
-                        g.orientation(), g.origin_mm[0], g.origin_mm[1], g.origin_mm[2]
+                        g.dims[0],
+                        g.dims[1],
+                        g.dims[2],
+                        g.spacing_mm[0],
+                        g.spacing_mm[1],
+                        g.spacing_mm[2],
+                        g.orientation(),
+                        g.origin_mm[0],
+                        g.origin_mm[1],
+                        g.origin_mm[2]
                     );
                     for w in &v.warnings {
                         println!("  warning: {w}");
@@ -206,13 +225,23 @@ fn run(cli: Cli) -> Result<()> {
             let write_options = dicom::write::CtSeriesOptions::default()
                 .with_patient(phantom::phantom_patient())
                 .with_series_description("CTA phantom arterial")
-                .with_uid_seed(format!("twinplan-phantom-{}x{}x{}-{seed}", size[0], size[1], size[2]));
+                .with_uid_seed(format!(
+                    "twinplan-phantom-{}x{}x{}-{seed}",
+                    size[0], size[1], size[2]
+                ));
             let files = with_progress("writing", |p| {
-                dicom::write::write_ct_series(&ph.volume, &out, &write_options, &|k| format!("IM{:05}.dcm", k + 1), p)
+                dicom::write::write_ct_series(
+                    &ph.volume,
+                    &out,
+                    &write_options,
+                    &|k| format!("IM{:05}.dcm", k + 1),
+                    p,
+                )
             })?;
             let truth = serde_json::to_vec_pretty(&ph.truth)?;
-            twinplan::fsutil::write_atomic(&out.join("ground_truth.json"), &truth)
-                .with_context(|| format!("cannot write {}", out.join("ground_truth.json").display()))?;
+            twinplan::fsutil::write_atomic(&out.join("ground_truth.json"), &truth).with_context(
+                || format!("cannot write {}", out.join("ground_truth.json").display()),
+            )?;
             println!(
                 "wrote {} DICOM files and ground_truth.json to {}",
                 files.len(),
@@ -254,7 +283,11 @@ fn main() -> ExitCode {
                     Some(dicom::DicomError::Ambiguous { .. } | dicom::DicomError::NoMatch { .. })
                 );
             eprintln!("error: {e:#}");
-            if usage { ExitCode::from(2) } else { ExitCode::from(1) }
+            if usage {
+                ExitCode::from(2)
+            } else {
+                ExitCode::from(1)
+            }
         }
     }
 }

@@ -94,10 +94,18 @@ pub fn read_nifti_geometry(path: &Path) -> Result<Geometry, NiftiError> {
         path: path.to_path_buf(),
     })?;
     let ndim = usize::from(header.dim[0]).clamp(1, 7);
-    let dim = |n: usize| if n <= ndim { usize::from(header.dim[n]).max(1) } else { 1 };
-    geometry_from_header(&header, [dim(1), dim(2), dim(3)]).map_err(|detail| NiftiError::Unsupported {
-        detail,
-        path: path.to_path_buf(),
+    let dim = |n: usize| {
+        if n <= ndim {
+            usize::from(header.dim[n]).max(1)
+        } else {
+            1
+        }
+    };
+    geometry_from_header(&header, [dim(1), dim(2), dim(3)]).map_err(|detail| {
+        NiftiError::Unsupported {
+            detail,
+            path: path.to_path_buf(),
+        }
     })
 }
 
@@ -150,13 +158,14 @@ pub fn read_nifti(path: &Path) -> Result<Volume, NiftiError> {
             message: format!("4D NIfTI with {extra} volumes: the first is shown"),
         });
     }
-    let datatype = header
-        .data_type()
-        .map_err(|e| unsupported(e.to_string()))?;
+    let datatype = header.data_type().map_err(|e| unsupported(e.to_string()))?;
     let slope = f64::from(header.scl_slope);
     let inter = f64::from(header.scl_inter);
     let identity_scale = slope == 0.0 || !slope.is_finite() || (slope == 1.0 && inter == 0.0);
-    let small_int = matches!(datatype, NiftiType::Int16 | NiftiType::Uint8 | NiftiType::Int8);
+    let small_int = matches!(
+        datatype,
+        NiftiType::Int16 | NiftiType::Uint8 | NiftiType::Int8
+    );
     let to_3d = |a: ndarray::ArrayD<f64>| -> Result<Array3<f64>, NiftiError> {
         let mut a = a;
         while a.ndim() > 3 {
@@ -183,7 +192,10 @@ pub fn read_nifti(path: &Path) -> Result<Volume, NiftiError> {
         let a = a.mapv(f64::from);
         (to_3d(a)?.mapv(|v| v as i16), ValueScale::IDENTITY)
     } else {
-        if matches!(datatype, NiftiType::Rgb24 | NiftiType::Rgba32 | NiftiType::Complex64 | NiftiType::Complex128) {
+        if matches!(
+            datatype,
+            NiftiType::Rgb24 | NiftiType::Rgba32 | NiftiType::Complex64 | NiftiType::Complex128
+        ) {
             return Err(unsupported(format!("data type {datatype:?}")));
         }
         let a = volume
@@ -191,11 +203,16 @@ pub fn read_nifti(path: &Path) -> Result<Volume, NiftiError> {
             .map_err(|e| unsupported(e.to_string()))?;
         let a = to_3d(a)?;
         let finite = a.iter().copied().filter(|v| v.is_finite());
-        let (lo, hi) = finite.fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| (l.min(v), h.max(v)));
+        let (lo, hi) = finite.fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| {
+            (l.min(v), h.max(v))
+        });
         let (lo, hi) = if lo <= hi { (lo, hi) } else { (0.0, 0.0) };
         let integral = a.iter().all(|v| !v.is_finite() || v.fract() == 0.0);
         if integral && lo >= f64::from(i16::MIN) && hi <= f64::from(i16::MAX) {
-            (a.mapv(|v| if v.is_finite() { v as i16 } else { 0 }), ValueScale::IDENTITY)
+            (
+                a.mapv(|v| if v.is_finite() { v as i16 } else { 0 }),
+                ValueScale::IDENTITY,
+            )
         } else {
             let step = if hi > lo { (hi - lo) / 65535.0 } else { 1.0 };
             let base = lo + 32768.0 * step;
@@ -300,7 +317,9 @@ pub fn write_nifti(volume: &Volume, path: &Path) -> Result<(), NiftiError> {
         if gz { ".nii.gz" } else { ".nii" }
     ));
     let data = volume.voxels.view().permuted_axes([2, 1, 0]);
-    let writer = WriterOptions::new(&tmp).reference_header(&header).compress(gz);
+    let writer = WriterOptions::new(&tmp)
+        .reference_header(&header)
+        .compress(gz);
     // The writer always stores scl_slope = 1, scl_inter = 0: a volume whose samples are
     // not real values already is written as float32 real values instead.
     let written = if volume.value_scale.is_identity() {
@@ -344,6 +363,10 @@ mod tests {
             let diff = (real(&back) - real(&v)).mapv(f64::abs);
             assert!(diff.iter().all(|d| *d < 1e-3), "{name}");
         }
-        assert_eq!(std::fs::read_dir(dir.path()).expect("ls").count(), 2, "no temp files left");
+        assert_eq!(
+            std::fs::read_dir(dir.path()).expect("ls").count(),
+            2,
+            "no temp files left"
+        );
     }
 }

@@ -95,14 +95,17 @@ impl ImageHeader {
     }
 
     pub fn is_mosaic(&self) -> bool {
-        self.image_type.iter().any(|t| t.eq_ignore_ascii_case("MOSAIC"))
+        self.image_type
+            .iter()
+            .any(|t| t.eq_ignore_ascii_case("MOSAIC"))
     }
 }
 
 /// Reads one string-valued element of a Siemens CSA header (`SV10` format).
 fn csa_values(csa: &[u8], wanted: &str) -> Option<Vec<String>> {
     let rd = |o: usize| -> Option<u32> {
-        csa.get(o..o + 4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        csa.get(o..o + 4)
+            .map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]]))
     };
     if csa.get(..4) != Some(b"SV10") {
         return None;
@@ -181,7 +184,10 @@ fn non_image_kind(sop_class: &str) -> Option<&'static str> {
         ("1.2.840.10008.5.1.4.1.1.88.", "structured report (SR)"),
         ("1.2.840.10008.5.1.4.1.1.481.", "radiotherapy object (RT)"),
         ("1.2.840.10008.5.1.4.1.1.66.4", "segmentation (SEG)"),
-        ("1.2.840.10008.5.1.4.1.1.66.", "raw data / registration / fiducials"),
+        (
+            "1.2.840.10008.5.1.4.1.1.66.",
+            "raw data / registration / fiducials",
+        ),
         ("1.2.840.10008.5.1.4.1.1.11.", "presentation state (PR)"),
         ("1.2.840.10008.5.1.4.1.1.104.", "encapsulated document"),
         ("1.2.840.10008.5.1.4.1.1.9.", "waveform"),
@@ -290,14 +296,18 @@ fn open_header(path: &Path) -> Result<(DefaultDicomObject, bool), SkipReason> {
             let n = std::fs::File::open(path)
                 .and_then(|mut f| f.read(&mut head))
                 .map_err(|e| SkipReason(format!("cannot read file: {}", e.kind())))?;
-            let has_magic = n >= 132 && &head[128..132] == b"DICM" || n >= 4 && &head[..4] == b"DICM";
+            let has_magic =
+                n >= 132 && &head[128..132] == b"DICM" || n >= 4 && &head[..4] == b"DICM";
             if !has_magic {
                 if let Some(obj) = open_raw_dataset(path, &head[..n]) {
                     return Ok((obj, true));
                 }
                 return Err(SkipReason("not a DICOM file".into()));
             }
-            Err(SkipReason(format!("unreadable DICOM: {}", first_line(&e.to_string()))))
+            Err(SkipReason(format!(
+                "unreadable DICOM: {}",
+                first_line(&e.to_string())
+            )))
         }
     }
 }
@@ -319,9 +329,7 @@ fn open_raw_dataset(path: &Path, head: &[u8]) -> Option<DefaultDicomObject> {
     } else {
         uids::IMPLICIT_VR_LITTLE_ENDIAN
     };
-    let ts = dicom_transfer_syntax_registry::TransferSyntaxRegistry
-        .get(ts_uid)
-?;
+    let ts = dicom_transfer_syntax_registry::TransferSyntaxRegistry.get(ts_uid)?;
     let file = std::fs::File::open(path).ok()?;
     let obj = InMemDicomObject::read_dataset_with_ts(std::io::BufReader::new(file), ts).ok()?;
     let sop_class = get_str(&obj, tags::SOP_CLASS_UID);
@@ -400,7 +408,9 @@ pub fn read_header(path: &Path) -> Result<ImageHeader, SkipReason> {
         .filter(|n| *n >= 1)
         .unwrap_or(1) as u32;
     if number_of_frames > 100_000 {
-        return Err(SkipReason(format!("implausible NumberOfFrames {number_of_frames}")));
+        return Err(SkipReason(format!(
+            "implausible NumberOfFrames {number_of_frames}"
+        )));
     }
 
     // Geometry: classic attributes, overridden by shared then per-frame functional groups.

@@ -171,7 +171,11 @@ impl InfoReport {
                 let _ = writeln!(
                     out,
                     "  Study {}  {}  {}",
-                    if st.date.is_empty() { "(no date)" } else { &st.date },
+                    if st.date.is_empty() {
+                        "(no date)"
+                    } else {
+                        &st.date
+                    },
                     st.description,
                     st.study_uid
                 );
@@ -179,9 +183,15 @@ impl InfoReport {
                     let _ = writeln!(
                         out,
                         "    Series {:>4}  {:<3} {:<28} {}x{}x{}  {} x {} x {} mm  {}{}",
-                        s.series_number.map(|n| n.to_string()).unwrap_or_else(|| "-".into()),
+                        s.series_number
+                            .map(|n| n.to_string())
+                            .unwrap_or_else(|| "-".into()),
                         s.modality,
-                        if s.description.is_empty() { "(no description)" } else { &s.description },
+                        if s.description.is_empty() {
+                            "(no description)"
+                        } else {
+                            &s.description
+                        },
                         s.dimensions[0],
                         s.dimensions[1],
                         s.dimensions[2],

@@ -527,7 +527,11 @@ fn decode_general(
                 sample(idx)
             } else {
                 let (r, g, b) = if planar {
-                    (sample(idx), sample(idx + n_pixels), sample(idx + 2 * n_pixels))
+                    (
+                        sample(idx),
+                        sample(idx + n_pixels),
+                        sample(idx + 2 * n_pixels),
+                    )
                 } else {
                     (sample(3 * idx), sample(3 * idx + 1), sample(3 * idx + 2))
                 };

@@ -142,9 +142,15 @@ pub fn describe_choice(s: &SeriesInfo) -> String {
     format!(
         "{} (series {}, {} {}, {}x{}x{})",
         s.id(),
-        s.series_number.map(|n| n.to_string()).unwrap_or_else(|| "-".into()),
+        s.series_number
+            .map(|n| n.to_string())
+            .unwrap_or_else(|| "-".into()),
         s.modality,
-        if s.description.is_empty() { "(no description)" } else { &s.description },
+        if s.description.is_empty() {
+            "(no description)"
+        } else {
+            &s.description
+        },
         s.columns,
         s.rows,
         s.slice_count()
@@ -262,13 +268,21 @@ pub fn group(headers: Vec<ImageHeader>) -> ScanReport {
     for h in headers {
         let h = Arc::new(h);
         let patient_key = format!("{}\u{1}{}", h.patient.id, h.patient.name);
-        identities.entry(patient_key.clone()).or_insert_with(|| h.patient.clone());
+        identities
+            .entry(patient_key.clone())
+            .or_insert_with(|| h.patient.clone());
         studies_meta
             .entry(h.study_uid.clone())
             .or_insert_with(|| (h.study_date.clone(), h.study_description.clone()));
         let series_uid = if h.series_uid.is_empty() {
             // No UID: group by folder so unrelated files do not merge.
-            format!("(no uid) {}", h.path.parent().map(|p| p.display().to_string()).unwrap_or_default())
+            format!(
+                "(no uid) {}",
+                h.path
+                    .parent()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default()
+            )
         } else {
             h.series_uid.clone()
         };
@@ -299,8 +313,11 @@ pub fn group(headers: Vec<ImageHeader>) -> ScanReport {
                 .into_iter()
                 .map(|(uid, mut series)| {
                     series.sort_by(|a, b| {
-                        (a.series_number, &a.series_uid, a.stack)
-                            .cmp(&(b.series_number, &b.series_uid, b.stack))
+                        (a.series_number, &a.series_uid, a.stack).cmp(&(
+                            b.series_number,
+                            &b.series_uid,
+                            b.stack,
+                        ))
                     });
                     let (date, description) = studies_meta.get(&uid).cloned().unwrap_or_default();
                     Study {
@@ -328,7 +345,8 @@ fn split_stacks(series_uid: &str, frames: Vec<FrameRef>) -> Vec<SeriesInfo> {
     let before = frames.len();
     let mut seen = std::collections::BTreeSet::new();
     frames.retain(|f| {
-        f.file.sop_instance_uid.is_empty() || seen.insert((f.file.sop_instance_uid.clone(), f.frame))
+        f.file.sop_instance_uid.is_empty()
+            || seen.insert((f.file.sop_instance_uid.clone(), f.frame))
     });
     let copies = before - frames.len();
     let mut groups: BTreeMap<StackKey, Vec<FrameRef>> = BTreeMap::new();
@@ -378,19 +396,29 @@ fn split_stacks(series_uid: &str, frames: Vec<FrameRef>) -> Vec<SeriesInfo> {
 /// Position of a frame along its normal, rounded to 1 µm, for duplicate detection.
 fn position_key(f: &FrameRef) -> Option<(i64, i64, i64)> {
     let p = f.info().position?;
-    Some((round_key(p[0], 1e-3), round_key(p[1], 1e-3), round_key(p[2], 1e-3)))
+    Some((
+        round_key(p[0], 1e-3),
+        round_key(p[1], 1e-3),
+        round_key(p[2], 1e-3),
+    ))
 }
 
 fn split_repeats(mut frames: Vec<FrameRef>) -> Vec<(Vec<FrameRef>, Vec<String>)> {
     // Stable order: acquisition, then instance number, then frame, so repetitions are met
     // in acquisition order.
     frames.sort_by(|a, b| {
-        (a.file.acquisition_number, a.file.instance_number, &a.file.path, a.frame).cmp(&(
-            b.file.acquisition_number,
-            b.file.instance_number,
-            &b.file.path,
-            b.frame,
-        ))
+        (
+            a.file.acquisition_number,
+            a.file.instance_number,
+            &a.file.path,
+            a.frame,
+        )
+            .cmp(&(
+                b.file.acquisition_number,
+                b.file.instance_number,
+                &b.file.path,
+                b.frame,
+            ))
     });
     let mut counts: BTreeMap<(i64, i64, i64), usize> = BTreeMap::new();
     for f in &frames {

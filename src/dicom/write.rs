@@ -140,19 +140,49 @@ pub fn write_ct_series(
             let sop_uid = derived_uid(&options.uid_seed, &format!("image-{k}"));
             let mut obj = InMemDicomObject::new_empty();
             put_str(&mut obj, tags::SPECIFIC_CHARACTER_SET, VR::CS, "ISO_IR 100");
-            put_str(&mut obj, tags::IMAGE_TYPE, VR::CS, "ORIGINAL\\PRIMARY\\AXIAL");
-            put_str(&mut obj, tags::SOP_CLASS_UID, VR::UI, uids::CT_IMAGE_STORAGE);
+            put_str(
+                &mut obj,
+                tags::IMAGE_TYPE,
+                VR::CS,
+                "ORIGINAL\\PRIMARY\\AXIAL",
+            );
+            put_str(
+                &mut obj,
+                tags::SOP_CLASS_UID,
+                VR::UI,
+                uids::CT_IMAGE_STORAGE,
+            );
             put_str(&mut obj, tags::SOP_INSTANCE_UID, VR::UI, &sop_uid);
             put_str(&mut obj, tags::STUDY_DATE, VR::DA, &options.study_date);
             put_str(&mut obj, tags::SERIES_DATE, VR::DA, &options.study_date);
             put_str(&mut obj, tags::MODALITY, VR::CS, "CT");
             put_str(&mut obj, tags::MANUFACTURER, VR::LO, "twinplan phantom");
-            put_str(&mut obj, tags::STUDY_DESCRIPTION, VR::LO, &options.study_description);
-            put_str(&mut obj, tags::SERIES_DESCRIPTION, VR::LO, &options.series_description);
+            put_str(
+                &mut obj,
+                tags::STUDY_DESCRIPTION,
+                VR::LO,
+                &options.study_description,
+            );
+            put_str(
+                &mut obj,
+                tags::SERIES_DESCRIPTION,
+                VR::LO,
+                &options.series_description,
+            );
             put_str(&mut obj, tags::PATIENT_NAME, VR::PN, &options.patient.name);
             put_str(&mut obj, tags::PATIENT_ID, VR::LO, &options.patient.id);
-            put_str(&mut obj, tags::PATIENT_BIRTH_DATE, VR::DA, &options.patient.birth_date);
-            put_str(&mut obj, tags::BODY_PART_EXAMINED, VR::CS, "CHEST_ABDOMEN_PELVIS");
+            put_str(
+                &mut obj,
+                tags::PATIENT_BIRTH_DATE,
+                VR::DA,
+                &options.patient.birth_date,
+            );
+            put_str(
+                &mut obj,
+                tags::BODY_PART_EXAMINED,
+                VR::CS,
+                "CHEST_ABDOMEN_PELVIS",
+            );
             put_str(&mut obj, tags::KVP, VR::DS, "120");
             obj.put(DataElement::new(
                 tags::SLICE_THICKNESS,
@@ -185,23 +215,48 @@ pub fn write_ct_series(
                 ds(&[i_axis.x, i_axis.y, i_axis.z, j_axis.x, j_axis.y, j_axis.z]),
             ));
             put_str(&mut obj, tags::FRAME_OF_REFERENCE_UID, VR::UI, &frame_uid);
+            obj.put(DataElement::new(tags::SLICE_LOCATION, VR::DS, ds(&[p.z])));
             obj.put(DataElement::new(
-                tags::SLICE_LOCATION,
-                VR::DS,
-                ds(&[p.z]),
+                tags::SAMPLES_PER_PIXEL,
+                VR::US,
+                PrimitiveValue::from(1u16),
             ));
-            obj.put(DataElement::new(tags::SAMPLES_PER_PIXEL, VR::US, PrimitiveValue::from(1u16)));
-            put_str(&mut obj, tags::PHOTOMETRIC_INTERPRETATION, VR::CS, "MONOCHROME2");
-            obj.put(DataElement::new(tags::ROWS, VR::US, PrimitiveValue::from(nj as u16)));
-            obj.put(DataElement::new(tags::COLUMNS, VR::US, PrimitiveValue::from(ni as u16)));
+            put_str(
+                &mut obj,
+                tags::PHOTOMETRIC_INTERPRETATION,
+                VR::CS,
+                "MONOCHROME2",
+            );
+            obj.put(DataElement::new(
+                tags::ROWS,
+                VR::US,
+                PrimitiveValue::from(nj as u16),
+            ));
+            obj.put(DataElement::new(
+                tags::COLUMNS,
+                VR::US,
+                PrimitiveValue::from(ni as u16),
+            ));
             obj.put(DataElement::new(
                 tags::PIXEL_SPACING,
                 VR::DS,
                 ds(&[g.spacing_mm[1], g.spacing_mm[0]]),
             ));
-            obj.put(DataElement::new(tags::BITS_ALLOCATED, VR::US, PrimitiveValue::from(16u16)));
-            obj.put(DataElement::new(tags::BITS_STORED, VR::US, PrimitiveValue::from(12u16)));
-            obj.put(DataElement::new(tags::HIGH_BIT, VR::US, PrimitiveValue::from(11u16)));
+            obj.put(DataElement::new(
+                tags::BITS_ALLOCATED,
+                VR::US,
+                PrimitiveValue::from(16u16),
+            ));
+            obj.put(DataElement::new(
+                tags::BITS_STORED,
+                VR::US,
+                PrimitiveValue::from(12u16),
+            ));
+            obj.put(DataElement::new(
+                tags::HIGH_BIT,
+                VR::US,
+                PrimitiveValue::from(11u16),
+            ));
             obj.put(DataElement::new(
                 tags::PIXEL_REPRESENTATION,
                 VR::US,
@@ -209,7 +264,11 @@ pub fn write_ct_series(
             ));
             obj.put(DataElement::new(tags::WINDOW_CENTER, VR::DS, ds(&[40.0])));
             obj.put(DataElement::new(tags::WINDOW_WIDTH, VR::DS, ds(&[400.0])));
-            obj.put(DataElement::new(tags::RESCALE_INTERCEPT, VR::DS, ds(&[-1024.0])));
+            obj.put(DataElement::new(
+                tags::RESCALE_INTERCEPT,
+                VR::DS,
+                ds(&[-1024.0]),
+            ));
             obj.put(DataElement::new(tags::RESCALE_SLOPE, VR::DS, ds(&[1.0])));
             put_str(&mut obj, tags::RESCALE_TYPE, VR::LO, "HU");
             let plane = volume.voxels.index_axis(ndarray::Axis(0), k);

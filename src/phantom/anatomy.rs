@@ -27,7 +27,11 @@ fn spline(name: &'static str, control: &[([f64; 3], f64)]) -> Branch {
     for s in 0..n.saturating_sub(1) {
         let p0 = if s == 0 { p[0] * 2.0 - p[1] } else { p[s - 1] };
         let (p1, p2) = (p[s], p[s + 1]);
-        let p3 = if s + 2 < n { p[s + 2] } else { p[n - 1] * 2.0 - p[n - 2] };
+        let p3 = if s + 2 < n {
+            p[s + 2]
+        } else {
+            p[n - 1] * 2.0 - p[n - 2]
+        };
         let steps = ((p2 - p1).norm() / 0.5).ceil().max(1.0) as usize;
         for t_i in 0..steps {
             let t = t_i as f64 / steps as f64;
@@ -45,7 +49,11 @@ fn spline(name: &'static str, control: &[([f64; 3], f64)]) -> Branch {
         points.push(last.0);
         radii.push(last.1);
     }
-    Branch { name, points, radii }
+    Branch {
+        name,
+        points,
+        radii,
+    }
 }
 
 /// The point of a branch closest to height `z` (for attaching side branches).
@@ -100,7 +108,11 @@ pub fn arterial_tree() -> Vec<Branch> {
     let bif = [8.0, 5.0, -395.0];
     let side = |sign: f64| {
         let common = spline(
-            if sign > 0.0 { "common_iliac_left" } else { "common_iliac_right" },
+            if sign > 0.0 {
+                "common_iliac_left"
+            } else {
+                "common_iliac_right"
+            },
             &[
                 (bif, 6.0),
                 ([8.0 + sign * 20.0, 2.0, -420.0], 5.8),
@@ -108,7 +120,11 @@ pub fn arterial_tree() -> Vec<Branch> {
             ],
         );
         let external = spline(
-            if sign > 0.0 { "external_iliac_left" } else { "external_iliac_right" },
+            if sign > 0.0 {
+                "external_iliac_left"
+            } else {
+                "external_iliac_right"
+            },
             &[
                 ([8.0 + sign * 42.0, 0.0, -450.0], 5.0),
                 ([8.0 + sign * 52.0, -15.0, -475.0], 4.9),
@@ -117,7 +133,11 @@ pub fn arterial_tree() -> Vec<Branch> {
             ],
         );
         let femoral = spline(
-            if sign > 0.0 { "femoral_left" } else { "femoral_right" },
+            if sign > 0.0 {
+                "femoral_left"
+            } else {
+                "femoral_right"
+            },
             &[
                 ([8.0 + sign * 64.0, -40.0, -530.0], 4.5),
                 ([8.0 + sign * 66.0, -40.0, -570.0], 4.2),
@@ -181,7 +201,11 @@ pub fn vessel_segments(tree: &[Branch]) -> Vec<Segment> {
 /// Approximate signed distance to an axis-aligned ellipsoid.
 #[inline]
 fn sd_ellipsoid(p: &Vector3<f64>, c: [f64; 3], r: [f64; 3]) -> f64 {
-    let q = Vector3::new((p.x - c[0]) / r[0], (p.y - c[1]) / r[1], (p.z - c[2]) / r[2]);
+    let q = Vector3::new(
+        (p.x - c[0]) / r[0],
+        (p.y - c[1]) / r[1],
+        (p.z - c[2]) / r[2],
+    );
     (q.norm() - 1.0) * r[0].min(r[1]).min(r[2])
 }
 
@@ -223,7 +247,11 @@ const Z_LEGS: f64 = -500.0;
 fn sd_body(x: f64, y: f64, z: f64) -> f64 {
     if z > Z_LEGS {
         // Slightly narrower chest at the top.
-        let a = if z > -150.0 { 160.0 + (z + 150.0) * -0.1 } else { 165.0 };
+        let a = if z > -150.0 {
+            160.0 + (z + 150.0) * -0.1
+        } else {
+            165.0
+        };
         sd_ellipse(x, y, 0.0, 0.0, a, 115.0)
     } else {
         let l = sd_ellipse(x, y, 85.0, 0.0, 78.0, 78.0);
@@ -245,16 +273,36 @@ fn tissue(p: &Vector3<f64>, w: f64) -> f64 {
     paint(&mut v, 50.0, body + 18.0, w); // muscle and viscera
     if z > -270.0 {
         for sx in [-1.0, 1.0] {
-            paint(&mut v, -850.0, sd_ellipsoid(p, [sx * 82.0, 5.0, -130.0], [58.0, 78.0, 132.0]), w);
+            paint(
+                &mut v,
+                -850.0,
+                sd_ellipsoid(p, [sx * 82.0, 5.0, -130.0], [58.0, 78.0, 132.0]),
+                w,
+            );
         }
-        paint(&mut v, 45.0, sd_ellipsoid(p, [15.0, -38.0, -192.0], [58.0, 48.0, 55.0]), w); // heart
+        paint(
+            &mut v,
+            45.0,
+            sd_ellipsoid(p, [15.0, -38.0, -192.0], [58.0, 48.0, 55.0]),
+            w,
+        ); // heart
     }
     if (-370.0..-230.0).contains(&z) {
-        paint(&mut v, 60.0, sd_ellipsoid(p, [-70.0, -10.0, -300.0], [78.0, 78.0, 62.0]), w); // liver
+        paint(
+            &mut v,
+            60.0,
+            sd_ellipsoid(p, [-70.0, -10.0, -300.0], [78.0, 78.0, 62.0]),
+            w,
+        ); // liver
     }
     if (-400.0..-280.0).contains(&z) {
         for sx in [-1.0, 1.0] {
-            paint(&mut v, 170.0, sd_ellipsoid(p, [sx * 78.0, 50.0, -340.0], [26.0, 20.0, 52.0]), w); // kidneys
+            paint(
+                &mut v,
+                170.0,
+                sd_ellipsoid(p, [sx * 78.0, 50.0, -340.0], [26.0, 20.0, 52.0]),
+                w,
+            ); // kidneys
         }
     }
     // Vertebral column: bodies 24 mm tall with 6 mm discs, from the sacrum to the top.
@@ -296,12 +344,18 @@ fn tissue(p: &Vector3<f64>, w: f64) -> f64 {
     if (-640.0..-370.0).contains(&z) {
         for sx in [-1.0, 1.0] {
             if y > 28.0 {
-                let shell = sd_ellipsoid(p, [sx * 78.0, 45.0, -425.0], [48.0, 30.0, 45.0]).abs() - 4.0;
+                let shell =
+                    sd_ellipsoid(p, [sx * 78.0, 45.0, -425.0], [48.0, 30.0, 45.0]).abs() - 4.0;
                 paint(&mut v, 900.0, shell, w);
             }
             let head = sd_ellipsoid(p, [sx * 95.0, -5.0, -505.0], [22.0, 22.0, 22.0]);
             paint_bone(&mut v, head, w);
-            let shaft = sd_capsule(p, [sx * 95.0, -5.0, -505.0], [sx * 100.0, 5.0, -660.0], 14.0);
+            let shaft = sd_capsule(
+                p,
+                [sx * 95.0, -5.0, -505.0],
+                [sx * 100.0, 5.0, -660.0],
+                14.0,
+            );
             paint_bone(&mut v, shaft, w);
         }
         let pubis = sd_capsule(p, [-55.0, -45.0, -485.0], [55.0, -45.0, -485.0], 9.0);
@@ -320,7 +374,9 @@ pub fn paint_slice(geometry: &Geometry, k: usize, segments: &[Segment], ramp_mm:
     let mut values = Vec::with_capacity(ni * nj);
     for j in 0..nj {
         for i in 0..ni {
-            let p = geometry.patient_from_ijk([i as f64, j as f64, k as f64]).coords;
+            let p = geometry
+                .patient_from_ijk([i as f64, j as f64, k as f64])
+                .coords;
             values.push(tissue(&p, ramp_mm));
         }
     }
@@ -342,7 +398,9 @@ pub fn paint_slice(geometry: &Geometry, k: usize, segments: &[Segment], ramp_mm:
         let (j0, j1) = (to_j(y_lo).floor() as usize, to_j(y_hi).ceil() as usize);
         for j in j0..=j1 {
             for i in i0..=i1 {
-                let p = geometry.patient_from_ijk([i as f64, j as f64, k as f64]).coords;
+                let p = geometry
+                    .patient_from_ijk([i as f64, j as f64, k as f64])
+                    .coords;
                 let d = s.sd(&p);
                 let slot = &mut vessel_sd[j * ni + i];
                 if d < *slot {
@@ -365,10 +423,21 @@ mod tests {
 
     #[test]
     fn spline_passes_through_control_points_with_fine_sampling() {
-        let b = spline("t", &[([0.0, 0.0, 0.0], 5.0), ([10.0, 0.0, 0.0], 4.0), ([10.0, 10.0, 0.0], 3.0)]);
+        let b = spline(
+            "t",
+            &[
+                ([0.0, 0.0, 0.0], 5.0),
+                ([10.0, 0.0, 0.0], 4.0),
+                ([10.0, 10.0, 0.0], 3.0),
+            ],
+        );
         assert_eq!(b.points[0], [0.0, 0.0, 0.0]);
         assert_eq!(*b.points.last().expect("points"), [10.0, 10.0, 0.0]);
-        assert!(b.points.iter().any(|p| (Vector3::from(*p) - Vector3::new(10.0, 0.0, 0.0)).norm() < 1e-9));
+        assert!(
+            b.points
+                .iter()
+                .any(|p| (Vector3::from(*p) - Vector3::new(10.0, 0.0, 0.0)).norm() < 1e-9)
+        );
         assert_eq!(b.radii[0], 5.0);
         assert_eq!(*b.radii.last().expect("radii"), 3.0);
     }
@@ -384,7 +453,10 @@ mod tests {
                 // Probe a ring around the centreline point at radius r + 6 mm.
                 for a in 0..16 {
                     let t = a as f64 * std::f64::consts::TAU / 16.0;
-                    for dir in [Vector3::new(t.cos(), t.sin(), 0.0), Vector3::new(t.cos(), 0.0, t.sin())] {
+                    for dir in [
+                        Vector3::new(t.cos(), t.sin(), 0.0),
+                        Vector3::new(t.cos(), 0.0, t.sin()),
+                    ] {
                         let q = c + dir * (r + 6.0);
                         let v = tissue(&q, w);
                         assert!(v < 200.0, "{} near bone ({v} HU) at {q:?}", b.name);

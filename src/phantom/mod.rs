@@ -205,7 +205,8 @@ pub fn generate(options: &PhantomOptions, progress: &Progress) -> Result<Phantom
     if cancelled.into_inner() {
         return Err(PhantomError::Cancelled);
     }
-    let mut volume = Volume::new(voxels, geometry).map_err(|_| PhantomError::BadSize(options.size))?;
+    let mut volume =
+        Volume::new(voxels, geometry).map_err(|_| PhantomError::BadSize(options.size))?;
     volume.modality = "CT".into();
     volume.description = "twinplan CTA phantom".into();
     Ok(Phantom {
@@ -270,15 +271,42 @@ fn ground_truth(tree: &[Branch]) -> GroundTruth {
         .max_by(|a, b| a[2].total_cmp(&b[2]))
         .unwrap_or_default();
     let mut landmarks = vec![
-        Landmark { name: "aortic_root".into(), position_mm: first("aorta") },
-        Landmark { name: "aortic_arch_apex".into(), position_mm: apex },
-        Landmark { name: "aortic_bifurcation".into(), position_mm: last("aorta") },
-        Landmark { name: "renal_ostium_left".into(), position_mm: first("renal_left") },
-        Landmark { name: "renal_ostium_right".into(), position_mm: first("renal_right") },
-        Landmark { name: "iliac_bifurcation_left".into(), position_mm: first("external_iliac_left") },
-        Landmark { name: "iliac_bifurcation_right".into(), position_mm: first("external_iliac_right") },
-        Landmark { name: "femoral_end_left".into(), position_mm: last("femoral_left") },
-        Landmark { name: "femoral_end_right".into(), position_mm: last("femoral_right") },
+        Landmark {
+            name: "aortic_root".into(),
+            position_mm: first("aorta"),
+        },
+        Landmark {
+            name: "aortic_arch_apex".into(),
+            position_mm: apex,
+        },
+        Landmark {
+            name: "aortic_bifurcation".into(),
+            position_mm: last("aorta"),
+        },
+        Landmark {
+            name: "renal_ostium_left".into(),
+            position_mm: first("renal_left"),
+        },
+        Landmark {
+            name: "renal_ostium_right".into(),
+            position_mm: first("renal_right"),
+        },
+        Landmark {
+            name: "iliac_bifurcation_left".into(),
+            position_mm: first("external_iliac_left"),
+        },
+        Landmark {
+            name: "iliac_bifurcation_right".into(),
+            position_mm: first("external_iliac_right"),
+        },
+        Landmark {
+            name: "femoral_end_left".into(),
+            position_mm: last("femoral_left"),
+        },
+        Landmark {
+            name: "femoral_end_right".into(),
+            position_mm: last("femoral_right"),
+        },
     ];
     // Points 20 mm down each common iliac define the bifurcation angle.
     landmarks.push(Landmark {
@@ -303,10 +331,26 @@ fn ground_truth(tree: &[Branch]) -> GroundTruth {
         distance_mm: (pos(from) - pos(to)).norm(),
     };
     let distances = vec![
-        distance("bifurcation_to_left_renal_ostium", "aortic_bifurcation", "renal_ostium_left"),
-        distance("arch_apex_to_bifurcation", "aortic_arch_apex", "aortic_bifurcation"),
-        distance("femoral_end_left_to_right", "femoral_end_left", "femoral_end_right"),
-        distance("renal_ostia_left_to_right", "renal_ostium_left", "renal_ostium_right"),
+        distance(
+            "bifurcation_to_left_renal_ostium",
+            "aortic_bifurcation",
+            "renal_ostium_left",
+        ),
+        distance(
+            "arch_apex_to_bifurcation",
+            "aortic_arch_apex",
+            "aortic_bifurcation",
+        ),
+        distance(
+            "femoral_end_left_to_right",
+            "femoral_end_left",
+            "femoral_end_right",
+        ),
+        distance(
+            "renal_ostia_left_to_right",
+            "renal_ostium_left",
+            "renal_ostium_right",
+        ),
     ];
     let angle = |name: &str, a: &str, vertex: &str, b: &str| KnownAngle {
         name: name.into(),
@@ -358,7 +402,9 @@ mod tests {
 
     #[test]
     fn vessel_centre_is_contrast_and_far_outside_is_air() {
-        let opts = PhantomOptions::default().with_size([128, 128, 128]).with_noise(0.0);
+        let opts = PhantomOptions::default()
+            .with_size([128, 128, 128])
+            .with_noise(0.0);
         let p = generate(&opts, &Progress::new()).expect("phantom");
         let inv = &p.volume.geometry;
         for c in &p.truth.centrelines {
@@ -377,8 +423,16 @@ mod tests {
     #[test]
     fn truth_is_consistent() {
         let t = ground_truth(&arterial_tree());
-        let bif = t.angles.iter().find(|a| a.name == "aortic_bifurcation_angle").expect("angle");
-        assert!(bif.angle_deg > 30.0 && bif.angle_deg < 90.0, "{}", bif.angle_deg);
+        let bif = t
+            .angles
+            .iter()
+            .find(|a| a.name == "aortic_bifurcation_angle")
+            .expect("angle");
+        assert!(
+            bif.angle_deg > 30.0 && bif.angle_deg < 90.0,
+            "{}",
+            bif.angle_deg
+        );
         for c in &t.centrelines {
             assert_eq!(c.points_mm.len(), c.radii_mm.len());
             assert!(c.radii_mm.iter().all(|r| (3.0..=14.5).contains(r)));

@@ -119,8 +119,7 @@ impl Geometry {
 
     /// Homogeneous affine taking `(i, j, k, 1)` to patient `(x, y, z, 1)` in LPS mm.
     pub fn patient_from_voxel(&self) -> Matrix4<f64> {
-        let m = self.direction_matrix()
-            * Matrix3::from_diagonal(&Vector3::from(self.spacing_mm));
+        let m = self.direction_matrix() * Matrix3::from_diagonal(&Vector3::from(self.spacing_mm));
         let o = self.origin();
         let mut a = Matrix4::identity();
         a.fixed_view_mut::<3, 3>(0, 0).copy_from(&m);
@@ -172,9 +171,21 @@ impl Geometry {
         let mut worst: f64 = 0.0;
         for c in 0..8 {
             let ijk = [
-                if c & 1 == 0 { 0.0 } else { (self.dims[0] - 1) as f64 },
-                if c & 2 == 0 { 0.0 } else { (self.dims[1] - 1) as f64 },
-                if c & 4 == 0 { 0.0 } else { (self.dims[2] - 1) as f64 },
+                if c & 1 == 0 {
+                    0.0
+                } else {
+                    (self.dims[0] - 1) as f64
+                },
+                if c & 2 == 0 {
+                    0.0
+                } else {
+                    (self.dims[1] - 1) as f64
+                },
+                if c & 4 == 0 {
+                    0.0
+                } else {
+                    (self.dims[2] - 1) as f64
+                },
             ];
             let d = (self.patient_from_ijk(ijk) - other.patient_from_ijk(ijk)).norm();
             worst = worst.max(d);
@@ -320,7 +331,9 @@ impl Volume {
 
     /// Real-world value (HU for CT) at integer voxel `(i, j, k)`, if inside the grid.
     pub fn value_at(&self, i: usize, j: usize, k: usize) -> Option<f64> {
-        self.voxels.get((k, j, i)).map(|&v| self.value_scale.real(v))
+        self.voxels
+            .get((k, j, i))
+            .map(|&v| self.value_scale.real(v))
     }
 
     pub fn size_bytes(&self) -> usize {
@@ -344,7 +357,14 @@ mod tests {
         let i = Vector3::new(0.8, 0.6, 0.0);
         let j = Vector3::new(-0.6 * 0.5, 0.8 * 0.5, (0.75f64).sqrt());
         let k = i.cross(&j);
-        Geometry::new([10, 12, 7], [0.7, 0.9, 2.5], [-120.0, 33.5, 401.25], i, j, k)
+        Geometry::new(
+            [10, 12, 7],
+            [0.7, 0.9, 2.5],
+            [-120.0, 33.5, 401.25],
+            i,
+            j,
+            k,
+        )
     }
 
     #[test]
@@ -380,8 +400,14 @@ mod tests {
     #[test]
     fn orientation_names() {
         assert_eq!(Orientation::from_normal(&Vector3::z()), Orientation::Axial);
-        assert_eq!(Orientation::from_normal(&-Vector3::y()), Orientation::Coronal);
-        assert_eq!(Orientation::from_normal(&Vector3::x()), Orientation::Sagittal);
+        assert_eq!(
+            Orientation::from_normal(&-Vector3::y()),
+            Orientation::Coronal
+        );
+        assert_eq!(
+            Orientation::from_normal(&Vector3::x()),
+            Orientation::Sagittal
+        );
         assert_eq!(
             Orientation::from_normal(&Vector3::new(1.0, 0.0, 1.0)),
             Orientation::Oblique

@@ -89,13 +89,10 @@ pub fn plan(rescales: &[Rescale], raw_ranges: &[(i64, i64)]) -> QuantizePlan {
     let all_integer = rescales
         .iter()
         .all(|r| is_integer(r.slope) && is_integer(r.intercept));
-    let real_fits = rescales
-        .iter()
-        .zip(raw_ranges)
-        .all(|(r, &rr)| {
-            let (lo, hi) = real_range(r, rr);
-            fits_i16(lo, hi)
-        });
+    let real_fits = rescales.iter().zip(raw_ranges).all(|(r, &rr)| {
+        let (lo, hi) = real_range(r, rr);
+        fits_i16(lo, hi)
+    });
     // 1. Integer rescales whose results fit: apply them, voxels hold real values (HU).
     if all_integer && real_fits {
         return QuantizePlan {
@@ -108,10 +105,10 @@ pub fn plan(rescales: &[Rescale], raw_ranges: &[(i64, i64)]) -> QuantizePlan {
         };
     }
     let first = rescales.first().copied().unwrap_or_default();
-    let uniform = rescales
-        .iter()
-        .all(|r| (r.slope - first.slope).abs() <= 1e-12 * first.slope.abs().max(1.0)
-            && (r.intercept - first.intercept).abs() <= 1e-9 * first.intercept.abs().max(1.0));
+    let uniform = rescales.iter().all(|r| {
+        (r.slope - first.slope).abs() <= 1e-12 * first.slope.abs().max(1.0)
+            && (r.intercept - first.intercept).abs() <= 1e-9 * first.intercept.abs().max(1.0)
+    });
     // 2. One common rescale: keep raw samples (shifted if needed) and carry the scale.
     if uniform && first.slope != 0.0 {
         if fits_i16(raw_lo as f64, raw_hi as f64) {
@@ -233,7 +230,10 @@ mod tests {
         ];
         let p = plan(&rs, &[(0, 4000), (0, 4000)]);
         let step = p.value_scale.slope;
-        assert!(matches!(p.warning, Some(VolumeWarning::RescaleRequantized { .. })));
+        assert!(matches!(
+            p.warning,
+            Some(VolumeWarning::RescaleRequantized { .. })
+        ));
         for (n, r) in rs.iter().enumerate() {
             for raw in [0i64, 17, 2001, 4000] {
                 let (s, clipped) = p.slices[n].map(raw);

@@ -54,8 +54,16 @@ pub struct StackAnalysis {
 pub fn analyze(stack: &StackGeometry) -> StackAnalysis {
     let normal = stack.normal();
     let [di, dj] = stack.pixel_spacing_mm;
-    let p0 = stack.positions.first().copied().unwrap_or_else(Vector3::zeros);
-    let z: Vec<f64> = stack.positions.iter().map(|p| (p - p0).dot(&normal)).collect();
+    let p0 = stack
+        .positions
+        .first()
+        .copied()
+        .unwrap_or_else(Vector3::zeros);
+    let z: Vec<f64> = stack
+        .positions
+        .iter()
+        .map(|p| (p - p0).dot(&normal))
+        .collect();
     let shifts: Vec<[f64; 2]> = stack
         .positions
         .iter()
@@ -68,16 +76,15 @@ pub fn analyze(stack: &StackGeometry) -> StackAnalysis {
     let mut gaps: Vec<f64> = z.windows(2).map(|w| w[1] - w[0]).collect();
     let (gap_min, gap_max) = gaps
         .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &g| (a.min(g), b.max(g)));
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &g| {
+            (a.min(g), b.max(g))
+        });
     let gap_median = median(&mut gaps);
     let span = z.last().copied().unwrap_or(0.0);
     let spacing_tol = (0.01 * gap_median).max(0.02);
     let irregular = z.len() > 2 && gap_max - gap_min > spacing_tol;
     let shift_tol = 0.02 * di.min(dj).max(1e-6);
-    let max_shift = shifts
-        .iter()
-        .map(|s| s[0].hypot(s[1]))
-        .fold(0.0, f64::max);
+    let max_shift = shifts.iter().map(|s| s[0].hypot(s[1])).fold(0.0, f64::max);
     let tilted = max_shift > shift_tol;
     let tilt_deg = shifts
         .last()
@@ -123,7 +130,11 @@ pub fn regularize(voxels: Array3<i16>, stack: &StackGeometry, pad: Option<i16>) 
     let (nk, nj, ni) = voxels.dim();
     let normal = stack.normal();
     let [di, dj] = stack.pixel_spacing_mm;
-    let p0 = stack.positions.first().copied().unwrap_or_else(Vector3::zeros);
+    let p0 = stack
+        .positions
+        .first()
+        .copied()
+        .unwrap_or_else(Vector3::zeros);
     let geometry = |nk: usize, dk: f64| {
         Geometry::new(
             [ni, nj, nk],
@@ -171,7 +182,9 @@ pub fn regularize(voxels: Array3<i16>, stack: &StackGeometry, pad: Option<i16>) 
         });
     }
     if tilted {
-        warnings.push(VolumeWarning::GantryTiltCorrected { tilt_deg: a.tilt_deg });
+        warnings.push(VolumeWarning::GantryTiltCorrected {
+            tilt_deg: a.tilt_deg,
+        });
     }
     let pad = pad.unwrap_or_else(|| voxels.iter().copied().min().unwrap_or(0));
     let mut out = Array3::<i16>::from_elem((nk_out, nj, ni), pad);
@@ -259,7 +272,11 @@ mod tests {
         let z = [0.0, 2.5, 5.0, 7.5];
         let r = regularize(
             ramp(&z, 4),
-            &stack(z.iter().map(|&z| Vector3::new(-3.0, 4.0, 100.0 + z)).collect()),
+            &stack(
+                z.iter()
+                    .map(|&z| Vector3::new(-3.0, 4.0, 100.0 + z))
+                    .collect(),
+            ),
             None,
         );
         assert!(r.warnings.is_empty());
@@ -290,11 +307,15 @@ mod tests {
     fn tilt_is_shifted_back() {
         // Each slice's origin drifts +1 mm in y (one row) per slice: a 45° tilt along y.
         let n = 8;
-        let positions: Vec<_> = (0..4).map(|k| Vector3::new(0.0, k as f64, k as f64)).collect();
+        let positions: Vec<_> = (0..4)
+            .map(|k| Vector3::new(0.0, k as f64, k as f64))
+            .collect();
         // A feature at patient y = 5 (fixed in space): in slice k it sits at row 5 - k.
         let vox = Array3::from_shape_fn((4, n, n), |(k, j, _)| if j + k == 5 { 100 } else { 0 });
         let r = regularize(vox, &stack(positions), Some(-1));
-        assert!(matches!(r.warnings[0], VolumeWarning::GantryTiltCorrected { tilt_deg } if (tilt_deg - 45.0).abs() < 1e-9));
+        assert!(
+            matches!(r.warnings[0], VolumeWarning::GantryTiltCorrected { tilt_deg } if (tilt_deg - 45.0).abs() < 1e-9)
+        );
         for k in 0..4 {
             assert_eq!(r.voxels[(k, 5, 3)], 100, "slice {k}");
             assert_eq!(r.voxels[(k, 4, 3)], 0);

@@ -16,7 +16,9 @@ pub fn testdata() -> Option<PathBuf> {
     if p.is_dir() {
         Some(p)
     } else {
-        eprintln!("SKIPPED: ../shared/testdata not found (it ships beside the project in CI, not in a clone)");
+        eprintln!(
+            "SKIPPED: ../shared/testdata not found (it ships beside the project in CI, not in a clone)"
+        );
         None
     }
 }
@@ -67,14 +69,21 @@ pub fn compare(ours: &Volume, reference: &Volume) -> Comparison {
     for k in 0..nk {
         for j in 0..nj {
             for i in 0..ni {
-                let p = ours.geometry.patient_from_ijk([i as f64, j as f64, k as f64]);
+                let p = ours
+                    .geometry
+                    .patient_from_ijk([i as f64, j as f64, k as f64]);
                 let r = inv * p.to_homogeneous();
                 let idx = [r[0].round(), r[1].round(), r[2].round()];
                 let back: Point3<f64> = rg.patient_from_ijk(idx);
                 max_pos = max_pos.max((back - p).norm());
                 let (ri, rj, rk) = (idx[0] as isize, idx[1] as isize, idx[2] as isize);
                 assert!(
-                    ri >= 0 && rj >= 0 && rk >= 0 && (ri as usize) < rg.dims[0] && (rj as usize) < rg.dims[1] && (rk as usize) < rg.dims[2],
+                    ri >= 0
+                        && rj >= 0
+                        && rk >= 0
+                        && (ri as usize) < rg.dims[0]
+                        && (rj as usize) < rg.dims[1]
+                        && (rk as usize) < rg.dims[2],
                     "voxel ({i},{j},{k}) maps outside the reference grid: {idx:?}"
                 );
                 let a = ours.value_scale.real(ours.voxels[(k, j, i)]);
@@ -104,9 +113,21 @@ pub fn grid_mismatch_mm(a: &twinplan::volume::Geometry, b: &twinplan::volume::Ge
     let mut worst: f64 = 0.0;
     for c in 0..8 {
         let ijk = [
-            if c & 1 == 0 { 0.0 } else { (a.dims[0] - 1) as f64 },
-            if c & 2 == 0 { 0.0 } else { (a.dims[1] - 1) as f64 },
-            if c & 4 == 0 { 0.0 } else { (a.dims[2] - 1) as f64 },
+            if c & 1 == 0 {
+                0.0
+            } else {
+                (a.dims[0] - 1) as f64
+            },
+            if c & 2 == 0 {
+                0.0
+            } else {
+                (a.dims[1] - 1) as f64
+            },
+            if c & 4 == 0 {
+                0.0
+            } else {
+                (a.dims[2] - 1) as f64
+            },
         ];
         let p = a.patient_from_ijk(ijk);
         let r = inv * p.to_homogeneous();
@@ -114,7 +135,11 @@ pub fn grid_mismatch_mm(a: &twinplan::volume::Geometry, b: &twinplan::volume::Ge
         for axis in 0..3 {
             let n = (b.dims[axis] - 1) as f64;
             // The corner must land on one of b's boundary planes along every axis.
-            snapped[axis] = if (r[axis] - 0.0).abs() < (r[axis] - n).abs() { 0.0 } else { n };
+            snapped[axis] = if (r[axis] - 0.0).abs() < (r[axis] - n).abs() {
+                0.0
+            } else {
+                n
+            };
         }
         worst = worst.max((b.patient_from_ijk(snapped) - p).norm());
     }

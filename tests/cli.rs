@@ -1,0 +1,102 @@
+//! The `twinplan` binary as a user runs it: phantom → info → convert, exit codes, `--phi`.
+
+use std::process::Command;
+
+fn twinplan(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_twinplan"))
+        .args(args)
+        .output()
+        .expect("run twinplan");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn phantom_info_convert_round_trip() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let series = dir.path().join("series");
+    let s = series.to_str().expect("utf8 path");
+    let (code, out, err) = twinplan(&["phantom", "--out", s, "--size", "40x36x30"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(series.join("ground_truth.json").exists());
+    let truth: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(series.join("ground_truth.json")).expect("read"))
+            .expect("json");
+    assert_eq!(truth["coordinate_system"], "LPS");
+
+    let (code, out, _) = twinplan(&["info", s, "--json"]);
+    assert_eq!(code, 0);
+    let info: serde_json::Value = serde_json::from_str(&out).expect("info json");
+    let series_info = &info["patients"][0]["studies"][0]["series"][0];
+    assert_eq!(series_info["dimensions"], serde_json::json!([40, 36, 30]));
+    assert_eq!(series_info["modality"], "CT");
+    assert_eq!(
+        info["skipped"][0]["reason"], "not a DICOM file",
+        "ground_truth.json is listed"
+    );
+    let name = twinplan::phantom::phantom_patient().name;
+    assert!(!out.contains(&name), "identity hidden without --phi");
+    let (_, text, _) = twinplan(&["info", s, "--phi"]);
+    assert!(text.contains(&name), "--phi shows identity");
+
+    let nii = dir.path().join("out.nii.gz");
+    let (code, out, err) = twinplan(&["convert", s, "--out", nii.to_str().expect("utf8")]);
+    assert_eq!(code, 0, "{out}{err}");
+    let back = twinplan::nifti_io::read_nifti(&nii).expect("read nifti");
+    let ph = twinplan::phantom::generate(
+        &twinplan::phantom::PhantomOptions::default().with_size([40, 36, 30]),
+        &twinplan::progress::Progress::new(),
+    )
+    .expect("phantom");
+    assert_eq!(back.voxels, ph.volume.voxels);
+    assert!(
+        back.geometry.max_corner_distance_mm(&ph.volume.geometry) < 1e-3,
+        "float32 NIfTI affine"
+    );
+}
+
+#[test]
+fn exit_codes() {
+    let (code, _, _) = twinplan(&["info", "/no/such/folder"]);
+    assert_eq!(code, 1, "failure");
+    let (code, _, _) = twinplan(&["phantom", "--out", "/tmp/x", "--size", "12x"]);
+    assert_eq!(code, 2, "usage");
+    let (code, _, err) = twinplan(&["convert", ".", "--out", "volume.raw"]);
+    assert_eq!(code, 2, "usage: {err}");
+    let (code, out, _) = twinplan(&["--help"]);
+    assert_eq!(code, 0);
+    for cmd in ["info", "convert", "phantom"] {
+        assert!(out.contains(cmd));
+        let (code, _, _) = twinplan(&[cmd, "--help"]);
+        assert_eq!(code, 0);
+    }
+}
+
+#[test]
+fn ambiguous_folder_lists_choices_and_exits_2() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    for (sub, size) in [("a", "16x16x8"), ("b", "20x16x8")] {
+        let p = dir.path().join(sub);
+        let (code, _, _) = twinplan(&[
+            "phantom",
+            "--out",
+            p.to_str().expect("utf8"),
+            "--size",
+            size,
+        ]);
+        assert_eq!(code, 0);
+    }
+    let nii = dir.path().join("x.nii");
+    let (code, _, err) = twinplan(&[
+        "convert",
+        dir.path().to_str().expect("utf8"),
+        "--out",
+        nii.to_str().expect("utf8"),
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--series"), "{err}");
+    assert!(err.matches("2.25.").count() >= 2, "choices listed: {err}");
+}

@@ -1,0 +1,120 @@
+//! The privacy rule, enforced: scanning, loading and failing on a series whose patient has a
+//! name, ID and birth date must not put any of them into a log line (every tracing event at
+//! every level, dicom-rs's included), an error message, a `Debug` dump or CLI output
+//! without `--phi`.
+
+use std::io::Write;
+use std::sync::{Arc, Mutex};
+
+use twinplan::dicom::{self, write::CtSeriesOptions};
+use twinplan::phantom::{self, PhantomOptions};
+use twinplan::progress::Progress;
+
+#[derive(Clone, Default)]
+struct Capture(Arc<Mutex<Vec<u8>>>);
+
+impl Write for Capture {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0
+            .lock()
+            .map_err(|_| std::io::Error::other("poisoned"))?
+            .extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn assert_no_identity(text: &str, what: &str) {
+    let patient = phantom::phantom_patient();
+    let family = patient
+        .name
+        .split('^')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    for secret in [&patient.name, &family, &patient.id, &patient.birth_date] {
+        assert!(
+            !text.contains(secret.as_str()),
+            "{what} contains patient identity"
+        );
+    }
+}
+
+#[test]
+fn no_patient_identity_in_logs_errors_or_debug_output() {
+    let capture = Capture::default();
+    let sink = capture.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(move || sink.clone())
+        .with_ansi(false)
+        .finish();
+    tracing::subscriber::set_global_default(subscriber).expect("only subscriber in this binary");
+
+    let dir = tempfile::tempdir().expect("tempdir");
+    let progress = Progress::new();
+    let ph = phantom::generate(
+        &PhantomOptions::default().with_size([32, 32, 24]),
+        &progress,
+    )
+    .expect("phantom");
+    let opts = CtSeriesOptions::default().with_patient(phantom::phantom_patient());
+    let files = dicom::write::write_ct_series(
+        &ph.volume,
+        dir.path(),
+        &opts,
+        &|k| format!("{k}.dcm"),
+        &progress,
+    )
+    .expect("write");
+    // Damage: a truncated file, a gap in the stack, a non-DICOM file.
+    let good = std::fs::read(&files[3]).expect("read");
+    std::fs::write(dir.path().join("cut.dcm"), &good[..good.len() / 2]).expect("write");
+    std::fs::remove_file(&files[10]).expect("remove");
+    std::fs::write(dir.path().join("readme.txt"), "hello").expect("write");
+
+    let report = dicom::scan(dir.path(), &progress).expect("scan");
+    // The identity is there to be shown in the banner...
+    assert_eq!(report.patients[0].identity, phantom::phantom_patient());
+    let volume =
+        dicom::load_series(report.series().next().expect("series"), &progress).expect("load");
+    let mut texts = vec![
+        format!("{report:?}"),
+        format!("{:?}", volume.warnings),
+        volume
+            .warnings
+            .iter()
+            .map(|w| w.to_string())
+            .collect::<Vec<_>>()
+            .join("\n"),
+        report
+            .skipped
+            .iter()
+            .map(|s| s.reason.clone())
+            .collect::<Vec<_>>()
+            .join("\n"),
+        dicom::info::describe(&report, false).to_text(),
+        serde_json::to_string(&dicom::info::describe(&report, false)).expect("json"),
+    ];
+    // Errors: a cut file on its own, an ambiguous selection, a missing series.
+    let cut_dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(cut_dir.path().join("cut.dcm"), &good[..good.len() - 100]).expect("write");
+    if let Err(e) = dicom::load_path(cut_dir.path(), None, &progress) {
+        texts.push(e.to_string());
+        texts.push(format!("{e:?}"));
+    }
+    if let Err(e) = dicom::load_path(dir.path(), Some("99"), &progress) {
+        texts.push(e.to_string());
+    }
+    let logs = String::from_utf8(capture.0.lock().expect("lock").clone()).expect("utf8");
+    assert!(!logs.is_empty(), "the subscriber saw the loader's events");
+    texts.push(logs);
+    for (n, t) in texts.iter().enumerate() {
+        assert_no_identity(t, &format!("text #{n}"));
+    }
+    // ...and only shown on request.
+    let with_phi = dicom::info::describe(&report, true).to_text();
+    assert!(with_phi.contains(&phantom::phantom_patient().name));
+}
