@@ -54,7 +54,8 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
-    /// Write the synthetic CTA phantom as a DICOM CT series plus ground_truth.json.
+    /// Write the synthetic CTA phantom: DIR/dicom/ (a CT series, one file per slice) and
+    /// DIR/ground_truth.json (centrelines, radii, landmarks, distances, angles in LPS mm).
     Phantom {
         /// Output folder (created if needed).
         #[arg(long)]
@@ -232,7 +233,7 @@ fn run(cli: Cli) -> Result<()> {
             let files = with_progress("writing", |p| {
                 dicom::write::write_ct_series(
                     &ph.volume,
-                    &out,
+                    &out.join("dicom"),
                     &write_options,
                     &|k| format!("IM{:05}.dcm", k + 1),
                     p,
@@ -243,7 +244,7 @@ fn run(cli: Cli) -> Result<()> {
                 || format!("cannot write {}", out.join("ground_truth.json").display()),
             )?;
             println!(
-                "wrote {} DICOM files and ground_truth.json to {}",
+                "wrote {} DICOM files to {}/dicom and the ground truth to ground_truth.json beside it",
                 files.len(),
                 out.display()
             );

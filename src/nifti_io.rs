@@ -115,7 +115,7 @@ fn geometry_from_header(header: &nifti::NiftiHeader, dims: [usize; 3]) -> Result
     let m = flip * m_ras;
     let t = flip * t_ras;
     let spacing = [m.column(0).norm(), m.column(1).norm(), m.column(2).norm()];
-    if spacing.iter().any(|s| !(*s > 0.0) || !s.is_finite()) {
+    if spacing.iter().any(|s| !s.is_finite() || *s <= 0.0) {
         return Err("degenerate voxel axes".into());
     }
     Ok(Geometry::new(
@@ -260,9 +260,11 @@ pub fn write_nifti(volume: &Volume, path: &Path) -> Result<(), NiftiError> {
     let m_ras = dirs_ras * Matrix3::from_diagonal(&Vector3::from(g.spacing_mm));
     let t_ras = flip * g.origin();
 
-    let mut header = nifti::NiftiHeader::default();
-    header.sform_code = 1;
-    header.qform_code = 1;
+    let mut header = nifti::NiftiHeader {
+        sform_code: 1,
+        qform_code: 1,
+        ..Default::default()
+    };
     for (row, srow) in [&mut header.srow_x, &mut header.srow_y, &mut header.srow_z]
         .into_iter()
         .enumerate()

@@ -66,7 +66,11 @@ fn truncated_and_corrupted_files_never_panic() {
                     state = state
                         .wrapping_mul(6364136223846793005)
                         .wrapping_add(1442695040888963407);
-                    let region = if state % 2 == 0 { len.min(2048) } else { len };
+                    let region = if state.is_multiple_of(2) {
+                        len.min(2048)
+                    } else {
+                        len
+                    };
                     let pos = (state >> 33) as usize % region.max(1);
                     if let Some(x) = b.get_mut(pos) {
                         *x ^= 0xFF;

@@ -177,3 +177,23 @@ fn duplicate_position_is_reported() {
     let v = dicom::load_series(stacks[0], &Progress::new()).expect("load");
     assert_eq!(v.geometry.dims[2], 5);
 }
+
+#[test]
+fn bundled_sample_is_what_the_generator_makes() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample_data/phantom_cta");
+    let v = load_only(&dir.join("dicom"));
+    let ph = phantom::generate(
+        &PhantomOptions::default().with_size([200, 200, 200]),
+        &Progress::new(),
+    )
+    .expect("phantom");
+    assert_eq!(
+        v.voxels, ph.volume.voxels,
+        "sample_data is stale: regenerate it (see its README)"
+    );
+    assert!(v.geometry.max_corner_distance_mm(&ph.volume.geometry) < 1e-6);
+    let truth: phantom::GroundTruth =
+        serde_json::from_slice(&std::fs::read(dir.join("ground_truth.json")).expect("truth"))
+            .expect("parse");
+    assert_eq!(truth, ph.truth);
+}

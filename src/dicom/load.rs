@@ -54,10 +54,8 @@ pub fn load_series(series: &SeriesInfo, progress: &Progress) -> Result<Volume, L
     if series.frames.is_empty() {
         return Err(LoadError::Empty);
     }
-    if series.frames.len() == 1 {
-        if let Some(mosaic) = series.frames[0].file.mosaic.clone() {
-            return load_mosaic(series, &mosaic, progress);
-        }
+    if let (1, Some(mosaic)) = (series.frames.len(), series.frames[0].file.mosaic.clone()) {
+        return load_mosaic(series, &mosaic, progress);
     }
     let mut warnings = Vec::new();
     let (frames, stack) = order_frames(series, &mut warnings)?;
@@ -71,6 +69,7 @@ pub fn load_series(series: &SeriesInfo, progress: &Progress) -> Result<Volume, L
     let guessed: Vec<(i64, i64)> = frames.iter().map(|f| guessed_range(&f.file)).collect();
     let first_plan = quantize::plan(&rescales, &guessed);
     let mut voxels = Array3::<i16>::zeros((nk, rows, cols));
+    advise_huge_pages(&mut voxels);
     let (ranges, colour) = decode_all(&frames, &first_plan, &mut voxels, progress)?;
     let final_plan = quantize::plan(&rescales, &ranges);
     if final_plan.slices != first_plan.slices {
@@ -203,6 +202,29 @@ fn load_mosaic(
     Ok(volume)
 }
 
+/// Asks the kernel to back a large, still untouched output array with transparent huge
+/// pages: filling 200 MB through 4 KiB page faults costs a third of a CT load otherwise.
+/// Advisory only; nothing changes if the kernel declines.
+fn advise_huge_pages(voxels: &mut Array3<i16>) {
+    #[cfg(target_os = "linux")]
+    if let Some(slice) = voxels.as_slice_mut() {
+        const HUGE: usize = 2 << 20;
+        let start = slice.as_mut_ptr() as usize;
+        let end = start + std::mem::size_of_val(slice);
+        let aligned = start.div_ceil(HUGE) * HUGE;
+        if end > aligned + HUGE {
+            let len = (end - aligned) / HUGE * HUGE;
+            // SAFETY: [aligned, aligned + len) lies inside `slice`, which we borrow mutably;
+            // MADV_HUGEPAGE only changes how the kernel backs those pages, never their content.
+            unsafe {
+                libc::madvise(aligned as *mut libc::c_void, len, libc::MADV_HUGEPAGE);
+            }
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = voxels;
+}
+
 fn guessed_range(h: &ImageHeader) -> (i64, i64) {
     let bits = h.bits_stored.min(16);
     if h.signed {
@@ -287,7 +309,7 @@ fn decode_all(
     progress: &Progress,
 ) -> Result<(Vec<(i64, i64)>, bool), LoadError> {
     // Group output slices by file so a multi-frame file is decoded once.
-    let mut by_file: BTreeMap<PathBuf, (Arc<ImageHeader>, Vec<(usize, u32)>)> = BTreeMap::new();
+    let mut by_file: BTreeMap<PathBuf, FileJob> = BTreeMap::new();
     for (k, f) in frames.iter().enumerate() {
         by_file
             .entry(f.file.path.clone())
@@ -305,7 +327,7 @@ fn decode_all(
             .collect();
         jobs.push((header, targets));
     }
-    let results: Vec<Result<Vec<(usize, (i64, i64), bool)>, LoadError>> = jobs
+    let results: Vec<Result<Vec<Decoded>, LoadError>> = jobs
         .into_par_iter()
         .map(|(header, targets)| {
             if progress.is_cancelled() {
@@ -329,12 +351,16 @@ fn decode_all(
 }
 
 type Target<'a> = (usize, u32, ArrayViewMut2<'a, i16>);
+/// One decoded slice: its index, raw sample range and whether it was colour.
+type Decoded = (usize, (i64, i64), bool);
+/// A file and the (slice index, frame number) pairs it fills.
+type FileJob = (Arc<ImageHeader>, Vec<(usize, u32)>);
 
 fn decode_file(
     h: &ImageHeader,
     targets: Vec<Target<'_>>,
     plan: &QuantizePlan,
-) -> Result<Vec<(usize, (i64, i64), bool)>, LoadError> {
+) -> Result<Vec<Decoded>, LoadError> {
     let fast = !h.no_meta
         && (h.transfer_syntax == EXPLICIT_LE || h.transfer_syntax == IMPLICIT_LE)
         && h.bits_allocated == 16
@@ -388,7 +414,7 @@ fn decode_native_fast(
     h: &ImageHeader,
     targets: Vec<Target<'_>>,
     plan: &QuantizePlan,
-) -> Result<Vec<(usize, (i64, i64), bool)>, LoadError> {
+) -> Result<Vec<Decoded>, LoadError> {
     let io_err = |e: std::io::Error| LoadError::Decode {
         message: e.kind().to_string(),
         path: h.path.clone(),
@@ -425,9 +451,11 @@ fn map_in_place(slice: &mut [i16], bits_stored: u16, signed: bool, map: SliceMap
     let mut lo = i64::MAX;
     let mut hi = i64::MIN;
     if map.integer && map.a == 1.0 && bits_stored <= 16 {
-        // Hot loop: mask/sign-extend, add the intercept, saturate.
+        // Hot loop: mask/sign-extend, add the intercept, saturate. i32 throughout so it
+        // vectorises.
         let c = map.c as i32;
         let shift = 32 - u32::from(bits_stored);
+        let (mut lo32, mut hi32) = (i32::MAX, i32::MIN);
         for v in slice.iter_mut() {
             let raw_bits = u32::from(u16::from_le(*v as u16));
             let raw = if signed {
@@ -435,10 +463,12 @@ fn map_in_place(slice: &mut [i16], bits_stored: u16, signed: bool, map: SliceMap
             } else {
                 ((raw_bits << shift) >> shift) as i32
             };
-            lo = lo.min(raw as i64);
-            hi = hi.max(raw as i64);
+            lo32 = lo32.min(raw);
+            hi32 = hi32.max(raw);
             *v = (raw + c).clamp(i16::MIN as i32, i16::MAX as i32) as i16;
         }
+        lo = i64::from(lo32);
+        hi = i64::from(hi32);
     } else {
         for v in slice.iter_mut() {
             let raw = normalize_stored(u32::from(u16::from_le(*v as u16)), bits_stored, signed);
@@ -455,7 +485,7 @@ fn decode_general(
     h: &ImageHeader,
     targets: Vec<Target<'_>>,
     plan: &QuantizePlan,
-) -> Result<Vec<(usize, (i64, i64), bool)>, LoadError> {
+) -> Result<Vec<Decoded>, LoadError> {
     let path = &h.path;
     let obj = super::header::open_full(path, h.no_meta).map_err(|message| LoadError::Decode {
         message,
