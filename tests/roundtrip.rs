@@ -197,3 +197,83 @@ fn bundled_sample_is_what_the_generator_makes() {
             .expect("parse");
     assert_eq!(truth, ph.truth);
 }
+
+fn small_phantom_file() -> (tempfile::TempDir, PathBuf, Volume) {
+    let ph = phantom::generate(
+        &PhantomOptions::default().with_size([24, 20, 9]),
+        &Progress::new(),
+    )
+    .expect("phantom");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let files = write(&ph.volume, dir.path());
+    // Keep only the middle slice.
+    for (k, f) in files.iter().enumerate() {
+        if k != 4 {
+            std::fs::remove_file(f).expect("rm");
+        }
+    }
+    let expected = Volume::new(
+        ph.volume.voxels.slice(ndarray::s![4..5, .., ..]).to_owned(),
+        Geometry::axis_aligned([24, 20, 1], ph.volume.geometry.spacing_mm, [0.0; 3]),
+    )
+    .expect("shape");
+    (dir, files[4].clone(), expected)
+}
+
+#[test]
+fn files_without_preamble_or_meta_group_still_load() {
+    let (dir, file, expected) = small_phantom_file();
+    let bytes = std::fs::read(&file).expect("read");
+    assert_eq!(&bytes[128..132], b"DICM");
+    // 1. No 128-byte preamble: starts with "DICM".
+    std::fs::write(&file, &bytes[128..]).expect("write");
+    let v = load_only(dir.path());
+    assert_eq!(v.voxels, expected.voxels, "without preamble");
+    // 2. No preamble and no file meta group: a bare explicit-VR data set.
+    let group_len = u32::from_le_bytes([bytes[140], bytes[141], bytes[142], bytes[143]]) as usize;
+    let dataset_start = 132 + 12 + group_len;
+    std::fs::write(&file, &bytes[dataset_start..]).expect("write");
+    let v = load_only(dir.path());
+    assert_eq!(v.voxels, expected.voxels, "without meta group");
+}
+
+#[test]
+fn deflated_transfer_syntax_loads() {
+    let (dir, file, expected) = small_phantom_file();
+    let obj = dicom_object::open_file(&file).expect("open");
+    let mut meta = obj.meta().clone();
+    meta.transfer_syntax = "1.2.840.10008.1.2.1.99".to_string();
+    meta.update_information_group_length();
+    let deflated = obj.into_inner().with_exact_meta(meta);
+    deflated.write_to_file(&file).expect("write deflated");
+    let head = std::fs::read(&file).expect("read");
+    assert!(
+        head.windows(22).any(|w| w == b"1.2.840.10008.1.2.1.99"),
+        "file is deflated"
+    );
+    let v = load_only(dir.path());
+    assert_eq!(v.voxels, expected.voxels);
+}
+
+#[test]
+fn cancelled_load_stops_with_an_error() {
+    let ph = phantom::generate(
+        &PhantomOptions::default().with_size([16, 16, 12]),
+        &Progress::new(),
+    )
+    .expect("phantom");
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(&ph.volume, dir.path());
+    let report = dicom::scan(dir.path(), &Progress::new()).expect("scan");
+    let progress = Progress::new();
+    progress.cancel();
+    let r = dicom::load_series(report.series().next().expect("series"), &progress);
+    assert!(matches!(r, Err(dicom::LoadError::Cancelled)));
+    assert!(matches!(
+        phantom::generate(
+            &PhantomOptions::default().with_size([16, 16, 12]),
+            &progress
+        ),
+        Err(phantom::PhantomError::Cancelled)
+    ));
+}
