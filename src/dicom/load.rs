@@ -61,6 +61,7 @@ pub fn load_series(series: &SeriesInfo, progress: &Progress) -> Result<Volume, L
     let (frames, stack) = order_frames(series, &mut warnings)?;
     let nk = frames.len();
     let (rows, cols) = (series.rows as usize, series.columns as usize);
+    check_size(nk, rows, cols, &frames[0].file.path)?;
     progress.set_total(nk as u64);
 
     let rescales: Vec<Rescale> = frames.iter().map(|f| f.info().rescale).collect();
@@ -84,7 +85,9 @@ pub fn load_series(series: &SeriesInfo, progress: &Progress) -> Result<Volume, L
     }
     let (voxels, geometry) = match stack {
         Some(stack) => {
-            let r = regularize(voxels, &stack, None);
+            let r = regularize(voxels, &stack, None).map_err(|e| LoadError::NotAVolume {
+                reason: e.to_string(),
+            })?;
             warnings.extend(r.warnings);
             (r.voxels, r.geometry)
         }
@@ -140,6 +143,7 @@ fn load_mosaic(
             reason: format!("mosaic of {n} images does not fit a {cols}x{rows} image"),
         });
     }
+    check_size(n, tr, tc, &h.path)?;
     progress.set_total(1);
     let rescales = [frame.info().rescale];
     let plan0 = quantize::plan(&rescales, &[guessed_range(h)]);
@@ -223,6 +227,20 @@ fn advise_huge_pages(voxels: &mut Array3<i16>) {
     }
     #[cfg(not(target_os = "linux"))]
     let _ = voxels;
+}
+
+/// Largest volume the loader will allocate (8 GiB of i16), so a damaged header cannot make
+/// the process abort on an impossible allocation.
+const MAX_VOXELS: usize = 1 << 32;
+
+fn check_size(nk: usize, rows: usize, cols: usize, path: &Path) -> Result<(), LoadError> {
+    match nk.checked_mul(rows).and_then(|v| v.checked_mul(cols)) {
+        Some(n) if n <= MAX_VOXELS => Ok(()),
+        _ => Err(LoadError::Unsupported {
+            detail: format!("{cols}x{rows}x{nk} voxels is larger than this tool loads"),
+            path: path.to_path_buf(),
+        }),
+    }
 }
 
 fn guessed_range(h: &ImageHeader) -> (i64, i64) {

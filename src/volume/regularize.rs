@@ -126,7 +126,11 @@ fn median(values: &mut [f64]) -> f64 {
 /// Makes `voxels` (`[k, j, i]`, slices in the order of `stack.positions`) a regular grid.
 /// `pad` fills samples that a tilt correction moves in from outside the field of view
 /// (`None`: the stack's smallest value, i.e. air for CT).
-pub fn regularize(voxels: Array3<i16>, stack: &StackGeometry, pad: Option<i16>) -> Regular {
+pub fn regularize(
+    voxels: Array3<i16>,
+    stack: &StackGeometry,
+    pad: Option<i16>,
+) -> Result<Regular, RegularizeError> {
     let (nk, nj, ni) = voxels.dim();
     let normal = stack.normal();
     let [di, dj] = stack.pixel_spacing_mm;
@@ -151,25 +155,34 @@ pub fn regularize(voxels: Array3<i16>, stack: &StackGeometry, pad: Option<i16>) 
         } else {
             1.0
         };
-        return Regular {
+        return Ok(Regular {
             voxels,
             geometry: geometry(nk, dk),
             warnings: Vec::new(),
-        };
+        });
     }
     let a = analyze(stack);
     let (z, shifts, gap_median, span) = (&a.z, &a.shifts, a.gap_median_mm, a.span_mm);
     if !a.irregular && !a.tilted {
-        return Regular {
+        return Ok(Regular {
             voxels,
             geometry: geometry(nk, span / (nk - 1) as f64),
             warnings: Vec::new(),
-        };
+        });
     }
     let (irregular, tilted, gap_min, gap_max) = (a.irregular, a.tilted, a.gap_min_mm, a.gap_max_mm);
     let mut warnings = Vec::new();
     let (nk_out, dk_out) = if irregular && gap_median > 0.0 {
-        let n = ((span / gap_median).round() as usize).max(1) + 1;
+        let n = (span / gap_median).round();
+        // More than half the slices missing is no longer a gap to fill.
+        if !n.is_finite() || n as usize + 1 > 2 * nk + 2 {
+            return Err(RegularizeError::TooSparse {
+                slices: nk,
+                span_mm: span,
+                spacing_mm: gap_median,
+            });
+        }
+        let n = (n as usize).max(1) + 1;
         (n, span / (n - 1) as f64)
     } else {
         (nk, span / (nk - 1) as f64)
@@ -221,12 +234,24 @@ pub fn regularize(voxels: Array3<i16>, stack: &StackGeometry, pad: Option<i16>) 
                 }
             }
         });
-    let voxels = out;
-    Regular {
-        voxels,
+    Ok(Regular {
+        voxels: out,
         geometry: geometry(nk_out, dk_out),
         warnings,
-    }
+    })
+}
+
+/// A stack that cannot honestly be made regular.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum RegularizeError {
+    #[error(
+        "{slices} slices spread over {span_mm:.1} mm at a typical spacing of {spacing_mm:.3} mm: more than half the slices are missing"
+    )]
+    TooSparse {
+        slices: usize,
+        span_mm: f64,
+        spacing_mm: f64,
+    },
 }
 
 /// Bilinear sample of slice `k` at continuous (row, column); `None` outside the slice.
@@ -278,7 +303,8 @@ mod tests {
                     .collect(),
             ),
             None,
-        );
+        )
+        .expect("regular");
         assert!(r.warnings.is_empty());
         assert!((r.geometry.spacing_mm[2] - 2.5).abs() < 1e-12);
         assert_eq!(r.geometry.origin_mm, [-3.0, 4.0, 100.0]);
@@ -291,7 +317,8 @@ mod tests {
             ramp(&z, 3),
             &stack(z.iter().map(|&z| Vector3::new(0.0, 0.0, z)).collect()),
             None,
-        );
+        )
+        .expect("regular");
         assert_eq!(r.voxels.dim().0, 6);
         assert!((r.geometry.spacing_mm[2] - 2.0).abs() < 1e-12);
         for k in 0..6 {
@@ -304,6 +331,17 @@ mod tests {
     }
 
     #[test]
+    fn sparse_stack_is_refused() {
+        let z = [0.0, 1.0, 2.0, 10_000.0];
+        let r = regularize(
+            ramp(&z, 2),
+            &stack(z.iter().map(|&z| Vector3::new(0.0, 0.0, z)).collect()),
+            None,
+        );
+        assert!(matches!(r, Err(RegularizeError::TooSparse { .. })));
+    }
+
+    #[test]
     fn tilt_is_shifted_back() {
         // Each slice's origin drifts +1 mm in y (one row) per slice: a 45° tilt along y.
         let n = 8;
@@ -312,7 +350,7 @@ mod tests {
             .collect();
         // A feature at patient y = 5 (fixed in space): in slice k it sits at row 5 - k.
         let vox = Array3::from_shape_fn((4, n, n), |(k, j, _)| if j + k == 5 { 100 } else { 0 });
-        let r = regularize(vox, &stack(positions), Some(-1));
+        let r = regularize(vox, &stack(positions), Some(-1)).expect("regular");
         assert!(
             matches!(r.warnings[0], VolumeWarning::GantryTiltCorrected { tilt_deg } if (tilt_deg - 45.0).abs() < 1e-9)
         );
