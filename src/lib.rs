@@ -6,7 +6,10 @@
 
 pub mod dicom;
 pub mod fsutil;
+pub mod mesh;
 pub mod nifti_io;
 pub mod phantom;
 pub mod progress;
+pub mod segment;
+pub mod surface;
 pub mod volume;

@@ -54,6 +54,41 @@ enum Command {
         #[arg(long)]
         out: PathBuf,
     },
+    /// Segment one structure and write its surface (STL, OBJ or PLY, patient mm).
+    Mesh {
+        /// DICOM folder or file, or a NIfTI file.
+        path: PathBuf,
+        /// Series to use (UID, UID#n or series number) when the folder holds several.
+        #[arg(long)]
+        series: Option<String>,
+        /// Named preset: bone, vessels, skin, lung, soft_tissue.
+        #[arg(long, group = "selection")]
+        preset: Option<String>,
+        /// Iso-surface of the volume at this value (HU).
+        #[arg(long, group = "selection", allow_hyphen_values = true)]
+        iso: Option<f64>,
+        /// Value range LO:HI (HU).
+        #[arg(long, group = "selection", allow_hyphen_values = true, value_parser = parse_range)]
+        range: Option<(f64, f64)>,
+        /// Seed X,Y,Z in patient LPS mm (repeatable): keep what is connected to it.
+        #[arg(long, allow_hyphen_values = true, value_parser = parse_point)]
+        seed: Vec<[f64; 3]>,
+        /// Taubin smoothing iterations.
+        #[arg(long, default_value_t = 0)]
+        smooth: usize,
+        /// Decimate to about this many triangles.
+        #[arg(long)]
+        target_triangles: Option<usize>,
+        /// Do not close surfaces at the volume border.
+        #[arg(long)]
+        no_pad: bool,
+        /// Output file: .stl, .obj or .ply.
+        #[arg(long)]
+        out: PathBuf,
+        /// Print one JSON object with triangle/vertex counts and per-stage seconds on stdout.
+        #[arg(long)]
+        timings: bool,
+    },
     /// Write the synthetic CTA phantom: DIR/dicom/ (a CT series, one file per slice) and
     /// DIR/ground_truth.json (centrelines, radii, landmarks, distances, angles in LPS mm).
     Phantom {
@@ -70,6 +105,37 @@ enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
     },
+}
+
+fn parse_range(s: &str) -> Result<(f64, f64), String> {
+    let (a, b) = s.split_once(':').ok_or("expected LO:HI, e.g. 200:600")?;
+    let lo: f64 = a
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{a}' is not a number"))?;
+    let hi: f64 = b
+        .trim()
+        .parse()
+        .map_err(|_| format!("'{b}' is not a number"))?;
+    if lo > hi {
+        return Err("LO must not exceed HI".into());
+    }
+    Ok((lo, hi))
+}
+
+fn parse_point(s: &str) -> Result<[f64; 3], String> {
+    let v: Vec<f64> = s
+        .split(',')
+        .map(|t| {
+            t.trim()
+                .parse::<f64>()
+                .map_err(|_| format!("'{t}' is not a number"))
+        })
+        .collect::<Result<_, _>>()?;
+    match v.as_slice() {
+        [x, y, z] => Ok([*x, *y, *z]),
+        _ => Err("expected X,Y,Z in mm".into()),
+    }
 }
 
 fn parse_size(s: &str) -> Result<[usize; 3], String> {
@@ -209,6 +275,82 @@ fn run(cli: Cli) -> Result<()> {
                 g.spacing_mm[1],
                 g.spacing_mm[2]
             );
+            Ok(())
+        }
+        Command::Mesh {
+            path,
+            series,
+            preset,
+            iso,
+            range,
+            seed,
+            smooth,
+            target_triangles,
+            no_pad,
+            out,
+            timings,
+        } => {
+            use twinplan::surface::{Selection, SurfaceOptions};
+            if twinplan::mesh::io::MeshFormat::from_path(&out).is_none() {
+                bail!(UsageError(format!(
+                    "--out must end in .stl, .obj or .ply: {}",
+                    out.display()
+                )));
+            }
+            let selection = match (preset, iso, range) {
+                (Some(name), None, None) => Selection::Preset(
+                    twinplan::segment::Preset::from_name(&name).ok_or_else(|| {
+                        UsageError(format!(
+                            "unknown preset '{name}'; choose one of: {}",
+                            twinplan::segment::Preset::ALL.map(|p| p.name()).join(", ")
+                        ))
+                    })?,
+                ),
+                (None, Some(v), None) => Selection::Iso(v),
+                (None, None, Some((lo, hi))) => {
+                    Selection::Range(twinplan::segment::ValueRange::new(lo, hi))
+                }
+                _ => bail!(UsageError("give one of --preset, --iso or --range".into())),
+            };
+            let t = Instant::now();
+            let volume = open_volume(&path, series.as_deref())?;
+            let load_s = t.elapsed().as_secs_f64();
+            let options = SurfaceOptions::new(selection)
+                .with_seeds(seed.iter().map(|p| nalgebra::Point3::from(*p)).collect())
+                .with_smoothing(smooth)
+                .with_target_triangles(target_triangles)
+                .with_pad(!no_pad);
+            let (mesh, times) = with_progress("surface", |p| {
+                twinplan::surface::surface(&volume, &options, p)
+            })?;
+            let t = Instant::now();
+            twinplan::mesh::io::write_mesh(&mesh, &out)?;
+            let write_s = t.elapsed().as_secs_f64();
+            let stats = mesh.stats();
+            if timings {
+                let json = serde_json::json!({
+                    "triangles": stats.triangles,
+                    "vertices": stats.vertices,
+                    "area_mm2": stats.area_mm2,
+                    "volume_ml": stats.volume_ml,
+                    "load_s": load_s,
+                    "segment_s": times.segment_s,
+                    "surface_s": times.surface_s,
+                    "smooth_s": times.smooth_s,
+                    "decimate_s": times.decimate_s,
+                    "write_s": write_s,
+                });
+                println!("{json}");
+            } else {
+                println!(
+                    "wrote {}: {} triangles, {} vertices, area {:.1} mm², volume {:.2} mL",
+                    out.display(),
+                    stats.triangles,
+                    stats.vertices,
+                    stats.area_mm2,
+                    stats.volume_ml
+                );
+            }
             Ok(())
         }
         Command::Phantom {

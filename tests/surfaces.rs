@@ -1,0 +1,164 @@
+//! Structure surfaces on the phantom (against its analytic ground truth) and on real CT:
+//! segmentation keeps vessels apart from bone, meshes are closed and outward-facing, and
+//! their enclosed volume agrees with an independent count of the mask's voxels.
+
+mod common;
+
+use std::path::Path;
+
+use nalgebra::Point3;
+use twinplan::mesh::TriMesh;
+use twinplan::phantom::GroundTruth;
+use twinplan::progress::Progress;
+use twinplan::segment::{self, Mask, Preset};
+use twinplan::surface::{self, Selection, SurfaceOptions};
+use twinplan::volume::Volume;
+
+fn sample() -> (Volume, GroundTruth) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample_data/phantom_cta");
+    let v = common::load(&dir.join("dicom"));
+    let truth =
+        serde_json::from_slice(&std::fs::read(dir.join("ground_truth.json")).expect("truth"))
+            .expect("json");
+    (v, truth)
+}
+
+/// Marching cubes through a binary mask's edge midpoints cuts every voxel corner: measured
+/// 1.7 % (body) to 4.9 % (thin phantom bone) below the voxel count. Seeded, intensity-guided
+/// surfaces are held to 2–3 %.
+const BINARY_TOL: f64 = 0.06;
+
+fn assert_sound(mesh: &TriMesh, what: &str) {
+    let c = mesh.check();
+    assert!(mesh.triangle_count() > 100, "{what}: empty");
+    assert!(c.is_watertight(), "{what}: {c:?}");
+    assert_eq!(c.degenerate_triangles, 0, "{what}");
+    assert_eq!(c.non_finite_values, 0, "{what}");
+    assert!(mesh.signed_volume_mm3() > 0.0, "{what}: inward facing");
+}
+
+/// Mesh volume against the mask's voxel count (the independent measure).
+fn volume_agrees(mesh: &TriMesh, mask: &Mask, tolerance: f64, what: &str) {
+    let by_mesh = mesh.stats().volume_ml;
+    let by_voxels = mask.volume_ml();
+    let rel = (by_mesh - by_voxels).abs() / by_voxels;
+    eprintln!(
+        "{what}: mesh {by_mesh:.2} mL, voxels {by_voxels:.2} mL ({:.2}%)",
+        rel * 100.0
+    );
+    assert!(
+        rel < tolerance,
+        "{what}: mesh {by_mesh} mL vs voxels {by_voxels} mL"
+    );
+}
+
+#[test]
+fn phantom_vessels_grow_from_one_seed_and_stay_off_bone() {
+    let (v, truth) = sample();
+    let p = Progress::new();
+    let aorta = truth
+        .centrelines
+        .iter()
+        .find(|c| c.name == "aorta")
+        .expect("aorta");
+    let seed = Point3::from(aorta.points_mm[aorta.points_mm.len() / 2]);
+    let vessels = segment::region_grow(&v, &[seed], Preset::Vessels.range(), &p).expect("grow");
+    for c in &truth.centrelines {
+        for pt in &c.points_mm {
+            let idx = vessels
+                .index_of(&Point3::from(*pt))
+                .expect("inside the grid");
+            assert_eq!(
+                vessels.data[idx], 1,
+                "{} point {pt:?} not in the grown vessels",
+                c.name
+            );
+        }
+    }
+    let bone = Preset::Bone.segment(&v, &p).expect("bone");
+    let near_bone = segment::dilate(&bone, 1);
+    let touching = ndarray::Zip::from(&vessels.data)
+        .and(&near_bone.data)
+        .fold(0usize, |n, &a, &b| n + usize::from(a != 0 && b != 0));
+    assert_eq!(touching, 0, "vessel voxels next to bone");
+
+    let opts = SurfaceOptions::new(Selection::Preset(Preset::Vessels)).with_seeds(vec![seed]);
+    let (mesh, _) = surface::surface(&v, &opts, &p).expect("surface");
+    assert_sound(&mesh, "phantom vessels");
+    volume_agrees(&mesh, &vessels, 0.02, "phantom vessels");
+    let (bone_mesh, _) = surface::surface(
+        &v,
+        &SurfaceOptions::new(Selection::Preset(Preset::Bone)),
+        &p,
+    )
+    .expect("bone mesh");
+    assert_sound(&bone_mesh, "phantom bone");
+    volume_agrees(&bone_mesh, &bone, BINARY_TOL, "phantom bone");
+}
+
+#[test]
+fn real_ct_bone_and_body_surfaces() {
+    let Some(t) = common::testdata() else { return };
+    let v = common::load(&t.join("totalsegmentator_ct"));
+    let p = Progress::new();
+    for preset in [Preset::Bone, Preset::Skin] {
+        let mask = preset.segment(&v, &p).expect("segment");
+        let (mesh, _) = surface::surface(&v, &SurfaceOptions::new(Selection::Preset(preset)), &p)
+            .expect("mesh");
+        assert_sound(&mesh, preset.name());
+        volume_agrees(&mesh, &mask, BINARY_TOL, preset.name());
+        let mut decimated = mesh.clone();
+        twinplan::mesh::process::decimate(&mut decimated, mesh.triangle_count() / 4);
+        assert!(
+            decimated.check().is_watertight(),
+            "{} decimated",
+            preset.name()
+        );
+    }
+}
+
+#[test]
+fn real_cta_vessels_from_a_seed_in_the_aorta() {
+    let Some(t) = common::testdata() else { return };
+    let d = t.join("cta_aorta");
+    let ct = common::load(&d.join("ct_cropped.nii.gz"));
+    let aorta = common::load(&d.join("aorta.nii.gz"));
+    assert_eq!(ct.geometry.dims, aorta.geometry.dims);
+    // Seed: the brightest voxel of the reference aorta mask's central slice.
+    let k = aorta.geometry.dims[2] / 2;
+    let (mut best, mut seed_idx) = (f64::MIN, None);
+    for ((kk, j, i), &m) in aorta.voxels.indexed_iter() {
+        if kk == k && m > 0 {
+            let hu = ct.value_at(i, j, kk).unwrap_or(f64::MIN);
+            if hu > best {
+                best = hu;
+                seed_idx = Some([i as f64, j as f64, kk as f64]);
+            }
+        }
+    }
+    let seed = ct
+        .geometry
+        .patient_from_ijk(seed_idx.expect("aorta voxels"));
+    let p = Progress::new();
+    let vessels = segment::region_grow(&ct, &[seed], Preset::Vessels.range(), &p).expect("grow");
+    // Most of the reference (model-made) aorta lumen is in the grown tree.
+    let (mut inside, mut total) = (0usize, 0usize);
+    ndarray::Zip::from(&aorta.voxels)
+        .and(&vessels.data)
+        .for_each(|&a, &g| {
+            if a > 0 {
+                total += 1;
+                inside += usize::from(g != 0);
+            }
+        });
+    let coverage = inside as f64 / total as f64;
+    eprintln!(
+        "aorta mask coverage by the grown vessels: {:.1}%",
+        coverage * 100.0
+    );
+    assert!(coverage > 0.6, "coverage {coverage}");
+    let opts = SurfaceOptions::new(Selection::Preset(Preset::Vessels)).with_seeds(vec![seed]);
+    let (mesh, _) = surface::surface(&ct, &opts, &p).expect("surface");
+    assert_sound(&mesh, "cta vessels");
+    volume_agrees(&mesh, &vessels, 0.03, "cta vessels");
+}
