@@ -99,3 +99,57 @@ fn ambiguous_folder_lists_choices_and_exits_2() {
     assert!(err.contains("--series"), "{err}");
     assert!(err.matches("2.25.").count() >= 2, "choices listed: {err}");
 }
+
+#[test]
+fn mesh_command_writes_a_closed_surface_and_reports_timings() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/sample_data/phantom_cta/dicom");
+    let out = dir.path().join("vessels.stl");
+    let (code, stdout, err) = twinplan(&[
+        "mesh",
+        sample,
+        "--preset",
+        "vessels",
+        "--seed",
+        "25,15,-150",
+        "--smooth",
+        "5",
+        "--target-triangles",
+        "8000",
+        "--out",
+        out.to_str().expect("utf8"),
+        "--timings",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let t: serde_json::Value = serde_json::from_str(stdout.trim()).expect("one JSON object");
+    for key in [
+        "triangles",
+        "vertices",
+        "load_s",
+        "segment_s",
+        "surface_s",
+        "smooth_s",
+        "decimate_s",
+        "write_s",
+    ] {
+        assert!(t.get(key).is_some(), "missing {key}");
+    }
+    assert!(t["triangles"].as_u64().unwrap_or(0) <= 8000);
+    let mesh = twinplan::mesh::io::read_mesh(&out).expect("read back");
+    assert_eq!(
+        mesh.triangle_count() as u64,
+        t["triangles"].as_u64().unwrap_or(0)
+    );
+    assert!(mesh.check().is_watertight());
+    let header = std::fs::read(&out).expect("stl");
+    let name = twinplan::phantom::phantom_patient().name;
+    assert!(
+        !String::from_utf8_lossy(&header).contains(&name),
+        "no identity in the file"
+    );
+    // Usage errors.
+    let (code, _, _) = twinplan(&["mesh", sample, "--preset", "nonsense", "--out", "x.stl"]);
+    assert_eq!(code, 2);
+    let (code, _, _) = twinplan(&["mesh", sample, "--iso", "200", "--out", "x.txt"]);
+    assert_eq!(code, 2);
+}

@@ -5,6 +5,7 @@
 //! writes and reads STL/OBJ/PLY. Depends on `volume` (geometry) and `progress`; never on
 //! segmentation internals or the viewer (which converts a TriMesh to a GPU mesh itself).
 
+pub mod decimate;
 pub mod io;
 pub mod mc;
 pub mod process;

@@ -1,8 +1,7 @@
-//! Mesh processing: Taubin λ/μ smoothing, decimation to a triangle budget, island removal.
+//! Mesh processing: Taubin λ/μ smoothing, decimation to a triangle budget (see
+//! `decimate`), island removal, compaction.
 //!
-//! Smoothing moves vertices only (topology kept, so a closed mesh stays closed). Decimation
-//! uses meshoptimizer's edge-collapse simplifier, which never creates new vertices and keeps
-//! the surface manifold; the result is checked and the finer mesh kept if closure was lost.
+//! Smoothing moves vertices only (topology kept, so a closed mesh stays closed).
 //! Depends on the `TriMesh` type only.
 
 use nalgebra::Vector3;
@@ -59,44 +58,7 @@ pub fn taubin_smooth(mesh: &mut TriMesh, iterations: usize) {
     mesh.recompute_normals();
 }
 
-/// Decimates to about `target_triangles` with meshoptimizer, keeping the mesh closed.
-/// Returns the number of triangles after decimation.
-pub fn decimate(mesh: &mut TriMesh, target_triangles: usize) -> usize {
-    if target_triangles >= mesh.indices.len() || mesh.indices.is_empty() {
-        return mesh.indices.len();
-    }
-    let positions: Vec<[f32; 3]> = mesh
-        .positions_mm
-        .iter()
-        .map(|p| [p[0] as f32, p[1] as f32, p[2] as f32])
-        .collect();
-    let flat: Vec<u32> = mesh.indices.iter().flatten().copied().collect();
-    let Ok(adapter) = meshopt::VertexDataAdapter::new(bytemuck::cast_slice(&positions), 12, 0)
-    else {
-        return mesh.indices.len();
-    };
-    let out = meshopt::simplify(
-        &flat,
-        &adapter,
-        target_triangles * 3,
-        1.0,
-        meshopt::SimplifyOptions::empty(),
-        None,
-    );
-    let candidate_indices: Vec<[u32; 3]> =
-        out.chunks_exact(3).map(|t| [t[0], t[1], t[2]]).collect();
-    let mut candidate = TriMesh {
-        positions_mm: mesh.positions_mm.clone(),
-        normals: mesh.normals.clone(),
-        indices: candidate_indices,
-    };
-    compact(&mut candidate);
-    if candidate.check().is_watertight() || !mesh.check().is_watertight() {
-        candidate.recompute_normals();
-        *mesh = candidate;
-    }
-    mesh.indices.len()
-}
+pub use super::decimate::decimate;
 
 /// Drops vertices no triangle uses, renumbering the rest in order.
 pub fn compact(mesh: &mut TriMesh) {
