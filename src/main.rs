@@ -82,6 +82,10 @@ enum Command {
         /// Do not close surfaces at the volume border.
         #[arg(long)]
         no_pad: bool,
+        /// Gaussian σ in mm applied to the binary mask before surfacing (default: none;
+        /// seeded structures follow the image intensities instead).
+        #[arg(long)]
+        mask_sigma: Option<f64>,
         /// Output file: .stl, .obj or .ply.
         #[arg(long)]
         out: PathBuf,
@@ -287,6 +291,7 @@ fn run(cli: Cli) -> Result<()> {
             smooth,
             target_triangles,
             no_pad,
+            mask_sigma,
             out,
             timings,
         } => {
@@ -319,7 +324,8 @@ fn run(cli: Cli) -> Result<()> {
                 .with_seeds(seed.iter().map(|p| nalgebra::Point3::from(*p)).collect())
                 .with_smoothing(smooth)
                 .with_target_triangles(target_triangles)
-                .with_pad(!no_pad);
+                .with_pad(!no_pad)
+                .with_mask_sigma(mask_sigma);
             let (mesh, times) = with_progress("surface", |p| {
                 twinplan::surface::surface(&volume, &options, p)
             })?;

@@ -75,6 +75,10 @@ impl SurfaceOptions {
         self.pad = pad;
         self
     }
+    pub fn with_mask_sigma(mut self, sigma_mm: Option<f64>) -> Self {
+        self.mask_sigma_mm = sigma_mm;
+        self
+    }
 }
 
 /// Seconds spent in each stage.

@@ -162,3 +162,21 @@ fn real_cta_vessels_from_a_seed_in_the_aorta() {
     assert_sound(&mesh, "cta vessels");
     volume_agrees(&mesh, &vessels, 0.03, "cta vessels");
 }
+
+#[test]
+fn phantom_lungs_and_smoothed_masks() {
+    let (v, _) = sample();
+    let p = Progress::new();
+    let lungs = Preset::Lung.segment(&v, &p).expect("lung");
+    let (_, sizes) = segment::components(&lungs, &p).expect("cc");
+    assert_eq!(sizes.len(), 2, "two lungs, outside air removed");
+    // Two ellipsoids of 58 × 78 × 132 mm (2.50 L each) less the heart and aorta.
+    let ml = lungs.volume_ml();
+    assert!((3500.0..5000.0).contains(&ml), "{ml} mL");
+    let opts = SurfaceOptions::new(Selection::Preset(Preset::Lung))
+        .with_mask_sigma(Some(2.0))
+        .with_smoothing(5);
+    let (mesh, _) = surface::surface(&v, &opts, &p).expect("surface");
+    assert_sound(&mesh, "lungs");
+    volume_agrees(&mesh, &lungs, 0.03, "lungs (σ 2 mm + Taubin)");
+}
