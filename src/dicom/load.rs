@@ -109,18 +109,7 @@ pub fn load_series(series: &SeriesInfo, progress: &Progress) -> Result<Volume, L
             message: note.clone(),
         });
     }
-    let mut volume = Volume::new(voxels, geometry).map_err(|e| LoadError::NotAVolume {
-        reason: e.to_string(),
-    })?;
-    volume.value_scale = final_plan.value_scale;
-    volume.modality = series.modality.clone();
-    volume.series_uid = Some(series.series_uid.clone());
-    volume.description = series.description.clone();
-    for w in &warnings {
-        tracing::info!(series = %series.id(), "{w}");
-    }
-    volume.warnings = warnings;
-    Ok(volume)
+    finish(series, voxels, geometry, final_plan.value_scale, warnings)
 }
 
 /// A Siemens mosaic: one image holding `images` slices as tiles, row by row. Geometry as
@@ -195,15 +184,7 @@ fn load_mosaic(
     if let Some(w) = plan.warning.clone() {
         warnings.push(w);
     }
-    let mut volume = Volume::new(voxels, geometry).map_err(|e| LoadError::NotAVolume {
-        reason: e.to_string(),
-    })?;
-    volume.value_scale = plan.value_scale;
-    volume.modality = series.modality.clone();
-    volume.series_uid = Some(series.series_uid.clone());
-    volume.description = series.description.clone();
-    volume.warnings = warnings;
-    Ok(volume)
+    finish(series, voxels, geometry, plan.value_scale, warnings)
 }
 
 /// Asks the kernel to back a large, still untouched output array with transparent huge
@@ -227,6 +208,28 @@ fn advise_huge_pages(voxels: &mut Array3<i16>) {
     }
     #[cfg(not(target_os = "linux"))]
     let _ = voxels;
+}
+
+/// Assembles the loaded volume with the series' labels and logs its warnings.
+fn finish(
+    series: &SeriesInfo,
+    voxels: Array3<i16>,
+    geometry: Geometry,
+    value_scale: crate::volume::ValueScale,
+    warnings: Vec<VolumeWarning>,
+) -> Result<Volume, LoadError> {
+    let mut volume = Volume::new(voxels, geometry).map_err(|e| LoadError::NotAVolume {
+        reason: e.to_string(),
+    })?;
+    volume.value_scale = value_scale;
+    volume.modality = series.modality.clone();
+    volume.series_uid = Some(series.series_uid.clone());
+    volume.description = series.description.clone();
+    for w in &warnings {
+        tracing::info!(series = %series.id(), "{w}");
+    }
+    volume.warnings = warnings;
+    Ok(volume)
 }
 
 /// Largest volume the loader will allocate (8 GiB of i16), so a damaged header cannot make

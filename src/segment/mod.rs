@@ -170,6 +170,19 @@ pub fn threshold(volume: &Volume, range: ValueRange) -> Mask {
     }
 }
 
+/// The voxel at `idx + (dk, dj, di)`, if inside a grid of `dims` = (nk, nj, ni).
+#[inline]
+fn offset(
+    dims: (usize, usize, usize),
+    idx: (usize, usize, usize),
+    d: (isize, isize, isize),
+) -> Option<(usize, usize, usize)> {
+    let k = idx.0.checked_add_signed(d.0).filter(|&k| k < dims.0)?;
+    let j = idx.1.checked_add_signed(d.1).filter(|&j| j < dims.1)?;
+    let i = idx.2.checked_add_signed(d.2).filter(|&i| i < dims.2)?;
+    Some((k, j, i))
+}
+
 /// The 26 neighbour offsets.
 fn neighbours26() -> impl Iterator<Item = (isize, isize, isize)> {
     (-1..=1).flat_map(|dk| {
@@ -225,17 +238,9 @@ pub fn region_grow(
             return Err(SegmentError::Cancelled);
         }
         for &(dk, dj, di) in &offsets {
-            let (kk, jj, ii) = (k as isize + dk, j as isize + dj, i as isize + di);
-            if kk < 0
-                || jj < 0
-                || ii < 0
-                || kk >= nk as isize
-                || jj >= nj as isize
-                || ii >= ni as isize
-            {
+            let Some(idx) = offset((nk, nj, ni), (k, j, i), (dk, dj, di)) else {
                 continue;
-            }
-            let idx = (kk as usize, jj as usize, ii as usize);
+            };
             if data[idx] == 0 && range.contains(scale.real(volume.voxels[idx])) {
                 data[idx] = 1;
                 queue.push_back(idx);
@@ -275,17 +280,9 @@ pub fn components(
                 while let Some((k, j, i)) = queue.pop_front() {
                     size += 1;
                     for &(dk, dj, di) in &offsets {
-                        let (kk, jj, ii) = (k as isize + dk, j as isize + dj, i as isize + di);
-                        if kk < 0
-                            || jj < 0
-                            || ii < 0
-                            || kk >= nk as isize
-                            || jj >= nj as isize
-                            || ii >= ni as isize
-                        {
+                        let Some(idx) = offset((nk, nj, ni), (k, j, i), (dk, dj, di)) else {
                             continue;
-                        }
-                        let idx = (kk as usize, jj as usize, ii as usize);
+                        };
                         if mask.data[idx] != 0 && labels[idx] == 0 {
                             labels[idx] = label;
                             queue.push_back(idx);
@@ -367,6 +364,7 @@ fn remove_border_components(mask: &Mask, progress: &Progress) -> Result<Mask, Se
 
 /// One step of 26-neighbourhood dilation (`grow = true`) or erosion.
 fn morph_step(data: &Array3<u8>, grow: bool) -> Array3<u8> {
+    let offsets: Vec<_> = neighbours26().collect();
     let (nk, nj, ni) = data.dim();
     let mut out = Array3::<u8>::zeros((nk, nj, ni));
     out.axis_iter_mut(Axis(0))
@@ -377,27 +375,14 @@ fn morph_step(data: &Array3<u8>, grow: bool) -> Array3<u8> {
                 for i in 0..ni {
                     let mut any = false;
                     let mut all = true;
-                    for dk in -1isize..=1 {
-                        for dj in -1isize..=1 {
-                            for di in -1isize..=1 {
-                                let (kk, jj, ii) =
-                                    (k as isize + dk, j as isize + dj, i as isize + di);
-                                let v = if kk < 0
-                                    || jj < 0
-                                    || ii < 0
-                                    || kk >= nk as isize
-                                    || jj >= nj as isize
-                                    || ii >= ni as isize
-                                {
-                                    0
-                                } else {
-                                    data[(kk as usize, jj as usize, ii as usize)]
-                                };
-                                any |= v != 0;
-                                all &= v != 0;
-                            }
-                        }
+                    for &d in &offsets {
+                        let v = offset((nk, nj, ni), (k, j, i), d).map_or(0, |idx| data[idx]);
+                        any |= v != 0;
+                        all &= v != 0;
                     }
+                    // The centre voxel itself.
+                    any |= data[(k, j, i)] != 0;
+                    all &= data[(k, j, i)] != 0;
                     plane[(j, i)] = u8::from(if grow { any } else { all });
                 }
             }
@@ -405,11 +390,10 @@ fn morph_step(data: &Array3<u8>, grow: bool) -> Array3<u8> {
     out
 }
 
-/// Dilates `steps` times (26-neighbourhood).
-pub fn dilate(mask: &Mask, steps: usize) -> Mask {
+fn morph(mask: &Mask, steps: usize, grow: bool) -> Mask {
     let mut data = mask.data.clone();
     for _ in 0..steps {
-        data = morph_step(&data, true);
+        data = morph_step(&data, grow);
     }
     Mask {
         data,
@@ -417,16 +401,14 @@ pub fn dilate(mask: &Mask, steps: usize) -> Mask {
     }
 }
 
+/// Dilates `steps` times (26-neighbourhood).
+pub fn dilate(mask: &Mask, steps: usize) -> Mask {
+    morph(mask, steps, true)
+}
+
 /// Erodes `steps` times (26-neighbourhood; outside the grid counts as background).
 pub fn erode(mask: &Mask, steps: usize) -> Mask {
-    let mut data = mask.data.clone();
-    for _ in 0..steps {
-        data = morph_step(&data, false);
-    }
-    Mask {
-        data,
-        geometry: mask.geometry.clone(),
-    }
+    morph(mask, steps, false)
 }
 
 /// Opening: erosion then dilation (removes specks and thin bridges).
@@ -464,17 +446,9 @@ pub fn fill_holes(mask: &Mask, progress: &Progress) -> Result<Mask, SegmentError
             (0, 0, -1),
             (0, 0, 1),
         ] {
-            let (kk, jj, ii) = (k as isize + dk, j as isize + dj, i as isize + di);
-            if kk < 0
-                || jj < 0
-                || ii < 0
-                || kk >= nk as isize
-                || jj >= nj as isize
-                || ii >= ni as isize
-            {
+            let Some(idx) = offset((nk, nj, ni), (k, j, i), (dk, dj, di)) else {
                 continue;
-            }
-            let idx = (kk as usize, jj as usize, ii as usize);
+            };
             if mask.data[idx] == 0 && outside[idx] == 0 {
                 outside[idx] = 1;
                 queue.push_back(idx);
