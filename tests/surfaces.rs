@@ -86,6 +86,23 @@ fn phantom_vessels_grow_from_one_seed_and_stay_off_bone() {
     let (mesh, _) = surface::surface(&v, &opts, &p).expect("surface");
     assert_sound(&mesh, "phantom vessels");
     volume_agrees(&mesh, &vessels, 0.02, "phantom vessels");
+    // Area against the analytic tree: lateral area Σ 2πr·ds of every branch plus the two
+    // open ends' caps (root, femoral ends); junction overlaps make this a slight overcount.
+    let mut analytic = 0.0;
+    for c in &truth.centrelines {
+        for (w, r) in c.points_mm.windows(2).zip(c.radii_mm.windows(2)) {
+            let ds = (nalgebra::Vector3::from(w[1]) - nalgebra::Vector3::from(w[0])).norm();
+            analytic += std::f64::consts::PI * (r[0] + r[1]) * ds;
+        }
+    }
+    let cap = |r: f64| std::f64::consts::PI * r * r;
+    analytic += cap(14.0) + 2.0 * cap(4.0);
+    let area = mesh.area_mm2();
+    eprintln!("phantom vessels: area {area:.0} mm², analytic {analytic:.0} mm²");
+    assert!(
+        (area - analytic).abs() / analytic < 0.05,
+        "area {area} vs analytic {analytic}"
+    );
     let (bone_mesh, _) = surface::surface(
         &v,
         &SurfaceOptions::new(Selection::Preset(Preset::Bone)),
