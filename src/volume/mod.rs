@@ -6,6 +6,7 @@
 //! This module knows nothing of DICOM, NIfTI, files or the viewer; loaders build volumes,
 //! everything downstream (segmentation, meshing, planning) reads them.
 
+pub mod display;
 pub mod quantize;
 pub mod regularize;
 
