@@ -128,6 +128,25 @@ fn geometry_from_header(header: &nifti::NiftiHeader, dims: [usize; 3]) -> Result
     ))
 }
 
+/// The first 3D volume of an n-D array (shape `[ni, nj, nk, ...]`), checked against the header.
+fn to_3d<T>(mut a: ndarray::ArrayD<T>, dims: (usize, usize, usize)) -> Result<Array3<T>, String> {
+    while a.ndim() > 3 {
+        let last = a.ndim() - 1;
+        a = a.index_axis_move(Axis(last), 0);
+    }
+    while a.ndim() < 3 {
+        let n = a.ndim();
+        a = a.insert_axis(Axis(n));
+    }
+    let a = a
+        .into_dimensionality::<Ix3>()
+        .map_err(|_| "unexpected data shape".to_string())?;
+    if a.dim() != dims {
+        return Err("data shape differs from the header".into());
+    }
+    Ok(a)
+}
+
 /// Reads a NIfTI file as a volume (the first 3D volume of a 4D file, with a warning).
 pub fn read_nifti(path: &Path) -> Result<Volume, NiftiError> {
     let read_err = |message: String| NiftiError::Read {
@@ -166,31 +185,13 @@ pub fn read_nifti(path: &Path) -> Result<Volume, NiftiError> {
         datatype,
         NiftiType::Int16 | NiftiType::Uint8 | NiftiType::Int8
     );
-    let to_3d = |a: ndarray::ArrayD<f64>| -> Result<Array3<f64>, NiftiError> {
-        let mut a = a;
-        while a.ndim() > 3 {
-            let last = a.ndim() - 1;
-            a = a.index_axis_move(Axis(last), 0);
-        }
-        while a.ndim() < 3 {
-            let n = a.ndim();
-            a = a.insert_axis(Axis(n));
-        }
-        let a = a
-            .into_dimensionality::<Ix3>()
-            .map_err(|_| unsupported("unexpected data shape".into()))?;
-        if a.dim() != (ni, nj, nk) {
-            return Err(unsupported("data shape differs from the header".into()));
-        }
-        Ok(a)
-    };
+    let dims = (ni, nj, nk);
     let volume = obj.into_volume();
     let (voxels_ijk, value_scale) = if small_int && identity_scale {
         let a = volume
             .into_ndarray::<i16>()
             .map_err(|e| unsupported(e.to_string()))?;
-        let a = a.mapv(f64::from);
-        (to_3d(a)?.mapv(|v| v as i16), ValueScale::IDENTITY)
+        (to_3d(a, dims).map_err(unsupported)?, ValueScale::IDENTITY)
     } else {
         if matches!(
             datatype,
@@ -201,7 +202,7 @@ pub fn read_nifti(path: &Path) -> Result<Volume, NiftiError> {
         let a = volume
             .into_ndarray::<f64>()
             .map_err(|e| unsupported(e.to_string()))?;
-        let a = to_3d(a)?;
+        let a = to_3d(a, dims).map_err(unsupported)?;
         let finite = a.iter().copied().filter(|v| v.is_finite());
         let (lo, hi) = finite.fold((f64::INFINITY, f64::NEG_INFINITY), |(l, h), v| {
             (l.min(v), h.max(v))
