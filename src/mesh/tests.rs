@@ -371,3 +371,51 @@ fn files_round_trip() {
         assert!(back.check().is_watertight(), "{name}");
     }
 }
+
+#[test]
+fn tiny_and_flat_grids_give_closed_surfaces() {
+    for dims in [[1usize, 1, 1], [2, 1, 1], [3, 4, 1], [1, 5, 2]] {
+        let g = Geometry::axis_aligned(dims, [0.7, 0.7, 2.5], [0.0; 3]);
+        let data = Array3::<i16>::from_elem((dims[2], dims[1], dims[0]), 500);
+        let m = marching_cubes(
+            data.view(),
+            &g,
+            200.0,
+            McOptions::default(),
+            &Progress::new(),
+        )
+        .expect("mesh");
+        assert!(m.triangle_count() > 0, "{dims:?}");
+        assert!(m.check().is_watertight(), "{dims:?}");
+        assert!(m.signed_volume_mm3() > 0.0, "{dims:?}");
+        let open = marching_cubes(
+            data.view(),
+            &g,
+            200.0,
+            McOptions::default().with_pad(false),
+            &Progress::new(),
+        )
+        .expect("mesh");
+        assert_eq!(open.triangle_count(), 0);
+    }
+}
+
+#[test]
+fn damaged_mesh_files_are_errors() {
+    let m = sphere_mesh(3.0, 0.5);
+    let dir = tempfile::tempdir().expect("tempdir");
+    for name in ["s.stl", "s.obj", "s.ply"] {
+        let p = dir.path().join(name);
+        io::write_mesh(&m, &p).expect("write");
+        let bytes = std::fs::read(&p).expect("read");
+        for cut in [0, 10, 84, bytes.len() / 2, bytes.len() - 1] {
+            std::fs::write(&p, &bytes[..cut]).expect("write");
+            // Truncated text OBJ may still parse to fewer triangles; it must never panic.
+            let r = io::read_mesh(&p);
+            if name != "s.obj" {
+                assert!(r.is_err(), "{name} cut at {cut}");
+            }
+        }
+    }
+    assert!(io::write_mesh(&m, &dir.path().join("x.vtk")).is_err());
+}
