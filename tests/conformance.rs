@@ -45,6 +45,21 @@ fn twelve_bit_signed_and_unsigned_match_dcm2niix() {
         assert!(c.max_position_error_mm < GEOMETRY_TOL_MM, "{file}: {c:?}");
         assert_eq!(c.max_value_diff, 0.0, "{file}: {c:?}");
     }
+    // The three files share one SeriesInstanceUID (and SOP Instance UID) but are three series
+    // (numbers 2, 3, 4) with different pixels: a folder scan must keep them apart.
+    let report = dicom::scan(&t.join("dcm_qa_12bit/In"), &Progress::new()).expect("scan");
+    assert_eq!(report.series().count(), 3);
+    for n in 2..=4 {
+        let (v, _) = dicom::load_path(
+            &t.join("dcm_qa_12bit/In"),
+            Some(&n.to_string()),
+            &Progress::new(),
+        )
+        .expect("load by series number");
+        let r = load(&t.join(format!("dcm_qa_12bit/Ref/{n}.nii")));
+        let c = compare(&v, &r);
+        assert_eq!(c.max_value_diff, 0.0, "series {n}: {c:?}");
+    }
     // The signed stripes must be negative (-241 and -1), not 3855/4095.
     let signed = load(&t.join("dcm_qa_12bit/In/12bitSigned_0x0F0F.dcm"));
     let min = signed.voxels.iter().copied().min().unwrap_or(0);

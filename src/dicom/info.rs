@@ -83,20 +83,38 @@ fn summarize(s: &SeriesInfo) -> SeriesSummary {
         }
     }
     warnings.extend(s.notes.iter().cloned());
+    // A single Siemens mosaic loads as its tiles.
+    let mut dimensions = [s.columns as usize, s.rows as usize, frames];
+    if let (1, Some(m)) = (
+        s.frames.len(),
+        s.frames.first().and_then(|f| f.file.mosaic.clone()),
+    ) {
+        let per_row = (f64::from(m.images)).sqrt().ceil().max(1.0) as usize;
+        dimensions = [
+            s.columns as usize / per_row,
+            s.rows as usize / per_row,
+            m.images as usize,
+        ];
+        slice_mm = s.frames[0]
+            .file
+            .spacing_between_slices
+            .or(s.frames[0].file.slice_thickness);
+        warnings.push(format!("Siemens mosaic of {} slices", m.images));
+    }
     SeriesSummary {
         id: s.id(),
         series_uid: s.series_uid.clone(),
         series_number: s.series_number,
         modality: s.modality.clone(),
         description: s.description.clone(),
-        dimensions: [s.columns as usize, s.rows as usize, frames],
+        dimensions,
         spacing_mm: [
             s.pixel_spacing_mm.map(|p| p[0]),
             s.pixel_spacing_mm.map(|p| p[1]),
             slice_mm,
         ],
         orientation: s.orientation.to_string(),
-        slice_count: frames,
+        slice_count: dimensions[2],
         file_count: s.file_count(),
         localizer: s.localizer,
         warnings,

@@ -262,7 +262,10 @@ pub fn frame_normal(info: &super::header::FrameInfo) -> Option<Vector3<f64>> {
 /// Groups headers into patients → studies → series → stacks.
 pub fn group(headers: Vec<ImageHeader>) -> ScanReport {
     // series uid → frames
-    let mut by_series: BTreeMap<(String, String, String), Vec<FrameRef>> = BTreeMap::new();
+    // Keyed by series number too: files that share a SeriesInstanceUID but not a series
+    // number (edited copies, as in dcm_qa_12bit) are different images and must not merge.
+    type SeriesKey = (String, String, String, Option<i32>);
+    let mut by_series: BTreeMap<SeriesKey, Vec<FrameRef>> = BTreeMap::new();
     let mut identities: BTreeMap<String, PatientIdentity> = BTreeMap::new();
     let mut studies_meta: BTreeMap<String, (String, String)> = BTreeMap::new();
     for h in headers {
@@ -286,7 +289,12 @@ pub fn group(headers: Vec<ImageHeader>) -> ScanReport {
         } else {
             h.series_uid.clone()
         };
-        let key = (patient_key, h.study_uid.clone(), series_uid);
+        let key = (
+            patient_key,
+            h.study_uid.clone(),
+            series_uid,
+            h.series_number,
+        );
         let list = by_series.entry(key).or_default();
         for frame in 0..h.number_of_frames {
             list.push(FrameRef {
@@ -296,7 +304,7 @@ pub fn group(headers: Vec<ImageHeader>) -> ScanReport {
         }
     }
     let mut patients: BTreeMap<String, BTreeMap<String, Vec<SeriesInfo>>> = BTreeMap::new();
-    for ((patient_key, study_uid, series_uid), frames) in by_series {
+    for ((patient_key, study_uid, series_uid, _), frames) in by_series {
         let stacks = split_stacks(&series_uid, frames);
         patients
             .entry(patient_key)
@@ -304,6 +312,23 @@ pub fn group(headers: Vec<ImageHeader>) -> ScanReport {
             .entry(study_uid)
             .or_default()
             .extend(stacks);
+    }
+    // Number the stacks of one SeriesInstanceUID consecutively, so `UID#n` stays unique
+    // when one UID was split by series number as well.
+    for studies in patients.values_mut() {
+        for series in studies.values_mut() {
+            let mut count: BTreeMap<String, usize> = BTreeMap::new();
+            for s in series.iter() {
+                *count.entry(s.series_uid.clone()).or_default() += 1;
+            }
+            let mut next: BTreeMap<String, usize> = BTreeMap::new();
+            for s in series.iter_mut() {
+                let n = next.entry(s.series_uid.clone()).or_default();
+                *n += 1;
+                s.stack = *n;
+                s.stack_count = count.get(&s.series_uid).copied().unwrap_or(1);
+            }
+        }
     }
     let patients = patients
         .into_iter()
