@@ -106,7 +106,13 @@ pub fn select_mask(
 ) -> Result<Option<Mask>, SegmentError> {
     let seeds = &options.seeds_mm;
     Ok(match (&options.selection, seeds.is_empty()) {
-        (Selection::Iso(_), true) => None,
+        // Direct iso-surface of the samples; a negative rescale slope (rare) would turn
+        // "above" into "below" in stored units, so that case goes through a mask.
+        (Selection::Iso(_), true) if volume.value_scale.slope > 0.0 => None,
+        (Selection::Iso(v), true) => Some(segment::threshold(
+            volume,
+            ValueRange::new(*v, f64::INFINITY),
+        )),
         (Selection::Iso(v), false) => Some(segment::region_grow(
             volume,
             seeds,
@@ -124,6 +130,16 @@ pub fn select_mask(
             Some(segment::region_grow(volume, seeds, p.range(), progress)?)
         }
     })
+}
+
+/// The grid of a sub-block `[k0, k1) × [j0, j1) × [i0, i1)` of `g`.
+fn crop(g: &Geometry, [(k0, k1), (j0, j1), (i0, i1)]: [(usize, usize); 3]) -> Geometry {
+    let origin = g.patient_from_ijk([i0 as f64, j0 as f64, k0 as f64]);
+    Geometry {
+        dims: [i1 - i0, j1 - j0, k1 - k0],
+        origin_mm: [origin.x, origin.y, origin.z],
+        ..g.clone()
+    }
 }
 
 /// Bounding box `[k0, k1) × [j0, j1) × [i0, i1)` of a mask grown by `margin`, or None if empty.
@@ -155,12 +171,7 @@ pub fn mask_surface(mask: &Mask, sigma_mm: f64, pad: bool, progress: &Progress) 
     let Some([(k0, k1), (j0, j1), (i0, i1)]) = bounding_box(mask, margin) else {
         return Some(TriMesh::default());
     };
-    let origin = g.patient_from_ijk([i0 as f64, j0 as f64, k0 as f64]);
-    let sub_geometry = Geometry {
-        dims: [i1 - i0, j1 - j0, k1 - k0],
-        origin_mm: [origin.x, origin.y, origin.z],
-        ..g.clone()
-    };
+    let sub_geometry = crop(g, [(k0, k1), (j0, j1), (i0, i1)]);
     let sub = Mask {
         data: mask.data.slice(s![k0..k1, j0..j1, i0..i1]).to_owned(),
         geometry: sub_geometry.clone(),
@@ -197,12 +208,7 @@ pub fn guided_surface(
         return Some(TriMesh::default());
     };
     let g = &volume.geometry;
-    let origin = g.patient_from_ijk([i0 as f64, j0 as f64, k0 as f64]);
-    let sub_geometry = Geometry {
-        dims: [i1 - i0, j1 - j0, k1 - k0],
-        origin_mm: [origin.x, origin.y, origin.z],
-        ..g.clone()
-    };
+    let sub_geometry = crop(g, [(k0, k1), (j0, j1), (i0, i1)]);
     // Field in real units, oriented so that inside is above `boundary`.
     let step = scale.slope.abs().max(1e-6) * 0.5;
     let sub_vox = volume.voxels.slice(s![k0..k1, j0..j1, i0..i1]);

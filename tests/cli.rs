@@ -34,6 +34,12 @@ fn phantom_info_convert_round_trip() {
     let info: serde_json::Value = serde_json::from_str(&out).expect("info json");
     let series_info = &info["patients"][0]["studies"][0]["series"][0];
     assert_eq!(series_info["dimensions"], serde_json::json!([40, 36, 30]));
+    // Spacing as the phantom defines it: 400 mm / 40 columns, slices over 640 mm / 30,
+    // the slice spacing measured from the files' positions.
+    let spacing: Vec<f64> =
+        serde_json::from_value(series_info["spacing_mm"].clone()).expect("spacing");
+    assert!((spacing[0] - 10.0).abs() < 1e-9 && (spacing[1] - 10.0).abs() < 1e-9);
+    assert!((spacing[2] - 640.0 / 30.0).abs() < 1e-6, "{spacing:?}");
     assert_eq!(series_info["modality"], "CT");
     assert_eq!(info["skipped"], serde_json::json!([]));
     let name = twinplan::phantom::phantom_patient().name;

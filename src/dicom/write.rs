@@ -119,12 +119,18 @@ pub fn write_ct_series(
     file_name: &(dyn Fn(usize) -> String + Sync),
     progress: &Progress,
 ) -> Result<Vec<PathBuf>, WriteError> {
+    let g = &volume.geometry;
+    let [ni, nj, nk] = g.dims;
+    if ni > usize::from(u16::MAX) || nj > usize::from(u16::MAX) {
+        return Err(WriteError::Encode {
+            message: format!("{ni}x{nj} pixels exceed DICOM's 65535 rows/columns"),
+            path: dir.to_path_buf(),
+        });
+    }
     std::fs::create_dir_all(dir).map_err(|e| WriteError::Io {
         message: e.kind().to_string(),
         path: dir.to_path_buf(),
     })?;
-    let g = &volume.geometry;
-    let [ni, nj, nk] = g.dims;
     let study_uid = derived_uid(&options.uid_seed, "study");
     let series_uid = derived_uid(&options.uid_seed, "series");
     let frame_uid = derived_uid(&options.uid_seed, "frame-of-reference");

@@ -119,7 +119,7 @@ pub struct Phantom {
 
 #[derive(Debug, thiserror::Error)]
 pub enum PhantomError {
-    #[error("phantom size {0:?} is out of range (each axis 8..=2048)")]
+    #[error("phantom size {0:?} is out of range (each axis 8..=2048, at most 1024³ voxels)")]
     BadSize([usize; 3]),
     #[error("phantom generation was cancelled")]
     Cancelled,
@@ -166,7 +166,8 @@ impl SplitMix {
 
 /// Generates the phantom.
 pub fn generate(options: &PhantomOptions, progress: &Progress) -> Result<Phantom, PhantomError> {
-    if options.size.iter().any(|&n| !(8..=2048).contains(&n)) {
+    let voxels: usize = options.size.iter().product();
+    if options.size.iter().any(|&n| !(8..=2048).contains(&n)) || voxels > 1 << 30 {
         return Err(PhantomError::BadSize(options.size));
     }
     let geometry = phantom_geometry(options.size);
@@ -418,6 +419,15 @@ mod tests {
             }
         }
         assert!(p.volume.voxels[(64, 0, 0)] < -900);
+    }
+
+    #[test]
+    fn oversized_phantom_is_refused_not_allocated() {
+        let r = generate(
+            &PhantomOptions::default().with_size([2048, 2048, 2048]),
+            &Progress::new(),
+        );
+        assert!(matches!(r, Err(PhantomError::BadSize(_))));
     }
 
     #[test]
