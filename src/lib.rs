@@ -2,7 +2,8 @@
 //!
 //! The core (everything here but the viewer) turns DICOM and NIfTI into volumes with exact
 //! patient geometry and, in later modules, into surfaces, measurements and plans. It must
-//! build and test without Bevy: the viewer will live behind the `viewer` feature.
+//! build and test without Bevy: the viewer (`app`) lives behind the `viewer` feature and
+//! is the only module that may use Bevy or egui.
 
 pub mod dicom;
 pub mod fsutil;
@@ -11,5 +12,9 @@ pub mod nifti_io;
 pub mod phantom;
 pub mod progress;
 pub mod segment;
+pub mod session;
 pub mod surface;
 pub mod volume;
+
+#[cfg(feature = "viewer")]
+pub mod app;

@@ -24,9 +24,22 @@ use twinplan::volume::Volume;
     version,
     about = "Surgical planning on the patient's own anatomy: DICOM/NIfTI volumes with exact patient geometry"
 )]
+#[command(args_conflicts_with_subcommands = true)]
 struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
+    /// Open this DICOM folder/file or NIfTI file in the viewer (default: the bundled sample).
+    path: Option<PathBuf>,
+    /// Viewer window size WIDTHxHEIGHT.
+    #[arg(long, default_value = "1600x1000", value_parser = parse_window_size)]
+    size: (u32, u32),
+    /// Write every frame's duration to this CSV at exit, and quit once all work is done
+    /// (responsiveness measurements).
+    #[arg(long)]
+    frame_log: Option<PathBuf>,
+    /// With --frame-log: open this second path once the first study is ready.
+    #[arg(long, requires = "frame_log")]
+    then_open: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -95,6 +108,33 @@ enum Command {
     },
     /// Write the synthetic CTA phantom: DIR/dicom/ (a CT series, one file per slice) and
     /// DIR/ground_truth.json (centrelines, radii, landmarks, distances, angles in LPS mm).
+    /// Open a study in the viewer, wait for its structures, save a PNG screenshot and exit
+    /// (works under Xvfb; for documentation and CI).
+    Render {
+        /// DICOM folder/file or NIfTI file (default: the bundled sample).
+        path: Option<PathBuf>,
+        /// Output PNG.
+        #[arg(long)]
+        out: PathBuf,
+        /// Structures to show, comma-separated (default: all).
+        #[arg(long, value_delimiter = ',')]
+        structures: Option<Vec<String>>,
+        /// 3D view: anterior, posterior, left, right, superior, inferior.
+        #[arg(long, default_value = "anterior")]
+        view: String,
+        /// Layout: four-up, axial, coronal, sagittal, 3d.
+        #[arg(long, default_value = "four-up")]
+        layout: String,
+        /// Window size WIDTHxHEIGHT.
+        #[arg(long, default_value = "1600x1000", value_parser = parse_window_size)]
+        size: (u32, u32),
+        /// Views only, without panels.
+        #[arg(long)]
+        bare: bool,
+        /// Hide patient identity (anonymous mode).
+        #[arg(long)]
+        anonymous: bool,
+    },
     Phantom {
         /// Output folder (created if needed).
         #[arg(long)]
@@ -208,8 +248,85 @@ fn open_volume(path: &Path, series: Option<&str>) -> Result<Volume> {
     Ok(volume)
 }
 
+fn parse_window_size(s: &str) -> Result<(u32, u32), String> {
+    let (w, h) = s
+        .split_once(['x', 'X'])
+        .ok_or_else(|| format!("expected WIDTHxHEIGHT, got {s:?}"))?;
+    let w: u32 = w
+        .trim()
+        .parse()
+        .map_err(|_| format!("bad width in {s:?}"))?;
+    let h: u32 = h
+        .trim()
+        .parse()
+        .map_err(|_| format!("bad height in {s:?}"))?;
+    if !(320..=8192).contains(&w) || !(240..=8192).contains(&h) {
+        return Err(format!(
+            "window size {w}x{h} out of range (320x240 to 8192x8192)"
+        ));
+    }
+    Ok((w, h))
+}
+
+#[cfg(feature = "viewer")]
+fn viewer(options: twinplan::app::ViewerOptions) -> Result<()> {
+    twinplan::app::run(options)
+}
+
+#[cfg(not(feature = "viewer"))]
+fn viewer<T>(_options: T) -> Result<()> {
+    Err(UsageError(
+        "this build has no viewer (built without the `viewer` feature); use a subcommand".into(),
+    )
+    .into())
+}
+
 fn run(cli: Cli) -> Result<()> {
-    match cli.command {
+    let Some(command) = cli.command else {
+        #[cfg(feature = "viewer")]
+        return viewer(twinplan::app::ViewerOptions {
+            path: cli.path,
+            size: cli.size,
+            render: None,
+            frame_log: cli.frame_log,
+            then_open: cli.then_open,
+        });
+        #[cfg(not(feature = "viewer"))]
+        return viewer(());
+    };
+    match command {
+        #[cfg(feature = "viewer")]
+        Command::Render {
+            path,
+            out,
+            structures,
+            view,
+            layout,
+            size,
+            bare,
+            anonymous,
+        } => {
+            let view = twinplan::session::camera::StandardView::from_name(&view)
+                .ok_or_else(|| UsageError(format!("unknown view {view:?}")))?;
+            let layout = twinplan::app::parse_layout(&layout)
+                .ok_or_else(|| UsageError(format!("unknown layout {layout:?}")))?;
+            viewer(twinplan::app::ViewerOptions {
+                path,
+                size,
+                render: Some(twinplan::app::RenderRequest {
+                    out,
+                    structures,
+                    view,
+                    layout,
+                    bare,
+                    anonymous,
+                }),
+                frame_log: None,
+                then_open: None,
+            })
+        }
+        #[cfg(not(feature = "viewer"))]
+        Command::Render { .. } => viewer(()),
         Command::Info { path, json, phi } => {
             if nifti_io::is_nifti_path(&path) {
                 let v = nifti_io::read_nifti(&path)?;
@@ -414,6 +531,8 @@ impl std::fmt::Display for UsageError {
 impl std::error::Error for UsageError {}
 
 fn main() -> ExitCode {
+    #[cfg(feature = "viewer")]
+    twinplan::app::mark_launch();
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(

@@ -1,0 +1,351 @@
+//! The viewer: Bevy + egui workstation over the core. [`run`] opens a window with the
+//! four-up layout (axial, 3D, coronal, sagittal), the patient banner, series browser,
+//! structures panel and status bar, and the bundled sample or a given path; with a
+//! [`RenderRequest`] it waits for the study and its structures, saves a screenshot and
+//! exits (`twinplan render`, usable in CI under Xvfb).
+//!
+//! Plugins: `state::LogicPlugin` (document, actions, background jobs; runs under
+//! `MinimalPlugins`), `scene::ScenePlugin` (3D), [`UiPlugin`] (egui panels and slice views).
+//! This module and its children are the only code that may use Bevy or egui.
+
+pub mod scene;
+pub mod slices;
+pub mod state;
+pub mod ui;
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use bevy::prelude::*;
+use bevy::render::view::screenshot::{Screenshot, save_to_disk};
+use bevy::window::{FileDragAndDrop, PresentMode, WindowResolution};
+use bevy_egui::{EguiContexts, EguiGlobalSettings, EguiPlugin, EguiPrimaryContextPass};
+
+use crate::session::camera::StandardView;
+use crate::session::layout::{Layout, ViewId};
+use scene::{ScenePlugin, ThreeDRect};
+use slices::SliceCache;
+use state::{Jobs, LogicPlugin, UiAction, Workspace};
+use ui::{JobLine, UiState};
+
+static LAUNCH: OnceLock<Instant> = OnceLock::new();
+
+/// Call first thing in `main` so launch-to-first-frame is measured from process start.
+pub fn mark_launch() {
+    let _ = LAUNCH.set(Instant::now());
+}
+
+fn since_launch() -> Duration {
+    LAUNCH.get_or_init(Instant::now).elapsed()
+}
+
+/// A headless screenshot: open, wait for every structure, save, exit.
+#[derive(Debug, Clone)]
+pub struct RenderRequest {
+    pub out: PathBuf,
+    /// Structures to show (by name); None = all.
+    pub structures: Option<Vec<String>>,
+    pub view: StandardView,
+    pub layout: Layout,
+    /// Views only, no panels.
+    pub bare: bool,
+    pub anonymous: bool,
+}
+
+/// How to start the viewer.
+#[derive(Debug, Clone)]
+pub struct ViewerOptions {
+    /// Folder or file to open; None = the bundled sample.
+    pub path: Option<PathBuf>,
+    pub size: (u32, u32),
+    pub render: Option<RenderRequest>,
+    /// Write every frame's duration (ms) here at exit (CSV), for the responsiveness figures.
+    pub frame_log: Option<PathBuf>,
+    /// Open this second path once the first study is ready (load-while-interacting runs).
+    pub then_open: Option<PathBuf>,
+}
+
+#[derive(Resource)]
+struct Options(ViewerOptions);
+
+/// Frame times and milestones.
+#[derive(Resource, Default)]
+struct FrameLog {
+    frames: Vec<(f64, f64, bool)>,
+    first_interactive_s: Option<f64>,
+    second_opened: bool,
+}
+
+/// egui panels, slice views and input; screenshots; file drops; frame log; render mode.
+pub struct UiPlugin;
+
+impl Plugin for UiPlugin {
+    fn build(&self, app: &mut App) {
+        app.add_plugins(EguiPlugin::default())
+            .init_resource::<SliceCache>()
+            .init_resource::<UiState>()
+            .init_resource::<FrameLog>()
+            .add_systems(Startup, configure_egui)
+            .add_systems(EguiPrimaryContextPass, ui_system)
+            .add_systems(Update, (file_drop, screenshots, frame_log, render_mode));
+    }
+}
+
+fn configure_egui(mut settings: ResMut<EguiGlobalSettings>) {
+    settings.auto_create_primary_context = false;
+}
+
+/// Starts the workstation (blocks until the window closes).
+pub fn run(options: ViewerOptions) -> anyhow::Result<()> {
+    let path = match &options.path {
+        Some(p) => p.clone(),
+        None => crate::session::open::sample_path().ok_or_else(|| {
+            anyhow::anyhow!("the bundled sample (sample_data/phantom_cta/dicom) was not found; pass a folder or file")
+        })?,
+    };
+    let (w, h) = options.size;
+    let mut app = App::new();
+    app.add_plugins(DefaultPlugins.set(WindowPlugin {
+        primary_window: Some(Window {
+            title: "twinplan".into(),
+            resolution: WindowResolution::new(w, h).with_scale_factor_override(1.0),
+            present_mode: PresentMode::AutoVsync,
+            ..default()
+        }),
+        ..default()
+    }))
+    .add_plugins((LogicPlugin, ScenePlugin, UiPlugin));
+    {
+        let world = app.world_mut();
+        if let Some(r) = &options.render {
+            let mut ws = world.resource_mut::<Workspace>();
+            ws.view_3d = r.view;
+            ws.layout = r.layout;
+            ws.anonymous = r.anonymous;
+            // A bare render is the anatomy alone: no crosshair over it.
+            ws.options_3d.show_crosshair = !r.bare;
+            world.resource_mut::<UiState>().bare = r.bare;
+        }
+        world.write_message(UiAction::Open(path));
+    }
+    app.insert_resource(Options(options));
+    let exit = app.run();
+    match exit {
+        AppExit::Success => Ok(()),
+        AppExit::Error(code) => Err(anyhow::anyhow!("viewer exited with status {code}")),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn ui_system(
+    mut contexts: EguiContexts,
+    ws: Res<Workspace>,
+    jobs: Res<Jobs>,
+    mut cache: ResMut<SliceCache>,
+    mut st: ResMut<UiState>,
+    mut rect: ResMut<ThreeDRect>,
+    mut actions: MessageWriter<UiAction>,
+    mut styled: Local<bool>,
+) -> Result {
+    let ctx = contexts.ctx_mut()?;
+    if !*styled {
+        ui::style(ctx);
+        *styled = true;
+    }
+    let lines: Vec<JobLine> = jobs
+        .running
+        .iter()
+        .map(|j| {
+            let (done, total) = j.progress.get();
+            JobLine {
+                id: j.id,
+                label: j.label.clone(),
+                fraction: (total > 0).then(|| (done as f32 / total as f32).clamp(0.0, 1.0)),
+                seconds: j.started.elapsed().as_secs_f64(),
+            }
+        })
+        .collect();
+    let mut out = Vec::new();
+    let three_d = ui::workstation_ui(ctx, &ws, &lines, &mut cache, &mut st, &mut out);
+    if rect.0 != three_d {
+        rect.0 = three_d;
+    }
+    for a in out {
+        actions.write(a);
+    }
+    if !jobs.running.is_empty() {
+        ctx.request_repaint();
+    }
+    Ok(())
+}
+
+fn file_drop(mut drops: MessageReader<FileDragAndDrop>, mut actions: MessageWriter<UiAction>) {
+    for d in drops.read() {
+        if let FileDragAndDrop::DroppedFile { path_buf, .. } = d {
+            actions.write(UiAction::Open(path_buf.clone()));
+        }
+    }
+}
+
+fn screenshot_name() -> PathBuf {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    PathBuf::from(format!("twinplan-screenshot-{secs}.png"))
+}
+
+fn screenshots(mut commands: Commands, mut st: ResMut<UiState>) {
+    if st.screenshot_requested {
+        st.screenshot_requested = false;
+        let path = screenshot_name();
+        commands
+            .spawn(Screenshot::primary_window())
+            .observe(save_to_disk(path.clone()));
+        st.last_screenshot = Some(path);
+    }
+}
+
+fn frame_log(
+    time: Res<Time>,
+    ws: Res<Workspace>,
+    jobs: Res<Jobs>,
+    mut log: ResMut<FrameLog>,
+    options: Res<Options>,
+    mut actions: MessageWriter<UiAction>,
+    mut exits: MessageReader<AppExit>,
+) {
+    let t = since_launch().as_secs_f64();
+    let busy = !jobs.running.is_empty();
+    log.frames.push((t, time.delta_secs_f64() * 1000.0, busy));
+    if log.first_interactive_s.is_none() && ws.loaded.is_some() {
+        log.first_interactive_s = Some(t);
+        tracing::info!("first interactive frame {t:.3} s after launch");
+    }
+    if let Some(second) = &options.0.then_open
+        && !log.second_opened
+        && ws.loaded.is_some()
+        && jobs.is_idle()
+    {
+        log.second_opened = true;
+        actions.write(UiAction::Open(second.clone()));
+    }
+    if exits.read().next().is_some() {
+        write_frame_log(&log, &options.0);
+    }
+}
+
+fn write_frame_log(log: &FrameLog, options: &ViewerOptions) {
+    let Some(path) = &options.frame_log else {
+        return;
+    };
+    let mut text = String::from("t_s,frame_ms,background_busy\n");
+    for (t, ms, busy) in &log.frames {
+        text.push_str(&format!("{t:.4},{ms:.3},{}\n", u8::from(*busy)));
+    }
+    if let Some(f) = log.first_interactive_s {
+        text.push_str(&format!("# first_interactive_s,{f:.4}\n"));
+    }
+    match std::fs::File::create(path).and_then(|mut f| f.write_all(text.as_bytes())) {
+        Ok(()) => tracing::info!("frame log written ({} frames)", log.frames.len()),
+        Err(e) => tracing::error!("frame log not written: {}", e.kind()),
+    }
+}
+
+#[derive(Default)]
+enum RenderPhase {
+    #[default]
+    Waiting,
+    Settling(u32),
+    Saving(Instant),
+}
+
+#[allow(clippy::too_many_arguments)]
+fn render_mode(
+    mut commands: Commands,
+    options: Res<Options>,
+    mut ws: ResMut<Workspace>,
+    jobs: Res<Jobs>,
+    log: Res<FrameLog>,
+    mut phase: Local<RenderPhase>,
+    mut exit: MessageWriter<AppExit>,
+    mut filtered: Local<bool>,
+) {
+    let frame_log_only = options.0.render.is_none() && options.0.frame_log.is_some();
+    let Some(req) = &options.0.render else {
+        // Frame-log runs without a render request end once all work is done and settled.
+        if frame_log_only
+            && ws.loaded.is_some()
+            && jobs.is_idle()
+            && log.second_opened == options.0.then_open.is_some()
+        {
+            match *phase {
+                RenderPhase::Waiting => *phase = RenderPhase::Settling(120),
+                RenderPhase::Settling(0) => {
+                    write_frame_log(&log, &options.0);
+                    exit.write(AppExit::Success);
+                }
+                RenderPhase::Settling(n) => *phase = RenderPhase::Settling(n - 1),
+                RenderPhase::Saving(_) => {}
+            }
+        }
+        return;
+    };
+    let ready = ws.loaded.is_some() && jobs.is_idle();
+    match &mut *phase {
+        RenderPhase::Waiting => {
+            if since_launch() > Duration::from_secs(600) {
+                tracing::error!("render: the study did not finish loading in time");
+                exit.write(AppExit::error());
+            }
+            if ready {
+                if !*filtered {
+                    if let Some(names) = &req.structures {
+                        for s in ws.structures.iter_mut() {
+                            s.visible =
+                                names.iter().any(|n| n.eq_ignore_ascii_case(&s.recipe.name));
+                        }
+                    }
+                    *filtered = true;
+                }
+                *phase = RenderPhase::Settling(10);
+            }
+        }
+        RenderPhase::Settling(n) => {
+            if *n == 0 {
+                let _ = std::fs::remove_file(&req.out);
+                commands
+                    .spawn(Screenshot::primary_window())
+                    .observe(save_to_disk(req.out.clone()));
+                *phase = RenderPhase::Saving(Instant::now());
+            } else {
+                *n -= 1;
+            }
+        }
+        RenderPhase::Saving(since) => {
+            let written = std::fs::metadata(&req.out)
+                .map(|m| m.len() > 0)
+                .unwrap_or(false);
+            if written {
+                // Give the encoder a moment to finish the file.
+                if since.elapsed() > Duration::from_millis(300) {
+                    write_frame_log(&log, &options.0);
+                    exit.write(AppExit::Success);
+                }
+            } else if since.elapsed() > Duration::from_secs(60) {
+                tracing::error!("render: screenshot was not written");
+                exit.write(AppExit::error());
+            }
+        }
+    }
+}
+
+/// Parses a layout name: `four-up`, `axial`, `coronal`, `sagittal`, `3d`.
+pub fn parse_layout(name: &str) -> Option<Layout> {
+    match name.to_ascii_lowercase().as_str() {
+        "four-up" | "fourup" | "4up" => Some(Layout::FourUp),
+        other => ViewId::from_name(other).map(Layout::Single),
+    }
+}

@@ -1,0 +1,462 @@
+//! The viewer's state and logic, without rendering: the [`Workspace`] resource (what is
+//! open, structures, cursor, window, layout, camera, anonymity, notices), the [`UiAction`]s
+//! panels emit, and the background [`Jobs`] (open, load, surface) that run in
+//! `AsyncComputeTaskPool` tasks with progress and cancel. [`LogicPlugin`] runs under
+//! `MinimalPlugins` in tests. Computation is delegated to `session`; nothing here draws.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Instant;
+
+use bevy::prelude::*;
+use bevy::tasks::{AsyncComputeTaskPool, Task, futures::check_ready};
+
+use crate::progress::Progress;
+use crate::session::banner::Banner;
+use crate::session::camera::{OrbitCamera, StandardView};
+use crate::session::layout::{Layout, SliceViewState, ViewId};
+use crate::session::open::{self, Catalog, LoadedSeries, OpenError};
+use crate::session::structures::{self, BuildError, Built, Recipe};
+use crate::session::{Level, Notice};
+use crate::volume::display::{CT_PRESETS, Cursor, Plane, WindowLevel, auto_window, bounds_mm};
+
+/// One structure in the Structures panel.
+#[derive(Debug, Clone)]
+pub struct StructureItem {
+    pub id: u64,
+    pub recipe: Recipe,
+    pub visible: bool,
+    pub built: Option<Built>,
+    pub error: Option<String>,
+    /// Bumped whenever the mesh changes (the scene re-uploads it).
+    pub revision: u64,
+}
+
+/// How the 3D view is dressed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ThreeDOptions {
+    pub show_crosshair: bool,
+    pub show_slices: bool,
+    /// Clip the anatomy at the cursor on this plane (keeping the side the arrow points to).
+    pub clip: Option<(Plane, bool)>,
+}
+
+/// Everything the workstation shows.
+#[derive(Resource)]
+pub struct Workspace {
+    pub catalog: Option<Catalog>,
+    pub loaded: Option<LoadedSeries>,
+    pub structures: Vec<StructureItem>,
+    pub cursor: Cursor,
+    pub window: WindowLevel,
+    pub window_name: String,
+    pub anonymous: bool,
+    pub notices: Vec<Notice>,
+    pub layout: Layout,
+    pub slice_views: [SliceViewState; 3],
+    pub camera: OrbitCamera,
+    pub view_3d: StandardView,
+    pub options_3d: ThreeDOptions,
+    pub recent: Vec<PathBuf>,
+    pub landmarks: Vec<(String, [f64; 3])>,
+    /// Bumped when a new volume arrives.
+    pub volume_revision: u64,
+    next_id: u64,
+}
+
+impl Default for Workspace {
+    fn default() -> Self {
+        Workspace {
+            catalog: None,
+            loaded: None,
+            structures: Vec::new(),
+            cursor: Cursor {
+                position_mm: [0.0; 3],
+            },
+            window: CT_PRESETS[0].1,
+            window_name: CT_PRESETS[0].0.into(),
+            anonymous: false,
+            notices: Vec::new(),
+            layout: Layout::FourUp,
+            slice_views: [SliceViewState::default(); 3],
+            camera: OrbitCamera::framing(
+                &nalgebra::Point3::new(-200.0, -200.0, -200.0),
+                &nalgebra::Point3::new(200.0, 200.0, 200.0),
+                StandardView::Anterior,
+            ),
+            view_3d: StandardView::Anterior,
+            options_3d: ThreeDOptions {
+                show_crosshair: true,
+                show_slices: false,
+                clip: None,
+            },
+            recent: Vec::new(),
+            landmarks: Vec::new(),
+            volume_revision: 0,
+            next_id: 1,
+        }
+    }
+}
+
+impl Workspace {
+    pub fn banner(&self) -> Option<&Banner> {
+        self.loaded.as_ref().map(|l| &l.banner)
+    }
+
+    pub fn notify(&mut self, notice: Notice) {
+        self.notices.push(notice);
+        if self.notices.len() > 50 {
+            self.notices.remove(0);
+        }
+    }
+
+    fn add_structure(&mut self, recipe: Recipe) -> u64 {
+        let id = self.next_id;
+        self.next_id += 1;
+        self.structures.push(StructureItem {
+            id,
+            recipe,
+            visible: true,
+            built: None,
+            error: None,
+            revision: 0,
+        });
+        id
+    }
+
+    /// The slice-view state of a plane.
+    pub fn slice_view_mut(&mut self, plane: Plane) -> &mut SliceViewState {
+        &mut self.slice_views[plane_index(plane)]
+    }
+}
+
+pub fn plane_index(plane: Plane) -> usize {
+    match plane {
+        Plane::Axial => 0,
+        Plane::Coronal => 1,
+        Plane::Sagittal => 2,
+    }
+}
+
+/// What panels and input ask for; [`apply_actions`] turns them into state changes and jobs.
+#[derive(Message, Debug, Clone, PartialEq)]
+pub enum UiAction {
+    Open(PathBuf),
+    LoadSeries(String),
+    AddStructure(Recipe),
+    Rebuild(u64),
+    Remove(u64),
+    SetVisible(u64, bool),
+    SetOpacity(u64, f32),
+    SetColour(u64, [f32; 3]),
+    Cancel(u64),
+    CancelAll,
+    DismissNotice(usize),
+    SetAnonymous(bool),
+    SetLayout(Layout),
+    ToggleView(ViewId),
+    StandardView(StandardView),
+    ResetCamera,
+    SetWindow(String, WindowLevel),
+    MoveCursor([f64; 3]),
+    SetSliceView(Plane, SliceViewState),
+    SetOptions3d(ThreeDOptions),
+    OrbitCamera(f64, f64),
+    PanCamera(f64, f64, f64),
+    ZoomCamera(f64),
+}
+
+/// What a finished job hands back.
+pub enum JobOutput {
+    Opened(PathBuf, Result<(Catalog, LoadedSeries), OpenError>),
+    Loaded(Result<LoadedSeries, OpenError>),
+    Built(u64, Result<Built, BuildError>),
+}
+
+/// A background job.
+pub struct Job {
+    pub id: u64,
+    pub label: String,
+    pub progress: Progress,
+    pub started: Instant,
+    /// The structure it builds, if any.
+    pub structure: Option<u64>,
+    task: Task<JobOutput>,
+}
+
+/// The running background jobs.
+#[derive(Resource, Default)]
+pub struct Jobs {
+    pub running: Vec<Job>,
+    next_id: u64,
+    /// Jobs finished since start (for tests and the status bar).
+    pub finished: u64,
+}
+
+impl Jobs {
+    pub fn spawn(
+        &mut self,
+        label: impl Into<String>,
+        structure: Option<u64>,
+        work: impl FnOnce(&Progress) -> JobOutput + Send + 'static,
+    ) -> u64 {
+        let progress = Progress::new();
+        let p = progress.clone();
+        let task = AsyncComputeTaskPool::get().spawn(async move { work(&p) });
+        self.next_id += 1;
+        self.running.push(Job {
+            id: self.next_id,
+            label: label.into(),
+            progress,
+            started: Instant::now(),
+            structure,
+            task,
+        });
+        self.next_id
+    }
+
+    pub fn is_idle(&self) -> bool {
+        self.running.is_empty()
+    }
+
+    /// Cancels and forgets the jobs building `structure`.
+    fn cancel_structure(&mut self, structure: u64) {
+        for j in self
+            .running
+            .iter()
+            .filter(|j| j.structure == Some(structure))
+        {
+            j.progress.cancel();
+        }
+    }
+}
+
+/// Runs the viewer's logic (no rendering): usable with `MinimalPlugins`.
+pub struct LogicPlugin;
+
+impl Plugin for LogicPlugin {
+    fn build(&self, app: &mut App) {
+        app.init_resource::<Workspace>()
+            .init_resource::<Jobs>()
+            .add_message::<UiAction>()
+            .add_systems(Startup, spawn_crosshair)
+            .add_systems(
+                Update,
+                (apply_actions, poll_jobs, sync_crosshair_marker).chain(),
+            );
+    }
+}
+
+/// The 3D cursor: an entity at the shared cursor (patient mm = world units).
+#[derive(Component)]
+pub struct Crosshair3d;
+
+fn spawn_crosshair(mut commands: Commands) {
+    commands.spawn((Crosshair3d, Transform::default()));
+}
+
+/// Patient mm (f64) to world units (f32): the scene is laid out in LPS millimetres.
+pub fn world(p: [f64; 3]) -> Vec3 {
+    Vec3::new(p[0] as f32, p[1] as f32, p[2] as f32)
+}
+
+fn sync_crosshair_marker(ws: Res<Workspace>, mut q: Query<&mut Transform, With<Crosshair3d>>) {
+    if ws.is_changed() {
+        for mut t in &mut q {
+            t.translation = world(ws.cursor.position_mm);
+        }
+    }
+}
+
+fn start_build(jobs: &mut Jobs, ws: &Workspace, id: u64) {
+    let (Some(loaded), Some(item)) = (&ws.loaded, ws.structures.iter().find(|s| s.id == id)) else {
+        return;
+    };
+    let volume = Arc::clone(&loaded.volume);
+    let recipe = item.recipe.clone();
+    jobs.spawn(format!("Surfacing {}", recipe.name), Some(id), move |p| {
+        JobOutput::Built(id, structures::build(&volume, &recipe, p))
+    });
+}
+
+pub fn apply_actions(
+    mut actions: MessageReader<UiAction>,
+    mut ws: ResMut<Workspace>,
+    mut jobs: ResMut<Jobs>,
+) {
+    for action in actions.read() {
+        match action.clone() {
+            UiAction::Open(path) => {
+                jobs.running
+                    .iter()
+                    .filter(|j| j.structure.is_none())
+                    .for_each(|j| j.progress.cancel());
+                let p2 = path.clone();
+                jobs.spawn("Opening study", None, move |p| {
+                    JobOutput::Opened(p2.clone(), open::open_path(&p2, p))
+                });
+            }
+            UiAction::LoadSeries(key) => {
+                if let Some(catalog) = ws.catalog.clone() {
+                    jobs.spawn("Loading series", None, move |p| {
+                        JobOutput::Loaded(open::load_entry(&catalog, &key, p))
+                    });
+                }
+            }
+            UiAction::AddStructure(recipe) => {
+                let id = ws.add_structure(recipe);
+                start_build(&mut jobs, &ws, id);
+            }
+            UiAction::Rebuild(id) => {
+                jobs.cancel_structure(id);
+                start_build(&mut jobs, &ws, id);
+            }
+            UiAction::Remove(id) => {
+                jobs.cancel_structure(id);
+                ws.structures.retain(|s| s.id != id);
+            }
+            UiAction::SetVisible(id, v) => {
+                if let Some(s) = ws.structures.iter_mut().find(|s| s.id == id) {
+                    s.visible = v;
+                }
+            }
+            UiAction::SetOpacity(id, o) => {
+                if let Some(s) = ws.structures.iter_mut().find(|s| s.id == id) {
+                    s.recipe.opacity = o.clamp(0.02, 1.0);
+                }
+            }
+            UiAction::SetColour(id, c) => {
+                if let Some(s) = ws.structures.iter_mut().find(|s| s.id == id) {
+                    s.recipe.colour = c;
+                }
+            }
+            UiAction::Cancel(job) => {
+                if let Some(j) = jobs.running.iter().find(|j| j.id == job) {
+                    j.progress.cancel();
+                }
+            }
+            UiAction::CancelAll => jobs.running.iter().for_each(|j| j.progress.cancel()),
+            UiAction::DismissNotice(i) => {
+                if i < ws.notices.len() {
+                    ws.notices.remove(i);
+                }
+            }
+            UiAction::SetAnonymous(a) => ws.anonymous = a,
+            UiAction::SetLayout(l) => ws.layout = l,
+            UiAction::ToggleView(v) => ws.layout = ws.layout.toggled(v),
+            UiAction::StandardView(v) => {
+                ws.view_3d = v;
+                ws.camera.set_view(v);
+            }
+            UiAction::ResetCamera => {
+                let v = ws.view_3d;
+                ws.camera.reset(v);
+            }
+            UiAction::SetWindow(name, w) => {
+                ws.window = w;
+                ws.window_name = name;
+            }
+            UiAction::MoveCursor(p) => ws.cursor.position_mm = p,
+            UiAction::SetSliceView(plane, s) => *ws.slice_view_mut(plane) = s,
+            UiAction::SetOptions3d(o) => ws.options_3d = o,
+            UiAction::OrbitCamera(dx, dy) => ws.camera.orbit(dx, dy),
+            UiAction::PanCamera(dx, dy, h) => ws.camera.pan(dx, dy, h),
+            UiAction::ZoomCamera(f) => ws.camera.zoom(f),
+        }
+    }
+}
+
+/// Installs a freshly loaded series: cursor to its centre, window by modality, camera
+/// framing its bounds, default structures queued.
+fn install(ws: &mut Workspace, jobs: &mut Jobs, loaded: LoadedSeries) {
+    for s in &ws.structures {
+        jobs.cancel_structure(s.id);
+    }
+    ws.structures.clear();
+    let volume = Arc::clone(&loaded.volume);
+    ws.cursor = Cursor::centred(&volume);
+    if volume.modality.eq_ignore_ascii_case("CT") {
+        ws.window = CT_PRESETS[0].1;
+        ws.window_name = CT_PRESETS[0].0.into();
+    } else {
+        ws.window = auto_window(&volume);
+        ws.window_name = "Auto".into();
+    }
+    let (lo, hi) = bounds_mm(&volume);
+    ws.camera = OrbitCamera::framing(&lo, &hi, ws.view_3d);
+    ws.slice_views = [SliceViewState::default(); 3];
+    for n in loaded.notices.clone() {
+        ws.notify(n);
+    }
+    ws.loaded = Some(loaded);
+    ws.volume_revision += 1;
+    for recipe in structures::default_recipes(&volume, &ws.landmarks) {
+        let id = ws.add_structure(recipe);
+        start_build(jobs, ws, id);
+    }
+}
+
+pub fn poll_jobs(mut ws: ResMut<Workspace>, mut jobs: ResMut<Jobs>) {
+    let mut done = Vec::new();
+    let mut i = 0;
+    while i < jobs.running.len() {
+        if let Some(out) = check_ready(&mut jobs.running[i].task) {
+            let job = jobs.running.remove(i);
+            done.push((job, out));
+        } else {
+            i += 1;
+        }
+    }
+    for (job, out) in done {
+        jobs.finished += 1;
+        let cancelled = job.progress.is_cancelled();
+        match out {
+            JobOutput::Opened(path, result) => match result {
+                Ok((catalog, loaded)) => {
+                    ws.landmarks = open::study_landmarks(&path);
+                    if let Some(n) = catalog.skipped_notice() {
+                        ws.notify(n);
+                    }
+                    ws.recent.retain(|p| p != &path);
+                    ws.recent.insert(0, path);
+                    ws.recent.truncate(8);
+                    ws.catalog = Some(catalog);
+                    install(&mut ws, &mut jobs, loaded);
+                }
+                Err(_) if cancelled => {}
+                Err(e) => ws.notify(Notice::new(Level::Error, "Could not open", e.to_string())),
+            },
+            JobOutput::Loaded(result) => match result {
+                Ok(loaded) => install(&mut ws, &mut jobs, loaded),
+                Err(_) if cancelled => {}
+                Err(e) => ws.notify(Notice::new(
+                    Level::Error,
+                    "Could not load the series",
+                    e.to_string(),
+                )),
+            },
+            JobOutput::Built(id, result) => {
+                let Some(item) = ws.structures.iter_mut().find(|s| s.id == id) else {
+                    continue;
+                };
+                match result {
+                    Ok(built) => {
+                        item.built = Some(built);
+                        item.error = None;
+                        item.revision += 1;
+                    }
+                    Err(_) if cancelled => {}
+                    Err(e) => {
+                        let name = item.recipe.name.clone();
+                        item.error = Some(e.to_string());
+                        ws.notify(Notice::new(
+                            Level::Warning,
+                            format!("Structure {name} not built"),
+                            e.to_string(),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+}

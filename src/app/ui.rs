@@ -1,0 +1,877 @@
+//! The workstation's panels, as functions over the state that emit [`UiAction`]s: menu bar,
+//! patient banner (with the Anonymous toggle), series browser, structures, window presets,
+//! status bar with background jobs (progress, Cancel) and notices, a pure-egui Open dialog,
+//! the help window, and the view area (four-up or one view; the 3D view's rectangle is
+//! handed to `scene`). [`workstation_ui`] draws everything into an `egui::Context`, so tests
+//! can run it on a bare context and read back every string on screen.
+
+use std::path::{Path, PathBuf};
+
+use bevy_egui::egui::{self, Color32, RichText};
+
+use super::slices::{SliceCache, plane_colour, slice_view};
+use super::state::{StructureItem, ThreeDOptions, UiAction, Workspace};
+use crate::segment::Preset;
+use crate::session::Level;
+use crate::session::banner::Banner;
+use crate::session::camera::StandardView;
+use crate::session::layout::{Layout, Rect as ViewRect, ViewId};
+use crate::session::structures::Recipe;
+use crate::volume::display::{CT_PRESETS, Plane, auto_window};
+
+/// A running job as the status bar shows it.
+#[derive(Debug, Clone)]
+pub struct JobLine {
+    pub id: u64,
+    pub label: String,
+    pub fraction: Option<f32>,
+    pub seconds: f64,
+}
+
+/// Panel-local state (not part of the document).
+#[derive(bevy::prelude::Resource)]
+pub struct UiState {
+    pub dialog: Option<FileDialog>,
+    pub notice_open: Option<usize>,
+    pub help_open: bool,
+    pub add_preset: Preset,
+    pub add_range: (f64, f64),
+    pub add_name: String,
+    /// Hide the panels (headless renders of the views alone).
+    pub bare: bool,
+    pub screenshot_requested: bool,
+    pub last_screenshot: Option<PathBuf>,
+}
+
+impl Default for UiState {
+    fn default() -> Self {
+        UiState {
+            dialog: None,
+            notice_open: None,
+            help_open: false,
+            add_preset: Preset::Bone,
+            add_range: (150.0, 3000.0),
+            add_name: "custom".into(),
+            bare: false,
+            screenshot_requested: false,
+            last_screenshot: None,
+        }
+    }
+}
+
+/// A minimal folder/file browser drawn with egui (no GTK or portal).
+pub struct FileDialog {
+    pub dir: PathBuf,
+    pub typed: String,
+    entries: Vec<(String, bool)>,
+    listed: Option<PathBuf>,
+    error: Option<String>,
+}
+
+impl FileDialog {
+    pub fn new(start: &Path) -> FileDialog {
+        FileDialog {
+            dir: start.to_path_buf(),
+            typed: start.display().to_string(),
+            entries: Vec::new(),
+            listed: None,
+            error: None,
+        }
+    }
+
+    fn list(&mut self) {
+        if self.listed.as_deref() == Some(self.dir.as_path()) {
+            return;
+        }
+        self.entries.clear();
+        self.error = None;
+        match std::fs::read_dir(&self.dir) {
+            Ok(rd) => {
+                for e in rd.flatten() {
+                    let name = e.file_name().to_string_lossy().into_owned();
+                    if name.starts_with('.') {
+                        continue;
+                    }
+                    let is_dir = e.file_type().map(|t| t.is_dir()).unwrap_or(false);
+                    self.entries.push((name, is_dir));
+                }
+                self.entries.sort_by(|a, b| {
+                    b.1.cmp(&a.1)
+                        .then_with(|| a.0.to_lowercase().cmp(&b.0.to_lowercase()))
+                });
+            }
+            Err(e) => self.error = Some(e.kind().to_string()),
+        }
+        self.listed = Some(self.dir.clone());
+    }
+}
+
+const MOUSE_HELP: &str = "Slices: click = move cursor · wheel = next/previous slice · right-drag = window (x) / level (y) · middle- or shift-drag = pan · ctrl-wheel = zoom · double-click = one view\n\
+3D: left-drag = orbit · middle- or shift-drag = pan · right-drag or wheel = zoom · A P L R S I = standard views · Home = reset\n\
+Keys 1–4 = axial, coronal, sagittal, 3D alone (again = four-up) · 0 = four-up";
+
+fn level_colour(level: Level) -> Color32 {
+    match level {
+        Level::Info => Color32::from_rgb(150, 190, 230),
+        Level::Warning => Color32::from_rgb(235, 190, 80),
+        Level::Error => Color32::from_rgb(240, 100, 90),
+    }
+}
+
+/// Applies the house look once (dark, clinical, readable).
+pub fn style(ctx: &egui::Context) {
+    ctx.set_visuals(egui::Visuals::dark());
+    ctx.all_styles_mut(|s| {
+        s.spacing.item_spacing = egui::vec2(8.0, 5.0);
+        s.text_styles
+            .insert(egui::TextStyle::Body, egui::FontId::proportional(14.0));
+        s.text_styles
+            .insert(egui::TextStyle::Button, egui::FontId::proportional(14.0));
+    });
+}
+
+/// Draws the whole workstation; returns where the 3D view went (None when not shown).
+pub fn workstation_ui(
+    ctx: &egui::Context,
+    ws: &Workspace,
+    jobs: &[JobLine],
+    cache: &mut SliceCache,
+    st: &mut UiState,
+    actions: &mut Vec<UiAction>,
+) -> Option<ViewRect> {
+    let mut root = egui::Ui::new(
+        ctx.clone(),
+        "root".into(),
+        egui::UiBuilder::new()
+            .layer_id(egui::LayerId::background())
+            .max_rect(ctx.viewport_rect()),
+    );
+    keyboard(ctx, ws, actions);
+    if !st.bare {
+        egui::Panel::top("menu").show(&mut root, |ui| menu_bar(ui, ws, st, actions));
+        egui::Panel::top("banner")
+            .frame(
+                egui::Frame::new()
+                    .fill(Color32::from_rgb(28, 36, 48))
+                    .inner_margin(egui::Margin::symmetric(10, 6)),
+            )
+            .show(&mut root, |ui| banner_ui(ui, ws, actions));
+        egui::Panel::bottom("status").show(&mut root, |ui| status_bar(ui, ws, jobs, st, actions));
+        egui::Panel::left("left")
+            .resizable(true)
+            .default_size(330.0)
+            .min_size(260.0)
+            .show(&mut root, |ui| {
+                egui::ScrollArea::vertical().show(ui, |ui| {
+                    series_browser(ui, ws, actions);
+                    ui.separator();
+                    structures_panel(ui, ws, st, actions);
+                    ui.separator();
+                    window_panel(ui, ws, actions);
+                });
+            });
+    }
+    let area = root.available_rect_before_wrap();
+    let area = ViewRect::new(area.left(), area.top(), area.width(), area.height());
+    let mut three_d = None;
+    for (view, rect) in ws.layout.arrange(area, 3.0) {
+        match view.plane() {
+            Some(plane) => slice_view(&mut root, ws, cache, plane, rect, actions),
+            None => {
+                three_d = Some(rect);
+                view_3d_overlay(&mut root, ws, rect, actions);
+            }
+        }
+    }
+    if !st.bare {
+        dialogs(ctx, ws, st, actions);
+    }
+    three_d
+}
+
+fn keyboard(ctx: &egui::Context, ws: &Workspace, actions: &mut Vec<UiAction>) {
+    if ctx.memory(|m| m.focused().is_some()) {
+        return;
+    }
+    ctx.input(|i| {
+        for (key, view) in [
+            (egui::Key::Num1, ViewId::Axial),
+            (egui::Key::Num2, ViewId::Coronal),
+            (egui::Key::Num3, ViewId::Sagittal),
+            (egui::Key::Num4, ViewId::ThreeD),
+        ] {
+            if i.key_pressed(key) {
+                actions.push(UiAction::ToggleView(view));
+            }
+        }
+        if i.key_pressed(egui::Key::Num0) {
+            actions.push(UiAction::SetLayout(Layout::FourUp));
+        }
+        for (key, v) in [
+            (egui::Key::A, StandardView::Anterior),
+            (egui::Key::P, StandardView::Posterior),
+            (egui::Key::L, StandardView::Left),
+            (egui::Key::R, StandardView::Right),
+            (egui::Key::S, StandardView::Superior),
+            (egui::Key::I, StandardView::Inferior),
+        ] {
+            if i.key_pressed(key) && !i.modifiers.ctrl {
+                actions.push(UiAction::StandardView(v));
+            }
+        }
+        if i.key_pressed(egui::Key::Home) {
+            actions.push(UiAction::ResetCamera);
+        }
+    });
+    let _ = ws;
+}
+
+fn menu_bar(ui: &mut egui::Ui, ws: &Workspace, st: &mut UiState, actions: &mut Vec<UiAction>) {
+    egui::MenuBar::new().ui(ui, |ui| {
+        ui.menu_button("File", |ui| {
+            if ui.button("Open folder or file…").clicked() {
+                let start = ws
+                    .catalog
+                    .as_ref()
+                    .and_then(|c| c.source.parent().map(Path::to_path_buf))
+                    .or_else(|| std::env::current_dir().ok())
+                    .unwrap_or_else(|| PathBuf::from("/"));
+                st.dialog = Some(FileDialog::new(&start));
+                ui.close();
+            }
+            ui.menu_button("Open recent", |ui| {
+                if ws.recent.is_empty() {
+                    ui.label("(none yet)");
+                }
+                for p in &ws.recent {
+                    if ui.button(p.display().to_string()).clicked() {
+                        actions.push(UiAction::Open(p.clone()));
+                        ui.close();
+                    }
+                }
+            });
+            if let Some(sample) = crate::session::open::sample_path()
+                && ui.button("Open the bundled sample").clicked()
+            {
+                actions.push(UiAction::Open(sample));
+                ui.close();
+            }
+            ui.separator();
+            if ui.button("Save screenshot (PNG)").clicked() {
+                st.screenshot_requested = true;
+                ui.close();
+            }
+        });
+        ui.menu_button("View", |ui| {
+            if ui.button("Four-up   0").clicked() {
+                actions.push(UiAction::SetLayout(Layout::FourUp));
+                ui.close();
+            }
+            for v in ViewId::ALL {
+                if ui
+                    .button(format!("{} alone   {}", v.name(), v.key()))
+                    .clicked()
+                {
+                    actions.push(UiAction::SetLayout(Layout::Single(v)));
+                    ui.close();
+                }
+            }
+        });
+        ui.menu_button("Help", |ui| {
+            if ui.button("Mouse and keys").clicked() {
+                st.help_open = true;
+                ui.close();
+            }
+        });
+    });
+}
+
+fn banner_ui(ui: &mut egui::Ui, ws: &Workspace, actions: &mut Vec<UiAction>) {
+    ui.horizontal(|ui| {
+        match ws.banner() {
+            Some(b) => {
+                ui.label(
+                    RichText::new(b.identity_line(ws.anonymous))
+                        .size(17.0)
+                        .strong()
+                        .color(Color32::WHITE),
+                );
+                ui.separator();
+                ui.label(
+                    RichText::new(b.series_line())
+                        .size(15.0)
+                        .color(Color32::from_gray(200)),
+                );
+            }
+            None => {
+                ui.label(
+                    RichText::new("No study open")
+                        .size(17.0)
+                        .color(Color32::from_gray(180)),
+                );
+            }
+        }
+        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+            let mut anon = ws.anonymous;
+            if ui
+                .toggle_value(&mut anon, "Anonymous")
+                .on_hover_text(
+                    "Hide name, ID, birth and study dates everywhere (teaching, screenshots)",
+                )
+                .changed()
+            {
+                actions.push(UiAction::SetAnonymous(anon));
+            }
+        });
+    });
+}
+
+fn series_browser(ui: &mut egui::Ui, ws: &Workspace, actions: &mut Vec<UiAction>) {
+    ui.heading("Series");
+    let Some(catalog) = &ws.catalog else {
+        ui.label("Open a DICOM folder or a NIfTI file (File ▸ Open, or drop it on the window).");
+        return;
+    };
+    let current = ws.loaded.as_ref().map(|l| l.key.as_str());
+    for (si, study) in catalog.studies.iter().enumerate() {
+        let date = Banner::shown_date(&study.date, ws.anonymous);
+        let patient = if catalog.identities.len() > 1 {
+            format!("Patient {} · ", study.patient + 1)
+        } else {
+            String::new()
+        };
+        let title = if study.description.is_empty() {
+            format!("{patient}Study {date}")
+        } else {
+            format!("{patient}{} · {date}", study.description)
+        };
+        egui::CollapsingHeader::new(RichText::new(title).strong())
+            .id_salt(("study", si))
+            .default_open(true)
+            .show(ui, |ui| {
+                for s in &study.series {
+                    let selected = current == Some(s.key.as_str());
+                    let num = s.number.map(|n| format!("#{n} ")).unwrap_or_default();
+                    let desc = if s.description.is_empty() {
+                        "(no description)"
+                    } else {
+                        &s.description
+                    };
+                    let text = format!(
+                        "{num}{} {desc}\n{}×{}×{}{}{}",
+                        s.modality,
+                        s.dims[0],
+                        s.dims[1],
+                        s.dims[2],
+                        s.spacing_mm
+                            .map(|sp| format!("  {:.2}×{:.2}×{:.2} mm", sp[0], sp[1], sp[2]))
+                            .unwrap_or_default(),
+                        if s.localizer { "  localizer" } else { "" }
+                    );
+                    let mut r = ui.selectable_label(selected, text);
+                    if !s.notes.is_empty() {
+                        r = r.on_hover_text(s.notes.join("\n"));
+                        ui.label(
+                            RichText::new(format!("⚠ {}", s.notes[0]))
+                                .small()
+                                .color(level_colour(Level::Warning)),
+                        );
+                    }
+                    if r.clicked() && !selected {
+                        actions.push(UiAction::LoadSeries(s.key.clone()));
+                    }
+                }
+            });
+    }
+    if !catalog.skipped.is_empty() {
+        ui.label(
+            RichText::new(format!("{} file(s) skipped", catalog.skipped.len()))
+                .color(level_colour(Level::Warning)),
+        );
+    }
+}
+
+fn structure_row(
+    ui: &mut egui::Ui,
+    s: &StructureItem,
+    building: bool,
+    actions: &mut Vec<UiAction>,
+) {
+    ui.horizontal(|ui| {
+        let mut vis = s.visible;
+        if ui
+            .checkbox(&mut vis, "")
+            .on_hover_text("Show or hide")
+            .changed()
+        {
+            actions.push(UiAction::SetVisible(s.id, vis));
+        }
+        let mut c = s.recipe.colour;
+        if ui.color_edit_button_rgb(&mut c).changed() {
+            actions.push(UiAction::SetColour(s.id, c));
+        }
+        ui.label(RichText::new(&s.recipe.name).strong());
+        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+            if ui.small_button("×").on_hover_text("Remove").clicked() {
+                actions.push(UiAction::Remove(s.id));
+            }
+            if ui.small_button("⟳").on_hover_text("Recompute").clicked() {
+                actions.push(UiAction::Rebuild(s.id));
+            }
+        });
+    });
+    ui.horizontal(|ui| {
+        ui.add_space(28.0);
+        let mut o = s.recipe.opacity;
+        if ui
+            .add(
+                egui::Slider::new(&mut o, 0.05..=1.0)
+                    .text("opacity")
+                    .fixed_decimals(2),
+            )
+            .changed()
+        {
+            actions.push(UiAction::SetOpacity(s.id, o));
+        }
+    });
+    ui.horizontal(|ui| {
+        ui.add_space(28.0);
+        let text = if building {
+            "surfacing…".to_string()
+        } else if let Some(e) = &s.error {
+            format!("failed: {e}")
+        } else if let Some(b) = &s.built {
+            format!(
+                "{} triangles · {:.1} mL{}",
+                group_digits(b.triangles),
+                b.volume_ml,
+                if b.closed { "" } else { " · open" }
+            )
+        } else {
+            String::new()
+        };
+        ui.label(RichText::new(text).small().color(Color32::from_gray(190)));
+    });
+}
+
+/// 1234567 → "1 234 567".
+pub fn group_digits(n: usize) -> String {
+    let s = n.to_string();
+    let mut out = String::new();
+    for (i, ch) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(' ');
+        }
+        out.push(ch);
+    }
+    out
+}
+
+fn structures_panel(
+    ui: &mut egui::Ui,
+    ws: &Workspace,
+    st: &mut UiState,
+    actions: &mut Vec<UiAction>,
+) {
+    ui.heading("Structures");
+    if ws.loaded.is_none() {
+        ui.label("Load a series first.");
+        return;
+    }
+    if ws.structures.is_empty() {
+        ui.label("None yet: add one below.");
+    }
+    for s in &ws.structures {
+        let building = s.built.is_none() && s.error.is_none();
+        structure_row(ui, s, building, actions);
+        ui.add_space(2.0);
+    }
+    ui.add_space(4.0);
+    egui::CollapsingHeader::new("Add structure")
+        .default_open(true)
+        .show(ui, |ui| {
+            ui.horizontal(|ui| {
+                egui::ComboBox::from_id_salt("preset")
+                    .selected_text(st.add_preset.name().replace('_', " "))
+                    .show_ui(ui, |ui| {
+                        for p in Preset::ALL {
+                            ui.selectable_value(&mut st.add_preset, p, p.name().replace('_', " "));
+                        }
+                    });
+                if ui.button("Add preset").clicked() {
+                    actions.push(UiAction::AddStructure(Recipe::preset(st.add_preset)));
+                }
+            });
+            ui.horizontal(|ui| {
+                if ui
+                    .button("Grow from cursor")
+                    .on_hover_text("Region-grow the preset's range from the cursor (click a vessel in a slice first)")
+                    .clicked()
+                {
+                    let mut r = Recipe::preset(st.add_preset).with_seeds(vec![ws.cursor.position_mm]);
+                    r.name = format!("{} (seeded)", r.name);
+                    actions.push(UiAction::AddStructure(r));
+                }
+            });
+            ui.horizontal(|ui| {
+                ui.label("Range");
+                ui.add(egui::DragValue::new(&mut st.add_range.0).speed(5.0));
+                ui.label("to");
+                ui.add(egui::DragValue::new(&mut st.add_range.1).speed(5.0));
+            });
+            ui.horizontal(|ui| {
+                ui.add(egui::TextEdit::singleline(&mut st.add_name).desired_width(120.0));
+                if ui.button("Add range").clicked() {
+                    let (lo, hi) = (st.add_range.0.min(st.add_range.1), st.add_range.0.max(st.add_range.1));
+                    actions.push(UiAction::AddStructure(Recipe::range(&st.add_name, lo, hi)));
+                }
+            });
+        });
+}
+
+fn window_panel(ui: &mut egui::Ui, ws: &Workspace, actions: &mut Vec<UiAction>) {
+    ui.heading("Window");
+    let Some(l) = &ws.loaded else { return };
+    ui.horizontal_wrapped(|ui| {
+        if l.volume.modality.eq_ignore_ascii_case("CT") {
+            for (name, w) in CT_PRESETS {
+                if ui.selectable_label(ws.window_name == name, name).clicked() {
+                    actions.push(UiAction::SetWindow(name.into(), w));
+                }
+            }
+        }
+        if ui
+            .selectable_label(ws.window_name == "Auto", "Auto")
+            .clicked()
+        {
+            actions.push(UiAction::SetWindow("Auto".into(), auto_window(&l.volume)));
+        }
+    });
+    ui.label(
+        RichText::new(format!(
+            "W {:.0}  L {:.0}",
+            ws.window.width, ws.window.center
+        ))
+        .monospace()
+        .color(Color32::from_gray(200)),
+    );
+    ui.heading("3D view");
+    let mut o: ThreeDOptions = ws.options_3d;
+    let mut changed = ui
+        .checkbox(&mut o.show_crosshair, "Crosshair in 3D")
+        .changed();
+    ui.horizontal(|ui| {
+        ui.label("Clip at cursor");
+        let label = |c: Option<(Plane, bool)>| match c {
+            None => "off".to_string(),
+            Some((p, keep)) => format!("{p:?} {}", if keep { "+" } else { "−" }),
+        };
+        egui::ComboBox::from_id_salt("clip")
+            .selected_text(label(o.clip))
+            .show_ui(ui, |ui| {
+                let mut choices = vec![None];
+                for p in Plane::ALL {
+                    choices.push(Some((p, true)));
+                    choices.push(Some((p, false)));
+                }
+                for c in choices {
+                    if ui.selectable_label(o.clip == c, label(c)).clicked() {
+                        o.clip = c;
+                        changed = true;
+                    }
+                }
+            });
+    });
+    if changed {
+        actions.push(UiAction::SetOptions3d(o));
+    }
+}
+
+fn status_bar(
+    ui: &mut egui::Ui,
+    ws: &Workspace,
+    jobs: &[JobLine],
+    st: &mut UiState,
+    actions: &mut Vec<UiAction>,
+) {
+    ui.horizontal(|ui| {
+        for j in jobs {
+            ui.label(&j.label);
+            let bar = match j.fraction {
+                Some(f) => egui::ProgressBar::new(f)
+                    .desired_width(140.0)
+                    .show_percentage(),
+                None => egui::ProgressBar::new(0.0)
+                    .desired_width(140.0)
+                    .animate(true),
+            };
+            ui.add(bar);
+            if ui.small_button("Cancel").clicked() {
+                actions.push(UiAction::Cancel(j.id));
+            }
+            ui.separator();
+        }
+        if jobs.is_empty() {
+            ui.label(RichText::new("Ready").color(Color32::from_gray(170)));
+            ui.separator();
+        }
+        let n = ws.notices.len();
+        for (i, notice) in ws.notices.iter().enumerate().skip(n.saturating_sub(3)) {
+            let r = ui.add(
+                egui::Label::new(
+                    RichText::new(format!("● {}", notice.summary))
+                        .color(level_colour(notice.level)),
+                )
+                .sense(egui::Sense::click()),
+            );
+            if r.on_hover_text("Click for details").clicked() {
+                st.notice_open = Some(i);
+            }
+        }
+        if let Some(p) = &st.last_screenshot {
+            ui.label(RichText::new(format!("saved {}", p.display())).small());
+        }
+    });
+    ui.label(
+        RichText::new(MOUSE_HELP.lines().next().unwrap_or(""))
+            .size(12.5)
+            .color(Color32::from_gray(165)),
+    );
+}
+
+fn dialogs(ctx: &egui::Context, ws: &Workspace, st: &mut UiState, actions: &mut Vec<UiAction>) {
+    if let Some(i) = st.notice_open {
+        match ws.notices.get(i) {
+            Some(n) => {
+                let mut open = true;
+                egui::Window::new(RichText::new(&n.summary).color(level_colour(n.level)))
+                    .id(egui::Id::new("notice"))
+                    .open(&mut open)
+                    .collapsible(false)
+                    .show(ctx, |ui| {
+                        egui::ScrollArea::vertical()
+                            .max_height(300.0)
+                            .show(ui, |ui| {
+                                ui.label(&n.details);
+                            });
+                        if ui.button("Dismiss").clicked() {
+                            actions.push(UiAction::DismissNotice(i));
+                            st.notice_open = None;
+                        }
+                    });
+                if !open {
+                    st.notice_open = None;
+                }
+            }
+            None => st.notice_open = None,
+        }
+    }
+    if st.help_open {
+        let mut open = true;
+        egui::Window::new("Mouse and keys")
+            .open(&mut open)
+            .show(ctx, |ui| {
+                for line in MOUSE_HELP.lines() {
+                    for part in line.split(" · ") {
+                        ui.label(part);
+                    }
+                    ui.separator();
+                }
+            });
+        st.help_open = open;
+    }
+    let mut close = false;
+    if let Some(d) = &mut st.dialog {
+        d.list();
+        let mut open = true;
+        egui::Window::new("Open folder or file")
+            .open(&mut open)
+            .default_size([520.0, 420.0])
+            .show(ctx, |ui| {
+                ui.horizontal(|ui| {
+                    if ui.button("⬆ Up").clicked()
+                        && let Some(p) = d.dir.parent()
+                    {
+                        d.dir = p.to_path_buf();
+                        d.typed = d.dir.display().to_string();
+                    }
+                    let r = ui.add(egui::TextEdit::singleline(&mut d.typed).desired_width(380.0));
+                    if r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)) {
+                        let p = PathBuf::from(&d.typed);
+                        if p.is_dir() {
+                            d.dir = p;
+                        } else if p.is_file() {
+                            actions.push(UiAction::Open(p));
+                            close = true;
+                        }
+                    }
+                });
+                if let Some(e) = &d.error {
+                    ui.colored_label(level_colour(Level::Error), e);
+                }
+                egui::ScrollArea::vertical()
+                    .max_height(280.0)
+                    .show(ui, |ui| {
+                        let mut go = None;
+                        for (name, is_dir) in &d.entries {
+                            let label = if *is_dir {
+                                format!("📁 {name}")
+                            } else {
+                                format!("   {name}")
+                            };
+                            let r = ui.selectable_label(false, label);
+                            if r.double_clicked() || (r.clicked() && *is_dir) {
+                                go = Some((d.dir.join(name), *is_dir));
+                            }
+                        }
+                        if let Some((p, is_dir)) = go {
+                            if is_dir {
+                                d.typed = p.display().to_string();
+                                d.dir = p;
+                            } else {
+                                actions.push(UiAction::Open(p));
+                                close = true;
+                            }
+                        }
+                    });
+                ui.separator();
+                if ui
+                    .button(format!("Open this folder: {}", d.dir.display()))
+                    .clicked()
+                {
+                    actions.push(UiAction::Open(d.dir.clone()));
+                    close = true;
+                }
+            });
+        if !open {
+            close = true;
+        }
+    }
+    if close {
+        st.dialog = None;
+    }
+}
+
+/// Overlay of the 3D view: standard-view buttons, reset, orientation marker; mouse input.
+fn view_3d_overlay(
+    root: &mut egui::Ui,
+    ws: &Workspace,
+    rect: ViewRect,
+    actions: &mut Vec<UiAction>,
+) {
+    let r = egui::Rect::from_min_size(egui::pos2(rect.x, rect.y), egui::vec2(rect.w, rect.h));
+    let response = root.interact(r, egui::Id::new("view-3d"), egui::Sense::click_and_drag());
+    let painter = root.painter_at(r);
+    painter.text(
+        r.left_top() + egui::vec2(8.0, 6.0),
+        egui::Align2::LEFT_TOP,
+        "3D",
+        egui::FontId::proportional(14.0),
+        Color32::from_rgb(150, 170, 230),
+    );
+    // Buttons along the top edge.
+    let mut bar = root.new_child(
+        egui::UiBuilder::new()
+            .max_rect(egui::Rect::from_min_size(
+                r.left_top() + egui::vec2(40.0, 4.0),
+                egui::vec2(r.width() - 48.0, 26.0),
+            ))
+            .layout(egui::Layout::left_to_right(egui::Align::Center)),
+    );
+    for v in StandardView::ALL {
+        let selected = ws.view_3d == v;
+        if bar
+            .selectable_label(selected, v.key().to_string())
+            .on_hover_text(format!("{} view ({})", v.name(), v.key()))
+            .clicked()
+        {
+            actions.push(UiAction::StandardView(v));
+        }
+    }
+    if bar
+        .small_button("Reset")
+        .on_hover_text("Reset zoom and pan (Home)")
+        .clicked()
+    {
+        actions.push(UiAction::ResetCamera);
+    }
+    // Orientation marker: patient axes as seen from the camera.
+    let cam = &ws.camera;
+    let centre = r.left_bottom() + egui::vec2(48.0, -48.0);
+    let axes = [
+        (nalgebra::Vector3::x(), "L", plane_colour(Plane::Sagittal)),
+        (nalgebra::Vector3::y(), "P", plane_colour(Plane::Coronal)),
+        (nalgebra::Vector3::z(), "S", plane_colour(Plane::Axial)),
+    ];
+    let mut drawn: Vec<(f64, egui::Pos2, &str, Color32)> = axes
+        .iter()
+        .map(|(a, name, col)| {
+            let sx = a.dot(&cam.right());
+            let sy = a.dot(&cam.up());
+            let depth = a.dot(&cam.forward());
+            (
+                depth,
+                centre + egui::vec2(sx as f32 * 34.0, -sy as f32 * 34.0),
+                *name,
+                *col,
+            )
+        })
+        .collect();
+    drawn.sort_by(|a, b| b.0.total_cmp(&a.0));
+    for (_, tip, name, col) in drawn {
+        painter.line_segment([centre, tip], egui::Stroke::new(2.5, col));
+        painter.text(
+            tip,
+            egui::Align2::CENTER_CENTER,
+            name,
+            egui::FontId::proportional(13.0),
+            col,
+        );
+    }
+    if ws.loaded.is_none() {
+        painter.text(
+            r.center(),
+            egui::Align2::CENTER_CENTER,
+            "No series loaded",
+            egui::FontId::proportional(13.0),
+            Color32::GRAY,
+        );
+    }
+    // Input.
+    if response.double_clicked() {
+        actions.push(UiAction::ToggleView(ViewId::ThreeD));
+        return;
+    }
+    let (primary, secondary, middle, shift) = root.input(|i| {
+        (
+            i.pointer.primary_down(),
+            i.pointer.secondary_down(),
+            i.pointer.middle_down(),
+            i.modifiers.shift,
+        )
+    });
+    let d = response.drag_delta();
+    if response.dragged() && d != egui::Vec2::ZERO {
+        if middle || (primary && shift) {
+            actions.push(UiAction::PanCamera(
+                f64::from(d.x),
+                f64::from(d.y),
+                f64::from(rect.h),
+            ));
+        } else if secondary {
+            actions.push(UiAction::ZoomCamera(
+                (1.0 - f64::from(d.y) * 0.005).clamp(0.5, 2.0),
+            ));
+        } else if primary {
+            actions.push(UiAction::OrbitCamera(f64::from(d.x), f64::from(d.y)));
+        }
+    }
+    if response.hovered() {
+        let scroll = root.input(|i| i.smooth_scroll_delta.y);
+        if scroll != 0.0 {
+            actions.push(UiAction::ZoomCamera(
+                (1.0 + f64::from(scroll) * 0.002).clamp(0.5, 2.0),
+            ));
+        }
+    }
+}

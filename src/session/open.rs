@@ -1,0 +1,335 @@
+//! Opening studies for the workstation: scan a folder or file into a [`Catalog`] (studies →
+//! series, as the series browser lists them), choose the series to show first, and load one
+//! series into a volume with its banner and notices. These run in background tasks, so they
+//! take a `Progress` (progress and cancel) and never panic on bad input. Patient identity
+//! stays in the catalogue's identities and the banner, nowhere else.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::dicom::header::PatientIdentity;
+use crate::dicom::load::load_series;
+use crate::dicom::scan::{ScanReport, SeriesInfo, scan};
+use crate::nifti_io;
+use crate::progress::Progress;
+use crate::session::banner::Banner;
+use crate::session::{Level, Notice};
+use crate::volume::Volume;
+
+/// One series as the browser lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SeriesEntry {
+    /// Key to load it with (series id, or the file path for NIfTI).
+    pub key: String,
+    pub number: Option<i32>,
+    pub modality: String,
+    pub description: String,
+    /// Columns × rows × slices.
+    pub dims: [usize; 3],
+    pub spacing_mm: Option<[f64; 3]>,
+    pub orientation: String,
+    pub localizer: bool,
+    pub notes: Vec<String>,
+}
+
+/// One study of one patient.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StudyEntry {
+    /// Index into [`Catalog::identities`].
+    pub patient: usize,
+    pub date: String,
+    pub description: String,
+    pub series: Vec<SeriesEntry>,
+}
+
+/// What a scan found, ready for the browser, plus what is needed to load any series.
+#[derive(Debug, Clone)]
+pub struct Catalog {
+    pub source: PathBuf,
+    pub identities: Vec<PatientIdentity>,
+    pub studies: Vec<StudyEntry>,
+    /// Files that could not be read, with reasons (paths are the user's own).
+    pub skipped: Vec<(PathBuf, String)>,
+    pub files_seen: usize,
+    report: Option<Arc<ScanReport>>,
+}
+
+/// A loaded series, ready to show.
+#[derive(Debug, Clone)]
+pub struct LoadedSeries {
+    pub key: String,
+    pub volume: Arc<Volume>,
+    pub banner: Banner,
+    pub notices: Vec<Notice>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    #[error("cannot read {path}: {message}")]
+    Io { message: String, path: PathBuf },
+    #[error("no image series found ({skipped} file(s) skipped) in {path}")]
+    NoImages { skipped: usize, path: PathBuf },
+    #[error("series {key} is not in the catalogue")]
+    UnknownSeries { key: String },
+    #[error(transparent)]
+    Load(#[from] crate::dicom::load::LoadError),
+    #[error(transparent)]
+    Nifti(#[from] nifti_io::NiftiError),
+    #[error("cancelled")]
+    Cancelled,
+}
+
+impl Catalog {
+    pub fn series(&self) -> impl Iterator<Item = &SeriesEntry> {
+        self.studies.iter().flat_map(|s| s.series.iter())
+    }
+
+    /// The series to open first: the image stack with most slices (localizers last).
+    pub fn default_series(&self) -> Option<&SeriesEntry> {
+        self.series()
+            .max_by_key(|s| (!s.localizer, s.dims[2] * s.dims[0] * s.dims[1]))
+    }
+
+    /// The study holding series `key`.
+    pub fn study_of(&self, key: &str) -> Option<&StudyEntry> {
+        self.studies
+            .iter()
+            .find(|st| st.series.iter().any(|s| s.key == key))
+    }
+
+    /// A one-line notice about skipped files, if any (names the files in the details).
+    pub fn skipped_notice(&self) -> Option<Notice> {
+        if self.skipped.is_empty() {
+            return None;
+        }
+        let details = self
+            .skipped
+            .iter()
+            .map(|(p, why)| format!("{}: {why}", p.display()))
+            .collect::<Vec<_>>()
+            .join("\n");
+        Some(Notice::new(
+            Level::Warning,
+            format!(
+                "{} of {} file(s) skipped",
+                self.skipped.len(),
+                self.files_seen
+            ),
+            details,
+        ))
+    }
+}
+
+fn entry_of(s: &SeriesInfo) -> SeriesEntry {
+    let spacing = s.pixel_spacing_mm.map(|[r, c]| {
+        let between = s
+            .frames
+            .first()
+            .and_then(|f| f.file.spacing_between_slices.or(f.file.slice_thickness))
+            .unwrap_or(0.0);
+        [c, r, between]
+    });
+    SeriesEntry {
+        key: s.id(),
+        number: s.series_number,
+        modality: s.modality.clone(),
+        description: s.description.clone(),
+        dims: [usize::from(s.columns), usize::from(s.rows), s.slice_count()],
+        spacing_mm: spacing,
+        orientation: format!("{:?}", s.orientation),
+        localizer: s.localizer,
+        notes: s.notes.clone(),
+    }
+}
+
+/// Scans a DICOM folder or file, or reads a NIfTI header, into a catalogue.
+pub fn scan_path(path: &Path, progress: &Progress) -> Result<Catalog, OpenError> {
+    if nifti_io::is_nifti_path(path) {
+        let g = nifti_io::read_nifti_geometry(path)?;
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        return Ok(Catalog {
+            source: path.to_path_buf(),
+            identities: vec![PatientIdentity::default()],
+            studies: vec![StudyEntry {
+                patient: 0,
+                date: String::new(),
+                description: "NIfTI".into(),
+                series: vec![SeriesEntry {
+                    key: path.display().to_string(),
+                    number: None,
+                    modality: String::new(),
+                    description: name,
+                    dims: g.dims,
+                    spacing_mm: Some(g.spacing_mm),
+                    orientation: format!("{:?}", g.orientation()),
+                    localizer: false,
+                    notes: Vec::new(),
+                }],
+            }],
+            skipped: Vec::new(),
+            files_seen: 1,
+            report: None,
+        });
+    }
+    let report = scan(path, progress).map_err(|e| OpenError::Io {
+        message: e.kind().to_string(),
+        path: path.to_path_buf(),
+    })?;
+    if progress.is_cancelled() {
+        return Err(OpenError::Cancelled);
+    }
+    let mut identities = Vec::new();
+    let mut studies = Vec::new();
+    for (pi, patient) in report.patients.iter().enumerate() {
+        identities.push(patient.identity.clone());
+        for st in &patient.studies {
+            studies.push(StudyEntry {
+                patient: pi,
+                date: st.date.clone(),
+                description: st.description.clone(),
+                series: st.series.iter().map(entry_of).collect(),
+            });
+        }
+    }
+    let catalog = Catalog {
+        source: path.to_path_buf(),
+        identities,
+        studies,
+        skipped: report
+            .skipped
+            .iter()
+            .map(|s| (s.path.clone(), s.reason.clone()))
+            .collect(),
+        files_seen: report.files_seen,
+        report: Some(Arc::new(report)),
+    };
+    if catalog.series().next().is_none() {
+        return Err(OpenError::NoImages {
+            skipped: catalog.skipped.len(),
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(catalog)
+}
+
+/// Loads series `key` of the catalogue.
+pub fn load_entry(
+    catalog: &Catalog,
+    key: &str,
+    progress: &Progress,
+) -> Result<LoadedSeries, OpenError> {
+    let entry = catalog
+        .series()
+        .find(|s| s.key == key)
+        .ok_or_else(|| OpenError::UnknownSeries { key: key.into() })?;
+    let study = catalog.study_of(key);
+    let volume = match &catalog.report {
+        None => nifti_io::read_nifti(&catalog.source)?,
+        Some(report) => {
+            let info = report
+                .series()
+                .find(|s| s.id() == key)
+                .ok_or_else(|| OpenError::UnknownSeries { key: key.into() })?;
+            load_series(info, progress)?
+        }
+    };
+    if progress.is_cancelled() {
+        return Err(OpenError::Cancelled);
+    }
+    let notices = volume
+        .warnings
+        .iter()
+        .map(|w| {
+            let text = w.to_string();
+            let summary = text.split(';').next().unwrap_or(&text).to_string();
+            Notice::new(Level::Warning, summary, text)
+        })
+        .collect();
+    let banner = Banner {
+        identity: study
+            .and_then(|s| catalog.identities.get(s.patient))
+            .cloned()
+            .unwrap_or_default(),
+        study_date: study.map(|s| s.date.clone()).unwrap_or_default(),
+        modality: if volume.modality.is_empty() {
+            entry.modality.clone()
+        } else {
+            volume.modality.clone()
+        },
+        series: entry.description.clone(),
+    };
+    Ok(LoadedSeries {
+        key: key.to_string(),
+        volume: Arc::new(volume),
+        banner,
+        notices,
+    })
+}
+
+/// Scan then load the default series.
+pub fn open_path(path: &Path, progress: &Progress) -> Result<(Catalog, LoadedSeries), OpenError> {
+    let catalog = scan_path(path, progress)?;
+    let key = catalog
+        .default_series()
+        .map(|s| s.key.clone())
+        .ok_or_else(|| OpenError::NoImages {
+            skipped: catalog.skipped.len(),
+            path: path.to_path_buf(),
+        })?;
+    let loaded = load_entry(&catalog, &key, progress)?;
+    Ok((catalog, loaded))
+}
+
+/// The bundled sample study (`sample_data/phantom_cta/dicom`), looked for next to the
+/// working directory, the executable and the source tree.
+pub fn sample_path() -> Option<PathBuf> {
+    let rel = Path::new("sample_data/phantom_cta/dicom");
+    let mut candidates = vec![rel.to_path_buf()];
+    if let Ok(exe) = std::env::current_exe() {
+        for dir in exe.ancestors().skip(1).take(4) {
+            candidates.push(dir.join(rel));
+        }
+    }
+    candidates.push(Path::new(env!("CARGO_MANIFEST_DIR")).join(rel));
+    candidates.into_iter().find(|p| p.is_dir())
+}
+
+/// Named points shipped with a study: the bundled phantom's `ground_truth.json` (next to its
+/// `dicom` folder) lists landmarks; the viewer seeds the vessel structure at the aortic root.
+pub fn study_landmarks(source: &Path) -> Vec<(String, [f64; 3])> {
+    let dir = if source.is_dir() {
+        source
+    } else {
+        source.parent().unwrap_or(source)
+    };
+    let Some(truth) = [
+        dir.join("ground_truth.json"),
+        dir.join("../ground_truth.json"),
+    ]
+    .into_iter()
+    .find(|p| p.is_file()) else {
+        return Vec::new();
+    };
+    let Ok(text) = std::fs::read_to_string(&truth) else {
+        return Vec::new();
+    };
+    let Ok(json) = serde_json::from_str::<serde_json::Value>(&text) else {
+        return Vec::new();
+    };
+    json.get("landmarks")
+        .and_then(|l| l.as_array())
+        .map(|list| {
+            list.iter()
+                .filter_map(|l| {
+                    let name = l.get("name")?.as_str()?.to_string();
+                    let p = l.get("position_mm")?.as_array()?;
+                    let xyz: Vec<f64> = p.iter().filter_map(|v| v.as_f64()).collect();
+                    (xyz.len() == 3).then(|| (name, [xyz[0], xyz[1], xyz[2]]))
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
