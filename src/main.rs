@@ -40,6 +40,9 @@ struct Cli {
     /// With --frame-log: open this second path once the first study is ready.
     #[arg(long, requires = "frame_log")]
     then_open: Option<PathBuf>,
+    /// Triangles kept per structure (default 400000; more is finer and slower to draw).
+    #[arg(long)]
+    max_triangles: Option<usize>,
 }
 
 #[derive(Subcommand)]
@@ -290,6 +293,7 @@ fn run(cli: Cli) -> Result<()> {
             render: None,
             frame_log: cli.frame_log,
             then_open: cli.then_open,
+            max_triangles: cli.max_triangles,
         });
         #[cfg(not(feature = "viewer"))]
         return viewer(());
@@ -323,6 +327,7 @@ fn run(cli: Cli) -> Result<()> {
                 }),
                 frame_log: None,
                 then_open: None,
+                max_triangles: None,
             })
         }
         #[cfg(not(feature = "viewer"))]

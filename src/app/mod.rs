@@ -65,15 +65,20 @@ pub struct ViewerOptions {
     pub frame_log: Option<PathBuf>,
     /// Open this second path once the first study is ready (load-while-interacting runs).
     pub then_open: Option<PathBuf>,
+    /// Triangles kept per structure (None = `session::structures::TRIANGLE_BUDGET`).
+    pub max_triangles: Option<usize>,
 }
 
 #[derive(Resource)]
 struct Options(ViewerOptions);
 
-/// Frame times and milestones.
+/// Frame times and milestones: (time since launch, frame interval, main-thread work of the
+/// previous frame, background busy).
 #[derive(Resource, Default)]
 struct FrameLog {
-    frames: Vec<(f64, f64, bool)>,
+    frames: Vec<(f64, f64, f64, bool)>,
+    update_started: Option<Instant>,
+    last_update_ms: f64,
     first_interactive_s: Option<f64>,
     second_opened: bool,
 }
@@ -89,7 +94,12 @@ impl Plugin for UiPlugin {
             .init_resource::<FrameLog>()
             .add_systems(Startup, configure_egui)
             .add_systems(EguiPrimaryContextPass, ui_system)
-            .add_systems(Update, (file_drop, screenshots, frame_log, render_mode));
+            .add_systems(First, frame_start)
+            .add_systems(Last, frame_end)
+            .add_systems(
+                Update,
+                (file_drop, screenshots, frame_log, render_mode, update_mode),
+            );
     }
 }
 
@@ -119,6 +129,7 @@ pub fn run(options: ViewerOptions) -> anyhow::Result<()> {
     .add_plugins((LogicPlugin, ScenePlugin, UiPlugin));
     {
         let world = app.world_mut();
+        world.resource_mut::<Workspace>().triangle_budget = options.max_triangles;
         if let Some(r) = &options.render {
             let mut ws = world.resource_mut::<Workspace>();
             ws.view_3d = r.view;
@@ -219,7 +230,9 @@ fn frame_log(
 ) {
     let t = since_launch().as_secs_f64();
     let busy = !jobs.running.is_empty();
-    log.frames.push((t, time.delta_secs_f64() * 1000.0, busy));
+    let work = log.last_update_ms;
+    log.frames
+        .push((t, time.delta_secs_f64() * 1000.0, work, busy));
     if log.first_interactive_s.is_none() && ws.loaded.is_some() {
         log.first_interactive_s = Some(t);
         tracing::info!("first interactive frame {t:.3} s after launch");
@@ -237,13 +250,43 @@ fn frame_log(
     }
 }
 
+fn frame_start(mut log: ResMut<FrameLog>) {
+    log.update_started = Some(Instant::now());
+}
+
+/// Main-thread work of this frame (all schedules, not the render thread's or the wait for it).
+fn frame_end(mut log: ResMut<FrameLog>) {
+    if let Some(t) = log.update_started.take() {
+        log.last_update_ms = t.elapsed().as_secs_f64() * 1000.0;
+    }
+}
+
+/// Redraw continuously while background work runs (progress, results arriving) or frames
+/// are being logged; otherwise only on input, so an idle workstation leaves the CPU to others.
+fn update_mode(
+    jobs: Res<Jobs>,
+    options: Res<Options>,
+    mut settings: ResMut<bevy::winit::WinitSettings>,
+) {
+    use bevy::winit::UpdateMode;
+    let want = if !jobs.is_idle() || options.0.frame_log.is_some() || options.0.render.is_some() {
+        UpdateMode::Continuous
+    } else {
+        UpdateMode::reactive(Duration::from_millis(500))
+    };
+    if settings.focused_mode != want {
+        settings.focused_mode = want;
+        settings.unfocused_mode = want;
+    }
+}
+
 fn write_frame_log(log: &FrameLog, options: &ViewerOptions) {
     let Some(path) = &options.frame_log else {
         return;
     };
-    let mut text = String::from("t_s,frame_ms,background_busy\n");
-    for (t, ms, busy) in &log.frames {
-        text.push_str(&format!("{t:.4},{ms:.3},{}\n", u8::from(*busy)));
+    let mut text = String::from("t_s,frame_ms,main_thread_ms,background_busy\n");
+    for (t, ms, work, busy) in &log.frames {
+        text.push_str(&format!("{t:.4},{ms:.3},{work:.3},{}\n", u8::from(*busy)));
     }
     if let Some(f) = log.first_interactive_s {
         text.push_str(&format!("# first_interactive_s,{f:.4}\n"));

@@ -75,6 +75,8 @@ fn setup_scene(mut commands: Commands) {
                 ..default()
             },
             Tonemapping::None,
+            // Multisampling multiplies the software rasterizer's work; edges are fine without.
+            Msaa::Off,
             Transform::from_xyz(0.0, -800.0, 0.0).looking_at(Vec3::ZERO, Vec3::Z),
         ))
         .with_children(|c| {
@@ -101,6 +103,7 @@ fn setup_scene(mut commands: Commands) {
     commands.spawn((
         PrimaryEguiContext,
         Camera2d,
+        Msaa::Off,
         RenderLayers::none(),
         Camera {
             order: 1,
@@ -209,7 +212,7 @@ pub fn to_bevy_mesh(mesh: &TriMesh, indices: Option<Vec<u32>>) -> Mesh {
     m
 }
 
-fn material_for(colour: [f32; 3], opacity: f32) -> StandardMaterial {
+fn material_for(colour: [f32; 3], opacity: f32, clipped: bool) -> StandardMaterial {
     let blend = opacity < 0.999;
     StandardMaterial {
         base_color: Color::srgba(colour[0], colour[1], colour[2], opacity),
@@ -220,10 +223,14 @@ fn material_for(colour: [f32; 3], opacity: f32) -> StandardMaterial {
         },
         perceptual_roughness: 0.55,
         reflectance: 0.3,
-        // Clipping opens surfaces; their insides must still shade.
-        double_sided: true,
-        cull_mode: None,
-        // Translucent shells must not hide what is inside them.
+        // Closed surfaces show only their outsides (half the software rasterizer's work);
+        // clipping opens them, and then their insides must shade too.
+        double_sided: clipped,
+        cull_mode: if clipped {
+            None
+        } else {
+            Some(bevy::render::render_resource::Face::Back)
+        },
         ..default()
     }
 }
@@ -283,10 +290,12 @@ fn sync_structures(
         }
         if let Some(mut m) = materials.get_mut(&mat.0) {
             let c = &item.recipe.colour;
-            let target = material_for(*c, item.recipe.opacity);
-            if m.base_color != target.base_color || m.alpha_mode != target.alpha_mode {
-                m.base_color = target.base_color;
-                m.alpha_mode = target.alpha_mode;
+            let target = material_for(*c, item.recipe.opacity, clip.is_some());
+            if m.base_color != target.base_color
+                || m.alpha_mode != target.alpha_mode
+                || m.cull_mode != target.cull_mode
+            {
+                *m = target;
             }
         }
         if se.clip != clip {
@@ -310,7 +319,11 @@ fn sync_structures(
                 clip,
             },
             Mesh3d(meshes.add(mesh)),
-            MeshMaterial3d(materials.add(material_for(item.recipe.colour, item.recipe.opacity))),
+            MeshMaterial3d(materials.add(material_for(
+                item.recipe.colour,
+                item.recipe.opacity,
+                clip.is_some(),
+            ))),
             Transform::IDENTITY,
             if item.visible {
                 Visibility::Inherited

@@ -61,6 +61,8 @@ pub struct Workspace {
     pub landmarks: Vec<(String, [f64; 3])>,
     /// Bumped when a new volume arrives.
     pub volume_revision: u64,
+    /// Triangles per structure (None = the default budget).
+    pub triangle_budget: Option<usize>,
     next_id: u64,
 }
 
@@ -93,6 +95,7 @@ impl Default for Workspace {
             recent: Vec::new(),
             landmarks: Vec::new(),
             volume_revision: 0,
+            triangle_budget: None,
             next_id: 1,
         }
     }
@@ -110,7 +113,10 @@ impl Workspace {
         }
     }
 
-    fn add_structure(&mut self, recipe: Recipe) -> u64 {
+    fn add_structure(&mut self, mut recipe: Recipe) -> u64 {
+        if recipe.max_triangles.is_none() {
+            recipe.max_triangles = self.triangle_budget;
+        }
         let id = self.next_id;
         self.next_id += 1;
         self.structures.push(StructureItem {
@@ -441,6 +447,13 @@ pub fn poll_jobs(mut ws: ResMut<Workspace>, mut jobs: ResMut<Jobs>) {
                 };
                 match result {
                     Ok(built) => {
+                        tracing::info!(
+                            "structure {} built: {} triangles, {:.1} mL, {:.2} s",
+                            item.recipe.name,
+                            built.triangles,
+                            built.volume_ml,
+                            built.seconds
+                        );
                         item.built = Some(built);
                         item.error = None;
                         item.revision += 1;

@@ -34,6 +34,9 @@ pub struct Recipe {
     /// Linear sRGB-ish display colour, 0–1.
     pub colour: [f32; 3],
     pub opacity: f32,
+    /// Decimate to at most this many triangles (None = [`TRIANGLE_BUDGET`]).
+    #[serde(default)]
+    pub max_triangles: Option<usize>,
 }
 
 /// Default colours and opacities, chosen to read well together (bone ivory, vessels red,
@@ -59,6 +62,7 @@ impl Recipe {
             seeds_mm: Vec::new(),
             colour,
             opacity,
+            max_triangles: None,
         }
     }
 
@@ -69,6 +73,7 @@ impl Recipe {
             seeds_mm: Vec::new(),
             colour: [0.35, 0.65, 0.85],
             opacity: 1.0,
+            max_triangles: None,
         }
     }
 
@@ -85,6 +90,15 @@ impl Recipe {
         }
     }
 
+    /// Smooth shells need far fewer triangles than bone to look the same.
+    fn default_budget(&self) -> usize {
+        match &self.source {
+            Source::Preset { preset } if preset == "skin" => TRIANGLE_BUDGET / 4,
+            Source::Preset { preset } if preset == "lung" => TRIANGLE_BUDGET / 2,
+            _ => TRIANGLE_BUDGET,
+        }
+    }
+
     fn options(&self) -> Option<SurfaceOptions> {
         let selection = match &self.source {
             Source::Preset { preset } => Selection::Preset(Preset::from_name(preset)?),
@@ -96,7 +110,9 @@ impl Recipe {
             // Seeded structures follow the intensities (sub-voxel); masks get Taubin to
             // remove voxel stairs without shrinking.
             .with_smoothing(if seeded { 4 } else { 12 })
-            .with_target_triangles(Some(TRIANGLE_BUDGET));
+            .with_target_triangles(Some(
+                self.max_triangles.unwrap_or_else(|| self.default_budget()),
+            ));
         o.min_island_triangles = 40;
         Some(o)
     }
@@ -189,6 +205,12 @@ mod tests {
         for r in &recipes {
             let built = build(&ph.volume, r, &Progress::new()).expect("builds");
             assert!(built.triangles > 100 && built.triangles <= TRIANGLE_BUDGET);
+            let mut small = r.clone();
+            small.max_triangles = Some(2_000);
+            if r.name == "bone" {
+                let b = build(&ph.volume, &small, &Progress::new()).expect("builds");
+                assert!(b.triangles <= 2_000 && b.closed);
+            }
             assert!(built.volume_ml > 1.0, "{}: {} mL", r.name, built.volume_ml);
             assert!(built.closed, "{} not closed", r.name);
         }
