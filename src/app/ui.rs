@@ -450,7 +450,11 @@ fn structure_row(
         } else {
             String::new()
         };
-        ui.label(RichText::new(text).small().color(Color32::from_gray(190)));
+        ui.label(
+            RichText::new(text)
+                .size(12.5)
+                .color(Color32::from_gray(195)),
+        );
     });
 }
 

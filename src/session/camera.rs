@@ -90,7 +90,10 @@ impl OrbitCamera {
     /// Frames the box `lo..hi` from a standard view, the whole box visible at any aspect ≥ 0.5.
     pub fn framing(lo: &Point3<f64>, hi: &Point3<f64>, view: StandardView) -> OrbitCamera {
         let target = nalgebra::center(lo, hi);
-        let radius = ((hi - lo).norm() * 0.5).max(1.0);
+        // Fit the box's largest side (not its diagonal, which leaves the anatomy small);
+        // corners may touch the edge when orbiting.
+        let d = hi - lo;
+        let radius = (d.x.max(d.y).max(d.z) * 0.55).max(1.0);
         let distance = radius / (Self::FOV_Y_RAD * 0.5).sin() * 1.05;
         let mut cam = OrbitCamera {
             target_mm: target,
