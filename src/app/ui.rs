@@ -146,7 +146,7 @@ pub fn workstation_ui(
             .layer_id(egui::LayerId::background())
             .max_rect(ctx.viewport_rect()),
     );
-    keyboard(ctx, ws, actions);
+    keyboard(ctx, actions);
     if !st.bare {
         egui::Panel::top("menu").show(&mut root, |ui| menu_bar(ui, ws, st, actions));
         egui::Panel::top("banner")
@@ -189,7 +189,7 @@ pub fn workstation_ui(
     three_d
 }
 
-fn keyboard(ctx: &egui::Context, ws: &Workspace, actions: &mut Vec<UiAction>) {
+fn keyboard(ctx: &egui::Context, actions: &mut Vec<UiAction>) {
     if ctx.memory(|m| m.focused().is_some()) {
         return;
     }
@@ -223,7 +223,6 @@ fn keyboard(ctx: &egui::Context, ws: &Workspace, actions: &mut Vec<UiAction>) {
             actions.push(UiAction::ResetCamera);
         }
     });
-    let _ = ws;
 }
 
 fn menu_bar(ui: &mut egui::Ui, ws: &Workspace, st: &mut UiState, actions: &mut Vec<UiAction>) {
