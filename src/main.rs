@@ -138,6 +138,22 @@ enum Command {
         #[arg(long)]
         anonymous: bool,
     },
+    /// Time frames of the 3D scene rendered offscreen (no window or display needed; a Vulkan
+    /// driver is): opens the study, waits for its structures, renders N frames while turning
+    /// the camera, prints JSON with the frame times. For comparing renderers.
+    Frames {
+        /// DICOM folder/file or NIfTI file (default: the bundled sample).
+        path: Option<PathBuf>,
+        /// Offscreen image size WIDTHxHEIGHT.
+        #[arg(long, default_value = "1600x1000", value_parser = parse_window_size)]
+        size: (u32, u32),
+        /// Frames to time.
+        #[arg(long, default_value_t = 100)]
+        frames: usize,
+        /// Triangles kept per structure.
+        #[arg(long)]
+        max_triangles: Option<usize>,
+    },
     Phantom {
         /// Output folder (created if needed).
         #[arg(long)]
@@ -331,7 +347,43 @@ fn run(cli: Cli) -> Result<()> {
             })
         }
         #[cfg(not(feature = "viewer"))]
-        Command::Render { .. } => viewer(()),
+        Command::Render { .. } | Command::Frames { .. } => viewer(()),
+        #[cfg(feature = "viewer")]
+        Command::Frames {
+            path,
+            size,
+            frames,
+            max_triangles,
+        } => {
+            let path = match path {
+                Some(p) => p,
+                None => twinplan::session::open::sample_path()
+                    .ok_or_else(|| anyhow::anyhow!("the bundled sample was not found"))?,
+            };
+            let stats =
+                twinplan::app::headless::bench_frames(&twinplan::app::headless::FrameBench {
+                    path,
+                    size,
+                    frames: frames.max(1),
+                    max_triangles,
+                })?;
+            let mut sorted = stats.frames_ms.clone();
+            sorted.sort_by(f64::total_cmp);
+            let pick = |q: f64| sorted[((sorted.len() - 1) as f64 * q).round() as usize];
+            println!(
+                "{}",
+                serde_json::json!({
+                    "adapter": stats.adapter,
+                    "size": [size.0, size.1],
+                    "triangles": stats.triangles,
+                    "frames": sorted.len(),
+                    "median_ms": pick(0.5),
+                    "p95_ms": pick(0.95),
+                    "max_ms": pick(1.0),
+                })
+            );
+            Ok(())
+        }
         Command::Info { path, json, phi } => {
             if nifti_io::is_nifti_path(&path) {
                 let v = nifti_io::read_nifti(&path)?;

@@ -8,6 +8,7 @@
 //! `MinimalPlugins`), `scene::ScenePlugin` (3D), [`UiPlugin`] (egui panels and slice views).
 //! This module and its children are the only code that may use Bevy or egui.
 
+pub mod headless;
 pub mod scene;
 pub mod slices;
 pub mod state;
@@ -92,7 +93,7 @@ impl Plugin for UiPlugin {
             .init_resource::<SliceCache>()
             .init_resource::<UiState>()
             .init_resource::<FrameLog>()
-            .add_systems(Startup, configure_egui)
+            .add_systems(Startup, (configure_egui, scene::spawn_ui_camera))
             .add_systems(EguiPrimaryContextPass, ui_system)
             .add_systems(First, frame_start)
             .add_systems(Last, frame_end)

@@ -20,6 +20,10 @@ use crate::mesh::TriMesh;
 use crate::session::layout::Rect as ViewRect;
 use crate::session::section::clipped_indices;
 
+/// Size of the offscreen target when rendering without a window (frame timing).
+#[derive(Resource, Default, Clone, Copy)]
+pub struct HeadlessSize(pub Option<(u32, u32)>);
+
 /// Where the UI placed the 3D view this frame (logical pixels), or None when hidden.
 #[derive(Resource, Default, Clone, Copy, PartialEq)]
 pub struct ThreeDRect(pub Option<ViewRect>);
@@ -49,6 +53,7 @@ pub struct ScenePlugin;
 impl Plugin for ScenePlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<ThreeDRect>()
+            .init_resource::<HeadlessSize>()
             .insert_resource(ClearColor(Color::srgb(0.055, 0.06, 0.07)))
             .insert_resource(GlobalAmbientLight {
                 color: Color::WHITE,
@@ -99,7 +104,10 @@ fn setup_scene(mut commands: Commands) {
         },
         Transform::from_xyz(0.3, 1.0, -0.6).looking_at(Vec3::ZERO, Vec3::Z),
     ));
-    // The UI camera draws egui over the whole window, after the anatomy.
+}
+
+/// The UI camera: draws egui over the whole window, after the anatomy.
+pub fn spawn_ui_camera(mut commands: Commands) {
     commands.spawn((
         PrimaryEguiContext,
         Camera2d,
@@ -120,6 +128,7 @@ fn setup_scene(mut commands: Commands) {
 fn sync_camera(
     ws: Res<Workspace>,
     rect: Res<ThreeDRect>,
+    headless: Res<HeadlessSize>,
     windows: Query<&Window>,
     mut cams: Query<(&mut Camera, &mut Transform, &mut Projection), With<AnatomyCamera>>,
 ) {
@@ -135,29 +144,36 @@ fn sync_camera(
         .iter()
         .next()
         .map(|w| (w.physical_width(), w.physical_height()))
+        .or(headless.0)
         .unwrap_or((1, 1));
-    match rect.0 {
-        Some(r) if r.w >= 2.0 && r.h >= 2.0 => {
-            let x = ((r.x * scale).max(0.0) as u32).min(pw.saturating_sub(1));
-            let y = ((r.y * scale).max(0.0) as u32).min(ph.saturating_sub(1));
-            let w = ((r.w * scale) as u32).clamp(1, pw - x);
-            let h = ((r.h * scale) as u32).clamp(1, ph - y);
-            camera.is_active = true;
-            let vp = Viewport {
-                physical_position: UVec2::new(x, y),
-                physical_size: UVec2::new(w, h),
-                ..default()
-            };
-            if camera
-                .viewport
-                .as_ref()
-                .map(|v| (v.physical_position, v.physical_size))
-                != Some((vp.physical_position, vp.physical_size))
-            {
-                camera.viewport = Some(vp);
+    if let Some((w, h)) = headless.0 {
+        camera.is_active = true;
+        camera.viewport = None;
+        let _ = (w, h, pw, ph);
+    } else {
+        match rect.0 {
+            Some(r) if r.w >= 2.0 && r.h >= 2.0 => {
+                let x = ((r.x * scale).max(0.0) as u32).min(pw.saturating_sub(1));
+                let y = ((r.y * scale).max(0.0) as u32).min(ph.saturating_sub(1));
+                let w = ((r.w * scale) as u32).clamp(1, pw - x);
+                let h = ((r.h * scale) as u32).clamp(1, ph - y);
+                camera.is_active = true;
+                let vp = Viewport {
+                    physical_position: UVec2::new(x, y),
+                    physical_size: UVec2::new(w, h),
+                    ..default()
+                };
+                if camera
+                    .viewport
+                    .as_ref()
+                    .map(|v| (v.physical_position, v.physical_size))
+                    != Some((vp.physical_position, vp.physical_size))
+                {
+                    camera.viewport = Some(vp);
+                }
             }
+            _ => camera.is_active = false,
         }
-        _ => camera.is_active = false,
     }
     let cam = &ws.camera;
     let eye = cam.eye_mm();
