@@ -137,6 +137,9 @@ enum Command {
         /// Hide patient identity (anonymous mode).
         #[arg(long)]
         anonymous: bool,
+        /// Show the three slices, textured, in the 3D view.
+        #[arg(long)]
+        slices: bool,
     },
     /// Time frames of the 3D scene rendered offscreen (no window or display needed; a Vulkan
     /// driver is): opens the study, waits for its structures, renders N frames while turning
@@ -325,6 +328,7 @@ fn run(cli: Cli) -> Result<()> {
             size,
             bare,
             anonymous,
+            slices,
         } => {
             let view = twinplan::session::camera::StandardView::from_name(&view)
                 .ok_or_else(|| UsageError(format!("unknown view {view:?}")))?;
@@ -340,6 +344,7 @@ fn run(cli: Cli) -> Result<()> {
                     layout,
                     bare,
                     anonymous,
+                    slices,
                 }),
                 frame_log: None,
                 then_open: None,

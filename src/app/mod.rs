@@ -53,6 +53,8 @@ pub struct RenderRequest {
     /// Views only, no panels.
     pub bare: bool,
     pub anonymous: bool,
+    /// Show the slices textured in 3D.
+    pub slices: bool,
 }
 
 /// How to start the viewer.
@@ -100,7 +102,8 @@ impl Plugin for UiPlugin {
             .add_systems(
                 Update,
                 (file_drop, screenshots, frame_log, render_mode, update_mode),
-            );
+            )
+            .add_systems(PostUpdate, slice_planes_3d);
     }
 }
 
@@ -138,6 +141,7 @@ pub fn run(options: ViewerOptions) -> anyhow::Result<()> {
             ws.anonymous = r.anonymous;
             // A bare render is the anatomy alone: no crosshair over it.
             ws.options_3d.show_crosshair = !r.bare;
+            ws.options_3d.show_slices = r.slices;
             world.resource_mut::<UiState>().bare = r.bare;
         }
         world.write_message(UiAction::Open(path));
@@ -191,6 +195,88 @@ fn ui_system(
         ctx.request_repaint();
     }
     Ok(())
+}
+
+/// One textured quad per slice plane in the 3D view.
+#[derive(Component)]
+struct SlicePlane {
+    plane: usize,
+    revision: u64,
+}
+
+/// Shows the current slices (as windowed) on their planes in 3D, when asked.
+fn slice_planes_3d(
+    mut commands: Commands,
+    ws: Res<Workspace>,
+    cache: Res<SliceCache>,
+    mut images: ResMut<Assets<Image>>,
+    mut meshes: ResMut<Assets<Mesh>>,
+    mut materials: ResMut<Assets<StandardMaterial>>,
+    q: Query<(Entity, &SlicePlane)>,
+) {
+    use crate::volume::display::Plane;
+    use bevy::asset::RenderAssetUsages;
+    use bevy::mesh::{Indices, PrimitiveTopology};
+    use bevy::render::render_resource::{Extent3d, TextureDimension, TextureFormat};
+    let want = ws.options_3d.show_slices && ws.loaded.is_some();
+    for (i, plane) in Plane::ALL.into_iter().enumerate() {
+        let current = q.iter().find(|(_, p)| p.plane == i);
+        let slice = cache.plane(plane).filter(|_| want);
+        match (current, slice) {
+            (Some((e, _)), None) => commands.entity(e).despawn(),
+            (Some((_, p)), Some((_, _, rev))) if p.revision == rev => {}
+            (current, Some((s, grey, rev))) => {
+                if let Some((e, _)) = current {
+                    commands.entity(e).despawn();
+                }
+                let rgba: Vec<u8> = grey.iter().flat_map(|&g| [g, g, g, 255]).collect();
+                let image = Image::new(
+                    Extent3d {
+                        width: s.width as u32,
+                        height: s.height as u32,
+                        depth_or_array_layers: 1,
+                    },
+                    TextureDimension::D2,
+                    rgba,
+                    TextureFormat::Rgba8UnormSrgb,
+                    RenderAssetUsages::RENDER_WORLD,
+                );
+                // Corners of the slice's pixel area in patient mm.
+                let (w, h) = (s.width as f64 - 0.5, s.height as f64 - 0.5);
+                let corners = [(-0.5, -0.5), (w, -0.5), (w, h), (-0.5, h)].map(|(u, v)| {
+                    let p = s.patient_at(u, v);
+                    [p.x as f32, p.y as f32, p.z as f32]
+                });
+                let mut mesh = Mesh::new(
+                    PrimitiveTopology::TriangleList,
+                    RenderAssetUsages::RENDER_WORLD,
+                );
+                mesh.insert_attribute(Mesh::ATTRIBUTE_POSITION, corners.to_vec());
+                mesh.insert_attribute(
+                    Mesh::ATTRIBUTE_UV_0,
+                    vec![[0.0f32, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]],
+                );
+                mesh.insert_attribute(Mesh::ATTRIBUTE_NORMAL, vec![[0.0f32, 0.0, 1.0]; 4]);
+                mesh.insert_indices(Indices::U32(vec![0, 1, 2, 0, 2, 3]));
+                commands.spawn((
+                    SlicePlane {
+                        plane: i,
+                        revision: rev,
+                    },
+                    Mesh3d(meshes.add(mesh)),
+                    MeshMaterial3d(materials.add(StandardMaterial {
+                        base_color_texture: Some(images.add(image)),
+                        unlit: true,
+                        double_sided: true,
+                        cull_mode: None,
+                        ..default()
+                    })),
+                    Transform::IDENTITY,
+                ));
+            }
+            (None, None) => {}
+        }
+    }
 }
 
 fn file_drop(mut drops: MessageReader<FileDragAndDrop>, mut actions: MessageWriter<UiAction>) {

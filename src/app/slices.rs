@@ -33,6 +33,9 @@ struct PlaneCache {
     depth_mm: f64,
     slice: Slice,
     window: Option<WindowLevel>,
+    /// The windowed pixels (also shown on the plane in 3D) and their revision.
+    grey: Vec<u8>,
+    revision: u64,
     texture: Option<TextureHandle>,
     outlines: Vec<Outline>,
 }
@@ -43,6 +46,7 @@ pub struct SliceCache {
     planes: [Option<PlaneCache>; 3],
     /// Reslices done (for tests and the frame log).
     pub reslices: u64,
+    revision: u64,
 }
 
 /// Depth of the cursor along a plane's normal (mm).
@@ -75,7 +79,16 @@ pub fn slice_index(ws: &Workspace, plane: Plane) -> Option<(usize, usize)> {
 }
 
 impl SliceCache {
-    fn refresh(&mut self, ctx: &egui::Context, ws: &Workspace, plane: Plane) {
+    /// The current slice of a plane, its windowed pixels and their revision.
+    pub fn plane(&self, plane: Plane) -> Option<(&Slice, &[u8], u64)> {
+        self.planes[plane_index(plane)]
+            .as_ref()
+            .filter(|c| !c.grey.is_empty())
+            .map(|c| (&c.slice, c.grey.as_slice(), c.revision))
+    }
+
+    /// Brings a plane's slice, pixels and outlines up to date with the cursor and window.
+    pub fn refresh(&mut self, ctx: &egui::Context, ws: &Workspace, plane: Plane) {
         let Some(loaded) = &ws.loaded else {
             self.planes[plane_index(plane)] = None;
             return;
@@ -94,14 +107,18 @@ impl SliceCache {
                 depth_mm: depth,
                 slice,
                 window: None,
+                grey: Vec::new(),
+                revision: 0,
                 texture,
                 outlines: Vec::new(),
             });
         }
         let Some(c) = slot.as_mut() else { return };
         if c.window != Some(ws.window) || c.texture.is_none() {
-            let grey = c.slice.to_grey(&ws.window);
-            let image = egui::ColorImage::from_gray([c.slice.width, c.slice.height], &grey);
+            c.grey = c.slice.to_grey(&ws.window);
+            self.revision += 1;
+            c.revision = self.revision;
+            let image = egui::ColorImage::from_gray([c.slice.width, c.slice.height], &c.grey);
             match &mut c.texture {
                 Some(t) => t.set(image, TextureOptions::LINEAR),
                 None => {

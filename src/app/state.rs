@@ -36,6 +36,8 @@ pub struct StructureItem {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct ThreeDOptions {
     pub show_crosshair: bool,
+    /// Show the three slices, textured, in the 3D view.
+    pub show_slices: bool,
     /// Clip the anatomy at the cursor on this plane (keeping the side the arrow points to).
     pub clip: Option<(Plane, bool)>,
 }
@@ -88,6 +90,7 @@ impl Default for Workspace {
             view_3d: StandardView::Anterior,
             options_3d: ThreeDOptions {
                 show_crosshair: true,
+                show_slices: false,
                 clip: None,
             },
             recent: Vec::new(),

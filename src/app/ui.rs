@@ -183,6 +183,12 @@ pub fn workstation_ui(
             }
         }
     }
+    // Slices shown in 3D need their pixels even when their own views are hidden.
+    if ws.options_3d.show_slices {
+        for plane in Plane::ALL {
+            cache.refresh(ctx, ws, plane);
+        }
+    }
     if !st.bare {
         dialogs(ctx, ws, st, actions);
     }
@@ -563,6 +569,7 @@ fn window_panel(ui: &mut egui::Ui, ws: &Workspace, actions: &mut Vec<UiAction>) 
     let mut changed = ui
         .checkbox(&mut o.show_crosshair, "Crosshair in 3D")
         .changed();
+    changed |= ui.checkbox(&mut o.show_slices, "Slices in 3D").changed();
     ui.horizontal(|ui| {
         ui.label("Clip at cursor");
         let label = |c: Option<(Plane, bool)>| match c {
