@@ -146,13 +146,14 @@ fn sync_camera(
         .map(|w| (w.physical_width(), w.physical_height()))
         .or(headless.0)
         .unwrap_or((1, 1));
-    if let Some((w, h)) = headless.0 {
+    if headless.0.is_some() {
+        // Offscreen: the whole target is the 3D view.
         camera.is_active = true;
         camera.viewport = None;
-        let _ = (w, h, pw, ph);
     } else {
         match rect.0 {
-            Some(r) if r.w >= 2.0 && r.h >= 2.0 => {
+            // A minimised window has no pixels: nothing to draw (and no viewport to clamp to).
+            Some(r) if r.w >= 2.0 && r.h >= 2.0 && pw > 0 && ph > 0 => {
                 let x = ((r.x * scale).max(0.0) as u32).min(pw.saturating_sub(1));
                 let y = ((r.y * scale).max(0.0) as u32).min(ph.saturating_sub(1));
                 let w = ((r.w * scale) as u32).clamp(1, pw - x);
