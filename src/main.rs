@@ -109,8 +109,6 @@ enum Command {
         #[arg(long)]
         timings: bool,
     },
-    /// Write the synthetic CTA phantom: DIR/dicom/ (a CT series, one file per slice) and
-    /// DIR/ground_truth.json (centrelines, radii, landmarks, distances, angles in LPS mm).
     /// Open a study in the viewer, wait for its structures, save a PNG screenshot and exit
     /// (works under Xvfb; for documentation and CI).
     Render {
@@ -140,6 +138,13 @@ enum Command {
         /// Show the three slices, textured, in the 3D view.
         #[arg(long)]
         slices: bool,
+        /// Structures to build instead of the modality's defaults: a JSON list of recipes
+        /// (as the plan file stores them).
+        #[arg(long)]
+        recipes: Option<PathBuf>,
+        /// Positions in the read-outs: anatomical, ras or lps.
+        #[arg(long, default_value = "anatomical")]
+        coordinates: String,
     },
     /// Time frames of the 3D scene rendered offscreen (no window or display needed; a Vulkan
     /// driver is): opens the study, waits for its structures, renders N frames while turning
@@ -157,6 +162,8 @@ enum Command {
         #[arg(long)]
         max_triangles: Option<usize>,
     },
+    /// Write the synthetic CTA phantom: DIR/dicom/ (a CT series, one file per slice) and
+    /// DIR/ground_truth.json (centrelines, radii, landmarks, distances, angles in LPS mm).
     Phantom {
         /// Output folder (created if needed).
         #[arg(long)]
@@ -329,11 +336,36 @@ fn run(cli: Cli) -> Result<()> {
             bare,
             anonymous,
             slices,
+            recipes,
+            coordinates,
         } => {
             let view = twinplan::session::camera::StandardView::from_name(&view)
                 .ok_or_else(|| UsageError(format!("unknown view {view:?}")))?;
             let layout = twinplan::app::parse_layout(&layout)
                 .ok_or_else(|| UsageError(format!("unknown layout {layout:?}")))?;
+            use twinplan::session::readout::Convention;
+            let coordinates = match coordinates.to_ascii_lowercase().as_str() {
+                "anatomical" => Convention::Anatomical,
+                "ras" => Convention::Ras,
+                "lps" => Convention::Lps,
+                other => {
+                    bail!(UsageError(format!(
+                        "unknown coordinates {other:?}; choose anatomical, ras or lps"
+                    )))
+                }
+            };
+            let recipes = match recipes {
+                None => None,
+                Some(path) => {
+                    let text = std::fs::read_to_string(&path)
+                        .with_context(|| format!("cannot read {}", path.display()))?;
+                    let list: Vec<twinplan::session::structures::Recipe> =
+                        serde_json::from_str(&text).map_err(|e| {
+                            UsageError(format!("{} is not a list of recipes: {e}", path.display()))
+                        })?;
+                    Some(list)
+                }
+            };
             viewer(twinplan::app::ViewerOptions {
                 path,
                 size,
@@ -345,6 +377,8 @@ fn run(cli: Cli) -> Result<()> {
                     bare,
                     anonymous,
                     slices,
+                    recipes,
+                    coordinates,
                 }),
                 frame_log: None,
                 then_open: None,

@@ -36,6 +36,28 @@ pub fn is_nifti_path(path: &Path) -> bool {
 
 const LPS_FROM_RAS: [f64; 3] = [-1.0, -1.0, 1.0];
 
+/// The BIDS JSON sidecar of a NIfTI file (`x.nii` or `x.nii.gz` → `x.json`).
+pub fn sidecar_path(path: &Path) -> Option<PathBuf> {
+    let name = path.file_name()?.to_string_lossy().into_owned();
+    let lower = name.to_ascii_lowercase();
+    let stem_len = if lower.ends_with(".nii.gz") {
+        name.len() - 7
+    } else if lower.ends_with(".nii") {
+        name.len() - 4
+    } else {
+        return None;
+    };
+    Some(path.with_file_name(format!("{}.json", &name[..stem_len])))
+}
+
+/// The `Modality` a BIDS sidecar declares ("CT", "MR", ...), when there is a readable one.
+pub fn sidecar_modality(path: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(sidecar_path(path)?).ok()?;
+    let json: serde_json::Value = serde_json::from_str(&text).ok()?;
+    let m = json.get("Modality")?.as_str()?.trim().to_ascii_uppercase();
+    (!m.is_empty() && m.len() <= 16 && m.chars().all(|c| c.is_ascii_alphanumeric())).then_some(m)
+}
+
 /// Rotation matrix of a NIfTI qform quaternion (b, c, d; a is implied).
 fn quaternion_matrix(b: f64, c: f64, d: f64) -> Matrix3<f64> {
     let a = (1.0 - (b * b + c * c + d * d)).max(0.0).sqrt();
@@ -343,6 +365,23 @@ pub fn write_nifti(volume: &Volume, path: &Path) -> Result<(), NiftiError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sidecar_modality_is_read() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let nii = dir.path().join("sub-01_ct.nii.gz");
+        assert_eq!(sidecar_path(&nii), Some(dir.path().join("sub-01_ct.json")));
+        assert_eq!(sidecar_modality(&nii), None);
+        std::fs::write(
+            dir.path().join("sub-01_ct.json"),
+            r#"{"Modality": "ct", "Manufacturer": "X"}"#,
+        )
+        .expect("write");
+        assert_eq!(sidecar_modality(&nii).as_deref(), Some("CT"));
+        std::fs::write(dir.path().join("sub-01_ct.json"), "{not json").expect("write");
+        assert_eq!(sidecar_modality(&nii), None);
+        assert_eq!(sidecar_path(Path::new("a.json")), None);
+    }
 
     #[test]
     fn oblique_left_handed_round_trip() {

@@ -21,11 +21,16 @@ use crate::volume::{Geometry, Volume};
 pub enum Selection {
     /// A named preset (threshold plus its clean-up; grown from the seeds when given).
     Preset(Preset),
+    /// A preset's clean-up over another value range.
+    PresetIn(Preset, ValueRange),
     /// A value range (HU); grown from the seeds when given.
     Range(ValueRange),
     /// The iso-surface of the volume itself at a value (HU): no segmentation, sub-voxel
     /// accurate; with seeds, the region grown from them above the value instead.
     Iso(f64),
+    /// The body outline at an automatic threshold (Otsu's), for modalities without fixed
+    /// values (MR): the largest body, cavities closed.
+    Outline,
 }
 
 /// Options of [`surface`], builder style.
@@ -128,6 +133,16 @@ pub fn select_mask(
         (Selection::Preset(p), true) => Some(p.segment(volume, progress)?),
         (Selection::Preset(p), false) => {
             Some(segment::region_grow(volume, seeds, p.range(), progress)?)
+        }
+        (Selection::PresetIn(p, r), true) => Some(p.segment_in(volume, *r, progress)?),
+        (Selection::PresetIn(_, r), false) => {
+            Some(segment::region_grow(volume, seeds, *r, progress)?)
+        }
+        (Selection::Outline, _) => {
+            let t = crate::volume::histogram::Histogram::of(volume)
+                .otsu()
+                .unwrap_or(f64::INFINITY);
+            Some(segment::body::body(volume, t, progress)?.mask)
         }
     })
 }
@@ -242,8 +257,10 @@ pub fn guided_surface(
 fn selection_range(selection: &Selection) -> Option<ValueRange> {
     match selection {
         Selection::Preset(p) => Some(p.range()),
+        Selection::PresetIn(_, r) => Some(*r),
         Selection::Range(r) => Some(*r),
         Selection::Iso(v) => Some(ValueRange::new(*v, f64::INFINITY)),
+        Selection::Outline => None,
     }
 }
 

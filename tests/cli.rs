@@ -159,3 +159,18 @@ fn mesh_command_writes_a_closed_surface_and_reports_timings() {
     let (code, _, _) = twinplan(&["mesh", sample, "--iso", "200", "--out", "x.txt"]);
     assert_eq!(code, 2);
 }
+
+#[test]
+fn help_describes_each_command_once() {
+    let (code, out, _) = twinplan(&["--help"]);
+    assert_eq!(code, 0);
+    let line = |cmd: &str| {
+        out.lines()
+            .find(|l| l.trim_start().starts_with(&format!("{cmd} ")))
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(line("render").contains("screenshot"), "{out}");
+    assert!(line("phantom").contains("phantom"), "{out}");
+    assert!(!line("render").contains("phantom"), "{out}");
+}

@@ -3,6 +3,8 @@
 //! every level, dicom-rs's included), an error message, a `Debug` dump or CLI output
 //! without `--phi`.
 
+mod common;
+
 use std::io::Write;
 use std::sync::{Arc, Mutex};
 
@@ -117,4 +119,23 @@ fn no_patient_identity_in_logs_errors_or_debug_output() {
     // ...and only shown on request.
     let with_phi = dicom::info::describe(&report, true).to_text();
     assert!(with_phi.contains(&phantom::phantom_patient().name));
+}
+
+#[test]
+fn info_without_phi_shows_no_free_text_that_can_name_someone() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let progress = Progress::new();
+    common::write_phantom_series(dir.path(), [24, 24, 12], true);
+    let report = dicom::scan(dir.path(), &progress).expect("scan");
+    let text = dicom::info::describe(&report, false).to_text();
+    let json = serde_json::to_string(&dicom::info::describe(&report, false)).expect("json");
+    for needle in common::planted_needles() {
+        assert!(!text.contains(&needle), "info shows {needle}:\n{text}");
+        assert!(!json.contains(&needle), "info --json shows {needle}");
+    }
+    assert_no_identity(&text, "info");
+    // With --phi the descriptions are there (so the check above can fail).
+    let with_phi = dicom::info::describe(&report, true).to_text();
+    assert!(with_phi.contains("ZQSURNAME01"), "{with_phi}");
+    assert!(with_phi.contains("ZQSURNAME00"), "{with_phi}");
 }

@@ -6,6 +6,8 @@
 //! not a golden image. Skips with a message where Xvfb or lavapipe is missing (CI has both).
 #![cfg(feature = "viewer")]
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
 
@@ -90,18 +92,22 @@ fn dilate(mask: &[bool], r: usize) -> Vec<bool> {
 }
 
 fn read_png(path: &Path) -> Vec<[u8; 3]> {
+    read_png_sized(path, W, H)
+}
+
+fn read_png_sized(path: &Path, w: usize, h: usize) -> Vec<[u8; 3]> {
     let decoder = png::Decoder::new(std::io::BufReader::new(
         std::fs::File::open(path).expect("screenshot written"),
     ));
     let mut reader = decoder.read_info().expect("png header");
     let mut buf = vec![0; reader.output_buffer_size().expect("size")];
     let info = reader.next_frame(&mut buf).expect("png data");
-    assert_eq!((info.width as usize, info.height as usize), (W, H));
-    let channels = info.line_size / W;
-    (0..W * H)
+    assert_eq!((info.width as usize, info.height as usize), (w, h));
+    let channels = info.line_size / w;
+    (0..w * h)
         .map(|i| {
-            let y = i / W;
-            let x = i % W;
+            let y = i / w;
+            let x = i % w;
             let o = y * info.line_size + x * channels;
             [buf[o], buf[o + 1], buf[o + 2]]
         })
@@ -124,14 +130,11 @@ fn is_background(p: [u8; 3]) -> bool {
 
 #[test]
 fn anterior_render_shows_bone_and_vessels_where_they_project() {
-    if !have("xvfb-run") || !lavapipe() {
-        eprintln!(
-            "skipping: needs xvfb-run and mesa-vulkan-drivers (lavapipe); .ci/run installs them"
-        );
+    if !can_render() {
         return;
     }
     let Some(sample) = sample_path() else {
-        eprintln!("skipping: bundled sample not found");
+        common::skip("bundled sample not found");
         return;
     };
     let dir = tempfile::tempdir().expect("tempdir");
@@ -157,7 +160,12 @@ fn anterior_render_shows_bone_and_vessels_where_they_project() {
     // Independent projection of the same structures.
     let progress = Progress::new();
     let (_, loaded) = open_path(&sample, &progress).expect("sample opens");
-    let recipes = default_recipes(&loaded.volume, &study_landmarks(&sample));
+    let recipes = default_recipes(
+        &loaded.volume,
+        &loaded.modality,
+        loaded.contrast_peak_hu(),
+        &study_landmarks(&sample),
+    );
     let mesh_of = |name: &str| {
         let r = recipes.iter().find(|r| r.name == name).expect("recipe");
         build(&loaded.volume, r, &progress).expect("builds").mesh
@@ -207,6 +215,219 @@ fn anterior_render_shows_bone_and_vessels_where_they_project() {
         (red_stray as f64) < 0.02 * red_total as f64,
         "red outside the vessels: {red_stray} of {red_total}"
     );
+}
+
+/// A test of a pixel's colour.
+type Colour = dyn Fn([u8; 3]) -> bool;
+
+/// Whether renders can run here (Xvfb and lavapipe); skips with a message otherwise.
+fn can_render() -> bool {
+    let ok = have("xvfb-run") && lavapipe();
+    if !ok {
+        common::skip("needs xvfb-run and mesa-vulkan-drivers (lavapipe); .ci/run installs them");
+    }
+    ok
+}
+
+/// Runs `twinplan render` under Xvfb; returns the screenshot's pixels.
+fn render(path: &Path, out: &Path, size: (usize, usize), args: &[&str]) -> Vec<[u8; 3]> {
+    let status = Command::new("xvfb-run")
+        .args(["-a", "-s", "-screen 0 1024x768x24"])
+        .arg(env!("CARGO_BIN_EXE_twinplan"))
+        .arg("render")
+        .args(args)
+        .args(["--size", &format!("{}x{}", size.0, size.1)])
+        .arg("--out")
+        .arg(out)
+        .arg(path)
+        .status()
+        .expect("xvfb-run runs");
+    assert!(status.success(), "render failed: {status}");
+    read_png_sized(out, size.0, size.1)
+}
+
+/// Centroids and sizes of the connected blobs of pixels matching `pred` inside `rect`
+/// (x, y, w, h), in image coordinates.
+fn blobs(
+    image: &[[u8; 3]],
+    width: usize,
+    rect: (usize, usize, usize, usize),
+    pred: impl Fn([u8; 3]) -> bool,
+) -> Vec<(f64, f64, usize)> {
+    let (x0, y0, w, h) = rect;
+    common::blobs(w, h, |x, y| pred(image[(y0 + y) * width + x0 + x]))
+        .into_iter()
+        .map(|(x, y, n)| (x0 as f64 + x, y0 as f64 + y, n))
+        .collect()
+}
+
+#[test]
+fn orientation_markers_land_where_the_letters_say() {
+    // The asymmetric phantom (markers on the patient's left, anterior and superior sides) as
+    // an oblique series and as one with flipped axes, rendered by the workstation itself on
+    // lavapipe: in every slice view each marker lies on the side the radiological convention
+    // puts it (the letters are checked against the same views in tests/viewer_logic.rs), and
+    // the 3D standard views show what they name.
+    use twinplan::session::layout::{Layout, Rect as ViewRect, ViewId};
+    if !can_render() {
+        return;
+    }
+    let (w, h) = (800usize, 600usize);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let recipes = dir.path().join("recipes.json");
+    let marker = |name: &str, c: [f64; 3], colour: [f32; 3]| {
+        serde_json::json!({"name": name, "source": {"kind": "range", "lo": 500.0, "hi": 3000.0},
+            "seeds_mm": [c], "colour": colour, "opacity": 1.0})
+    };
+    let list = serde_json::json!([
+        {"name": "body", "source": {"kind": "range", "lo": -400.0, "hi": 500.0}, "seeds_mm": [],
+         "colour": [0.55, 0.55, 0.55], "opacity": 1.0},
+        marker("left", common::MARKERS[0].1, [0.9, 0.08, 0.08]),
+        marker("anterior", common::MARKERS[1].1, [0.08, 0.85, 0.08]),
+        marker("superior", common::MARKERS[2].1, [0.1, 0.2, 0.95]),
+    ]);
+    std::fs::write(&recipes, list.to_string()).expect("recipes written");
+    let recipes_arg = recipes.display().to_string();
+    let white = |p: [u8; 3]| p.iter().all(|&c| c >= 250);
+    let red = |p: [u8; 3]| {
+        let [r, g, b] = p.map(f64::from);
+        r > 40.0 && r > 1.8 * g && r > 1.8 * b
+    };
+    let green = |p: [u8; 3]| {
+        let [r, g, b] = p.map(f64::from);
+        g > 40.0 && g > 1.6 * r && g > 1.6 * b
+    };
+    let blue = |p: [u8; 3]| {
+        let [r, g, b] = p.map(f64::from);
+        b > 40.0 && b > 1.6 * r && b > 1.3 * g
+    };
+    for (name, grid) in common::orientation_grids() {
+        let series = dir.path().join(name);
+        common::write_orientation_series(&series, &grid);
+        let png = dir.path().join(format!("{name}.png"));
+
+        // Slice views, four-up: the crosshair sits at the volume's centre, the patient origin.
+        let image = render(
+            &series,
+            &png,
+            (w, h),
+            &["--bare", "--layout", "four-up", "--recipes", &recipes_arg],
+        );
+        let area = ViewRect::new(0.0, 0.0, w as f32, h as f32);
+        for (view, r) in Layout::FourUp.arrange(area, 3.0) {
+            if view == ViewId::ThreeD {
+                continue;
+            }
+            let rect = (
+                r.x.ceil() as usize,
+                r.y.ceil() as usize,
+                r.w as usize - 1,
+                r.h as usize - 1,
+            );
+            let (cx, cy) = (f64::from(r.x + r.w / 2.0), f64::from(r.y + r.h / 2.0));
+            // The crosshair lines cut a marker through its middle: pieces within a marker's
+            // size of each other are one marker.
+            let mut found: Vec<(f64, f64, f64)> = Vec::new();
+            for (x, y, n) in blobs(&image, w, rect, white)
+                .into_iter()
+                .filter(|b| b.2 >= 3)
+            {
+                let n = n as f64;
+                match found.iter_mut().find(|f| (f.0 - x).hypot(f.1 - y) < 15.0) {
+                    Some(f) => {
+                        *f = (
+                            (f.0 * f.2 + x * n) / (f.2 + n),
+                            (f.1 * f.2 + y * n) / (f.2 + n),
+                            f.2 + n,
+                        )
+                    }
+                    None => found.push((x, y, n)),
+                }
+            }
+            let found: Vec<(f64, f64)> = found
+                .into_iter()
+                .map(|(x, y, _)| (x - cx, y - cy))
+                .collect();
+            // (screen direction of the marker across, along) per view.
+            let expect: [(f64, f64); 2] = match view {
+                // Axial: left marker on screen right, anterior up.
+                ViewId::Axial => [(1.0, 0.0), (0.0, -1.0)],
+                // Coronal: left on screen right, superior up.
+                ViewId::Coronal => [(1.0, 0.0), (0.0, -1.0)],
+                // Sagittal: anterior on screen left, superior up.
+                _ => [(-1.0, 0.0), (0.0, -1.0)],
+            };
+            assert_eq!(found.len(), 2, "{name} {view:?}: white blobs {found:?}");
+            for (ex, ey) in expect {
+                assert!(
+                    found.iter().any(|(dx, dy)| dx * ex + dy * ey > 20.0
+                        && (dx * ey - dy * ex).abs() < 6.0),
+                    "{name} {view:?}: no marker towards ({ex}, {ey}): {found:?}"
+                );
+            }
+        }
+
+        // 3D standard views: where each marker must be seen (independent projection).
+        let (_, loaded) = open_path(&series, &Progress::new()).expect("series opens");
+        let (lo, hi) = bounds_mm(&loaded.volume);
+        for view in [
+            StandardView::Anterior,
+            StandardView::Left,
+            StandardView::Posterior,
+        ] {
+            let image = render(
+                &series,
+                &png,
+                (w, h),
+                &[
+                    "--bare",
+                    "--layout",
+                    "3d",
+                    "--view",
+                    view.name(),
+                    "--recipes",
+                    &recipes_arg,
+                ],
+            );
+            let cam = OrbitCamera::framing(&lo, &hi, view);
+            let seen = |pred: &Colour| {
+                blobs(&image, w, (0, 0, w, h), pred)
+                    .into_iter()
+                    .max_by_key(|b| b.2)
+                    .filter(|b| b.2 >= 30)
+            };
+            let sets: [&Colour; 3] = [&red, &green, &blue];
+            for ((marker, centre), pred) in common::MARKERS.iter().zip(sets) {
+                let p = nalgebra::Point3::from(*centre);
+                let expected = cam.pixel(&p, w as f64, h as f64).expect("in front");
+                let hidden = view == StandardView::Posterior && *marker == "anterior";
+                match (seen(pred), hidden) {
+                    (None, true) => {}
+                    (Some(b), true) => {
+                        panic!("{name} {view:?}: the {marker} marker shows through the body: {b:?}")
+                    }
+                    (None, false) => panic!("{name} {view:?}: the {marker} marker is not seen"),
+                    (Some((x, y, _)), false) => assert!(
+                        (x - expected.0).hypot(y - expected.1) < 25.0,
+                        "{name} {view:?}: the {marker} marker seen at ({x:.0}, {y:.0}), expected near ({:.0}, {:.0})",
+                        expected.0,
+                        expected.1
+                    ),
+                }
+            }
+            // What the view names faces the viewer: from the front the anterior marker is at
+            // the centre, from the left the left marker.
+            let facing = match view {
+                StandardView::Anterior => Some(green(image[(h / 2) * w + w / 2])),
+                StandardView::Left => Some(red(image[(h / 2) * w + w / 2])),
+                _ => None,
+            };
+            assert!(
+                facing.unwrap_or(true),
+                "{name} {view:?}: the named side is not facing the viewer"
+            );
+        }
+    }
 }
 
 fn dilate_at(mask: &[bool], i: usize, r: usize) -> bool {

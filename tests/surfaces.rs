@@ -197,3 +197,65 @@ fn phantom_lungs_and_smoothed_masks() {
     assert_sound(&mesh, "lungs");
     volume_agrees(&mesh, &lungs, 0.03, "lungs (σ 2 mm + Taubin)");
 }
+
+/// Voxels of a mask in rows `j0..` of every slice.
+fn count_rows_from(mask: &segment::Mask, j0: usize) -> usize {
+    mask.data
+        .indexed_iter()
+        .filter(|((_, j, _), v)| *j >= j0 && **v != 0)
+        .count()
+}
+
+#[test]
+fn real_ct_defaults_leave_the_table_and_holders_out() {
+    let Some(t) = common::testdata() else { return };
+    let p = Progress::new();
+    // Head CT: a U-shaped head holder lies under the head; rows 450.. hold only the holder.
+    let head = common::load(&t.join("head_ct/dicom"));
+    let above_air = segment::threshold(&head, segment::ValueRange::new(-400.0, f64::INFINITY));
+    let holder = count_rows_from(&above_air, 450);
+    assert!(
+        holder > 10_000,
+        "the holder is in the scan: {holder} voxels"
+    );
+    let skin = Preset::Skin.segment(&head, &p).expect("skin");
+    let bone = Preset::Bone.segment(&head, &p).expect("bone");
+    assert_eq!(count_rows_from(&skin, 450), 0, "holder in the skin");
+    assert_eq!(count_rows_from(&bone, 450), 0, "holder in the bone");
+    assert!(
+        bone.volume_ml() > 100.0,
+        "the skull: {} mL",
+        bone.volume_ml()
+    );
+    // Chest–abdomen CT: the table (rows 430..) stays out; both arms, lying apart from the
+    // torso, stay in.
+    let body_ct = common::load(&t.join("totalsegmentator_ct"));
+    let table = count_rows_from(
+        &segment::threshold(&body_ct, segment::ValueRange::new(-400.0, f64::INFINITY)),
+        430,
+    );
+    assert!(table > 10_000, "the table is in the scan: {table} voxels");
+    let skin = Preset::Skin.segment(&body_ct, &p).expect("skin");
+    assert_eq!(count_rows_from(&skin, 430), 0, "table in the skin");
+    let arm = skin
+        .data
+        .indexed_iter()
+        .filter(|((_, j, i), v)| (262..364).contains(j) && *i >= 440 && **v != 0)
+        .count();
+    assert!(arm > 50_000, "left arm missing from the body: {arm} voxels");
+}
+
+#[test]
+fn phantom_body_holds_its_lungs() {
+    // The body outline is the closed body: lungs are inside it, so no lung vessel gets a
+    // skin outline.
+    let (v, _) = sample();
+    let p = Progress::new();
+    let skin = Preset::Skin.segment(&v, &p).expect("skin");
+    let lungs = Preset::Lung.segment(&v, &p).expect("lung");
+    assert!(lungs.count() > 10_000);
+    let outside = ndarray::Zip::from(&lungs.data)
+        .and(&skin.data)
+        .fold(0usize, |n, &l, &s| n + usize::from(l != 0 && s == 0));
+    assert_eq!(outside, 0, "lung voxels outside the body");
+}

@@ -85,9 +85,9 @@ pub fn bench_frames(bench: &FrameBench) -> anyhow::Result<FrameStats> {
         if let Some(e) = ws
             .notices
             .iter()
-            .find(|n| n.level == crate::session::Level::Error)
+            .find(|n| n.notice.level == crate::session::Level::Error)
         {
-            anyhow::bail!("{}: {}", e.summary, e.details);
+            anyhow::bail!("{}: {}", e.notice.summary, e.notice.details);
         }
     }
     for _ in 0..20 {

@@ -55,6 +55,10 @@ pub struct RenderRequest {
     pub anonymous: bool,
     /// Show the slices textured in 3D.
     pub slices: bool,
+    /// Structures to build instead of the modality's defaults.
+    pub recipes: Option<Vec<crate::session::structures::Recipe>>,
+    /// How the read-outs write positions.
+    pub coordinates: crate::session::readout::Convention,
 }
 
 /// How to start the viewer.
@@ -142,6 +146,8 @@ pub fn run(options: ViewerOptions) -> anyhow::Result<()> {
             // A bare render is the anatomy alone: no crosshair over it.
             ws.options_3d.show_crosshair = !r.bare;
             ws.options_3d.show_slices = r.slices;
+            ws.recipes_override = r.recipes.clone();
+            ws.coordinates = r.coordinates;
             world.resource_mut::<UiState>().bare = r.bare;
         }
         world.write_message(UiAction::Open(path));
@@ -388,7 +394,8 @@ fn write_frame_log(log: &FrameLog, options: &ViewerOptions) {
 enum RenderPhase {
     #[default]
     Waiting,
-    Settling(u32),
+    /// Frames still to draw before the screenshot (and when settling began).
+    Settling(u32, Instant),
     Saving(Instant),
 }
 
@@ -399,6 +406,7 @@ fn render_mode(
     mut ws: ResMut<Workspace>,
     jobs: Res<Jobs>,
     log: Res<FrameLog>,
+    pending: Option<Res<scene::PipelinesPending>>,
     mut phase: Local<RenderPhase>,
     mut exit: MessageWriter<AppExit>,
     mut filtered: Local<bool>,
@@ -412,12 +420,12 @@ fn render_mode(
             && log.second_opened == options.0.then_open.is_some()
         {
             match *phase {
-                RenderPhase::Waiting => *phase = RenderPhase::Settling(120),
-                RenderPhase::Settling(0) => {
+                RenderPhase::Waiting => *phase = RenderPhase::Settling(120, Instant::now()),
+                RenderPhase::Settling(0, _) => {
                     write_frame_log(&log, &options.0);
                     exit.write(AppExit::Success);
                 }
-                RenderPhase::Settling(n) => *phase = RenderPhase::Settling(n - 1),
+                RenderPhase::Settling(n, t) => *phase = RenderPhase::Settling(n - 1, t),
                 RenderPhase::Saving(_) => {}
             }
         }
@@ -440,18 +448,24 @@ fn render_mode(
                     }
                     *filtered = true;
                 }
-                *phase = RenderPhase::Settling(10);
+                *phase = RenderPhase::Settling(10, Instant::now());
             }
         }
-        RenderPhase::Settling(n) => {
-            if *n == 0 {
+        RenderPhase::Settling(n, since) => {
+            // Ten frames drawn with every pipeline compiled: shaders compile in the
+            // background, and until they are ready (seconds on a loaded machine) frames show
+            // nothing but the clear colour.
+            let compiling = pending.as_ref().is_some_and(|p| p.get());
+            if compiling && since.elapsed() < Duration::from_secs(300) {
+                *n = 10;
+            } else if *n == 0 {
                 let _ = std::fs::remove_file(&req.out);
                 commands
                     .spawn(Screenshot::primary_window())
                     .observe(save_to_disk(req.out.clone()));
                 *phase = RenderPhase::Saving(Instant::now());
             } else {
-                *n -= 1;
+                *n = n.saturating_sub(1);
             }
         }
         RenderPhase::Saving(since) => {

@@ -48,9 +48,40 @@ pub struct ClipKey {
     depth_mm: f64,
 }
 
+/// Set while the renderer still compiles pipelines (shaders compile in the background: until
+/// they are ready, meshes and panels are not drawn). Headless screenshots wait for it.
+#[derive(Resource, Clone, Default)]
+pub struct PipelinesPending(pub std::sync::Arc<std::sync::atomic::AtomicBool>);
+
+impl PipelinesPending {
+    pub fn get(&self) -> bool {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}
+
+fn note_pending_pipelines(
+    cache: Res<bevy::render::render_resource::PipelineCache>,
+    flag: Res<PipelinesPending>,
+) {
+    let pending = cache.waiting_pipelines().next().is_some();
+    flag.0.store(pending, std::sync::atomic::Ordering::Relaxed);
+}
+
 pub struct ScenePlugin;
 
 impl Plugin for ScenePlugin {
+    fn finish(&self, app: &mut App) {
+        let flag = PipelinesPending(std::sync::Arc::new(std::sync::atomic::AtomicBool::new(
+            true,
+        )));
+        app.insert_resource(flag.clone());
+        if let Some(render_app) = app.get_sub_app_mut(bevy::render::RenderApp) {
+            render_app
+                .insert_resource(flag)
+                .add_systems(bevy::render::Render, note_pending_pipelines);
+        }
+    }
+
     fn build(&self, app: &mut App) {
         app.init_resource::<ThreeDRect>()
             .init_resource::<HeadlessSize>()

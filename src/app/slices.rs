@@ -9,8 +9,11 @@ use bevy_egui::egui::{self, Color32, Pos2, Sense, Stroke, TextureHandle, Texture
 use nalgebra::Point3;
 
 use super::state::{UiAction, Workspace, plane_index};
-use crate::session::layout::{Rect as ViewRect, SliceMapping, SliceViewState, ViewId};
+use crate::session::layout::{
+    Rect as ViewRect, SliceMapping, SliceViewState, ViewId, WheelSteps, WheelUnit,
+};
 use crate::session::section::plane_section;
+use crate::session::{modality, readout};
 use crate::volume::display::{Plane, Slice, WindowLevel, reslice};
 
 /// Colours of the planes (Slicer's: axial red, coronal green, sagittal yellow).
@@ -57,26 +60,36 @@ pub fn depth_of(ws: &Workspace, plane: Plane) -> f64 {
 
 /// Slice step along a plane's normal: the voxel spacing projected on it.
 pub fn step_mm(ws: &Workspace, plane: Plane) -> f64 {
-    let Some(l) = &ws.loaded else { return 1.0 };
-    let g = &l.volume.geometry;
-    let (_, _, n) = plane.axes();
-    (0..3)
-        .map(|a| (g.axis(a).dot(&n)).abs() * g.spacing_mm[a])
-        .fold(0.0, f64::max)
-        .max(0.1)
+    ws.loaded
+        .as_ref()
+        .map_or(1.0, |l| readout::step_mm(&l.volume, plane))
 }
 
-/// Slice number (0-based) and count of the cursor's slice on a plane.
+/// Slice number (0-based) and count of the cursor's slice on a plane's MPR grid.
 pub fn slice_index(ws: &Workspace, plane: Plane) -> Option<(usize, usize)> {
     let l = ws.loaded.as_ref()?;
-    let (lo, hi) = crate::volume::display::bounds_mm(&l.volume);
-    let (_, _, n) = plane.axes();
-    let (a, b) = (lo.coords.dot(&n), hi.coords.dot(&n));
-    let step = step_mm(ws, plane);
-    let count = ((b - a).abs() / step).round() as usize + 1;
-    let i = ((depth_of(ws, plane) - a.min(b)) / step).round();
-    Some((i.clamp(0.0, (count - 1) as f64) as usize, count))
+    Some(readout::grid_index(&l.volume, plane, depth_of(ws, plane)))
 }
+
+/// Text that stays legible over any image or surface: drawn on a dark backing. Returns
+/// where it went.
+pub fn overlay_text(
+    painter: &egui::Painter,
+    pos: Pos2,
+    align: egui::Align2,
+    text: impl ToString,
+    font: egui::FontId,
+    colour: Color32,
+) -> egui::Rect {
+    let galley = painter.layout_no_wrap(text.to_string(), font, colour);
+    let rect = align.anchor_size(pos, galley.size());
+    painter.rect_filled(rect.expand2(egui::vec2(4.0, 2.0)), 3.0, OVERLAY_BACKING);
+    painter.galley(rect.min, galley, colour);
+    rect
+}
+
+/// The backing behind overlay text: dark enough for white text over bone.
+pub const OVERLAY_BACKING: Color32 = Color32::from_rgba_premultiplied(0, 0, 0, 170);
 
 impl SliceCache {
     /// The current slice of a plane, its windowed pixels and their revision.
@@ -164,13 +177,15 @@ fn erect(r: ViewRect) -> egui::Rect {
     egui::Rect::from_min_size(Pos2::new(r.x, r.y), egui::vec2(r.w, r.h))
 }
 
-/// Draws one slice view in `rect` and handles its input.
+/// Draws one slice view in `rect` and handles its input. Drawing order: the image, the
+/// structure outlines and the crosshair, then every text on a backing above them.
 pub fn slice_view(
     ui: &mut egui::Ui,
     ws: &Workspace,
     cache: &mut SliceCache,
     plane: Plane,
     rect: ViewRect,
+    wheel: &mut WheelSteps,
     actions: &mut Vec<UiAction>,
 ) {
     let ctx = ui.ctx().clone();
@@ -184,21 +199,24 @@ pub fn slice_view(
         Plane::Coronal => ViewId::Coronal,
         Plane::Sagittal => ViewId::Sagittal,
     };
-    let label_font = egui::FontId::proportional(13.0);
-    painter.text(
-        r.left_top() + egui::vec2(8.0, 6.0),
-        egui::Align2::LEFT_TOP,
-        view.name(),
-        egui::FontId::proportional(14.0),
-        plane_colour(plane),
-    );
     cache.refresh(&ctx, ws, plane);
+    let title = |painter: &egui::Painter| {
+        overlay_text(
+            painter,
+            r.left_top() + egui::vec2(8.0, 6.0),
+            egui::Align2::LEFT_TOP,
+            view.name(),
+            egui::FontId::proportional(14.0),
+            plane_colour(plane),
+        );
+    };
     let Some(c) = cache.planes[plane_index(plane)].as_ref() else {
+        title(&painter);
         painter.text(
             r.center(),
             egui::Align2::CENTER_CENTER,
             "No series loaded",
-            label_font,
+            egui::FontId::proportional(13.0),
             Color32::GRAY,
         );
         return;
@@ -242,9 +260,8 @@ pub fn slice_view(
     // Crosshair: the other two planes' lines through the cursor.
     let (cu, cv) = c.slice.pixel_of(&ws.cursor.point());
     let cp = to_pos(map.screen_of(cu, cv));
-    let others: Vec<Plane> = Plane::ALL.into_iter().filter(|p| *p != plane).collect();
     let (du, _, _) = plane.axes();
-    for other in others {
+    for other in Plane::ALL.into_iter().filter(|p| *p != plane) {
         let (_, _, n) = other.axes();
         // The other plane's trace runs along whichever screen axis it contains.
         let vertical = n.dot(&du).abs() > 0.5;
@@ -270,83 +287,80 @@ pub fn slice_view(
             );
         }
     }
-    // Orientation letters.
+
+    // Everything written goes on top, on a backing.
+    title(&painter);
     let [left, right, top, bottom] = plane.edge_letters();
     let lc = Color32::from_rgb(240, 200, 90);
     let lf = egui::FontId::proportional(16.0);
-    painter.text(
-        r.left_center() + egui::vec2(6.0, 0.0),
-        egui::Align2::LEFT_CENTER,
-        left,
-        lf.clone(),
-        lc,
-    );
-    painter.text(
-        r.right_center() - egui::vec2(6.0, 0.0),
-        egui::Align2::RIGHT_CENTER,
-        right,
-        lf.clone(),
-        lc,
-    );
-    painter.text(
-        r.center_top() + egui::vec2(0.0, 6.0),
-        egui::Align2::CENTER_TOP,
-        top,
-        lf.clone(),
-        lc,
-    );
-    painter.text(
-        r.center_bottom() - egui::vec2(0.0, 6.0),
-        egui::Align2::CENTER_BOTTOM,
-        bottom,
-        lf,
-        lc,
-    );
-    // Read-outs: slice position and number, window, value under the mouse.
-    let axis_name = match plane {
-        Plane::Axial => "S",
-        Plane::Coronal => "P",
-        Plane::Sagittal => "L",
-    };
-    let mut lines = Vec::new();
-    if let Some((i, n)) = slice_index(ws, plane) {
-        lines.push(format!(
-            "{axis_name} {:+.1} mm   slice {}/{}",
-            depth_of(ws, plane),
-            i + 1,
-            n
-        ));
+    for (pos, align, letter) in [
+        (
+            r.left_center() + egui::vec2(6.0, 0.0),
+            egui::Align2::LEFT_CENTER,
+            left,
+        ),
+        (
+            r.right_center() - egui::vec2(6.0, 0.0),
+            egui::Align2::RIGHT_CENTER,
+            right,
+        ),
+        (
+            r.center_top() + egui::vec2(0.0, 6.0),
+            egui::Align2::CENTER_TOP,
+            top,
+        ),
+        (
+            r.center_bottom() - egui::vec2(0.0, 6.0),
+            egui::Align2::CENTER_BOTTOM,
+            bottom,
+        ),
+    ] {
+        overlay_text(&painter, pos, align, letter, lf.clone(), lc);
+    }
+    let mono = egui::FontId::monospace(12.0);
+    let text_colour = Color32::from_gray(225);
+    let volume = ws.loaded.as_ref().map(|l| &l.volume);
+    let depth = depth_of(ws, plane);
+    let mut lines = vec![readout::slice_position(plane, depth, ws.coordinates)];
+    if let Some(v) = volume {
+        lines[0].push_str(&format!("   {}", readout::slice_number(v, plane, depth)));
     }
     lines.push(format!(
         "W {:.0}  L {:.0}  ({})",
         ws.window.width, ws.window.center, ws.window_name
     ));
-    let is_ct = ws
-        .loaded
-        .as_ref()
-        .is_some_and(|l| l.volume.modality.eq_ignore_ascii_case("CT"));
-    if let Some(hover) = response.hover_pos() {
-        let (u, v) = map.slice_of(f64::from(hover.x), f64::from(hover.y));
-        let p = c.slice.patient_at(u, v);
-        let value = ws.loaded.as_ref().and_then(|l| {
-            let cur = crate::volume::display::Cursor {
-                position_mm: [p.x, p.y, p.z],
-            };
-            cur.value(&l.volume)
-        });
-        let unit = if is_ct { " HU" } else { "" };
-        lines.push(match value {
-            Some(v) => format!("({:.1}, {:.1}, {:.1}) mm   {v:.0}{unit}", p.x, p.y, p.z),
-            None => format!("({:.1}, {:.1}, {:.1}) mm", p.x, p.y, p.z),
-        });
-    }
-    painter.text(
+    overlay_text(
+        &painter,
         r.left_bottom() + egui::vec2(8.0, -8.0),
         egui::Align2::LEFT_BOTTOM,
         lines.join("\n"),
-        egui::FontId::monospace(12.0),
-        Color32::from_gray(215),
+        mono.clone(),
+        text_colour,
     );
+    if let (Some(hover), Some(v)) = (response.hover_pos(), volume) {
+        let (u, vv) = map.slice_of(f64::from(hover.x), f64::from(hover.y));
+        let p = c.slice.patient_at(u, vv);
+        let mut hover_lines = vec![readout::position(&p, ws.coordinates)];
+        hover_lines.push(match readout::nearest_voxel(v, &p) {
+            Some(([i, j, k], value)) => format!(
+                "voxel {i}, {j}, {k}   {}",
+                readout::value_text(
+                    value,
+                    modality::unit(ws.modality()),
+                    v.value_scale.slope.fract() == 0.0 && v.value_scale.intercept.fract() == 0.0
+                )
+            ),
+            None => "outside the volume".to_string(),
+        });
+        overlay_text(
+            &painter,
+            r.right_bottom() + egui::vec2(-8.0, -8.0),
+            egui::Align2::RIGHT_BOTTOM,
+            hover_lines.join("\n"),
+            mono,
+            text_colour,
+        );
+    }
 
     // Input.
     let modifiers = ui.input(|i| i.modifiers);
@@ -374,33 +388,43 @@ pub fn slice_view(
         actions.push(UiAction::MoveCursor([p.x, p.y, p.z]));
     }
     if response.hovered() {
-        let wheel: Vec<(f32, bool)> = ui.input(|i| {
-            i.events
-                .iter()
-                .filter_map(|e| match e {
-                    egui::Event::MouseWheel {
-                        delta, modifiers, ..
-                    } => Some((delta.y, modifiers.ctrl || modifiers.command)),
-                    _ => None,
-                })
-                .collect()
-        });
-        for (dy, zoom) in wheel {
-            if dy == 0.0 {
-                continue;
-            }
-            if zoom {
-                if let Some(pos) = response.hover_pos() {
-                    let mut s = state;
-                    let factor = if dy > 0.0 { 1.15 } else { 1.0 / 1.15 };
-                    s.zoom_about(factor, &map, f64::from(pos.x), f64::from(pos.y));
-                    actions.push(UiAction::SetSliceView(plane, s));
+        // Every notch of the frame counts (several arrive together when frames are slow).
+        let (mut slices, mut zoom_steps) = (0i64, 0i64);
+        ui.input(|i| {
+            for e in &i.events {
+                if let egui::Event::MouseWheel {
+                    unit,
+                    delta,
+                    modifiers,
+                    ..
+                } = e
+                {
+                    let unit = match unit {
+                        egui::MouseWheelUnit::Point => WheelUnit::Point,
+                        egui::MouseWheelUnit::Line => WheelUnit::Line,
+                        egui::MouseWheelUnit::Page => WheelUnit::Page,
+                    };
+                    let steps = wheel.add(unit, f64::from(delta.y));
+                    if modifiers.ctrl || modifiers.command {
+                        zoom_steps += steps;
+                    } else {
+                        slices += steps;
+                    }
                 }
-            } else {
-                let mut cur = ws.cursor;
-                cur.scroll(plane, f64::from(dy.signum()), step_mm(ws, plane));
-                actions.push(UiAction::MoveCursor(cur.position_mm));
             }
+        });
+        if zoom_steps != 0
+            && let Some(pos) = response.hover_pos()
+        {
+            let mut s = state;
+            let factor = 1.15f64.powi(zoom_steps.clamp(-20, 20) as i32);
+            s.zoom_about(factor, &map, f64::from(pos.x), f64::from(pos.y));
+            actions.push(UiAction::SetSliceView(plane, s));
+        }
+        if slices != 0 {
+            let mut cur = ws.cursor;
+            cur.scroll(plane, slices as f64, step_mm(ws, plane));
+            actions.push(UiAction::MoveCursor(cur.position_mm));
         }
     }
 }

@@ -16,9 +16,10 @@ use crate::session::banner::Banner;
 use crate::session::camera::{OrbitCamera, StandardView};
 use crate::session::layout::{Layout, SliceViewState, ViewId};
 use crate::session::open::{self, Catalog, LoadedSeries, OpenError};
+use crate::session::readout::Convention;
 use crate::session::structures::{self, BuildError, Built, Recipe};
 use crate::session::{Level, Notice};
-use crate::volume::display::{CT_PRESETS, Cursor, Plane, WindowLevel, auto_window, bounds_mm};
+use crate::volume::display::{CT_PRESETS, Cursor, Plane, WindowLevel, bounds_mm};
 
 /// One structure in the Structures panel.
 #[derive(Debug, Clone)]
@@ -30,6 +31,28 @@ pub struct StructureItem {
     pub error: Option<String>,
     /// Bumped whenever the mesh changes (the scene re-uploads it).
     pub revision: u64,
+    /// Created by the modality's defaults (replaced when the modality changes), not by the user.
+    pub auto: bool,
+}
+
+/// What a notice is about: it stays while that is open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NoticeScope {
+    /// The workstation itself (a failed open): stays until dismissed.
+    App,
+    /// The open study (files skipped while scanning it).
+    Study,
+    /// The loaded series (corrections made while loading it, structures that failed).
+    Series,
+}
+
+/// A notice in the status bar, with a stable id (dismissing or opening one never hits
+/// another when older ones are pruned).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ShownNotice {
+    pub id: u64,
+    pub scope: NoticeScope,
+    pub notice: Notice,
 }
 
 /// How the 3D view is dressed.
@@ -52,7 +75,9 @@ pub struct Workspace {
     pub window: WindowLevel,
     pub window_name: String,
     pub anonymous: bool,
-    pub notices: Vec<Notice>,
+    /// How positions are written in the read-outs.
+    pub coordinates: Convention,
+    pub notices: Vec<ShownNotice>,
     pub layout: Layout,
     pub slice_views: [SliceViewState; 3],
     pub camera: OrbitCamera,
@@ -64,7 +89,10 @@ pub struct Workspace {
     pub volume_revision: u64,
     /// Triangles per structure (None = the default budget).
     pub triangle_budget: Option<usize>,
+    /// Structures to create on load instead of the modality's defaults (`render --recipes`).
+    pub recipes_override: Option<Vec<Recipe>>,
     next_id: u64,
+    next_notice: u64,
 }
 
 impl Default for Workspace {
@@ -79,6 +107,7 @@ impl Default for Workspace {
             window: CT_PRESETS[0].1,
             window_name: CT_PRESETS[0].0.into(),
             anonymous: false,
+            coordinates: Convention::default(),
             notices: Vec::new(),
             layout: Layout::FourUp,
             slice_views: [SliceViewState::default(); 3],
@@ -97,7 +126,9 @@ impl Default for Workspace {
             landmarks: Vec::new(),
             volume_revision: 0,
             triangle_budget: None,
+            recipes_override: None,
             next_id: 1,
+            next_notice: 1,
         }
     }
 }
@@ -107,11 +138,33 @@ impl Workspace {
         self.loaded.as_ref().map(|l| &l.banner)
     }
 
+    /// Adds a notice about the workstation itself (kept until dismissed).
     pub fn notify(&mut self, notice: Notice) {
-        self.notices.push(notice);
+        self.notify_about(NoticeScope::App, notice);
+    }
+
+    /// Adds a notice that lasts while what it is about stays open.
+    pub fn notify_about(&mut self, scope: NoticeScope, notice: Notice) {
+        let id = self.next_notice;
+        self.next_notice += 1;
+        self.notices.push(ShownNotice { id, scope, notice });
         if self.notices.len() > 50 {
             self.notices.remove(0);
         }
+    }
+
+    /// Forgets the notices about what is being closed.
+    fn drop_notices(&mut self, scopes: &[NoticeScope]) {
+        self.notices.retain(|n| !scopes.contains(&n.scope));
+    }
+
+    /// The modality the open series is treated as ("" when none is open or unknown).
+    pub fn modality(&self) -> &str {
+        self.loaded.as_ref().map_or("", |l| l.modality.as_str())
+    }
+
+    pub fn is_ct(&self) -> bool {
+        self.loaded.as_ref().is_some_and(LoadedSeries::is_ct)
     }
 
     fn add_structure(&mut self, mut recipe: Recipe) -> u64 {
@@ -127,6 +180,7 @@ impl Workspace {
             built: None,
             error: None,
             revision: 0,
+            auto: false,
         });
         id
     }
@@ -158,8 +212,13 @@ pub enum UiAction {
     SetColour(u64, [f32; 3]),
     Cancel(u64),
     CancelAll,
-    DismissNotice(usize),
+    /// Dismisses the notice with this id.
+    DismissNotice(u64),
     SetAnonymous(bool),
+    /// Treat the open series as this modality (units, presets, default structures).
+    SetModality(String),
+    SetCoordinates(Convention),
+    Quit,
     SetLayout(Layout),
     ToggleView(ViewId),
     StandardView(StandardView),
@@ -246,6 +305,7 @@ impl Plugin for LogicPlugin {
         app.init_resource::<Workspace>()
             .init_resource::<Jobs>()
             .add_message::<UiAction>()
+            .add_message::<AppExit>()
             .add_systems(Startup, spawn_crosshair)
             .add_systems(
                 Update,
@@ -290,6 +350,7 @@ pub fn apply_actions(
     mut actions: MessageReader<UiAction>,
     mut ws: ResMut<Workspace>,
     mut jobs: ResMut<Jobs>,
+    mut exit: MessageWriter<AppExit>,
 ) {
     for action in actions.read() {
         match action.clone() {
@@ -343,12 +404,14 @@ pub fn apply_actions(
                 }
             }
             UiAction::CancelAll => jobs.running.iter().for_each(|j| j.progress.cancel()),
-            UiAction::DismissNotice(i) => {
-                if i < ws.notices.len() {
-                    ws.notices.remove(i);
-                }
-            }
+            UiAction::DismissNotice(id) => ws.notices.retain(|n| n.id != id),
             UiAction::SetAnonymous(a) => ws.anonymous = a,
+            UiAction::SetModality(m) => set_modality(&mut ws, &mut jobs, &m),
+            UiAction::SetCoordinates(c) => ws.coordinates = c,
+            UiAction::Quit => {
+                jobs.running.iter().for_each(|j| j.progress.cancel());
+                exit.write(AppExit::Success);
+            }
             UiAction::SetLayout(l) => ws.layout = l,
             UiAction::ToggleView(v) => ws.layout = ws.layout.toggled(v),
             UiAction::StandardView(v) => {
@@ -363,7 +426,13 @@ pub fn apply_actions(
                 ws.window = w;
                 ws.window_name = name;
             }
-            UiAction::MoveCursor(p) => ws.cursor.position_mm = p,
+            UiAction::MoveCursor(p) => {
+                let cursor = Cursor { position_mm: p };
+                ws.cursor = match &ws.loaded {
+                    Some(l) => cursor.clamped(&l.volume).snapped(&l.volume),
+                    None => cursor,
+                };
+            }
             UiAction::SetSliceView(plane, s) => *ws.slice_view_mut(plane) = s,
             UiAction::SetOptions3d(o) => ws.options_3d = o,
             UiAction::OrbitCamera(dx, dy) => ws.camera.orbit(dx, dy),
@@ -374,33 +443,91 @@ pub fn apply_actions(
 }
 
 /// Installs a freshly loaded series: cursor to its centre, window by modality, camera
-/// framing its bounds, default structures queued.
+/// framing its bounds, default structures queued. Notices of the previous series go.
 fn install(ws: &mut Workspace, jobs: &mut Jobs, loaded: LoadedSeries) {
     for s in &ws.structures {
         jobs.cancel_structure(s.id);
     }
     ws.structures.clear();
+    ws.drop_notices(&[NoticeScope::Series]);
     let volume = Arc::clone(&loaded.volume);
     ws.cursor = Cursor::centred(&volume);
-    if volume.modality.eq_ignore_ascii_case("CT") {
-        ws.window = CT_PRESETS[0].1;
-        ws.window_name = CT_PRESETS[0].0.into();
-    } else {
-        ws.window = auto_window(&volume);
-        ws.window_name = "Auto".into();
-    }
+    let (name, window) = loaded.default_window();
+    ws.window = window;
+    ws.window_name = name;
     let (lo, hi) = bounds_mm(&volume);
     ws.camera = OrbitCamera::framing(&lo, &hi, ws.view_3d);
     ws.slice_views = [SliceViewState::default(); 3];
     for n in loaded.notices.clone() {
-        ws.notify(n);
+        ws.notify_about(NoticeScope::Series, n);
     }
     ws.loaded = Some(loaded);
     ws.volume_revision += 1;
-    for recipe in structures::default_recipes(&volume, &ws.landmarks) {
+    add_default_structures(ws, jobs);
+}
+
+/// Queues the open series' default structures (by its modality).
+fn add_default_structures(ws: &mut Workspace, jobs: &mut Jobs) {
+    let Some(loaded) = &ws.loaded else { return };
+    let recipes = match &ws.recipes_override {
+        Some(r) => r.clone(),
+        None => structures::default_recipes(
+            &loaded.volume,
+            &loaded.modality,
+            loaded.contrast_peak_hu(),
+            &ws.landmarks,
+        ),
+    };
+    for recipe in recipes {
         let id = ws.add_structure(recipe);
+        if let Some(s) = ws.structures.iter_mut().find(|s| s.id == id) {
+            s.auto = true;
+        }
         start_build(jobs, ws, id);
     }
+}
+
+/// The user says what the series is: units, window, presets and default structures follow
+/// (structures the user added stay).
+fn set_modality(ws: &mut Workspace, jobs: &mut Jobs, modality: &str) {
+    let Some(loaded) = ws.loaded.as_mut() else {
+        return;
+    };
+    if loaded.modality.eq_ignore_ascii_case(modality.trim()) {
+        return;
+    }
+    loaded.set_modality(modality);
+    let (name, window) = loaded.default_window();
+    let shown = loaded.modality.clone();
+    ws.window = window;
+    ws.window_name = name;
+    let auto: Vec<u64> = ws
+        .structures
+        .iter()
+        .filter(|s| s.auto)
+        .map(|s| s.id)
+        .collect();
+    for id in &auto {
+        jobs.cancel_structure(*id);
+    }
+    ws.structures.retain(|s| !s.auto);
+    add_default_structures(ws, jobs);
+    ws.notify_about(
+        NoticeScope::Series,
+        Notice::new(
+            Level::Info,
+            format!(
+                "Shown as {}",
+                if shown.is_empty() {
+                    "unknown modality"
+                } else {
+                    &shown
+                }
+            ),
+            "The modality was changed in the Series panel: units, window presets and default \
+             structures follow it.",
+        ),
+    );
 }
 
 pub fn poll_jobs(mut ws: ResMut<Workspace>, mut jobs: ResMut<Jobs>) {
@@ -421,8 +548,9 @@ pub fn poll_jobs(mut ws: ResMut<Workspace>, mut jobs: ResMut<Jobs>) {
             JobOutput::Opened(path, result) => match result {
                 Ok((catalog, loaded)) => {
                     ws.landmarks = open::study_landmarks(&path);
+                    ws.drop_notices(&[NoticeScope::Study, NoticeScope::Series]);
                     if let Some(n) = catalog.skipped_notice() {
-                        ws.notify(n);
+                        ws.notify_about(NoticeScope::Study, n);
                     }
                     ws.recent.retain(|p| p != &path);
                     ws.recent.insert(0, path);
@@ -463,11 +591,14 @@ pub fn poll_jobs(mut ws: ResMut<Workspace>, mut jobs: ResMut<Jobs>) {
                     Err(e) => {
                         let name = item.recipe.name.clone();
                         item.error = Some(e.to_string());
-                        ws.notify(Notice::new(
-                            Level::Warning,
-                            format!("Structure {name} not built"),
-                            e.to_string(),
-                        ));
+                        ws.notify_about(
+                            NoticeScope::Series,
+                            Notice::new(
+                                Level::Warning,
+                                format!("Structure {name} not built"),
+                                e.to_string(),
+                            ),
+                        );
                     }
                 }
             }

@@ -9,15 +9,17 @@ use std::path::{Path, PathBuf};
 
 use bevy_egui::egui::{self, Color32, RichText};
 
-use super::slices::{SliceCache, plane_colour, slice_view};
-use super::state::{StructureItem, ThreeDOptions, UiAction, Workspace};
+use super::slices::{OVERLAY_BACKING, SliceCache, overlay_text, plane_colour, slice_view};
+use super::state::{StructureItem, ThreeDOptions, UiAction, Workspace, plane_index};
 use crate::segment::Preset;
 use crate::session::Level;
 use crate::session::banner::Banner;
 use crate::session::camera::StandardView;
-use crate::session::layout::{Layout, Rect as ViewRect, ViewId};
+use crate::session::layout::{Layout, Rect as ViewRect, ViewId, WheelSteps};
+use crate::session::modality;
+use crate::session::readout::Convention;
 use crate::session::structures::Recipe;
-use crate::volume::display::{CT_PRESETS, Plane, auto_window};
+use crate::volume::display::{CT_PRESETS, Plane, WindowLevel, auto_window};
 
 /// A running job as the status bar shows it.
 #[derive(Debug, Clone)]
@@ -32,7 +34,8 @@ pub struct JobLine {
 #[derive(bevy::prelude::Resource)]
 pub struct UiState {
     pub dialog: Option<FileDialog>,
-    pub notice_open: Option<usize>,
+    /// The id of the notice whose details are open.
+    pub notice_open: Option<u64>,
     pub help_open: bool,
     pub add_preset: Preset,
     pub add_range: (f64, f64),
@@ -41,6 +44,8 @@ pub struct UiState {
     pub bare: bool,
     pub screenshot_requested: bool,
     pub last_screenshot: Option<PathBuf>,
+    /// Wheel motion not yet turned into whole slices, per slice view.
+    pub wheel: [WheelSteps; 3],
 }
 
 impl Default for UiState {
@@ -55,6 +60,7 @@ impl Default for UiState {
             bare: false,
             screenshot_requested: false,
             last_screenshot: None,
+            wheel: [WheelSteps::default(); 3],
         }
     }
 }
@@ -83,27 +89,40 @@ impl FileDialog {
         if self.listed.as_deref() == Some(self.dir.as_path()) {
             return;
         }
-        self.entries.clear();
-        self.error = None;
-        match std::fs::read_dir(&self.dir) {
-            Ok(rd) => {
-                for e in rd.flatten() {
-                    let name = e.file_name().to_string_lossy().into_owned();
-                    if name.starts_with('.') {
-                        continue;
-                    }
-                    let is_dir = e.file_type().map(|t| t.is_dir()).unwrap_or(false);
-                    self.entries.push((name, is_dir));
-                }
-                self.entries.sort_by(|a, b| {
-                    b.1.cmp(&a.1)
-                        .then_with(|| a.0.to_lowercase().cmp(&b.0.to_lowercase()))
-                });
+        match list_dir(&self.dir) {
+            Ok(entries) => {
+                self.entries = entries;
+                self.error = None;
             }
-            Err(e) => self.error = Some(e.kind().to_string()),
+            Err(e) => {
+                self.entries.clear();
+                self.error = Some(e);
+            }
         }
         self.listed = Some(self.dir.clone());
     }
+}
+
+/// A folder's visible entries for the Open dialog: (name, is a folder), folders first, by
+/// name. Symbolic links are followed, so a linked folder is listed as a folder.
+pub fn list_dir(dir: &Path) -> Result<Vec<(String, bool)>, String> {
+    let rd = std::fs::read_dir(dir).map_err(|e| e.kind().to_string())?;
+    let mut entries = Vec::new();
+    for e in rd.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') {
+            continue;
+        }
+        let is_dir = std::fs::metadata(e.path())
+            .map(|m| m.is_dir())
+            .unwrap_or(false);
+        entries.push((name, is_dir));
+    }
+    entries.sort_by(|a, b| {
+        b.1.cmp(&a.1)
+            .then_with(|| a.0.to_lowercase().cmp(&b.0.to_lowercase()))
+    });
+    Ok(entries)
 }
 
 const MOUSE_HELP: &str = "Slices: click = move cursor · wheel = next/previous slice · right-drag = window (x) / level (y) · middle- or shift-drag = pan · ctrl-wheel = zoom · double-click = one view\n\
@@ -176,7 +195,10 @@ pub fn workstation_ui(
     let mut three_d = None;
     for (view, rect) in ws.layout.arrange(area, 3.0) {
         match view.plane() {
-            Some(plane) => slice_view(&mut root, ws, cache, plane, rect, actions),
+            Some(plane) => {
+                let wheel = &mut st.wheel[plane_index(plane)];
+                slice_view(&mut root, ws, cache, plane, rect, wheel, actions)
+            }
             None => {
                 three_d = Some(rect);
                 view_3d_overlay(&mut root, ws, rect, actions);
@@ -221,12 +243,15 @@ fn keyboard(ctx: &egui::Context, actions: &mut Vec<UiAction>) {
             (egui::Key::S, StandardView::Superior),
             (egui::Key::I, StandardView::Inferior),
         ] {
-            if i.key_pressed(key) && !i.modifiers.ctrl {
+            if i.key_pressed(key) && !i.modifiers.ctrl && !i.modifiers.command {
                 actions.push(UiAction::StandardView(v));
             }
         }
         if i.key_pressed(egui::Key::Home) {
             actions.push(UiAction::ResetCamera);
+        }
+        if i.key_pressed(egui::Key::Q) && i.modifiers.command {
+            actions.push(UiAction::Quit);
         }
     });
 }
@@ -249,7 +274,11 @@ fn menu_bar(ui: &mut egui::Ui, ws: &Workspace, st: &mut UiState, actions: &mut V
                     ui.label("(none yet)");
                 }
                 for p in &ws.recent {
-                    if ui.button(p.display().to_string()).clicked() {
+                    let shown = ws
+                        .banner()
+                        .map(|b| b.scrub(&p.display().to_string(), ws.anonymous))
+                        .unwrap_or_else(|| p.display().to_string());
+                    if ui.button(shown).clicked() {
                         actions.push(UiAction::Open(p.clone()));
                         ui.close();
                     }
@@ -264,6 +293,11 @@ fn menu_bar(ui: &mut egui::Ui, ws: &Workspace, st: &mut UiState, actions: &mut V
             ui.separator();
             if ui.button("Save screenshot (PNG)").clicked() {
                 st.screenshot_requested = true;
+                ui.close();
+            }
+            ui.separator();
+            if ui.button("Quit   Ctrl+Q").clicked() {
+                actions.push(UiAction::Quit);
                 ui.close();
             }
         });
@@ -281,6 +315,15 @@ fn menu_bar(ui: &mut egui::Ui, ws: &Workspace, st: &mut UiState, actions: &mut V
                     ui.close();
                 }
             }
+            ui.separator();
+            ui.menu_button("Coordinates", |ui| {
+                for c in Convention::ALL {
+                    if ui.selectable_label(ws.coordinates == c, c.name()).clicked() {
+                        actions.push(UiAction::SetCoordinates(c));
+                        ui.close();
+                    }
+                }
+            });
         });
         ui.menu_button("Help", |ui| {
             if ui.button("Mouse and keys").clicked() {
@@ -303,7 +346,7 @@ fn banner_ui(ui: &mut egui::Ui, ws: &Workspace, actions: &mut Vec<UiAction>) {
                 );
                 ui.separator();
                 ui.label(
-                    RichText::new(b.series_line())
+                    RichText::new(b.series_line(ws.anonymous))
                         .size(15.0)
                         .color(Color32::from_gray(200)),
                 );
@@ -321,7 +364,8 @@ fn banner_ui(ui: &mut egui::Ui, ws: &Workspace, actions: &mut Vec<UiAction>) {
             if ui
                 .toggle_value(&mut anon, "Anonymous")
                 .on_hover_text(
-                    "Hide name, ID, birth and study dates everywhere (teaching, screenshots)",
+                    "Hide name, ID, birth and study dates and the free-text descriptions \
+                     everywhere (teaching, screenshots)",
                 )
                 .changed()
             {
@@ -341,14 +385,20 @@ fn series_browser(ui: &mut egui::Ui, ws: &Workspace, actions: &mut Vec<UiAction>
     for (si, study) in catalog.studies.iter().enumerate() {
         let date = Banner::shown_date(&study.date, ws.anonymous);
         let patient = if catalog.identities.len() > 1 {
-            format!("Patient {} · ", study.patient + 1)
+            format!("Patient {}", study.patient + 1)
         } else {
             String::new()
         };
-        let title = if study.description.is_empty() {
-            format!("{patient}Study {date}")
+        let description = Banner::shown_description(&study.description, ws.anonymous);
+        // Only the parts there are, joined: no dangling " · ".
+        let parts: Vec<&str> = [patient.as_str(), description, date.as_str()]
+            .into_iter()
+            .filter(|p| !p.is_empty())
+            .collect();
+        let title = if description.is_empty() {
+            format!("Study {}", parts.join(" · "))
         } else {
-            format!("{patient}{} · {date}", study.description)
+            parts.join(" · ")
         };
         egui::CollapsingHeader::new(RichText::new(title).strong())
             .id_salt(("study", si))
@@ -357,14 +407,18 @@ fn series_browser(ui: &mut egui::Ui, ws: &Workspace, actions: &mut Vec<UiAction>
                 for s in &study.series {
                     let selected = current == Some(s.key.as_str());
                     let num = s.number.map(|n| format!("#{n} ")).unwrap_or_default();
-                    let desc = if s.description.is_empty() {
-                        "(no description)"
-                    } else {
-                        &s.description
+                    // The loaded series shows the modality it is treated as.
+                    let modality = match (&ws.loaded, selected) {
+                        (Some(l), true) => l.modality.as_str(),
+                        _ => s.modality.as_str(),
+                    };
+                    let desc = match Banner::shown_description(&s.description, ws.anonymous) {
+                        "" if ws.anonymous => "",
+                        "" => "(no description)",
+                        d => d,
                     };
                     let text = format!(
-                        "{num}{} {desc}\n{}×{}×{}{}{}",
-                        s.modality,
+                        "{num}{modality} {desc}\n{}×{}×{}{}{}",
                         s.dims[0],
                         s.dims[1],
                         s.dims[2],
@@ -373,7 +427,7 @@ fn series_browser(ui: &mut egui::Ui, ws: &Workspace, actions: &mut Vec<UiAction>
                             .unwrap_or_default(),
                         if s.localizer { "  localizer" } else { "" }
                     );
-                    let mut r = ui.selectable_label(selected, text);
+                    let mut r = ui.selectable_label(selected, text.trim_end());
                     if !s.notes.is_empty() {
                         r = r.on_hover_text(s.notes.join("\n"));
                         ui.label(
@@ -385,6 +439,9 @@ fn series_browser(ui: &mut egui::Ui, ws: &Workspace, actions: &mut Vec<UiAction>
                     if r.clicked() && !selected {
                         actions.push(UiAction::LoadSeries(s.key.clone()));
                     }
+                    if selected && let Some(l) = &ws.loaded {
+                        modality_row(ui, l, actions);
+                    }
                 }
             });
     }
@@ -394,6 +451,45 @@ fn series_browser(ui: &mut egui::Ui, ws: &Workspace, actions: &mut Vec<UiAction>
                 .color(level_colour(Level::Warning)),
         );
     }
+}
+
+/// "Shown as" for the loaded series: what it is treated as, why, and a way to change it.
+fn modality_row(
+    ui: &mut egui::Ui,
+    loaded: &crate::session::open::LoadedSeries,
+    actions: &mut Vec<UiAction>,
+) {
+    use crate::session::modality::Evidence;
+    ui.horizontal(|ui| {
+        ui.add_space(14.0);
+        ui.label(RichText::new("Shown as").size(12.5));
+        let shown = if loaded.modality.is_empty() {
+            "unknown".to_string()
+        } else {
+            loaded.modality.clone()
+        };
+        egui::ComboBox::from_id_salt("modality")
+            .selected_text(shown)
+            .width(64.0)
+            .show_ui(ui, |ui| {
+                for m in modality::CHOICES {
+                    if ui
+                        .selectable_label(loaded.modality.eq_ignore_ascii_case(m), m)
+                        .clicked()
+                    {
+                        actions.push(UiAction::SetModality(m.to_string()));
+                    }
+                }
+            });
+        let why = match loaded.evidence {
+            Evidence::Header => "from the DICOM header",
+            Evidence::Sidecar => "from the JSON sidecar",
+            Evidence::Values => "inferred from the values",
+            Evidence::User => "your choice",
+            Evidence::Unknown => "the file does not say",
+        };
+        ui.label(RichText::new(why).size(12.0).color(Color32::from_gray(165)));
+    });
 }
 
 fn structure_row(
@@ -496,43 +592,79 @@ fn structures_panel(
         ui.add_space(2.0);
     }
     ui.add_space(4.0);
+    let ct = ws.is_ct();
+    let unit = if ct { "HU" } else { "values" };
     egui::CollapsingHeader::new("Add structure")
         .default_open(true)
         .show(ui, |ui| {
+            if ct {
+                ui.horizontal(|ui| {
+                    egui::ComboBox::from_id_salt("preset")
+                        .selected_text(st.add_preset.name().replace('_', " "))
+                        .show_ui(ui, |ui| {
+                            for p in Preset::ALL {
+                                ui.selectable_value(
+                                    &mut st.add_preset,
+                                    p,
+                                    p.name().replace('_', " "),
+                                );
+                            }
+                        });
+                    if ui.button("Add preset").clicked() {
+                        actions.push(UiAction::AddStructure(Recipe::preset(st.add_preset)));
+                    }
+                });
+            } else {
+                // HU presets mean nothing here; the outline finds its own threshold.
+                ui.horizontal(|ui| {
+                    if ui
+                        .button("Add outline")
+                        .on_hover_text("Head or body outline at an automatic (Otsu) threshold")
+                        .clicked()
+                    {
+                        actions.push(UiAction::AddStructure(Recipe::outline()));
+                    }
+                });
+                ui.label(
+                    RichText::new(
+                        "HU presets apply to CT only. If this series is a CT, set \
+                         \"Shown as\" CT in the Series panel.",
+                    )
+                    .size(12.0)
+                    .color(Color32::from_gray(165)),
+                );
+            }
             ui.horizontal(|ui| {
-                egui::ComboBox::from_id_salt("preset")
-                    .selected_text(st.add_preset.name().replace('_', " "))
-                    .show_ui(ui, |ui| {
-                        for p in Preset::ALL {
-                            ui.selectable_value(&mut st.add_preset, p, p.name().replace('_', " "));
-                        }
-                    });
-                if ui.button("Add preset").clicked() {
-                    actions.push(UiAction::AddStructure(Recipe::preset(st.add_preset)));
-                }
-            });
-            ui.horizontal(|ui| {
-                if ui
-                    .button("Grow from cursor")
-                    .on_hover_text("Region-grow the preset's range from the cursor (click a vessel in a slice first)")
-                    .clicked()
-                {
-                    let mut r = Recipe::preset(st.add_preset).with_seeds(vec![ws.cursor.position_mm]);
-                    r.name = format!("{} (seeded)", r.name);
-                    actions.push(UiAction::AddStructure(r));
-                }
-            });
-            ui.horizontal(|ui| {
-                ui.label("Range");
+                ui.label(format!("Range ({unit})"));
                 ui.add(egui::DragValue::new(&mut st.add_range.0).speed(5.0));
                 ui.label("to");
                 ui.add(egui::DragValue::new(&mut st.add_range.1).speed(5.0));
             });
             ui.horizontal(|ui| {
                 ui.add(egui::TextEdit::singleline(&mut st.add_name).desired_width(120.0));
+                let (lo, hi) = (
+                    st.add_range.0.min(st.add_range.1),
+                    st.add_range.0.max(st.add_range.1),
+                );
                 if ui.button("Add range").clicked() {
-                    let (lo, hi) = (st.add_range.0.min(st.add_range.1), st.add_range.0.max(st.add_range.1));
                     actions.push(UiAction::AddStructure(Recipe::range(&st.add_name, lo, hi)));
+                }
+                let grow_hint = if ct {
+                    "Region-grow the preset's range from the cursor (click a vessel in a slice first)"
+                } else {
+                    "Region-grow the range from the cursor (click inside the structure first)"
+                };
+                if ui.button("Grow from cursor").on_hover_text(grow_hint).clicked() {
+                    let recipe = if ct {
+                        let mut r = Recipe::preset(st.add_preset);
+                        r.name = format!("{} (seeded)", r.name);
+                        r
+                    } else {
+                        Recipe::range(&format!("{} (seeded)", st.add_name), lo, hi)
+                    };
+                    actions.push(UiAction::AddStructure(
+                        recipe.with_seeds(vec![ws.cursor.position_mm]),
+                    ));
                 }
             });
         });
@@ -542,12 +674,24 @@ fn window_panel(ui: &mut egui::Ui, ws: &Workspace, actions: &mut Vec<UiAction>) 
     ui.heading("Window");
     let Some(l) = &ws.loaded else { return };
     ui.horizontal_wrapped(|ui| {
-        if l.volume.modality.eq_ignore_ascii_case("CT") {
+        // HU presets only where values are HU.
+        if l.is_ct() {
             for (name, w) in CT_PRESETS {
                 if ui.selectable_label(ws.window_name == name, name).clicked() {
                     actions.push(UiAction::SetWindow(name.into(), w));
                 }
             }
+        }
+        if let Some([center, width]) = l.volume.scanner_window
+            && ui
+                .selectable_label(ws.window_name == "Scanner", "Scanner")
+                .on_hover_text("The window stored in the images by the scanner")
+                .clicked()
+        {
+            actions.push(UiAction::SetWindow(
+                "Scanner".into(),
+                WindowLevel::new(center, width),
+            ));
         }
         if ui
             .selectable_label(ws.window_name == "Auto", "Auto")
@@ -605,7 +749,15 @@ fn status_bar(
     actions: &mut Vec<UiAction>,
 ) {
     ui.horizontal(|ui| {
+        // Items with a separator between them, none trailing.
+        let mut first = true;
+        let mut gap = |ui: &mut egui::Ui| {
+            if !std::mem::replace(&mut first, false) {
+                ui.separator();
+            }
+        };
         for j in jobs {
+            gap(ui);
             ui.label(&j.label);
             let bar = match j.fraction {
                 Some(f) => egui::ProgressBar::new(f)
@@ -619,26 +771,31 @@ fn status_bar(
             if ui.small_button("Cancel").clicked() {
                 actions.push(UiAction::Cancel(j.id));
             }
-            ui.separator();
         }
         if jobs.is_empty() {
+            gap(ui);
             ui.label(RichText::new("Ready").color(Color32::from_gray(170)));
-            ui.separator();
         }
         let n = ws.notices.len();
-        for (i, notice) in ws.notices.iter().enumerate().skip(n.saturating_sub(3)) {
+        for shown in ws.notices.iter().skip(n.saturating_sub(3)) {
+            gap(ui);
+            let notice = &shown.notice;
+            let summary = match ws.banner() {
+                Some(b) => b.scrub(&notice.summary, ws.anonymous),
+                None => notice.summary.clone(),
+            };
             let r = ui.add(
                 egui::Label::new(
-                    RichText::new(format!("● {}", notice.summary))
-                        .color(level_colour(notice.level)),
+                    RichText::new(format!("● {summary}")).color(level_colour(notice.level)),
                 )
                 .sense(egui::Sense::click()),
             );
             if r.on_hover_text("Click for details").clicked() {
-                st.notice_open = Some(i);
+                st.notice_open = Some(shown.id);
             }
         }
         if let Some(p) = &st.last_screenshot {
+            gap(ui);
             ui.label(RichText::new(format!("saved {}", p.display())).small());
         }
     });
@@ -650,11 +807,16 @@ fn status_bar(
 }
 
 fn dialogs(ctx: &egui::Context, ws: &Workspace, st: &mut UiState, actions: &mut Vec<UiAction>) {
-    if let Some(i) = st.notice_open {
-        match ws.notices.get(i) {
-            Some(n) => {
+    if let Some(id) = st.notice_open {
+        match ws.notices.iter().find(|n| n.id == id) {
+            Some(shown) => {
+                let n = &shown.notice;
+                let scrub = |t: &str| match ws.banner() {
+                    Some(b) => b.scrub(t, ws.anonymous),
+                    None => t.to_string(),
+                };
                 let mut open = true;
-                egui::Window::new(RichText::new(&n.summary).color(level_colour(n.level)))
+                egui::Window::new(RichText::new(scrub(&n.summary)).color(level_colour(n.level)))
                     .id(egui::Id::new("notice"))
                     .open(&mut open)
                     .collapsible(false)
@@ -662,10 +824,10 @@ fn dialogs(ctx: &egui::Context, ws: &Workspace, st: &mut UiState, actions: &mut 
                         egui::ScrollArea::vertical()
                             .max_height(300.0)
                             .show(ui, |ui| {
-                                ui.label(&n.details);
+                                ui.label(scrub(&n.details));
                             });
                         if ui.button("Dismiss").clicked() {
-                            actions.push(UiAction::DismissNotice(i));
+                            actions.push(UiAction::DismissNotice(id));
                             st.notice_open = None;
                         }
                     });
@@ -772,39 +934,50 @@ fn view_3d_overlay(
     let r = egui::Rect::from_min_size(egui::pos2(rect.x, rect.y), egui::vec2(rect.w, rect.h));
     let response = root.interact(r, egui::Id::new("view-3d"), egui::Sense::click_and_drag());
     let painter = root.painter_at(r);
-    painter.text(
+    let title = overlay_text(
+        &painter,
         r.left_top() + egui::vec2(8.0, 6.0),
         egui::Align2::LEFT_TOP,
         "3D",
         egui::FontId::proportional(14.0),
         Color32::from_rgb(150, 170, 230),
     );
-    // Buttons along the top edge.
+    // Buttons along the top edge, on a backing so they read over any surface. A button is
+    // lit only while the camera looks exactly from that side.
+    let exact = ws.camera.standard_view();
     let mut bar = root.new_child(
         egui::UiBuilder::new()
             .max_rect(egui::Rect::from_min_size(
-                r.left_top() + egui::vec2(40.0, 4.0),
-                egui::vec2(r.width() - 48.0, 26.0),
+                egui::pos2(title.right() + 12.0, r.top() + 3.0),
+                egui::vec2((r.right() - title.right() - 16.0).max(1.0), 28.0),
             ))
             .layout(egui::Layout::left_to_right(egui::Align::Center)),
     );
-    for v in StandardView::ALL {
-        let selected = ws.view_3d == v;
-        if bar
-            .selectable_label(selected, v.key().to_string())
-            .on_hover_text(format!("{} view ({})", v.name(), v.key()))
-            .clicked()
-        {
-            actions.push(UiAction::StandardView(v));
-        }
-    }
-    if bar
-        .small_button("Reset")
-        .on_hover_text("Reset zoom and pan (Home)")
-        .clicked()
-    {
-        actions.push(UiAction::ResetCamera);
-    }
+    egui::Frame::new()
+        .fill(OVERLAY_BACKING)
+        .corner_radius(4.0)
+        .inner_margin(egui::Margin::symmetric(4, 2))
+        .show(&mut bar, |bar| {
+            bar.horizontal(|bar| {
+                for v in StandardView::ALL {
+                    let text = RichText::new(v.key().to_string()).color(Color32::from_gray(235));
+                    if bar
+                        .selectable_label(exact == Some(v), text)
+                        .on_hover_text(format!("{} view ({})", v.name(), v.key()))
+                        .clicked()
+                    {
+                        actions.push(UiAction::StandardView(v));
+                    }
+                }
+                if bar
+                    .small_button("Reset")
+                    .on_hover_text("Reset zoom and pan (Home)")
+                    .clicked()
+                {
+                    actions.push(UiAction::ResetCamera);
+                }
+            });
+        });
     // Orientation marker: patient axes as seen from the camera.
     let cam = &ws.camera;
     let centre = r.left_bottom() + egui::vec2(48.0, -48.0);
@@ -828,9 +1001,11 @@ fn view_3d_overlay(
         })
         .collect();
     drawn.sort_by(|a, b| b.0.total_cmp(&a.0));
+    painter.circle_filled(centre, 46.0, OVERLAY_BACKING);
     for (_, tip, name, col) in drawn {
         painter.line_segment([centre, tip], egui::Stroke::new(2.5, col));
-        painter.text(
+        overlay_text(
+            &painter,
             tip,
             egui::Align2::CENTER_CENTER,
             name,
@@ -883,5 +1058,34 @@ fn view_3d_overlay(
                 (1.0 + f64::from(scroll) * 0.002).clamp(0.5, 2.0),
             ));
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn open_dialog_lists_linked_folders_as_folders() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::create_dir(dir.path().join("real")).expect("mkdir");
+        std::fs::write(dir.path().join("a.dcm"), b"x").expect("write");
+        std::fs::write(dir.path().join(".hidden"), b"x").expect("write");
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(dir.path().join("real"), dir.path().join("linked"))
+            .expect("symlink");
+        let listed = list_dir(dir.path()).expect("list");
+        let mut want = vec![("real".to_string(), true), ("a.dcm".to_string(), false)];
+        if cfg!(unix) {
+            want.insert(0, ("linked".to_string(), true));
+        }
+        assert_eq!(listed, want);
+        assert!(list_dir(&dir.path().join("missing")).is_err());
+    }
+
+    #[test]
+    fn group_digits_groups_thousands() {
+        assert_eq!(group_digits(1_234_567), "1 234 567");
+        assert_eq!(group_digits(12), "12");
     }
 }

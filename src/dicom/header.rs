@@ -71,6 +71,8 @@ pub struct ImageHeader {
     pub acquisition_number: Option<i32>,
     pub slice_thickness: Option<f64>,
     pub spacing_between_slices: Option<f64>,
+    /// The first WindowCenter / WindowWidth pair, in real units (after the Modality LUT).
+    pub window: Option<[f64; 2]>,
     /// One entry per frame.
     pub frames: Vec<FrameInfo>,
     /// Whether the header was read from a data set without a file meta group.
@@ -268,6 +270,25 @@ fn group_values(item: &InMemDicomObject) -> GroupValues {
         g.rescale = rescale_of(t);
     }
     g
+}
+
+/// WindowCenter / WindowWidth (first values) of a data set or functional-group item.
+fn window_of(obj: &InMemDicomObject) -> Option<[f64; 2]> {
+    let first = |tag| {
+        obj.get(tag)?
+            .to_multi_float64()
+            .ok()?
+            .first()
+            .copied()
+            .filter(|v: &f64| v.is_finite())
+    };
+    let (c, w) = (first(tags::WINDOW_CENTER)?, first(tags::WINDOW_WIDTH)?);
+    (w >= 1.0).then_some([c, w])
+}
+
+/// The window of an enhanced object's Frame VOI LUT functional group.
+fn voi_window(item: &InMemDicomObject) -> Option<[f64; 2]> {
+    window_of(first_item(item, tags::FRAME_VOILUT_SEQUENCE)?)
 }
 
 fn rescale_of(obj: &InMemDicomObject) -> Option<Rescale> {
@@ -483,6 +504,16 @@ pub fn read_header(path: &Path) -> Result<ImageHeader, SkipReason> {
         acquisition_number: get_int(&obj, tags::ACQUISITION_NUMBER),
         slice_thickness: base.slice_thickness,
         spacing_between_slices: base.spacing_between_slices,
+        window: window_of(&obj)
+            .or_else(|| {
+                first_item(&obj, tags::SHARED_FUNCTIONAL_GROUPS_SEQUENCE).and_then(voi_window)
+            })
+            .or_else(|| {
+                obj.get(tags::PER_FRAME_FUNCTIONAL_GROUPS_SEQUENCE)
+                    .and_then(|e| e.items())
+                    .and_then(|items| items.first())
+                    .and_then(voi_window)
+            }),
         frames,
         no_meta,
         mosaic: None,

@@ -1,8 +1,9 @@
 //! A printable, serialisable summary of a scan (what `twinplan info` shows).
 //!
 //! Built from headers only: dimensions, spacing from positions, orientation, irregularities
-//! the loader will correct, skipped files with reasons. Patient identity is included only
-//! when the caller asks for it (`--phi`). No I/O besides what the caller prints.
+//! the loader will correct, skipped files with reasons. Patient identity — and the free-text
+//! study and series descriptions, which can carry names ("SURNAME^Protocol") — is included
+//! only when the caller asks for it (`--phi`). No I/O besides what the caller prints.
 
 use serde::Serialize;
 
@@ -29,8 +30,12 @@ pub struct PatientInfo {
 #[derive(Debug, Clone, Serialize)]
 pub struct StudyInfo {
     pub study_uid: String,
-    pub date: String,
-    pub description: String,
+    /// StudyDate: only with `--phi` (dates identify too).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub date: Option<String>,
+    /// StudyDescription: only with `--phi`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
     pub series: Vec<SeriesSummary>,
 }
 
@@ -41,8 +46,11 @@ pub struct SeriesSummary {
     pub series_uid: String,
     pub series_number: Option<i32>,
     pub modality: String,
-    pub description: String,
-    /// `[columns, rows, slices]` as stored (before any resampling).
+    /// SeriesDescription: only with `--phi`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// `[columns, rows, slices]` as loaded (a Siemens mosaic as its tiles; before any
+    /// resampling).
     pub dimensions: [usize; 3],
     /// `[column, row, slice]` spacing in mm; the slice spacing is measured from positions.
     pub spacing_mm: [Option<f64>; 3],
@@ -53,7 +61,8 @@ pub struct SeriesSummary {
     pub warnings: Vec<String>,
 }
 
-fn summarize(s: &SeriesInfo) -> SeriesSummary {
+/// One stack's summary (headers only): loaded dimensions, spacing, warnings.
+pub fn summarize(s: &SeriesInfo) -> SeriesSummary {
     let mut load_warnings = Vec::new();
     let mut warnings = Vec::new();
     let (frames, stack) = match order_frames(s, &mut load_warnings) {
@@ -106,7 +115,7 @@ fn summarize(s: &SeriesInfo) -> SeriesSummary {
         series_uid: s.series_uid.clone(),
         series_number: s.series_number,
         modality: s.modality.clone(),
-        description: s.description.clone(),
+        description: Some(s.description.clone()),
         dimensions,
         spacing_mm: [
             s.pixel_spacing_mm.map(|p| p[0]),
@@ -135,9 +144,20 @@ pub fn describe(report: &ScanReport, phi: bool) -> InfoReport {
                     .iter()
                     .map(|st| StudyInfo {
                         study_uid: st.study_uid.clone(),
-                        date: st.date.clone(),
-                        description: st.description.clone(),
-                        series: st.series.iter().map(summarize).collect(),
+                        date: phi.then(|| st.date.clone()),
+                        description: phi.then(|| st.description.clone()),
+                        series: st
+                            .series
+                            .iter()
+                            .map(|s| SeriesSummary {
+                                description: if phi {
+                                    Some(s.description.clone())
+                                } else {
+                                    None
+                                },
+                                ..summarize(s)
+                            })
+                            .collect(),
                     })
                     .collect(),
             })
@@ -189,12 +209,12 @@ impl InfoReport {
                 let _ = writeln!(
                     out,
                     "  Study {}  {}  {}",
-                    if st.date.is_empty() {
-                        "(no date)"
-                    } else {
-                        &st.date
+                    match st.date.as_deref() {
+                        None => "(date hidden)",
+                        Some("") => "(no date)",
+                        Some(d) => d,
                     },
-                    st.description,
+                    st.description.as_deref().unwrap_or("(description hidden)"),
                     st.study_uid
                 );
                 for s in &st.series {
@@ -205,10 +225,10 @@ impl InfoReport {
                             .map(|n| n.to_string())
                             .unwrap_or_else(|| "-".into()),
                         s.modality,
-                        if s.description.is_empty() {
-                            "(no description)"
-                        } else {
-                            &s.description
+                        match s.description.as_deref() {
+                            None => "-",
+                            Some("") => "(no description)",
+                            Some(d) => d,
                         },
                         s.dimensions[0],
                         s.dimensions[1],

@@ -83,13 +83,19 @@ pub fn load_series(series: &SeriesInfo, progress: &Progress) -> Result<Volume, L
     if let Some(w) = final_plan.warning.clone() {
         warnings.push(w);
     }
-    let (voxels, geometry) = match stack {
+    let numbers: Vec<Option<i32>> = frames.iter().map(image_number).collect();
+    let (voxels, geometry, image_numbers) = match stack {
         Some(stack) => {
             let r = regularize(voxels, &stack, None).map_err(|e| LoadError::NotAVolume {
                 reason: e.to_string(),
             })?;
             warnings.extend(r.warnings);
-            (r.voxels, r.geometry)
+            let image_numbers = r
+                .source_slice
+                .iter()
+                .map(|s| s.and_then(|k| numbers.get(k).copied().flatten()))
+                .collect();
+            (r.voxels, r.geometry, image_numbers)
         }
         None => {
             let first = frames[0].info();
@@ -101,7 +107,7 @@ pub fn load_series(series: &SeriesInfo, progress: &Progress) -> Result<Volume, L
                 .filter(|d| *d > 0.0)
                 .unwrap_or(1.0);
             let g = Geometry::axis_aligned([cols, rows, nk], [ps[1], ps[0], dk], [0.0; 3]);
-            (voxels, g)
+            (voxels, g, numbers)
         }
     };
     for note in &series.notes {
@@ -109,7 +115,19 @@ pub fn load_series(series: &SeriesInfo, progress: &Progress) -> Result<Volume, L
             message: note.clone(),
         });
     }
-    finish(series, voxels, geometry, final_plan.value_scale, warnings)
+    let mut volume = finish(series, voxels, geometry, final_plan.value_scale, warnings)?;
+    volume.image_numbers = image_numbers;
+    Ok(volume)
+}
+
+/// The number a scanner gives one image: the frame number inside a multi-frame file, else
+/// the file's InstanceNumber.
+fn image_number(f: &FrameRef) -> Option<i32> {
+    if f.file.number_of_frames > 1 {
+        i32::try_from(f.frame).ok().map(|n| n + 1)
+    } else {
+        f.file.instance_number
+    }
 }
 
 /// A Siemens mosaic: one image holding `images` slices as tiles, row by row. Geometry as
@@ -222,6 +240,7 @@ fn finish(
         reason: e.to_string(),
     })?;
     volume.value_scale = value_scale;
+    volume.scanner_window = series.frames.first().and_then(|f| f.file.window);
     volume.modality = series.modality.clone();
     volume.series_uid = Some(series.series_uid.clone());
     volume.description = series.description.clone();

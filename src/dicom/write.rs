@@ -27,6 +27,8 @@ pub struct CtSeriesOptions {
     pub series_number: i32,
     /// Seed for the study/series/instance UIDs.
     pub uid_seed: String,
+    /// Further attributes written into every file (tag, VR, text value), after the rest.
+    pub extra: Vec<(Tag, VR, String)>,
 }
 
 impl Default for CtSeriesOptions {
@@ -38,6 +40,7 @@ impl Default for CtSeriesOptions {
             series_description: String::new(),
             series_number: 1,
             uid_seed: "twinplan".into(),
+            extra: Vec::new(),
         }
     }
 }
@@ -53,6 +56,15 @@ impl CtSeriesOptions {
     }
     pub fn with_uid_seed(mut self, seed: impl Into<String>) -> Self {
         self.uid_seed = seed.into();
+        self
+    }
+    pub fn with_study_description(mut self, d: impl Into<String>) -> Self {
+        self.study_description = d.into();
+        self
+    }
+    /// Writes one more text attribute into every file (overriding one set before).
+    pub fn with_attribute(mut self, tag: Tag, vr: VR, value: impl Into<String>) -> Self {
+        self.extra.push((tag, vr, value.into()));
         self
     }
 }
@@ -277,6 +289,9 @@ pub fn write_ct_series(
             ));
             obj.put(DataElement::new(tags::RESCALE_SLOPE, VR::DS, ds(&[1.0])));
             put_str(&mut obj, tags::RESCALE_TYPE, VR::LO, "HU");
+            for (tag, vr, value) in &options.extra {
+                put_str(&mut obj, *tag, *vr, value);
+            }
             let plane = volume.voxels.index_axis(ndarray::Axis(0), k);
             let stored: Vec<u16> = plane
                 .iter()

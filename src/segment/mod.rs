@@ -4,7 +4,10 @@
 //! (26-connected, seeds in patient mm), connected components (keep largest, keep the one
 //! under a seed, drop islands), binary morphology (open, close, fill holes) and Gaussian
 //! smoothing of a mask into a scalar field so surfaces of binary masks are not staircases.
-//! Depends on `volume` only; never on meshing or the viewer.
+//! [`body`] finds the patient's body apart from the scanner table, with its cavities
+//! closed. Depends on `volume` only; never on meshing or the viewer.
+
+pub mod body;
 
 use std::collections::VecDeque;
 
@@ -76,9 +79,9 @@ pub enum Preset {
     Bone,
     /// Contrast-enhanced blood (CTA); grow it from a seed to keep bone out.
     Vessels,
-    /// The body outline (skin surface): everything denser than air, holes filled.
+    /// The body outline (skin surface): the patient's body (not the table), cavities closed.
     Skin,
-    /// Air inside the body: lungs and airways (outside air removed).
+    /// Air inside the body: lungs and airways, bowel gas, sinuses.
     Lung,
     /// Fat to enhancing parenchyma.
     SoftTissue,
@@ -119,20 +122,31 @@ impl Preset {
     }
 
     /// Applies the preset: threshold plus the clean-up that makes it useful on its own.
+    /// Everything is limited to the patient's body, so the table and holders stay out.
     pub fn segment(&self, volume: &Volume, progress: &Progress) -> Result<Mask, SegmentError> {
-        let mask = threshold(volume, self.range());
+        self.segment_in(volume, self.range(), progress)
+    }
+
+    /// The preset's clean-up applied to another value range (bone above a CTA's blood).
+    pub fn segment_in(
+        &self,
+        volume: &Volume,
+        range: ValueRange,
+        progress: &Progress,
+    ) -> Result<Mask, SegmentError> {
+        let body = body::body(volume, Preset::Skin.range().lo, progress)?;
         Ok(match self {
+            Preset::Skin => body.mask,
             Preset::Bone | Preset::Vessels | Preset::SoftTissue => {
+                let mask = body.restrict(&threshold(volume, range));
                 remove_small_components(&mask, 50, progress)?
             }
-            Preset::Skin => {
-                let body = keep_largest_component(&mask, progress)?;
-                fill_holes(&body, progress)?
-            }
             Preset::Lung => {
-                // Air that does not touch the grid border is inside the body.
-                let inside = remove_border_components(&mask, progress)?;
-                remove_small_components(&inside, 200, progress)?
+                let mut air = threshold(volume, range);
+                Zip::from(&mut air.data)
+                    .and(&body.mask.data)
+                    .par_for_each(|a, &b| *a &= b);
+                remove_small_components(&air, 200, progress)?
             }
         })
     }
@@ -172,7 +186,7 @@ pub fn threshold(volume: &Volume, range: ValueRange) -> Mask {
 
 /// The voxel at `idx + (dk, dj, di)`, if inside a grid of `dims` = (nk, nj, ni).
 #[inline]
-fn offset(
+pub(crate) fn offset(
     dims: (usize, usize, usize),
     idx: (usize, usize, usize),
     d: (isize, isize, isize),
@@ -184,7 +198,7 @@ fn offset(
 }
 
 /// The 26 neighbour offsets.
-fn neighbours26() -> impl Iterator<Item = (isize, isize, isize)> {
+pub(crate) fn neighbours26() -> impl Iterator<Item = (isize, isize, isize)> {
     (-1..=1).flat_map(|dk| {
         (-1..=1).flat_map(move |dj| {
             (-1..=1)
@@ -347,19 +361,6 @@ pub fn remove_small_components(
     Ok(select(mask, &labels, |l| {
         sizes[l as usize - 1] >= min_voxels
     }))
-}
-
-/// Drops components that touch the grid border.
-fn remove_border_components(mask: &Mask, progress: &Progress) -> Result<Mask, SegmentError> {
-    let (labels, sizes) = components(mask, progress)?;
-    let (nk, nj, ni) = labels.dim();
-    let mut touches = vec![false; sizes.len() + 1];
-    for ((k, j, i), &l) in labels.indexed_iter() {
-        if l != 0 && (k == 0 || j == 0 || i == 0 || k == nk - 1 || j == nj - 1 || i == ni - 1) {
-            touches[l as usize] = true;
-        }
-    }
-    Ok(select(mask, &labels, |l| !touches[l as usize]))
 }
 
 /// One step of 26-neighbourhood dilation (`grow = true`) or erosion.

@@ -1,6 +1,9 @@
 //! The patient banner and the anonymous mode. Identity (name, ID, birth date) enters the UI
 //! only through [`Banner`]; with `anonymous` set every string it produces is free of it, as
-//! is the study date. Depends on nothing but `dicom::header::PatientIdentity`.
+//! is the study date. Free text that can carry names (study and series descriptions; a
+//! real one reads "SURNAME^Protocol") is not shown at all in anonymous mode, and file paths
+//! shown are scrubbed of the patient's name, ID and birth date ([`Banner::scrub`]).
+//! Depends on nothing but `dicom::header::PatientIdentity`.
 
 use crate::dicom::header::PatientIdentity;
 
@@ -75,13 +78,15 @@ impl Banner {
         parts.join("  ·  ")
     }
 
-    /// The series half: modality and description (no identity in either).
-    pub fn series_line(&self) -> String {
-        match (self.modality.is_empty(), self.series.is_empty()) {
+    /// The series half: modality and description (the description, free text that can
+    /// hold a name, only outside anonymous mode).
+    pub fn series_line(&self, anonymous: bool) -> String {
+        let series = if anonymous { "" } else { self.series.as_str() };
+        match (self.modality.is_empty(), series.is_empty()) {
             (true, true) => String::new(),
             (false, true) => self.modality.clone(),
-            (true, false) => self.series.clone(),
-            (false, false) => format!("{}  ·  {}", self.modality, self.series),
+            (true, false) => series.to_string(),
+            (false, false) => format!("{}  ·  {}", self.modality, series),
         }
     }
 
@@ -92,6 +97,27 @@ impl Banner {
         } else {
             dicom_date(date)
         }
+    }
+
+    /// A description as the UI may show it: hidden when anonymous.
+    pub fn shown_description(text: &str, anonymous: bool) -> &str {
+        if anonymous { "" } else { text }
+    }
+
+    /// `text` with every trace of the patient's identity replaced, when anonymous (paths
+    /// in notices and menus: a folder is often named after the patient).
+    pub fn scrub(&self, text: &str, anonymous: bool) -> String {
+        if !anonymous {
+            return text.to_string();
+        }
+        let mut out = text.to_string();
+        let mut secrets = self.secrets();
+        // Longest first, so "DOE^JOHN" goes before "DOE".
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        for s in secrets {
+            out = replace_ignore_case(&out, &s, "▒▒▒");
+        }
+        out
     }
 
     /// Every identifying string the banner could reveal, for checks.
@@ -122,6 +148,27 @@ impl Banner {
     }
 }
 
+/// Replaces every case-insensitive (ASCII) occurrence of `needle`.
+fn replace_ignore_case(text: &str, needle: &str, with: &str) -> String {
+    if needle.is_empty() {
+        return text.to_string();
+    }
+    let lower = text.to_ascii_lowercase();
+    let n = needle.to_ascii_lowercase();
+    let mut out = String::new();
+    let mut last = 0;
+    for (at, _) in lower.match_indices(&n) {
+        if at < last {
+            continue;
+        }
+        out.push_str(&text[last..at]);
+        out.push_str(with);
+        last = at + n.len();
+    }
+    out.push_str(&text[last..]);
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,8 +196,15 @@ mod tests {
         let anon = b.identity_line(true);
         for s in b.secrets() {
             assert!(!anon.contains(&s), "{s} leaked into {anon}");
-            assert!(!b.series_line().contains(&s));
+            assert!(!b.series_line(true).contains(&s));
         }
+        assert_eq!(b.series_line(false), "CT  ·  CTA thorax-abdomen");
+        assert_eq!(b.series_line(true), "CT");
+        let path = "/data/exports/twinphantom_ada/TP-0042-PHANTOM/ct";
+        assert_eq!(b.scrub(path, false), path);
+        let scrubbed = b.scrub(path, true);
+        assert_eq!(scrubbed, "/data/exports/▒▒▒_▒▒▒/▒▒▒/ct");
+        assert_eq!(Banner::shown_description("DOE^Head", true), "");
         assert_eq!(Banner::shown_date("20250314", true), "—");
         assert!(!format!("{b:?}").contains("ADA"));
     }

@@ -114,6 +114,16 @@ impl OrbitCamera {
         self.rotation = UnitQuaternion::face_towards(&eye_dir, &up);
     }
 
+    /// The standard view the camera looks from right now, if it is exactly one (turned to it
+    /// and not orbited since; panning and zooming keep the direction).
+    pub fn standard_view(&self) -> Option<StandardView> {
+        StandardView::ALL.into_iter().find(|v| {
+            let (eye_dir, up) = v.eye_direction_and_up();
+            let r = UnitQuaternion::face_towards(&eye_dir, &up);
+            self.rotation.angle_to(&r) < 1e-6
+        })
+    }
+
     /// Back to the framing it was created with, from `view`.
     pub fn reset(&mut self, view: StandardView) {
         self.target_mm = self.home_target_mm;
@@ -243,7 +253,17 @@ mod tests {
             }
         }
         let d0 = (a.eye_mm() - a.target_mm).norm();
+        assert_eq!(a.standard_view(), Some(StandardView::Anterior));
+        let mut turned = a;
+        turned.orbit(1.0, 0.0);
+        assert_eq!(
+            turned.standard_view(),
+            None,
+            "orbited: no longer exactly anterior"
+        );
         a.orbit(90.0 / 0.4, 0.0);
+        // A quarter turn lands exactly on a side view, which is lit again.
+        assert_eq!(a.standard_view(), Some(StandardView::Right));
         assert!(((a.eye_mm() - a.target_mm).norm() - d0).abs() < 1e-9);
         // A quarter turn to the right-hand side moves the eye from anterior to a side.
         assert!(a.eye_mm().y.abs() < 1e-6 * d0 + 1e-6);
@@ -254,5 +274,12 @@ mod tests {
         assert!((a.target_mm - t0).dot(&a.right()) < 0.0);
         a.reset(StandardView::Anterior);
         assert_eq!(a, cam(StandardView::Anterior));
+        a.pan(10.0, 5.0, 500.0);
+        a.zoom(1.5);
+        assert_eq!(a.standard_view(), Some(StandardView::Anterior));
+        for v in StandardView::ALL {
+            a.set_view(v);
+            assert_eq!(a.standard_view(), Some(v));
+        }
     }
 }

@@ -156,6 +156,44 @@ impl SliceViewState {
     }
 }
 
+/// Turns mouse-wheel motion into whole slice steps without losing any: several notches
+/// that arrive in one (slow) frame all count, and the fractions a touchpad sends add up.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct WheelSteps {
+    carry: f64,
+}
+
+/// Wheel units, as windowing systems report them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WheelUnit {
+    /// Notches ("lines").
+    Line,
+    /// Logical pixels (touchpads): [`WheelSteps::POINTS_PER_STEP`] make one step.
+    Point,
+    /// Pages: ten steps each.
+    Page,
+}
+
+impl WheelSteps {
+    pub const POINTS_PER_STEP: f64 = 40.0;
+
+    /// Adds one wheel event; returns the whole steps it completes (sign = direction).
+    pub fn add(&mut self, unit: WheelUnit, delta: f64) -> i64 {
+        if !delta.is_finite() {
+            return 0;
+        }
+        self.carry += match unit {
+            WheelUnit::Line => delta,
+            WheelUnit::Point => delta / Self::POINTS_PER_STEP,
+            WheelUnit::Page => delta * 10.0,
+        };
+        // A tiny tolerance so 0.1 + 0.2 + … lands on whole steps.
+        let steps = (self.carry + self.carry.signum() * 1e-9).trunc();
+        self.carry -= steps;
+        steps as i64
+    }
+}
+
 /// Screen ↔ slice pixel mapping of a slice view.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SliceMapping {
@@ -232,6 +270,24 @@ mod tests {
             Layout::FourUp
         );
         assert_eq!(ViewId::from_name("3d"), Some(ViewId::ThreeD));
+    }
+
+    #[test]
+    fn wheel_notches_are_never_dropped() {
+        let mut w = WheelSteps::default();
+        // Three notches in one frame: three steps.
+        let frame: i64 = [1.0, 1.0, 1.0]
+            .iter()
+            .map(|d| w.add(WheelUnit::Line, *d))
+            .sum();
+        assert_eq!(frame, 3);
+        // One event carrying two notches (some systems merge them).
+        assert_eq!(w.add(WheelUnit::Line, -2.0), -2);
+        // A touchpad: 13 points at a time add up to one step per 40.
+        let steps: i64 = (0..40).map(|_| w.add(WheelUnit::Point, 13.0)).sum();
+        assert_eq!(steps, 13);
+        assert_eq!(w.add(WheelUnit::Page, 1.0), 10);
+        assert_eq!(w.add(WheelUnit::Line, f64::NAN), 0);
     }
 
     #[test]

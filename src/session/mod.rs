@@ -10,7 +10,9 @@
 pub mod banner;
 pub mod camera;
 pub mod layout;
+pub mod modality;
 pub mod open;
+pub mod readout;
 pub mod section;
 pub mod structures;
 

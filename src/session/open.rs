@@ -8,13 +8,17 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::dicom::header::PatientIdentity;
+use crate::dicom::info::summarize;
 use crate::dicom::load::load_series;
 use crate::dicom::scan::{ScanReport, SeriesInfo, scan};
 use crate::nifti_io;
 use crate::progress::Progress;
 use crate::session::banner::Banner;
+use crate::session::modality::{self, Evidence};
 use crate::session::{Level, Notice};
 use crate::volume::Volume;
+use crate::volume::display::WindowLevel;
+use crate::volume::histogram::Histogram;
 
 /// One series as the browser lists it.
 #[derive(Debug, Clone, PartialEq)]
@@ -23,8 +27,9 @@ pub struct SeriesEntry {
     pub key: String,
     pub number: Option<i32>,
     pub modality: String,
+    /// SeriesDescription (free text: hidden in anonymous mode).
     pub description: String,
-    /// Columns × rows × slices.
+    /// Columns × rows × slices as loaded (a Siemens mosaic as its tiles).
     pub dims: [usize; 3],
     pub spacing_mm: Option<[f64; 3]>,
     pub orientation: String,
@@ -38,6 +43,7 @@ pub struct StudyEntry {
     /// Index into [`Catalog::identities`].
     pub patient: usize,
     pub date: String,
+    /// StudyDescription (free text: hidden in anonymous mode).
     pub description: String,
     pub series: Vec<SeriesEntry>,
 }
@@ -61,6 +67,38 @@ pub struct LoadedSeries {
     pub volume: Arc<Volume>,
     pub banner: Banner,
     pub notices: Vec<Notice>,
+    /// The modality the workstation treats the series as ("" when unknown), and why.
+    pub modality: String,
+    pub evidence: Evidence,
+    /// The value histogram (for defaults that depend on the modality).
+    pub histogram: Arc<Histogram>,
+}
+
+impl LoadedSeries {
+    pub fn is_ct(&self) -> bool {
+        modality::is_ct(&self.modality)
+    }
+
+    /// The HU of a CT angiogram's contrast peak (None for other series).
+    pub fn contrast_peak_hu(&self) -> Option<f64> {
+        if self.is_ct() {
+            modality::contrast_peak_hu(&self.histogram)
+        } else {
+            None
+        }
+    }
+
+    /// The window this series opens with (see [`modality::default_window`]).
+    pub fn default_window(&self) -> (String, WindowLevel) {
+        modality::default_window(&self.volume, &self.modality, &self.histogram)
+    }
+
+    /// Treat the series as another modality (the user's choice).
+    pub fn set_modality(&mut self, m: &str) {
+        self.modality = m.trim().to_ascii_uppercase();
+        self.evidence = Evidence::User;
+        self.banner.modality = self.modality.clone();
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -121,22 +159,21 @@ impl Catalog {
 }
 
 fn entry_of(s: &SeriesInfo) -> SeriesEntry {
-    let spacing = s.pixel_spacing_mm.map(|[r, c]| {
-        let between = s
-            .frames
-            .first()
-            .and_then(|f| f.file.spacing_between_slices.or(f.file.slice_thickness))
-            .unwrap_or(0.0);
-        [c, r, between]
-    });
+    // The same figures `twinplan info` prints: loaded dimensions (mosaics as their tiles),
+    // slice spacing measured from positions.
+    let summary = summarize(s);
+    let spacing = match summary.spacing_mm {
+        [Some(c), Some(r), Some(k)] => Some([c, r, k]),
+        _ => None,
+    };
     SeriesEntry {
         key: s.id(),
         number: s.series_number,
         modality: s.modality.clone(),
         description: s.description.clone(),
-        dims: [usize::from(s.columns), usize::from(s.rows), s.slice_count()],
+        dims: summary.dimensions,
         spacing_mm: spacing,
-        orientation: format!("{:?}", s.orientation),
+        orientation: summary.orientation,
         localizer: s.localizer,
         notes: s.notes.clone(),
     }
@@ -239,7 +276,7 @@ pub fn load_entry(
     if progress.is_cancelled() {
         return Err(OpenError::Cancelled);
     }
-    let notices = volume
+    let mut notices: Vec<Notice> = volume
         .warnings
         .iter()
         .map(|w| {
@@ -248,17 +285,36 @@ pub fn load_entry(
             Notice::new(Level::Warning, summary, text)
         })
         .collect();
+    let histogram = Histogram::of(&volume);
+    let (modality, evidence) = if catalog.report.is_some() {
+        let m = if volume.modality.is_empty() {
+            entry.modality.clone()
+        } else {
+            volume.modality.clone()
+        };
+        (m, Evidence::Header)
+    } else if let Some(m) = nifti_io::sidecar_modality(&catalog.source) {
+        (m, Evidence::Sidecar)
+    } else if modality::looks_like_ct(&histogram) {
+        notices.push(Notice::new(
+            Level::Info,
+            "Treated as CT (inferred from its values)",
+            "The NIfTI file does not say what it is. Its values are whole numbers with air \
+             near −1000 and soft tissue near 0, as in a CT in Hounsfield units, so it is shown \
+             as CT: HU read-outs, CT window presets and default surfaces. If that is wrong, \
+             change the modality in the Series panel.",
+        ));
+        ("CT".to_string(), Evidence::Values)
+    } else {
+        (String::new(), Evidence::Unknown)
+    };
     let banner = Banner {
         identity: study
             .and_then(|s| catalog.identities.get(s.patient))
             .cloned()
             .unwrap_or_default(),
         study_date: study.map(|s| s.date.clone()).unwrap_or_default(),
-        modality: if volume.modality.is_empty() {
-            entry.modality.clone()
-        } else {
-            volume.modality.clone()
-        },
+        modality: modality.clone(),
         series: entry.description.clone(),
     };
     Ok(LoadedSeries {
@@ -266,6 +322,9 @@ pub fn load_entry(
         volume: Arc::new(volume),
         banner,
         notices,
+        modality,
+        evidence,
+        histogram: Arc::new(histogram),
     })
 }
 

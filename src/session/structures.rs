@@ -18,10 +18,17 @@ use crate::volume::Volume;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Source {
-    /// A named preset (see `segment::Preset`).
-    Preset { preset: String },
+    /// A named preset (see `segment::Preset`), optionally from a higher lower bound (bone
+    /// in a CT angiogram starts above the contrast-enhanced blood).
+    Preset {
+        preset: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        min_hu: Option<f64>,
+    },
     /// A value range in real units (HU for CT).
     Range { lo: f64, hi: f64 },
+    /// The body outline at an automatic (Otsu) threshold: any modality, MR's default.
+    Outline,
 }
 
 /// How a structure is made from the volume.
@@ -58,6 +65,7 @@ impl Recipe {
             name: preset.name().replace('_', " "),
             source: Source::Preset {
                 preset: preset.name().into(),
+                min_hu: None,
             },
             seeds_mm: Vec::new(),
             colour,
@@ -77,6 +85,19 @@ impl Recipe {
         }
     }
 
+    /// The head or body outline at an automatic threshold (the MR default).
+    pub fn outline() -> Recipe {
+        let (colour, opacity) = preset_look(Preset::Skin);
+        Recipe {
+            name: "outline".into(),
+            source: Source::Outline,
+            seeds_mm: Vec::new(),
+            colour,
+            opacity: opacity.max(0.35),
+            max_triangles: None,
+        }
+    }
+
     pub fn with_seeds(mut self, seeds: Vec<[f64; 3]>) -> Recipe {
         self.seeds_mm = seeds;
         self
@@ -85,24 +106,41 @@ impl Recipe {
     /// The value range the recipe selects.
     pub fn range_of(&self) -> Option<ValueRange> {
         match &self.source {
-            Source::Preset { preset } => Preset::from_name(preset).map(|p| p.range()),
+            Source::Preset { preset, min_hu } => Preset::from_name(preset).map(|p| {
+                let r = p.range();
+                ValueRange::new(min_hu.map_or(r.lo, |m| m.max(r.lo)), r.hi)
+            }),
             Source::Range { lo, hi } => Some(ValueRange::new(*lo, *hi)),
+            Source::Outline => None,
         }
+    }
+
+    /// Whether the recipe thresholds in HU, so makes sense only for CT.
+    pub fn needs_hu(&self) -> bool {
+        matches!(self.source, Source::Preset { .. })
     }
 
     /// Smooth shells need far fewer triangles than bone to look the same.
     fn default_budget(&self) -> usize {
         match &self.source {
-            Source::Preset { preset } if preset == "skin" => TRIANGLE_BUDGET / 4,
-            Source::Preset { preset } if preset == "lung" => TRIANGLE_BUDGET / 2,
+            Source::Preset { preset, .. } if preset == "skin" => TRIANGLE_BUDGET / 4,
+            Source::Preset { preset, .. } if preset == "lung" => TRIANGLE_BUDGET / 2,
+            Source::Outline => TRIANGLE_BUDGET / 4,
             _ => TRIANGLE_BUDGET,
         }
     }
 
     fn options(&self) -> Option<SurfaceOptions> {
         let selection = match &self.source {
-            Source::Preset { preset } => Selection::Preset(Preset::from_name(preset)?),
+            Source::Preset {
+                preset,
+                min_hu: None,
+            } => Selection::Preset(Preset::from_name(preset)?),
+            Source::Preset { preset, .. } => {
+                Selection::PresetIn(Preset::from_name(preset)?, self.range_of()?)
+            }
             Source::Range { lo, hi } => Selection::Range(ValueRange::new(*lo, *hi)),
+            Source::Outline => Selection::Outline,
         };
         let seeded = !self.seeds_mm.is_empty();
         let mut o = SurfaceOptions::new(selection)
@@ -121,14 +159,32 @@ impl Recipe {
 /// Triangles per structure kept for display (software rasterizers stay interactive).
 pub const TRIANGLE_BUDGET: usize = 400_000;
 
-/// The default structures of a volume: bone and skin for CT, plus vessels grown from the
-/// study's aortic-root landmark when it has one (the bundled sample). Other modalities get
-/// none by default (their values have no fixed meaning).
-pub fn default_recipes(volume: &Volume, landmarks: &[(String, [f64; 3])]) -> Vec<Recipe> {
-    if !volume.modality.eq_ignore_ascii_case("CT") {
-        return Vec::new();
+/// The default structures of a series: bone and skin for CT, plus vessels grown from the
+/// study's aortic-root landmark when it has one (the bundled sample); in a CT angiogram
+/// (`contrast_peak_hu`) bone starts 300 HU above the blood peak, so enhanced vessels are not
+/// taken for bone. The head or body
+/// outline at an automatic threshold for MR and for volumes of unknown modality. Other
+/// modalities (ultrasound, nuclear medicine, ...) get none.
+pub fn default_recipes(
+    volume: &Volume,
+    modality: &str,
+    contrast_peak_hu: Option<f64>,
+    landmarks: &[(String, [f64; 3])],
+) -> Vec<Recipe> {
+    if !crate::session::modality::is_ct(modality) {
+        let m = modality.trim().to_ascii_uppercase();
+        let outline = (m.is_empty() || m == "MR") && volume.geometry.dims.iter().all(|&n| n > 1);
+        return if outline {
+            vec![Recipe::outline()]
+        } else {
+            Vec::new()
+        };
     }
-    let mut out = vec![Recipe::preset(Preset::Bone)];
+    let mut bone = Recipe::preset(Preset::Bone);
+    if let (Some(peak), Source::Preset { min_hu, .. }) = (contrast_peak_hu, &mut bone.source) {
+        *min_hu = Some((peak + 300.0).max(Preset::Bone.range().lo));
+    }
+    let mut out = vec![bone];
     if let Some((_, p)) = landmarks.iter().find(|(n, _)| n == "aortic_root") {
         out.push(Recipe::preset(Preset::Vessels).with_seeds(vec![*p]));
     }
@@ -160,8 +216,8 @@ pub enum BuildError {
 pub fn build(volume: &Volume, recipe: &Recipe, progress: &Progress) -> Result<Built, BuildError> {
     let t = std::time::Instant::now();
     let options = recipe.options().ok_or_else(|| match &recipe.source {
-        Source::Preset { preset } => BuildError::UnknownPreset(preset.clone()),
-        Source::Range { .. } => BuildError::Empty,
+        Source::Preset { preset, .. } => BuildError::UnknownPreset(preset.clone()),
+        Source::Range { .. } | Source::Outline => BuildError::Empty,
     })?;
     let (mesh, _) = surface(volume, &options, progress)?;
     if mesh.indices.is_empty() {
@@ -196,7 +252,7 @@ mod tests {
             .iter()
             .map(|l| (l.name.clone(), l.position_mm))
             .collect();
-        let recipes = default_recipes(&ph.volume, &landmarks);
+        let recipes = default_recipes(&ph.volume, "CT", None, &landmarks);
         let names: Vec<&str> = recipes.iter().map(|r| r.name.as_str()).collect();
         assert_eq!(names, ["bone", "vessels", "skin"]);
         let json = serde_json::to_string(&recipes).expect("serialise");

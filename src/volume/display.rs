@@ -64,17 +64,11 @@ pub const CT_PRESETS: [(&str, WindowLevel); 5] = [
 /// A window from the value histogram: the 1st to 99th percentile (for MR, whose values
 /// have no absolute meaning).
 pub fn auto_window(volume: &Volume) -> WindowLevel {
-    let mut values: Vec<i16> = volume.voxels.iter().copied().step_by(7).collect();
-    if values.is_empty() {
+    let h = super::histogram::Histogram::of(volume);
+    if h.total == 0 {
         return WindowLevel::new(0.0, 1.0);
     }
-    values.sort_unstable();
-    let at = |q: f64| {
-        volume
-            .value_scale
-            .real(values[((values.len() - 1) as f64 * q) as usize])
-    };
-    let (lo, hi) = (at(0.01), at(0.99));
+    let (lo, hi) = (h.quantile(0.01), h.quantile(0.99));
     WindowLevel::new(0.5 * (lo + hi), (hi - lo).max(1.0))
 }
 
@@ -262,13 +256,38 @@ pub struct Cursor {
 }
 
 impl Cursor {
-    /// The cursor at the volume's centre.
+    /// The cursor at the volume's centre (on the acquired slices; see [`Cursor::snapped`]).
     pub fn centred(volume: &Volume) -> Cursor {
         let (lo, hi) = bounds_mm(volume);
         let c = nalgebra::center(&lo, &hi);
         Cursor {
             position_mm: [c.x, c.y, c.z],
         }
+        .snapped(volume)
+    }
+
+    /// The cursor moved, along every patient axis that one of the volume's grid axes runs
+    /// along, onto the nearest voxel centre: the views across that axis then show acquired
+    /// slices (as Horos and Slicer do), not planes interpolated between two of them.
+    /// Oblique grids are left alone.
+    pub fn snapped(self, volume: &Volume) -> Cursor {
+        let g = &volume.geometry;
+        let mut p = self.position_mm;
+        for a in 0..3 {
+            let dir = g.axis(a);
+            let Some(b) = (0..3).find(|&b| dir[b].abs() > 1.0 - 1e-9) else {
+                continue;
+            };
+            let step = g.spacing_mm[a] * dir[b];
+            if step.abs() < 1e-9 || g.dims[a] == 0 {
+                continue;
+            }
+            let n = ((p[b] - g.origin_mm[b]) / step)
+                .round()
+                .clamp(0.0, (g.dims[a] - 1) as f64);
+            p[b] = g.origin_mm[b] + n * step;
+        }
+        Cursor { position_mm: p }
     }
 
     pub fn point(&self) -> Point3<f64> {
@@ -286,6 +305,20 @@ impl Cursor {
         let (_, _, n) = plane.axes();
         let p = self.point() + n * (steps * step_mm);
         self.position_mm = [p.x, p.y, p.z];
+    }
+
+    /// The cursor moved into the volume's box (the region every slice view shows): a click
+    /// beside the image or a scroll past the last slice stops at the volume's edge.
+    pub fn clamped(self, volume: &Volume) -> Cursor {
+        let (lo, hi) = bounds_mm(volume);
+        let p = self.point();
+        Cursor {
+            position_mm: [
+                p.x.clamp(lo.x, hi.x),
+                p.y.clamp(lo.y, hi.y),
+                p.z.clamp(lo.z, hi.z),
+            ],
+        }
     }
 
     /// Value under the cursor (real units), if inside the volume.
@@ -350,6 +383,21 @@ mod tests {
             let (_, _, n) = plane.axes();
             assert!(((cursor.point() - before) - n * 2.0).norm() < 1e-12);
         }
+    }
+
+    #[test]
+    fn cursor_snaps_to_acquired_slices_and_stays_inside() {
+        let v = ramp();
+        // Slices at z = 20, 21, …, 27; columns at x = −5 … 6.
+        let c = Cursor {
+            position_mm: [0.3, -2.6, 23.4],
+        };
+        assert_eq!(c.snapped(&v).position_mm, [0.0, -3.0, 23.0]);
+        let far = Cursor {
+            position_mm: [100.0, -100.0, 23.0],
+        };
+        assert_eq!(far.clamped(&v).position_mm, [6.0, -4.0, 23.0]);
+        assert_eq!(Cursor::centred(&v).position_mm, [1.0, 1.0, 24.0]);
     }
 
     #[test]

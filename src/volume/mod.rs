@@ -7,6 +7,7 @@
 //! everything downstream (segmentation, meshing, planning) reads them.
 
 pub mod display;
+pub mod histogram;
 pub mod quantize;
 pub mod regularize;
 
@@ -304,9 +305,16 @@ pub struct Volume {
     pub modality: String,
     /// SeriesInstanceUID (DICOM) so plans can name what they were made on; `None` for NIfTI.
     pub series_uid: Option<String>,
-    /// Human label of the series (SeriesDescription or file name); never patient identity.
+    /// Human label of the series (SeriesDescription or file name). Free text that can
+    /// carry names: shown only outside anonymous mode.
     pub description: String,
     pub warnings: Vec<VolumeWarning>,
+    /// The scanner's number of each slice `k` that is an acquired image (InstanceNumber, or
+    /// the frame number in a multi-frame file); `None` for interpolated slices and where the
+    /// source has none (NIfTI). Empty when unknown for the whole volume.
+    pub image_numbers: Vec<Option<i32>>,
+    /// The display window the scanner stored (WindowCenter, WindowWidth in real units), if any.
+    pub scanner_window: Option<[f64; 2]>,
 }
 
 impl Volume {
@@ -327,7 +335,14 @@ impl Volume {
             series_uid: None,
             description: String::new(),
             warnings: Vec::new(),
+            image_numbers: Vec::new(),
+            scanner_window: None,
         })
+    }
+
+    /// The scanner's image number of slice `k`, if it is an acquired image.
+    pub fn image_number(&self, k: usize) -> Option<i32> {
+        self.image_numbers.get(k).copied().flatten()
     }
 
     /// Real-world value (HU for CT) at integer voxel `(i, j, k)`, if inside the grid.

@@ -9,18 +9,104 @@ use nalgebra::Point3;
 use twinplan::progress::Progress;
 use twinplan::volume::Volume;
 
+/// Skips a test with a message — except under CI (`CI=true`), where everything a test
+/// needs is installed, so a skip would hide a failure: there it panics instead.
+pub fn skip(why: &str) {
+    let ci = std::env::var("CI").is_ok_and(|v| v == "true" || v == "1");
+    assert!(!ci, "cannot skip under CI: {why}");
+    eprintln!("SKIPPED: {why}");
+}
+
 /// `../shared/testdata` beside the project, or `None` (with a message) when absent, as in a
-/// user's fresh clone. CI always has it.
+/// user's fresh clone. CI always has it (and fails if it does not).
 pub fn testdata() -> Option<PathBuf> {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/testdata");
     if p.is_dir() {
         Some(p)
     } else {
-        eprintln!(
-            "SKIPPED: ../shared/testdata not found (it ships beside the project in CI, not in a clone)"
-        );
+        skip("../shared/testdata not found (it ships beside the project in CI, not in a clone)");
         None
     }
+}
+
+/// The asymmetric orientation phantom: a body (a 50 mm ball of 40 HU in air) with three
+/// 1000 HU marker balls (8 mm) sticking out of it on the patient's left, anterior and
+/// superior sides, 58 mm from the centre (the patient origin). Patient side → LPS centre.
+pub const MARKERS: [(&str, [f64; 3]); 3] = [
+    ("left", [58.0, 0.0, 0.0]),
+    ("anterior", [0.0, -58.0, 0.0]),
+    ("superior", [0.0, 0.0, 58.0]),
+];
+pub const MARKER_RADIUS_MM: f64 = 8.0;
+pub const BODY_RADIUS_MM: f64 = 50.0;
+
+/// The phantom sampled on `geometry` (any orientation, any handedness).
+pub fn orientation_volume(geometry: &twinplan::volume::Geometry) -> Volume {
+    let [ni, nj, nk] = geometry.dims;
+    let voxels = ndarray::Array3::from_shape_fn((nk, nj, ni), |(k, j, i)| {
+        let p = geometry.patient_from_ijk([i as f64, j as f64, k as f64]);
+        let marker = MARKERS
+            .iter()
+            .any(|(_, c)| (p - Point3::from(*c)).norm() <= MARKER_RADIUS_MM);
+        if marker {
+            1000
+        } else if p.coords.norm() <= BODY_RADIUS_MM {
+            40
+        } else {
+            -1000
+        }
+    });
+    Volume::new(voxels, geometry.clone()).expect("shape matches")
+}
+
+/// Grids the phantom is written on: an oblique one (rotated 20° about an oblique axis,
+/// 2 mm voxels) and one with flipped axes (rows run to the patient's right, slices run
+/// towards the feet). Both cover ±84 mm.
+pub fn orientation_grids() -> Vec<(&'static str, twinplan::volume::Geometry)> {
+    use nalgebra::{Rotation3, Unit, Vector3};
+    let n = 85;
+    let half = 84.0;
+    let rot = Rotation3::from_axis_angle(
+        &Unit::new_normalize(Vector3::new(1.0, 2.0, 0.5)),
+        20f64.to_radians(),
+    );
+    let grid = |i: Vector3<f64>, j: Vector3<f64>| {
+        let k = i.cross(&j);
+        let origin = -(i + j + k) * half;
+        twinplan::volume::Geometry::new(
+            [n, n, n],
+            [2.0; 3],
+            [origin.x, origin.y, origin.z],
+            i,
+            j,
+            k,
+        )
+    };
+    vec![
+        ("oblique", grid(rot * Vector3::x(), rot * Vector3::y())),
+        ("flipped", grid(-Vector3::x(), Vector3::y())),
+    ]
+}
+
+/// Writes the phantom on `geometry` as a CT series (shuffled file names) into `dir`.
+pub fn write_orientation_series(dir: &std::path::Path, geometry: &twinplan::volume::Geometry) {
+    let volume = orientation_volume(geometry);
+    let options = twinplan::dicom::write::CtSeriesOptions::default()
+        .with_series_description("orientation phantom")
+        .with_uid_seed(dir.display().to_string());
+    twinplan::dicom::write::write_ct_series(
+        &volume,
+        dir,
+        &options,
+        &|k| {
+            format!(
+                "{:016x}.dcm",
+                (k as u64 + 7).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            )
+        },
+        &Progress::new(),
+    )
+    .expect("series written");
 }
 
 /// Loads the only image stack under `path` (DICOM) or a NIfTI file.
@@ -144,4 +230,118 @@ pub fn grid_mismatch_mm(a: &twinplan::volume::Geometry, b: &twinplan::volume::Ge
         worst = worst.max((b.patient_from_ijk(snapped) - p).norm());
     }
     worst
+}
+
+/// Free-text attributes that can carry a person's name, each planted with a distinct one.
+pub fn planted_names() -> Vec<(dicom_core::Tag, dicom_core::VR, String)> {
+    use dicom_core::VR;
+    use dicom_dictionary_std::tags;
+    [
+        (tags::STUDY_DESCRIPTION, VR::LO),
+        (tags::SERIES_DESCRIPTION, VR::LO),
+        (tags::PROTOCOL_NAME, VR::LO),
+        (tags::INSTITUTION_NAME, VR::LO),
+        (tags::INSTITUTION_ADDRESS, VR::ST),
+        (tags::INSTITUTIONAL_DEPARTMENT_NAME, VR::LO),
+        (tags::STATION_NAME, VR::SH),
+        (tags::REFERRING_PHYSICIAN_NAME, VR::PN),
+        (tags::PERFORMING_PHYSICIAN_NAME, VR::PN),
+        (tags::NAME_OF_PHYSICIANS_READING_STUDY, VR::PN),
+        (tags::OPERATORS_NAME, VR::PN),
+        (tags::REQUESTING_PHYSICIAN, VR::PN),
+        (tags::IMAGE_COMMENTS, VR::LT),
+        (tags::PATIENT_COMMENTS, VR::LT),
+        (tags::ADDITIONAL_PATIENT_HISTORY, VR::LT),
+        (tags::OTHER_PATIENT_NAMES, VR::PN),
+        (tags::PATIENT_ADDRESS, VR::LO),
+        (tags::ACCESSION_NUMBER, VR::SH),
+        (tags::STUDY_ID, VR::SH),
+        (tags::REQUESTED_PROCEDURE_DESCRIPTION, VR::LO),
+        (tags::PERFORMED_PROCEDURE_STEP_DESCRIPTION, VR::LO),
+        (tags::DERIVATION_DESCRIPTION, VR::ST),
+        (tags::ADMITTING_DIAGNOSES_DESCRIPTION, VR::LO),
+    ]
+    .into_iter()
+    .enumerate()
+    .map(|(n, (tag, vr))| {
+        // Short-string VRs hold 16 characters.
+        let name = if matches!(vr, VR::SH) {
+            format!("ZQNAME{n:02}")
+        } else {
+            format!("ZQSURNAME{n:02}^Protocol")
+        };
+        (tag, vr, name)
+    })
+    .collect()
+}
+
+/// The distinctive part of each planted name (what must never be shown).
+pub fn planted_needles() -> Vec<String> {
+    planted_names()
+        .into_iter()
+        .map(|(_, _, v)| v.split('^').next().unwrap_or_default().to_string())
+        .collect()
+}
+
+/// Writes the phantom of `size` as a named patient's CT series into `dir` (files `k.dcm`),
+/// with a name planted in every free-text attribute when `planted`.
+pub fn write_phantom_series(dir: &std::path::Path, size: [usize; 3], planted: bool) {
+    let progress = Progress::new();
+    let ph = twinplan::phantom::generate(
+        &twinplan::phantom::PhantomOptions::default().with_size(size),
+        &progress,
+    )
+    .expect("phantom");
+    let mut opts = twinplan::dicom::write::CtSeriesOptions::default()
+        .with_patient(twinplan::phantom::phantom_patient());
+    if planted {
+        for (tag, vr, value) in planted_names() {
+            opts = opts.with_attribute(tag, vr, value);
+        }
+    }
+    twinplan::dicom::write::write_ct_series(
+        &ph.volume,
+        dir,
+        &opts,
+        &|k| format!("{k}.dcm"),
+        &progress,
+    )
+    .expect("series written");
+}
+
+/// Connected blobs (4-neighbour) of the pixels of a `width × height` image where `set` holds:
+/// their centroids (pixel units, x then y) and sizes.
+pub fn blobs(
+    width: usize,
+    height: usize,
+    set: impl Fn(usize, usize) -> bool,
+) -> Vec<(f64, f64, usize)> {
+    let mut seen = vec![false; width * height];
+    let mut out = Vec::new();
+    for start in 0..width * height {
+        if seen[start] || !set(start % width, start / width) {
+            continue;
+        }
+        let (mut sx, mut sy, mut n) = (0.0, 0.0, 0usize);
+        let mut stack = vec![start];
+        seen[start] = true;
+        while let Some(p) = stack.pop() {
+            let (x, y) = (p % width, p / width);
+            sx += x as f64;
+            sy += y as f64;
+            n += 1;
+            for (dx, dy) in [(-1i64, 0i64), (1, 0), (0, -1), (0, 1)] {
+                let (nx, ny) = (x as i64 + dx, y as i64 + dy);
+                if nx >= 0 && ny >= 0 && (nx as usize) < width && (ny as usize) < height {
+                    let q = ny as usize * width + nx as usize;
+                    if !seen[q] && set(nx as usize, ny as usize) {
+                        seen[q] = true;
+                        stack.push(q);
+                    }
+                }
+            }
+        }
+        out.push((sx / n as f64, sy / n as f64, n));
+    }
+    out
 }
