@@ -202,7 +202,11 @@ impl InfoReport {
                     );
                 }
                 None => {
-                    let _ = writeln!(out, "Patient {} (identity hidden; --phi shows it)", pn + 1);
+                    let _ = writeln!(
+                        out,
+                        "Patient {} (identity, dates and descriptions hidden; --phi shows them)",
+                        pn + 1
+                    );
                 }
             }
             for st in &p.studies {
