@@ -7,6 +7,7 @@
 
 pub mod dicom;
 pub mod fsutil;
+pub mod memory;
 pub mod mesh;
 pub mod nifti_io;
 pub mod phantom;
@@ -15,6 +16,7 @@ pub mod segment;
 pub mod session;
 pub mod surface;
 pub mod volume;
+pub mod work;
 
 #[cfg(feature = "viewer")]
 pub mod app;

@@ -99,8 +99,8 @@ enum Command {
         #[arg(long)]
         no_pad: bool,
         /// Gaussian σ in mm applied to the binary mask before surfacing (default: none;
-        /// seeded structures follow the image intensities instead).
-        #[arg(long)]
+        /// seeded structures follow the image intensities instead). 0 to 10 mm.
+        #[arg(long, value_parser = parse_sigma)]
         mask_sigma: Option<f64>,
         /// Output file: .stl, .obj or .ply.
         #[arg(long)]
@@ -275,6 +275,21 @@ fn open_volume(path: &Path, series: Option<&str>) -> Result<Volume> {
         );
     }
     Ok(volume)
+}
+
+fn parse_sigma(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number"))?;
+    if (0.0..=twinplan::surface::MAX_MASK_SIGMA_MM).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!(
+            "σ must be between 0 and {} mm",
+            twinplan::surface::MAX_MASK_SIGMA_MM
+        ))
+    }
 }
 
 fn parse_window_size(s: &str) -> Result<(u32, u32), String> {

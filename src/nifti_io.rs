@@ -21,6 +21,8 @@ pub enum NiftiError {
     Read { message: String, path: PathBuf },
     #[error("unsupported NIfTI content ({detail}): {path}")]
     Unsupported { detail: String, path: PathBuf },
+    #[error("not loaded: {0}: {1}")]
+    TooLarge(crate::memory::TooLarge, PathBuf),
     #[error("cannot write NIfTI ({message}): {path}")]
     Write { message: String, path: PathBuf },
 }
@@ -169,6 +171,25 @@ fn to_3d<T>(mut a: ndarray::ArrayD<T>, dims: (usize, usize, usize)) -> Result<Ar
     Ok(a)
 }
 
+/// Refuses a NIfTI file whose header claims more than the machine can hold: the reader
+/// holds the whole file's samples (every volume of a 4D file) plus, for non-16-bit data, a
+/// float copy of them, then the 16-bit volume and its reordered copy.
+fn check_nifti_size(header: &nifti::NiftiHeader) -> Result<u64, crate::memory::TooLarge> {
+    let ndim = usize::from(header.dim[0]).clamp(1, 7);
+    let dims: Vec<u64> = (1..=ndim)
+        .map(|n| u64::from(header.dim[n].max(1)))
+        .collect();
+    let sample = header.bitpix.clamp(8, 128) as u64 / 8;
+    let working = crate::memory::WORKING_BYTES_PER_VOXEL;
+    // Samples, then f64 for anything not already small integers, then i16 copies.
+    let per_voxel = if sample <= 2 {
+        sample + 2 * 2
+    } else {
+        sample + 8 + 2 * 2
+    };
+    crate::memory::check_grid("this NIfTI file", &dims, per_voxel.max(working))
+}
+
 /// Reads a NIfTI file as a volume (the first 3D volume of a 4D file, with a warning).
 pub fn read_nifti(path: &Path) -> Result<Volume, NiftiError> {
     let read_err = |message: String| NiftiError::Read {
@@ -179,6 +200,9 @@ pub fn read_nifti(path: &Path) -> Result<Volume, NiftiError> {
         detail,
         path: path.to_path_buf(),
     };
+    // The header alone first: its sizes decide whether the data may be read at all.
+    let header = nifti::NiftiHeader::from_file(path).map_err(|e| read_err(e.to_string()))?;
+    check_nifti_size(&header).map_err(|e| NiftiError::TooLarge(e, path.to_path_buf()))?;
     let obj = ReaderOptions::new()
         .read_file(path)
         .map_err(|e| read_err(e.to_string()))?;

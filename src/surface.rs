@@ -86,6 +86,9 @@ impl SurfaceOptions {
     }
 }
 
+/// Largest Gaussian σ (mm) for smoothing a mask before surfacing.
+pub const MAX_MASK_SIGMA_MM: f64 = 10.0;
+
 /// Seconds spent in each stage.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
 pub struct StageTimes {
@@ -180,6 +183,13 @@ fn bounding_box(mask: &Mask, margin: usize) -> Option<[(usize, usize); 3]> {
 /// Surface of a mask: Gaussian-smoothed inside its bounding box (so memory follows the
 /// structure, not the scan), then marching cubes at 0.5.
 pub fn mask_surface(mask: &Mask, sigma_mm: f64, pad: bool, progress: &Progress) -> Option<TriMesh> {
+    // A kernel wider than the structure smooths nothing more: bound it (and NaN) so an
+    // argument cannot size a kernel or margin without limit.
+    let sigma_mm = if sigma_mm.is_finite() {
+        sigma_mm.clamp(0.0, MAX_MASK_SIGMA_MM)
+    } else {
+        0.0
+    };
     let g = &mask.geometry;
     let min_spacing = g.spacing_mm.iter().copied().fold(f64::INFINITY, f64::min);
     let margin = (3.0 * sigma_mm / min_spacing).ceil() as usize + 1;

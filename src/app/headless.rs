@@ -49,6 +49,7 @@ fn attach_target(
 
 /// Opens the study, waits for its structures, then times `frames` frames.
 pub fn bench_frames(bench: &FrameBench) -> anyhow::Result<FrameStats> {
+    super::gpu::require()?;
     let mut app = App::new();
     app.add_plugins(
         DefaultPlugins

@@ -8,6 +8,7 @@
 //! `MinimalPlugins`), `scene::ScenePlugin` (3D), [`UiPlugin`] (egui panels and slice views).
 //! This module and its children are the only code that may use Bevy or egui.
 
+pub mod gpu;
 pub mod headless;
 pub mod scene;
 pub mod slices;
@@ -117,6 +118,11 @@ fn configure_egui(mut settings: ResMut<EguiGlobalSettings>) {
 
 /// Starts the workstation (blocks until the window closes).
 pub fn run(options: ViewerOptions) -> anyhow::Result<()> {
+    // Bevy panics without a graphics adapter: ask first, and say plainly what is missing.
+    let adapter = gpu::require()?;
+    if options.render.is_some() {
+        println!("adapter: {adapter}");
+    }
     let path = match &options.path {
         Some(p) => p.clone(),
         None => crate::session::open::sample_path().ok_or_else(|| {

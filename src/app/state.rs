@@ -1,15 +1,17 @@
 //! The viewer's state and logic, without rendering: the [`Workspace`] resource (what is
 //! open, structures, cursor, window, layout, camera, anonymity, notices), the [`UiAction`]s
-//! panels emit, and the background [`Jobs`] (open, load, surface) that run in
-//! `AsyncComputeTaskPool` tasks with progress and cancel. [`LogicPlugin`] runs under
+//! panels emit, and the background [`Jobs`] (open, load, surface): each on a thread of its
+//! own whose parallel work runs in `work::pool` (lower priority, apart from the pool the UI
+//! uses), with progress, cancel, partial results (a coarse surface first) and the rule that
+//! a cancelled job's results are dropped, never installed. [`LogicPlugin`] runs under
 //! `MinimalPlugins` in tests. Computation is delegated to `session`; nothing here draws.
 
 use std::path::PathBuf;
-use std::sync::Arc;
+use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use bevy::prelude::*;
-use bevy::tasks::{AsyncComputeTaskPool, Task, futures::check_ready};
 
 use crate::progress::Progress;
 use crate::session::banner::Banner;
@@ -33,6 +35,8 @@ pub struct StructureItem {
     pub revision: u64,
     /// Created by the modality's defaults (replaced when the modality changes), not by the user.
     pub auto: bool,
+    /// `built` is the coarse preview; the full surface is still being made.
+    pub preview: bool,
 }
 
 /// What a notice is about: it stays while that is open.
@@ -181,6 +185,7 @@ impl Workspace {
             error: None,
             revision: 0,
             auto: false,
+            preview: false,
         });
         id
     }
@@ -232,11 +237,29 @@ pub enum UiAction {
     ZoomCamera(f64),
 }
 
-/// What a finished job hands back.
+/// What a job hands back: partial results on the way (a structure's coarse preview), then
+/// its final result.
 pub enum JobOutput {
     Opened(PathBuf, Result<(Catalog, LoadedSeries), OpenError>),
     Loaded(Result<LoadedSeries, OpenError>),
     Built(u64, Result<Built, BuildError>),
+    /// A coarse surface to show until the full one is ready.
+    Preview(u64, Built),
+}
+
+/// Hands partial results from a running job to the UI.
+pub struct Partial(Sender<JobMessage>);
+
+impl Partial {
+    pub fn send(&self, out: JobOutput) {
+        // The UI may have gone (job cancelled and forgotten): nothing to tell then.
+        let _ = self.0.send(JobMessage::Partial(out));
+    }
+}
+
+enum JobMessage {
+    Partial(JobOutput),
+    Done(JobOutput),
 }
 
 /// A background job.
@@ -247,7 +270,10 @@ pub struct Job {
     pub started: Instant,
     /// The structure it builds, if any.
     pub structure: Option<u64>,
-    task: Task<JobOutput>,
+    /// Whether it opens or loads a series (a new one supersedes it).
+    pub loads: bool,
+    /// (In a mutex only so the resource is `Sync`; only `poll_jobs` reads it.)
+    results: Mutex<Receiver<JobMessage>>,
 }
 
 /// The running background jobs.
@@ -260,32 +286,65 @@ pub struct Jobs {
 }
 
 impl Jobs {
+    /// Starts `work` on a thread of its own at lower priority; its parallel loops run in
+    /// the background pool (`work::pool`), never in the pool the UI thread uses.
     pub fn spawn(
         &mut self,
         label: impl Into<String>,
         structure: Option<u64>,
-        work: impl FnOnce(&Progress) -> JobOutput + Send + 'static,
+        work: impl FnOnce(&Progress, &Partial) -> JobOutput + Send + 'static,
     ) -> u64 {
         let progress = Progress::new();
         let p = progress.clone();
-        let task = AsyncComputeTaskPool::get().spawn(async move { work(&p) });
+        let (tx, rx) = channel();
+        let label = label.into();
+        let started = std::thread::Builder::new()
+            .name("twinplan-job".into())
+            .spawn(move || {
+                crate::work::lower_priority();
+                let partial = Partial(tx.clone());
+                let out = crate::work::run(|| work(&p, &partial));
+                let _ = tx.send(JobMessage::Done(out));
+            });
+        if let Err(e) = started {
+            // The receiver's sender is gone: poll_jobs reports the job as failed.
+            tracing::error!("cannot start a thread for {label}: {e}");
+        }
         self.next_id += 1;
         self.running.push(Job {
             id: self.next_id,
-            label: label.into(),
+            label,
             progress,
             started: Instant::now(),
             structure,
-            task,
+            loads: false,
+            results: Mutex::new(rx),
         });
         self.next_id
+    }
+
+    /// Starts a job that opens or loads a series: any such job still running is
+    /// cancelled first (the last click wins).
+    fn spawn_load(
+        &mut self,
+        label: &str,
+        work: impl FnOnce(&Progress, &Partial) -> JobOutput + Send + 'static,
+    ) -> u64 {
+        for j in self.running.iter().filter(|j| j.loads) {
+            j.progress.cancel();
+        }
+        let id = self.spawn(label, None, work);
+        if let Some(j) = self.running.last_mut() {
+            j.loads = true;
+        }
+        id
     }
 
     pub fn is_idle(&self) -> bool {
         self.running.is_empty()
     }
 
-    /// Cancels and forgets the jobs building `structure`.
+    /// Cancels the jobs building `structure` (their results will be dropped).
     fn cancel_structure(&mut self, structure: u64) {
         for j in self
             .running
@@ -341,9 +400,17 @@ fn start_build(jobs: &mut Jobs, ws: &Workspace, id: u64) {
     };
     let volume = Arc::clone(&loaded.volume);
     let recipe = item.recipe.clone();
-    jobs.spawn(format!("Surfacing {}", recipe.name), Some(id), move |p| {
-        JobOutput::Built(id, structures::build(&volume, &recipe, p))
-    });
+    jobs.spawn(
+        format!("Surfacing {}", recipe.name),
+        Some(id),
+        move |p, partial| {
+            let preview = |b: Built| partial.send(JobOutput::Preview(id, b));
+            JobOutput::Built(
+                id,
+                structures::build_progressively(&volume, &recipe, p, &preview),
+            )
+        },
+    );
 }
 
 pub fn apply_actions(
@@ -355,18 +422,13 @@ pub fn apply_actions(
     for action in actions.read() {
         match action.clone() {
             UiAction::Open(path) => {
-                jobs.running
-                    .iter()
-                    .filter(|j| j.structure.is_none())
-                    .for_each(|j| j.progress.cancel());
-                let p2 = path.clone();
-                jobs.spawn("Opening study", None, move |p| {
-                    JobOutput::Opened(p2.clone(), open::open_path(&p2, p))
+                jobs.spawn_load("Opening study", move |p, _| {
+                    JobOutput::Opened(path.clone(), open::open_path(&path, p))
                 });
             }
             UiAction::LoadSeries(key) => {
                 if let Some(catalog) = ws.catalog.clone() {
-                    jobs.spawn("Loading series", None, move |p| {
+                    jobs.spawn_load("Loading series", move |p, _| {
                         JobOutput::Loaded(open::load_entry(&catalog, &key, p))
                     });
                 }
@@ -531,19 +593,59 @@ fn set_modality(ws: &mut Workspace, jobs: &mut Jobs, modality: &str) {
 }
 
 pub fn poll_jobs(mut ws: ResMut<Workspace>, mut jobs: ResMut<Jobs>) {
-    let mut done = Vec::new();
+    let mut outputs = Vec::new();
     let mut i = 0;
     while i < jobs.running.len() {
-        if let Some(out) = check_ready(&mut jobs.running[i].task) {
-            let job = jobs.running.remove(i);
-            done.push((job, out));
+        let cancelled = jobs.running[i].progress.is_cancelled();
+        let mut finished = false;
+        loop {
+            let next = match jobs.running[i].results.get_mut() {
+                Ok(rx) => rx.try_recv(),
+                Err(_) => Err(TryRecvError::Disconnected),
+            };
+            match next {
+                Ok(JobMessage::Partial(out)) => outputs.push((cancelled, out)),
+                Ok(JobMessage::Done(out)) => {
+                    outputs.push((cancelled, out));
+                    finished = true;
+                    break;
+                }
+                Err(TryRecvError::Empty) => break,
+                Err(TryRecvError::Disconnected) => {
+                    // The job's thread ended without a result (it could not start, or
+                    // failed): say so instead of waiting for ever.
+                    if !cancelled {
+                        let label = jobs.running[i].label.clone();
+                        ws.notify(Notice::new(
+                            Level::Error,
+                            format!("{label} failed"),
+                            "The background task ended without a result (an internal error); \
+                             the rest of the workstation is unaffected.",
+                        ));
+                    }
+                    if let Some(s) = jobs.running[i].structure
+                        && let Some(item) = ws.structures.iter_mut().find(|x| x.id == s)
+                    {
+                        item.error = Some("the background task failed".into());
+                    }
+                    finished = true;
+                    break;
+                }
+            }
+        }
+        if finished {
+            jobs.running.remove(i);
+            jobs.finished += 1;
         } else {
             i += 1;
         }
     }
-    for (job, out) in done {
-        jobs.finished += 1;
-        let cancelled = job.progress.is_cancelled();
+    for (cancelled, out) in outputs {
+        // A cancelled job's results are dropped, whatever they are: the user (or a newer
+        // job) has moved on.
+        if cancelled {
+            continue;
+        }
         match out {
             JobOutput::Opened(path, result) => match result {
                 Ok((catalog, loaded)) => {
@@ -558,18 +660,23 @@ pub fn poll_jobs(mut ws: ResMut<Workspace>, mut jobs: ResMut<Jobs>) {
                     ws.catalog = Some(catalog);
                     install(&mut ws, &mut jobs, loaded);
                 }
-                Err(_) if cancelled => {}
                 Err(e) => ws.notify(Notice::new(Level::Error, "Could not open", e.to_string())),
             },
             JobOutput::Loaded(result) => match result {
                 Ok(loaded) => install(&mut ws, &mut jobs, loaded),
-                Err(_) if cancelled => {}
                 Err(e) => ws.notify(Notice::new(
                     Level::Error,
                     "Could not load the series",
                     e.to_string(),
                 )),
             },
+            JobOutput::Preview(id, built) => {
+                if let Some(item) = ws.structures.iter_mut().find(|s| s.id == id) {
+                    item.built = Some(built);
+                    item.preview = true;
+                    item.revision += 1;
+                }
+            }
             JobOutput::Built(id, result) => {
                 let Some(item) = ws.structures.iter_mut().find(|s| s.id == id) else {
                     continue;
@@ -584,10 +691,10 @@ pub fn poll_jobs(mut ws: ResMut<Workspace>, mut jobs: ResMut<Jobs>) {
                             built.seconds
                         );
                         item.built = Some(built);
+                        item.preview = false;
                         item.error = None;
                         item.revision += 1;
                     }
-                    Err(_) if cancelled => {}
                     Err(e) => {
                         let name = item.recipe.name.clone();
                         item.error = Some(e.to_string());

@@ -422,7 +422,11 @@ pub fn read_header(path: &Path) -> Result<ImageHeader, SkipReason> {
     let bits_stored = get_u16(&obj, tags::BITS_STORED)
         .filter(|b| *b >= 1 && *b <= bits_allocated)
         .unwrap_or(bits_allocated);
-    let high_bit = get_u16(&obj, tags::HIGH_BIT).unwrap_or(bits_stored - 1);
+    // HighBit must lie within the allocated bits; anything else (a crafted 65535) is
+    // read as the usual bits_stored - 1.
+    let high_bit = get_u16(&obj, tags::HIGH_BIT)
+        .filter(|&b| b < bits_allocated && b + 1 >= bits_stored)
+        .unwrap_or(bits_stored - 1);
     let signed = get_u16(&obj, tags::PIXEL_REPRESENTATION) == Some(1);
     let samples_per_pixel = get_u16(&obj, tags::SAMPLES_PER_PIXEL).unwrap_or(1);
     let number_of_frames = get_int(&obj, tags::NUMBER_OF_FRAMES)

@@ -42,6 +42,8 @@ pub enum LoadError {
     },
     #[error("unsupported pixel format ({detail}): {path}")]
     Unsupported { detail: String, path: PathBuf },
+    #[error("not loaded: {0}")]
+    TooLarge(crate::memory::TooLarge),
     #[error("the images do not form one volume: {reason}")]
     NotAVolume { reason: String },
 }
@@ -251,18 +253,20 @@ fn finish(
     Ok(volume)
 }
 
-/// Largest volume the loader will allocate (8 GiB of i16), so a damaged header cannot make
-/// the process abort on an impossible allocation.
-const MAX_VOXELS: usize = 1 << 32;
-
+/// Refuses, before allocating, a volume larger than `memory::MAX_VOXELS` or than this
+/// machine can hold with its surfaces, so a damaged header cannot make the process abort
+/// on an impossible allocation or swap the machine to a halt.
 fn check_size(nk: usize, rows: usize, cols: usize, path: &Path) -> Result<(), LoadError> {
-    match nk.checked_mul(rows).and_then(|v| v.checked_mul(cols)) {
-        Some(n) if n <= MAX_VOXELS => Ok(()),
-        _ => Err(LoadError::Unsupported {
-            detail: format!("{cols}x{rows}x{nk} voxels is larger than this tool loads"),
-            path: path.to_path_buf(),
-        }),
-    }
+    crate::memory::check_grid(
+        "this series",
+        &[cols as u64, rows as u64, nk as u64],
+        crate::memory::WORKING_BYTES_PER_VOXEL,
+    )
+    .map(|_| ())
+    .map_err(|e| {
+        tracing::debug!("refused before allocating: {}", path.display());
+        LoadError::TooLarge(e)
+    })
 }
 
 fn guessed_range(h: &ImageHeader) -> (i64, i64) {
@@ -405,7 +409,7 @@ fn decode_file(
         && (h.transfer_syntax == EXPLICIT_LE || h.transfer_syntax == IMPLICIT_LE)
         && h.bits_allocated == 16
         && h.samples_per_pixel == 1
-        && h.high_bit + 1 == h.bits_stored;
+        && u32::from(h.high_bit) + 1 == u32::from(h.bits_stored);
     if fast {
         return decode_native_fast(h, targets, plan);
     }

@@ -103,6 +103,10 @@ pub struct ScanReport {
     pub patients: Vec<Patient>,
     pub skipped: Vec<SkippedFile>,
     pub files_seen: usize,
+    /// See [`Listing`].
+    pub repeated_folders: usize,
+    pub other_file_systems: usize,
+    pub truncated: bool,
 }
 
 impl ScanReport {
@@ -157,38 +161,93 @@ pub fn describe_choice(s: &SeriesInfo) -> String {
     )
 }
 
+/// Most files one scan lists; beyond this the folder is not a study (a whole disk).
+pub const MAX_LISTED_FILES: usize = 2_000_000;
+
+/// What listing a folder found, besides its files.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Listing {
+    pub files: Vec<PathBuf>,
+    /// Folders reached a second time (through a symbolic link loop or a second link to
+    /// the same folder): not entered again.
+    pub repeated_folders: usize,
+    /// Folders on another file system than the one opened (mounts, /proc): left out.
+    pub other_file_systems: usize,
+    /// Whether listing stopped at [`MAX_LISTED_FILES`].
+    pub truncated: bool,
+}
+
 /// Lists every regular file under `root` (or `root` itself), skipping hidden entries.
-pub fn list_files(root: &Path) -> std::io::Result<Vec<PathBuf>> {
+/// Symbolic links are followed, but each folder is entered once (a visited set of device
+/// and inode), listing stays on `root`'s file system, stops at [`MAX_LISTED_FILES`], and
+/// ends within one folder's entries when `progress` is cancelled (an `Interrupted`
+/// error). `progress` counts the files listed so far.
+pub fn list_files_with(root: &Path, progress: &Progress) -> std::io::Result<Listing> {
+    use std::os::unix::fs::MetadataExt;
     let meta = std::fs::metadata(root)?;
+    let mut listing = Listing::default();
     if meta.is_file() {
-        return Ok(vec![root.to_path_buf()]);
+        listing.files.push(root.to_path_buf());
+        return Ok(listing);
     }
-    let mut out = Vec::new();
+    let device = meta.dev();
+    let mut visited = std::collections::HashSet::new();
+    visited.insert((meta.dev(), meta.ino()));
     let mut stack = vec![root.to_path_buf()];
+    let cancelled = || std::io::Error::new(std::io::ErrorKind::Interrupted, "cancelled");
     while let Some(dir) = stack.pop() {
+        if progress.is_cancelled() {
+            return Err(cancelled());
+        }
         let Ok(entries) = std::fs::read_dir(&dir) else {
             continue;
         };
         for entry in entries.flatten() {
+            if progress.is_cancelled() {
+                return Err(cancelled());
+            }
             let name = entry.file_name();
             if name.to_string_lossy().starts_with('.') {
                 continue;
             }
             let path = entry.path();
             match std::fs::metadata(&path) {
-                Ok(m) if m.is_dir() => stack.push(path),
-                Ok(m) if m.is_file() => out.push(path),
+                Ok(m) if m.is_dir() => {
+                    if m.dev() != device {
+                        listing.other_file_systems += 1;
+                    } else if visited.insert((m.dev(), m.ino())) {
+                        stack.push(path);
+                    } else {
+                        listing.repeated_folders += 1;
+                    }
+                }
+                Ok(m) if m.is_file() => {
+                    if listing.files.len() >= MAX_LISTED_FILES {
+                        listing.truncated = true;
+                        stack.clear();
+                        break;
+                    }
+                    listing.files.push(path);
+                    progress.inc(1);
+                }
                 _ => {}
             }
         }
     }
-    out.sort();
-    Ok(out)
+    listing.files.sort();
+    Ok(listing)
+}
+
+/// [`list_files_with`] without cancellation, files only.
+pub fn list_files(root: &Path) -> std::io::Result<Vec<PathBuf>> {
+    list_files_with(root, &Progress::new()).map(|l| l.files)
 }
 
 /// Scans a folder (recursively) or a single file.
 pub fn scan(root: &Path, progress: &Progress) -> std::io::Result<ScanReport> {
-    let files = list_files(root)?;
+    progress.set_total(0);
+    let listing = list_files_with(root, progress)?;
+    let files = listing.files;
     progress.set_total(files.len() as u64);
     let results: Vec<(PathBuf, Result<ImageHeader, super::header::SkipReason>)> = files
         .into_par_iter()
@@ -217,9 +276,18 @@ pub fn scan(root: &Path, progress: &Progress) -> std::io::Result<ScanReport> {
             }
         }
     }
+    if progress.is_cancelled() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::Interrupted,
+            "cancelled",
+        ));
+    }
     let mut report = group(headers);
     report.skipped = skipped;
     report.files_seen = files_seen;
+    report.repeated_folders = listing.repeated_folders;
+    report.other_file_systems = listing.other_file_systems;
+    report.truncated = listing.truncated;
     Ok(report)
 }
 
@@ -357,8 +425,7 @@ pub fn group(headers: Vec<ImageHeader>) -> ScanReport {
         .collect();
     ScanReport {
         patients,
-        skipped: Vec::new(),
-        files_seen: 0,
+        ..ScanReport::default()
     }
 }
 

@@ -417,3 +417,25 @@ fn damaged_mesh_files_are_errors() {
     }
     assert!(io::write_mesh(&m, &dir.path().join("x.vtk")).is_err());
 }
+
+#[test]
+fn large_meshes_decimate_in_slabs_and_stay_closed() {
+    // Above the parallel threshold: slabs with locked borders, then a pass over the whole.
+    let mut m = sphere_mesh(40.0, 0.35);
+    let n = m.triangle_count();
+    assert!(n > 200_000, "{n}");
+    let vol = m.signed_volume_mm3();
+    let got = decimate(&mut m, 20_000);
+    assert!((19_000..=20_000).contains(&got), "{got} of {n}");
+    let c = m.check();
+    assert!(c.is_watertight() && c.degenerate_triangles == 0, "{c:?}");
+    assert!((m.signed_volume_mm3() - vol).abs() / vol < 0.01);
+    // The same result whatever the number of threads.
+    let mut again = sphere_mesh(40.0, 0.35);
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build()
+        .expect("pool")
+        .install(|| decimate(&mut again, 20_000));
+    assert_eq!(again.indices, m.indices);
+}

@@ -166,8 +166,10 @@ impl SplitMix {
 
 /// Generates the phantom.
 pub fn generate(options: &PhantomOptions, progress: &Progress) -> Result<Phantom, PhantomError> {
-    let voxels: usize = options.size.iter().product();
-    if options.size.iter().any(|&n| !(8..=2048).contains(&n)) || voxels > 1 << 30 {
+    // Each axis is checked before the product is formed, so it cannot overflow.
+    if options.size.iter().any(|&n| !(8..=2048).contains(&n))
+        || options.size.iter().product::<usize>() > 1 << 30
+    {
         return Err(PhantomError::BadSize(options.size));
     }
     let geometry = phantom_geometry(options.size);

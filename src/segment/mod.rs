@@ -467,7 +467,7 @@ pub fn fill_holes(mask: &Mask, progress: &Progress) -> Result<Mask, SegmentError
 /// at 0.5 gives a smooth surface instead of voxel stairs.
 pub fn smooth_mask(mask: &Mask, sigma_mm: f64) -> Array3<f32> {
     let mut field = mask.data.mapv(f32::from);
-    if sigma_mm <= 0.0 {
+    if sigma_mm.is_nan() || sigma_mm <= 0.0 {
         return field;
     }
     // Axis 0 is k, 1 is j, 2 is i; spacing per axis accordingly.
@@ -478,7 +478,9 @@ pub fn smooth_mask(mask: &Mask, sigma_mm: f64) -> Array3<f32> {
     ];
     for (axis, s) in spacing.iter().enumerate() {
         let sigma = sigma_mm / s;
-        let radius = (3.0 * sigma).ceil() as isize;
+        // Never wider than the axis itself (a huge σ would size a huge kernel).
+        let n_axis = field.len_of(Axis(axis)) as f64;
+        let radius = (3.0 * sigma).ceil().min(n_axis) as isize;
         if radius < 1 {
             continue;
         }

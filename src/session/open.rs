@@ -57,7 +57,33 @@ pub struct Catalog {
     /// Files that could not be read, with reasons (paths are the user's own).
     pub skipped: Vec<(PathBuf, String)>,
     pub files_seen: usize,
+    /// What the folder listing left out (link loops, other file systems, a file limit).
+    pub listing_notes: Vec<String>,
     report: Option<Arc<ScanReport>>,
+}
+
+/// Sentences about what listing a folder left out, if anything.
+fn listing_notes(report: &ScanReport) -> Vec<String> {
+    let mut notes = Vec::new();
+    if report.repeated_folders > 0 {
+        notes.push(format!(
+            "{} folder(s) reached again through links were not entered twice",
+            report.repeated_folders
+        ));
+    }
+    if report.other_file_systems > 0 {
+        notes.push(format!(
+            "{} folder(s) on other file systems were left out",
+            report.other_file_systems
+        ));
+    }
+    if report.truncated {
+        notes.push(format!(
+            "listing stopped at {} files",
+            crate::dicom::scan::MAX_LISTED_FILES
+        ));
+    }
+    notes
 }
 
 /// A loaded series, ready to show.
@@ -105,8 +131,13 @@ impl LoadedSeries {
 pub enum OpenError {
     #[error("cannot read {path}: {message}")]
     Io { message: String, path: PathBuf },
-    #[error("no image series found ({skipped} file(s) skipped) in {path}")]
-    NoImages { skipped: usize, path: PathBuf },
+    #[error("no image series found ({skipped} file(s) skipped{notes}) in {path}")]
+    NoImages {
+        skipped: usize,
+        /// What listing left out (", 2 folders reached again through links not re-entered").
+        notes: String,
+        path: PathBuf,
+    },
     #[error("series {key} is not in the catalogue")]
     UnknownSeries { key: String },
     #[error(transparent)]
@@ -135,26 +166,33 @@ impl Catalog {
             .find(|st| st.series.iter().any(|s| s.key == key))
     }
 
-    /// A one-line notice about skipped files, if any (names the files in the details).
+    /// A one-line notice about skipped files and what listing left out, if anything
+    /// (names the first files in the details).
     pub fn skipped_notice(&self) -> Option<Notice> {
-        if self.skipped.is_empty() {
+        if self.skipped.is_empty() && self.listing_notes.is_empty() {
             return None;
         }
-        let details = self
-            .skipped
-            .iter()
-            .map(|(p, why)| format!("{}: {why}", p.display()))
-            .collect::<Vec<_>>()
-            .join("\n");
-        Some(Notice::new(
-            Level::Warning,
+        const SHOWN: usize = 200;
+        let mut details: Vec<String> = self.listing_notes.clone();
+        details.extend(
+            self.skipped
+                .iter()
+                .take(SHOWN)
+                .map(|(p, why)| format!("{}: {why}", p.display())),
+        );
+        if self.skipped.len() > SHOWN {
+            details.push(format!("… and {} more", self.skipped.len() - SHOWN));
+        }
+        let title = if self.skipped.is_empty() {
+            "Part of the folder was not searched".to_string()
+        } else {
             format!(
                 "{} of {} file(s) skipped",
                 self.skipped.len(),
                 self.files_seen
-            ),
-            details,
-        ))
+            )
+        };
+        Some(Notice::new(Level::Warning, title, details.join("\n")))
     }
 }
 
@@ -208,13 +246,18 @@ pub fn scan_path(path: &Path, progress: &Progress) -> Result<Catalog, OpenError>
             }],
             skipped: Vec::new(),
             files_seen: 1,
+            listing_notes: Vec::new(),
             report: None,
         });
     }
-    let report = scan(path, progress).map_err(|e| OpenError::Io {
-        message: e.kind().to_string(),
-        path: path.to_path_buf(),
+    let report = scan(path, progress).map_err(|e| match e.kind() {
+        std::io::ErrorKind::Interrupted => OpenError::Cancelled,
+        kind => OpenError::Io {
+            message: kind.to_string(),
+            path: path.to_path_buf(),
+        },
     })?;
+    let notes = listing_notes(&report);
     if progress.is_cancelled() {
         return Err(OpenError::Cancelled);
     }
@@ -241,11 +284,13 @@ pub fn scan_path(path: &Path, progress: &Progress) -> Result<Catalog, OpenError>
             .map(|s| (s.path.clone(), s.reason.clone()))
             .collect(),
         files_seen: report.files_seen,
+        listing_notes: notes.clone(),
         report: Some(Arc::new(report)),
     };
     if catalog.series().next().is_none() {
         return Err(OpenError::NoImages {
             skipped: catalog.skipped.len(),
+            notes: notes.iter().map(|n| format!("; {n}")).collect(),
             path: path.to_path_buf(),
         });
     }
@@ -336,6 +381,7 @@ pub fn open_path(path: &Path, progress: &Progress) -> Result<(Catalog, LoadedSer
         .map(|s| s.key.clone())
         .ok_or_else(|| OpenError::NoImages {
             skipped: catalog.skipped.len(),
+            notes: String::new(),
             path: path.to_path_buf(),
         })?;
     let loaded = load_entry(&catalog, &key, progress)?;

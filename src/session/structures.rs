@@ -212,6 +212,35 @@ pub enum BuildError {
     Empty,
 }
 
+/// Volumes above this many voxels get a coarse preview first in [`build_progressively`].
+pub const PREVIEW_MIN_VOXELS: usize = 16_000_000;
+
+/// Like [`build`], but on a large volume first builds the structure from every second
+/// voxel (an eighth of the work) and hands that coarse surface to `preview`, so the user
+/// sees the anatomy while the full surface is made. The preview is skipped (not an error)
+/// when it fails or comes out empty.
+pub fn build_progressively(
+    volume: &Volume,
+    recipe: &Recipe,
+    progress: &Progress,
+    preview: &dyn Fn(Built),
+) -> Result<Built, BuildError> {
+    if volume.geometry.voxel_count() >= PREVIEW_MIN_VOXELS && !progress.is_cancelled() {
+        let coarse = volume.subsampled(2);
+        let mut quick = recipe.clone();
+        // The coarse mesh is already small: no decimation, light smoothing.
+        quick.max_triangles = Some(usize::MAX);
+        if let Some(mut options) = quick.options() {
+            options.smooth_iterations = options.smooth_iterations.min(4);
+            options.target_triangles = None;
+            if let Ok(built) = build_with(&coarse, &options, progress) {
+                preview(built);
+            }
+        }
+    }
+    build(volume, recipe, progress)
+}
+
 /// Segments and surfaces one structure (cancellable through `progress`).
 pub fn build(volume: &Volume, recipe: &Recipe, progress: &Progress) -> Result<Built, BuildError> {
     let t = std::time::Instant::now();
@@ -219,7 +248,19 @@ pub fn build(volume: &Volume, recipe: &Recipe, progress: &Progress) -> Result<Bu
         Source::Preset { preset, .. } => BuildError::UnknownPreset(preset.clone()),
         Source::Range { .. } | Source::Outline => BuildError::Empty,
     })?;
-    let (mesh, _) = surface(volume, &options, progress)?;
+    build_with(volume, &options, progress).map(|b| Built {
+        seconds: t.elapsed().as_secs_f64(),
+        ..b
+    })
+}
+
+fn build_with(
+    volume: &Volume,
+    options: &SurfaceOptions,
+    progress: &Progress,
+) -> Result<Built, BuildError> {
+    let t = std::time::Instant::now();
+    let (mesh, _) = surface(volume, options, progress)?;
     if mesh.indices.is_empty() {
         return Err(BuildError::Empty);
     }

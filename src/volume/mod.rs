@@ -355,6 +355,34 @@ impl Volume {
     pub fn size_bytes(&self) -> usize {
         self.voxels.len() * std::mem::size_of::<i16>()
     }
+
+    /// Every `step`-th voxel along each axis (for quick coarse previews): same patient
+    /// space, voxel (0, 0, 0) where it was, spacing `step` times larger. Values are samples,
+    /// not averages, so thresholds mean the same.
+    pub fn subsampled(&self, step: usize) -> Volume {
+        let step = step.max(1);
+        let voxels = self
+            .voxels
+            .slice(ndarray::s![..;step, ..;step, ..;step])
+            .to_owned();
+        let (nk, nj, ni) = voxels.dim();
+        let g = &self.geometry;
+        Volume {
+            voxels,
+            geometry: Geometry {
+                dims: [ni, nj, nk],
+                spacing_mm: g.spacing_mm.map(|s| s * step as f64),
+                ..g.clone()
+            },
+            value_scale: self.value_scale,
+            modality: self.modality.clone(),
+            series_uid: self.series_uid.clone(),
+            description: String::new(),
+            warnings: Vec::new(),
+            image_numbers: Vec::new(),
+            scanner_window: self.scanner_window,
+        }
+    }
 }
 
 /// The voxel array and the geometry disagree on the grid size.
