@@ -391,6 +391,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_header_claiming_100_gb_is_refused_before_reading() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("huge.nii");
+        let g = Geometry::axis_aligned([4, 4, 4], [1.0; 3], [0.0; 3]);
+        let v = Volume::new(Array3::zeros((4, 4, 4)), g).expect("shape");
+        write_nifti(&v, &path).expect("write");
+        let mut bytes = std::fs::read(&path).expect("read");
+        // dim[1..=3] (i16 at byte 42, 44, 46): 10000 × 10000 × 500 int16 = 100 GB.
+        for (at, n) in [(42usize, 10_000i16), (44, 10_000), (46, 500)] {
+            bytes[at..at + 2].copy_from_slice(&n.to_le_bytes());
+        }
+        std::fs::write(&path, &bytes).expect("write");
+        let e = read_nifti(&path).expect_err("refused");
+        assert!(matches!(e, NiftiError::TooLarge(..)), "{e}");
+        let text = e.to_string();
+        assert!(
+            text.contains("GB") && text.contains("10000×10000×500"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn sidecar_modality_is_read() {
         let dir = tempfile::tempdir().expect("tempdir");
         let nii = dir.path().join("sub-01_ct.nii.gz");

@@ -554,3 +554,30 @@ fn split_repeats(mut frames: Vec<FrameRef>) -> Vec<(Vec<FrameRef>, Vec<String>)>
         )],
     )]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listing_survives_link_loops_and_can_be_cancelled() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let a = dir.path().join("a");
+        std::fs::create_dir_all(a.join("b")).expect("mkdir");
+        std::fs::write(a.join("b/x.dcm"), b"not dicom").expect("write");
+        // b/up -> a and a/self -> a: two ways back into folders already seen.
+        std::os::unix::fs::symlink(&a, a.join("b/up")).expect("link");
+        std::os::unix::fs::symlink(&a, a.join("self")).expect("link");
+        let l = list_files_with(dir.path(), &Progress::new()).expect("listing ends");
+        assert_eq!(l.files, vec![a.join("b/x.dcm")]);
+        assert_eq!(l.repeated_folders, 2);
+        let report = scan(dir.path(), &Progress::new()).expect("scan");
+        assert_eq!((report.files_seen, report.skipped.len()), (1, 1));
+        assert_eq!(report.repeated_folders, 2);
+        let cancelled = Progress::new();
+        cancelled.cancel();
+        let e = list_files_with(dir.path(), &cancelled).expect_err("cancelled");
+        assert_eq!(e.kind(), std::io::ErrorKind::Interrupted);
+        assert!(scan(dir.path(), &cancelled).is_err());
+    }
+}
