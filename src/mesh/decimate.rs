@@ -121,22 +121,59 @@ struct Candidate {
     stamp_v: u16,
 }
 
-impl PartialEq for Candidate {
-    fn eq(&self, other: &Self) -> bool {
-        self.key == other.key
+/// The heap key of a cost: f32 bits, which order like the values for non-negative floats
+/// (rounding error's tiny negatives count as 0, NaN as the largest).
+fn cost_key(cost: f64) -> u32 {
+    if cost.is_nan() {
+        f32::MAX.to_bits()
+    } else {
+        (cost.max(0.0) as f32).to_bits()
     }
 }
-impl Eq for Candidate {}
-impl PartialOrd for Candidate {
-    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
-        Some(self.cmp(other))
-    }
+
+/// A monotone radix heap over the candidates' cost keys: pushing is appending to one of 33
+/// buckets, popping redistributes one bucket at a time, so each entry moves O(key bits)
+/// times at most, in sequential memory, where a binary heap pays a cache miss per level on
+/// every push and pop. Keys below the last one popped are raised to it (greedy
+/// decimation takes such an edge next anyway). Equal keys come out in a fixed order.
+struct RadixHeap {
+    last: u32,
+    buckets: [Vec<Candidate>; 33],
 }
-impl Ord for Candidate {
-    /// Reversed so the max-heap yields the cheapest edge first. Only the cost is
-    /// compared (the heap's order of equal costs is deterministic all the same).
-    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
-        other.key.cmp(&self.key)
+
+impl RadixHeap {
+    fn new() -> RadixHeap {
+        RadixHeap {
+            last: 0,
+            buckets: std::array::from_fn(|_| Vec::new()),
+        }
+    }
+
+    fn bucket(last: u32, key: u32) -> usize {
+        (32 - (key ^ last).leading_zeros()) as usize
+    }
+
+    fn push(&mut self, mut c: Candidate) {
+        c.key = c.key.max(self.last);
+        self.buckets[Self::bucket(self.last, c.key)].push(c);
+    }
+
+    fn pop(&mut self) -> Option<Candidate> {
+        if self.buckets[0].is_empty() {
+            let i = (1..33).find(|&i| !self.buckets[i].is_empty())?;
+            let moving = std::mem::take(&mut self.buckets[i]);
+            self.last = moving.iter().map(|c| c.key).min().unwrap_or(self.last);
+            for &c in &moving {
+                self.buckets[Self::bucket(self.last, c.key)].push(c);
+            }
+            // Keep the emptied bucket's allocation for later pushes.
+            let mut moving = moving;
+            moving.clear();
+            if self.buckets[i].is_empty() {
+                self.buckets[i] = moving;
+            }
+        }
+        self.buckets[0].pop()
     }
 }
 
@@ -347,7 +384,7 @@ impl State {
     fn candidate(&self, u: u32, v: u32) -> Candidate {
         let (u, v) = (u.min(v), u.max(v));
         Candidate {
-            key: (self.edge_cost(u, v) as f32).to_bits(),
+            key: cost_key(self.edge_cost(u, v)),
             u,
             v,
             stamp_u: self.stamp[u as usize] as u16,
@@ -358,18 +395,17 @@ impl State {
     /// Collapses the cheapest allowed edge until `target` triangles remain or none is
     /// allowed.
     fn run(&mut self, target: usize) {
-        let mut first = Vec::with_capacity(self.live.len() * 3 / 2 + 16);
+        let mut heap = RadixHeap::new();
         for &t in &self.live {
             let tri = self.tris[t as usize];
             for e in 0..3 {
                 let (a, b) = (tri[e], tri[(e + 1) % 3]);
                 // Each edge of a closed, oriented surface runs once each way: take it once.
                 if a < b && !self.locked[a as usize] && !self.locked[b as usize] {
-                    first.push(self.candidate(a, b));
+                    heap.push(self.candidate(a, b));
                 }
             }
         }
-        let mut heap = std::collections::BinaryHeap::from(first);
         let mut ring = Vec::with_capacity(32);
         while self.live.len() > target {
             let Some(c) = heap.pop() else { break };
