@@ -60,6 +60,8 @@ const EDGES: [(usize, usize, usize, usize); 12] = [
 /// The grid as the algorithm sees it: optional one-voxel background border, values as f32.
 struct Grid<'a, T> {
     data: ArrayView3<'a, T>,
+    /// The same samples, standard layout, `[k][j][i]`.
+    flat: &'a [T],
     pad: usize,
     pad_value: f32,
     /// Padded sizes (i, j, k).
@@ -71,11 +73,14 @@ impl<T: Copy + Into<f32>> Grid<'_, T> {
     fn at(&self, i: usize, j: usize, k: usize) -> f32 {
         let p = self.pad;
         let (nk, nj, ni) = self.data.dim();
-        if i < p || j < p || k < p || i - p >= ni || j - p >= nj || k - p >= nk {
+        // Below the border the subtraction wraps to a huge index: one compare per axis.
+        let (i, j, k) = (i.wrapping_sub(p), j.wrapping_sub(p), k.wrapping_sub(p));
+        if i >= ni || j >= nj || k >= nk {
             return self.pad_value;
         }
-        // SAFETY-free: indices checked above.
-        self.data[(k - p, j - p, i - p)].into()
+        self.flat
+            .get((k * nj + j) * ni + i)
+            .map_or(self.pad_value, |&v| v.into())
     }
 
     /// Central-difference gradient in index units at a padded grid point.
@@ -114,6 +119,7 @@ struct Row {
 }
 
 /// Per-point classes (1 = below iso) and row summaries of one padded plane.
+#[derive(Default)]
 struct Plane {
     class: Vec<u8>,
     rows: Vec<Row>,
@@ -159,13 +165,19 @@ impl McSample for f32 {
 }
 
 impl<T: McSample> Grid<'_, T> {
-    fn classify(&self, k: usize, iso: f32, flat: &[T]) -> Plane {
+    /// Classifies plane `k` into `plane`, reusing its buffers: a fresh plane per grid plane
+    /// would cost the first-touch page faults of a quarter megabyte each, which is most of
+    /// a cold extraction's time.
+    fn classify_into(&self, k: usize, iso: f32, flat: &[T], plane: &mut Plane) {
         let t = T::threshold(iso);
         let [pi, pj, _] = self.n;
         let (nk, nj, ni) = self.data.dim();
         let p = self.pad;
-        let mut class = vec![1u8; pi * pj];
-        let mut rows = vec![Row::default(); pj];
+        let Plane { class, rows } = plane;
+        class.clear();
+        class.resize(pi * pj, 1u8);
+        rows.clear();
+        rows.resize(pj, Row::default());
         let real_plane = k >= p && k - p < nk;
         for j in 0..pj {
             let row = &mut class[j * pi..(j + 1) * pi];
@@ -196,7 +208,6 @@ impl<T: McSample> Grid<'_, T> {
                 right: row[pi - 1],
             };
         }
-        Plane { class, rows }
     }
 }
 
@@ -330,6 +341,7 @@ where
     };
     let g = Grid {
         data,
+        flat,
         pad,
         pad_value,
         n: [ni + 2 * pad, nj + 2 * pad, nk + 2 * pad],
@@ -350,17 +362,21 @@ where
             if progress.is_cancelled() {
                 return Vec::new();
             }
-            let planes: Vec<Plane> = (k0..(k1 + 1).min(pk))
-                .map(|k| g.classify(k, iso, flat))
-                .collect();
+            // Two planes slide up the chunk.
+            let (mut a, mut b) = (Plane::default(), Plane::default());
+            g.classify_into(k0, iso, flat, &mut a);
             let out = (k0..k1)
                 .map(|k| {
-                    let a = &planes[k - k0];
-                    let b = planes.get(k + 1 - k0);
-                    let nv = count_vertices((a, b), pi, pj);
-                    let nt = b
-                        .map(|b| count_triangles(a, b, pi, pj, &counts_table))
+                    let has_next = k + 1 < pk;
+                    if has_next {
+                        g.classify_into(k + 1, iso, flat, &mut b);
+                    }
+                    let next = has_next.then_some(&b);
+                    let nv = count_vertices((&a, next), pi, pj);
+                    let nt = next
+                        .map(|b| count_triangles(&a, b, pi, pj, &counts_table))
                         .unwrap_or(0);
+                    std::mem::swap(&mut a, &mut b);
                     (nv, nt)
                 })
                 .collect();
@@ -414,10 +430,15 @@ where
             return;
         }
         let vbase = vert_offset[k0];
-        let planes: Vec<Plane> = (k0..(k1 + 2).min(pk))
-            .map(|k| g.classify(k, iso, flat))
-            .collect();
-        let plane = |k: usize| planes.get(k - k0);
+        // Planes k, k+1 and k+2 (when they exist) in a ring of three reused buffers.
+        let mut ring: [Plane; 3] = Default::default();
+        let mut held = [usize::MAX; 3];
+        let mut load = |k: usize, ring: &mut [Plane; 3]| {
+            if k < pk && held[k % 3] != k {
+                g.classify_into(k, iso, flat, &mut ring[k % 3]);
+                held[k % 3] = k;
+            }
+        };
         let mut emit = |id: u32, a: [usize; 3], b: [usize; 3]| {
             let va = g.at(a[0], a[1], a[2]);
             let vb = g.at(b[0], b[1], b[2]);
@@ -435,9 +456,9 @@ where
         };
         // Assigns ids to the crossing edges of plane k, in the counting order; emits the
         // vertices when the plane belongs to this chunk.
-        let mut assign = |k: usize, maps: &mut IdMaps, owned: bool| {
-            let Some(a) = plane(k) else { return };
-            let b = if k + 1 < pk { plane(k + 1) } else { None };
+        let mut assign = |k: usize, ring: &[Plane; 3], maps: &mut IdMaps, owned: bool| {
+            let a = &ring[k % 3];
+            let b = (k + 1 < pk).then(|| &ring[(k + 1) % 3]);
             let mut next = vert_offset[k];
             for j in 0..pj {
                 let r = a.rows[j];
@@ -481,14 +502,15 @@ where
         };
         let mut below = IdMaps::new(pi * pj);
         let mut above = IdMaps::new(pi * pj);
-        assign(k0, &mut below, true);
+        load(k0, &mut ring);
+        load(k0 + 1, &mut ring);
+        assign(k0, &ring, &mut below, true);
         let mut tri_n = 0usize;
         for k in k0..k1 {
             if k + 1 < pk {
-                assign(k + 1, &mut above, k + 1 < k1);
-                let (Some(a), Some(b)) = (plane(k), plane(k + 1)) else {
-                    continue;
-                };
+                load(k + 2, &mut ring);
+                assign(k + 1, &ring, &mut above, k + 1 < k1);
+                let (a, b) = (&ring[k % 3], &ring[(k + 1) % 3]);
                 for j in 0..pj - 1 {
                     let (lo, hi) =
                         cell_range(&[a.rows[j], a.rows[j + 1], b.rows[j], b.rows[j + 1]], pi);
