@@ -13,12 +13,11 @@
 //! direction: lungs, airways, sinuses and bowel gas are inside the body, not holes in it.
 //! Depends on `volume` only.
 
-use std::collections::VecDeque;
-
-use ndarray::{Array3, ArrayViewMut1, ArrayViewMut2, Axis, Zip};
+use ndarray::{Array3, ArrayViewMut2, Axis, Zip};
 use rayon::prelude::*;
 
-use super::{Mask, SegmentError, neighbours26, offset, threshold};
+use super::runs::{self, Connectivity};
+use super::{Mask, SegmentError, threshold};
 use crate::progress::Progress;
 use crate::segment::ValueRange;
 use crate::volume::{Geometry, Volume};
@@ -38,18 +37,54 @@ impl Body {
     /// Keeps only the voxels of `mask` that lie in the body's region (within one coarse
     /// voxel of the body).
     pub fn restrict(&self, mask: &Mask) -> Mask {
-        let mut data = mask.data.clone();
-        let f = self.region.factor;
-        let region = &self.region.data;
-        Zip::indexed(&mut data).par_for_each(|(k, j, i), v| {
-            if *v != 0 && region[(k / f[0], j / f[1], i / f[2])] == 0 {
-                *v = 0;
-            }
-        });
-        Mask {
-            data,
-            geometry: mask.geometry.clone(),
-        }
+        self.restrict_owned(mask.clone())
+    }
+
+    /// [`Body::restrict`] in place: clears the voxels of `mask` outside the body's region,
+    /// a coarse voxel's block of fine voxels at a time.
+    pub fn restrict_owned(&self, mask: Mask) -> Mask {
+        self.region.restrict(mask)
+    }
+}
+
+impl Coarse {
+    /// Clears the fine voxels of `mask` whose coarse voxel is unset: each coarse row is
+    /// expanded once to a fine row of 0/1 and ANDed into the fine rows it covers.
+    fn restrict(&self, mut mask: Mask) -> Mask {
+        let f = self.factor;
+        let region = &self.data;
+        let ni = mask.data.dim().2;
+        mask.data
+            .outer_iter_mut()
+            .into_par_iter()
+            .enumerate()
+            .for_each(|(k, mut plane)| {
+                let coarse = region.index_axis(Axis(0), k / f[0]);
+                let mut expanded = vec![0u8; ni];
+                let mut expanded_row = usize::MAX;
+                for (j, mut row) in plane.rows_mut().into_iter().enumerate() {
+                    if expanded_row != j / f[1] {
+                        expanded_row = j / f[1];
+                        let coarse_row = coarse.row(expanded_row);
+                        for (i, e) in expanded.iter_mut().enumerate() {
+                            *e = u8::from(coarse_row[i / f[2]] != 0);
+                        }
+                    }
+                    match row.as_slice_mut() {
+                        Some(fine) => {
+                            for (v, &e) in fine.iter_mut().zip(&expanded) {
+                                *v &= e;
+                            }
+                        }
+                        None => {
+                            for (v, &e) in row.iter_mut().zip(&expanded) {
+                                *v &= e;
+                            }
+                        }
+                    }
+                }
+            });
+        mask
     }
 }
 
@@ -80,88 +115,160 @@ fn downsample(fine: &Array3<u8>, factor: [usize; 3]) -> Coarse {
         .into_par_iter()
         .enumerate()
         .for_each(|(ck, mut plane)| {
+            // Set voxels per coarse cell of this plane: fine rows are summed per column
+            // (vectorised) into the coarse row they fall in, then columns per cell.
+            let mut columns = vec![0u16; dims.1 * ni];
             let ks = ck * factor[0]..((ck + 1) * factor[0]).min(nk);
-            for cj in 0..dims.1 {
-                let js = cj * factor[1]..((cj + 1) * factor[1]).min(nj);
-                for ci in 0..dims.2 {
-                    let is = ci * factor[2]..((ci + 1) * factor[2]).min(ni);
-                    let (mut set, mut all) = (0usize, 0usize);
-                    for k in ks.clone() {
-                        for j in js.clone() {
-                            for i in is.clone() {
-                                set += usize::from(fine[(k, j, i)] != 0);
-                                all += 1;
+            let depth = ks.len();
+            for k in ks {
+                for (j, row) in fine.index_axis(Axis(0), k).rows().into_iter().enumerate() {
+                    let acc = &mut columns[(j / factor[1]) * ni..][..ni];
+                    match row.as_slice() {
+                        Some(row) => {
+                            for (a, &v) in acc.iter_mut().zip(row) {
+                                *a += u16::from(v != 0);
+                            }
+                        }
+                        None => {
+                            for (a, &v) in acc.iter_mut().zip(row.iter()) {
+                                *a += u16::from(v != 0);
                             }
                         }
                     }
-                    plane[(cj, ci)] = u8::from(2 * set >= all && set > 0);
+                }
+            }
+            let mut set = vec![0u32; dims.1 * dims.2];
+            for (cj, cols) in columns.chunks(ni.max(1)).enumerate() {
+                for (i, &c) in cols.iter().enumerate() {
+                    set[cj * dims.2 + i / factor[2]] += u32::from(c);
+                }
+            }
+            for cj in 0..dims.1 {
+                let rows = ((cj + 1) * factor[1]).min(nj) - cj * factor[1];
+                for ci in 0..dims.2 {
+                    let cols = ((ci + 1) * factor[2]).min(ni) - ci * factor[2];
+                    let all = (depth * rows * cols) as u32;
+                    let n = set[cj * dims.2 + ci];
+                    plane[(cj, ci)] = u8::from(2 * n >= all && n > 0);
                 }
             }
         });
     Coarse { data, factor }
 }
 
-/// One axis of a box erosion (`grow = false`) or dilation of radius `r`: each voxel looks
-/// at the `2r + 1` voxels along `axis` around it (outside the grid counts as unset).
-fn box_pass(src: &Array3<u8>, axis: usize, r: usize, grow: bool) -> Array3<u8> {
-    let mut out = Array3::<u8>::zeros(src.dim());
-    Zip::from(out.lanes_mut(Axis(axis)))
-        .and(src.lanes(Axis(axis)))
-        .par_for_each(|mut o: ArrayViewMut1<u8>, s| {
-            let n = s.len();
-            // Running count of set voxels in the window [x - r, x + r].
-            let mut count = 0usize;
-            for x in 0..r.min(n) {
-                count += usize::from(s[x] != 0);
+/// One axis of a box erosion (`grow = false`) or dilation of radius 1 on a 0/1 grid: each
+/// voxel combines itself and its two neighbours along `axis` (outside the grid counts as
+/// unset). Whole planes, rows or row elements are combined at once, so the loops vectorise.
+fn box_step(src: &Array3<u8>, axis: usize, grow: bool) -> Array3<u8> {
+    let src = src.as_standard_layout();
+    let (nk, nj, ni) = src.dim();
+    let mut out = Array3::<u8>::zeros((nk, nj, ni));
+    let (Some(s), Some(o)) = (src.as_slice(), out.as_slice_mut()) else {
+        return out; // both are standard layout
+    };
+    // `dst = a op b op c` elementwise, a missing neighbour counting as unset.
+    let combine = |dst: &mut [u8], a: Option<&[u8]>, b: &[u8], c: Option<&[u8]>| match (a, c, grow)
+    {
+        (Some(a), Some(c), true) => {
+            for (((d, &x), &y), &z) in dst.iter_mut().zip(a).zip(b).zip(c) {
+                *d = x | y | z;
             }
-            for x in 0..n {
-                if x + r < n {
-                    count += usize::from(s[x + r] != 0);
-                }
-                if x > r {
-                    count -= usize::from(s[x - r - 1] != 0);
-                }
-                let window = 2 * r + 1;
-                o[x] = u8::from(if grow { count > 0 } else { count == window });
+        }
+        (Some(a), Some(c), false) => {
+            for (((d, &x), &y), &z) in dst.iter_mut().zip(a).zip(b).zip(c) {
+                *d = x & y & z;
             }
-        });
+        }
+        (Some(n), None, true) | (None, Some(n), true) => {
+            for ((d, &x), &y) in dst.iter_mut().zip(n).zip(b) {
+                *d = x | y;
+            }
+        }
+        (None, None, true) => dst.copy_from_slice(b),
+        (_, _, false) => dst.fill(0),
+    };
+    let plane = nj * ni;
+    if plane == 0 {
+        return out;
+    }
+    match axis {
+        0 => o.par_chunks_mut(plane).enumerate().for_each(|(k, dst)| {
+            let at = |k: usize| &s[k * plane..(k + 1) * plane];
+            let below = k.checked_sub(1).map(at);
+            let above = (k + 1 < nk).then(|| at(k + 1));
+            combine(dst, below, at(k), above);
+        }),
+        1 => o
+            .par_chunks_mut(plane)
+            .zip(s.par_chunks(plane))
+            .for_each(|(dst, src)| {
+                let at = |j: usize| &src[j * ni..(j + 1) * ni];
+                for (j, d) in dst.chunks_mut(ni).enumerate() {
+                    let before = j.checked_sub(1).map(at);
+                    let after = (j + 1 < nj).then(|| at(j + 1));
+                    combine(d, before, at(j), after);
+                }
+            }),
+        _ => o
+            .par_chunks_mut(plane)
+            .zip(s.par_chunks(plane))
+            .for_each(|(dst, src)| {
+                for (d, row) in dst.chunks_mut(ni).zip(src.chunks(ni)) {
+                    let n = row.len();
+                    if n < 2 {
+                        combine(d, None, row, None);
+                        continue;
+                    }
+                    // Interior: neighbours are the row shifted by one either way.
+                    combine(
+                        &mut d[1..n - 1],
+                        Some(&row[..n - 2]),
+                        &row[1..n - 1],
+                        Some(&row[2..]),
+                    );
+                    combine(&mut d[..1], None, &row[..1], Some(&row[1..2]));
+                    combine(
+                        &mut d[n - 1..],
+                        Some(&row[n - 2..n - 1]),
+                        &row[n - 1..],
+                        None,
+                    );
+                }
+            }),
+    }
     out
 }
 
-/// Box erosion or dilation of radius `r` voxels (a `(2r+1)³` cube), separable.
+/// Box erosion or dilation of radius `r` voxels (a `(2r+1)³` cube) of a 0/1 grid: `r`
+/// separable unit steps (a box of radius r is r unit boxes added together).
 fn box_morph(src: &Array3<u8>, r: usize, grow: bool) -> Array3<u8> {
-    if r == 0 {
-        return src.clone();
-    }
-    let a = box_pass(src, 0, r, grow);
-    let b = box_pass(&a, 1, r, grow);
-    box_pass(&b, 2, r, grow)
-}
-
-/// 26-connected flood from `seeds` through voxels where `allowed` is set.
-fn reconstruct(seeds: &Array3<u8>, allowed: &Array3<u8>) -> Array3<u8> {
-    let dims = seeds.dim();
-    let mut out = Array3::<u8>::zeros(dims);
-    let mut queue = VecDeque::new();
-    for (idx, &s) in seeds.indexed_iter() {
-        if s != 0 && allowed[idx] != 0 {
-            out[idx] = 1;
-            queue.push_back(idx);
-        }
-    }
-    let offsets: Vec<_> = neighbours26().collect();
-    while let Some(idx) = queue.pop_front() {
-        for &d in &offsets {
-            if let Some(n) = offset(dims, idx, d)
-                && out[n] == 0
-                && allowed[n] != 0
-            {
-                out[n] = 1;
-                queue.push_back(n);
-            }
+    let mut out = src.clone();
+    for _ in 0..r {
+        for axis in 0..3 {
+            out = box_step(&out, axis, grow);
         }
     }
     out
+}
+
+/// 26-connected flood from `seeds` through voxels where `allowed` is set: the components
+/// of `allowed` that hold a seed.
+fn reconstruct(seeds: &Array3<u8>, allowed: &Array3<u8>) -> Array3<u8> {
+    let dims = allowed.dim();
+    let l = runs::label3(allowed.view(), true, Connectivity::All);
+    let mut seeded = vec![false; l.count];
+    for ((k, j), row) in ndarray::indices((dims.0, dims.1))
+        .into_iter()
+        .zip(seeds.rows())
+    {
+        for (run, c) in l.row(k * dims.1 + j) {
+            let span = row.slice(ndarray::s![run.start as usize..run.end as usize]);
+            if !seeded[c as usize] && span.iter().any(|&v| v != 0) {
+                seeded[c as usize] = true;
+            }
+        }
+    }
+    runs::paint(&l, dims, |c| seeded[c as usize])
 }
 
 /// The grid axis (as an array axis: 0 = k, 1 = j, 2 = i) that runs closest to the patient's
@@ -178,39 +285,21 @@ pub fn axial_array_axis(g: &Geometry) -> usize {
 /// (4-connected).
 fn fill_slice(mut plane: ArrayViewMut2<u8>) {
     let (h, w) = plane.dim();
-    let mut outside = vec![false; h * w];
-    let mut stack = Vec::new();
-    let push = |y: usize, x: usize, outside: &mut Vec<bool>, stack: &mut Vec<(usize, usize)>| {
-        if plane[(y, x)] == 0 && !outside[y * w + x] {
-            outside[y * w + x] = true;
-            stack.push((y, x));
-        }
-    };
-    for x in 0..w {
-        push(0, x, &mut outside, &mut stack);
-        push(h - 1, x, &mut outside, &mut stack);
-    }
+    let l = runs::label2(plane.view(), false, Connectivity::Faces);
+    let mut outside = vec![false; l.count];
     for y in 0..h {
-        push(y, 0, &mut outside, &mut stack);
-        push(y, w - 1, &mut outside, &mut stack);
-    }
-    while let Some((y, x)) = stack.pop() {
-        if y > 0 {
-            push(y - 1, x, &mut outside, &mut stack);
-        }
-        if y + 1 < h {
-            push(y + 1, x, &mut outside, &mut stack);
-        }
-        if x > 0 {
-            push(y, x - 1, &mut outside, &mut stack);
-        }
-        if x + 1 < w {
-            push(y, x + 1, &mut outside, &mut stack);
+        for (run, c) in l.row(y) {
+            if y == 0 || y + 1 == h || run.start == 0 || run.end as usize == w {
+                outside[c as usize] = true;
+            }
         }
     }
-    for (n, v) in plane.iter_mut().enumerate() {
-        if !outside[n] {
-            *v = 1;
+    for (y, mut row) in plane.rows_mut().into_iter().enumerate() {
+        for (run, c) in l.row(y) {
+            if !outside[c as usize] {
+                row.slice_mut(ndarray::s![run.start as usize..run.end as usize])
+                    .fill(1);
+            }
         }
     }
 }
@@ -219,17 +308,17 @@ fn fill_slice(mut plane: ArrayViewMut2<u8>) {
 /// 3D hole filling closes, this closes too (a cavity open to the border in a slice is open
 /// to the border in the volume).
 pub fn fill_holes_in_slices(mask: &Mask, axis: usize) -> Mask {
-    let mut data = mask.data.clone();
-    if data.is_empty() {
-        return mask.clone();
+    fill_holes_in_slices_owned(mask.clone(), axis)
+}
+
+fn fill_holes_in_slices_owned(mut mask: Mask, axis: usize) -> Mask {
+    if !mask.data.is_empty() {
+        mask.data
+            .axis_iter_mut(Axis(axis.min(2)))
+            .into_par_iter()
+            .for_each(fill_slice);
     }
-    data.axis_iter_mut(Axis(axis.min(2)))
-        .into_par_iter()
-        .for_each(fill_slice);
-    Mask {
-        data,
-        geometry: mask.geometry.clone(),
-    }
+    mask
 }
 
 /// The body: everything at or above `threshold_real` (real units) that belongs to the
@@ -255,15 +344,20 @@ pub fn body(
         },
         geometry: volume.geometry.clone(),
     };
-    let (labels, sizes) = super::components(&pieces, progress)?;
-    let core_label = sizes
+    if progress.is_cancelled() {
+        return Err(SegmentError::Cancelled);
+    }
+    let pieces = runs::label3(pieces.data.view(), true, Connectivity::All);
+    let core_label = pieces
+        .sizes()
         .iter()
         .enumerate()
         .max_by_key(|(_, s)| **s)
-        .map(|(n, _)| n as u32 + 1)
-        .unwrap_or(0);
-    let core = labels.mapv(|l| u8::from(l != 0 && l == core_label));
-    let others = labels.mapv(|l| u8::from(l != 0 && l != core_label));
+        .map(|(n, _)| n as u32)
+        .unwrap_or(u32::MAX);
+    let dims = coarse.data.dim();
+    let core = runs::paint(&pieces, dims, |c| c == core_label);
+    let others = runs::paint(&pieces, dims, |c| c != core_label);
     // Other pieces and the rim the erosion took from them block the way.
     let barrier = box_morph(&others, 1, true);
     let mut allowed = coarse.data.clone();
@@ -284,13 +378,9 @@ pub fn body(
         data: box_morph(&region, 1, true),
         factor,
     };
-    let body = Body { mask: fine, region };
-    let inside = body.restrict(&body.mask);
-    let filled = fill_holes_in_slices(&inside, axial_array_axis(&volume.geometry));
-    Ok(Body {
-        mask: filled,
-        ..body
-    })
+    let inside = region.restrict(fine);
+    let mask = fill_holes_in_slices_owned(inside, axial_array_axis(&volume.geometry));
+    Ok(Body { mask, region })
 }
 
 #[cfg(test)]

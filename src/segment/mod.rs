@@ -8,6 +8,7 @@
 //! closed. Depends on `volume` only; never on meshing or the viewer.
 
 pub mod body;
+mod runs;
 
 use std::collections::VecDeque;
 
@@ -138,7 +139,7 @@ impl Preset {
         Ok(match self {
             Preset::Skin => body.mask,
             Preset::Bone | Preset::Vessels | Preset::SoftTissue => {
-                let mask = body.restrict(&threshold(volume, range));
+                let mask = body.restrict_owned(threshold(volume, range));
                 remove_small_components(&mask, 50, progress)?
             }
             Preset::Lung => {
@@ -273,64 +274,55 @@ pub fn components(
     mask: &Mask,
     progress: &Progress,
 ) -> Result<(Array3<u32>, Vec<usize>), SegmentError> {
-    let (nk, nj, ni) = mask.data.dim();
-    let mut labels = Array3::<u32>::zeros((nk, nj, ni));
-    let mut sizes = Vec::new();
-    let offsets: Vec<_> = neighbours26().collect();
-    let mut queue = VecDeque::new();
-    for k in 0..nk {
-        if progress.is_cancelled() {
-            return Err(SegmentError::Cancelled);
-        }
-        for j in 0..nj {
-            for i in 0..ni {
-                if mask.data[(k, j, i)] == 0 || labels[(k, j, i)] != 0 {
-                    continue;
+    let l = labelled(mask, progress)?;
+    let dims = mask.data.dim();
+    let mut labels = Array3::<u32>::zeros(dims);
+    labels
+        .outer_iter_mut()
+        .into_par_iter()
+        .enumerate()
+        .for_each(|(k, mut plane)| {
+            for (j, mut row) in plane.rows_mut().into_iter().enumerate() {
+                for (run, c) in l.row(k * dims.1 + j) {
+                    row.slice_mut(ndarray::s![run.start as usize..run.end as usize])
+                        .fill(c + 1);
                 }
-                let label = sizes.len() as u32 + 1;
-                let mut size = 0usize;
-                labels[(k, j, i)] = label;
-                queue.push_back((k, j, i));
-                while let Some((k, j, i)) = queue.pop_front() {
-                    size += 1;
-                    for &(dk, dj, di) in &offsets {
-                        let Some(idx) = offset((nk, nj, ni), (k, j, i), (dk, dj, di)) else {
-                            continue;
-                        };
-                        if mask.data[idx] != 0 && labels[idx] == 0 {
-                            labels[idx] = label;
-                            queue.push_back(idx);
-                        }
-                    }
-                }
-                sizes.push(size);
             }
-        }
-    }
-    Ok((labels, sizes))
+        });
+    Ok((labels, l.sizes()))
 }
 
-fn select(mask: &Mask, labels: &Array3<u32>, keep: impl Fn(u32) -> bool + Sync) -> Mask {
-    let mut data = Array3::<u8>::zeros(mask.data.dim());
-    Zip::from(&mut data)
-        .and(labels)
-        .par_for_each(|m, &l| *m = u8::from(l != 0 && keep(l)));
+/// The 26-connected components of a mask as runs.
+fn labelled(mask: &Mask, progress: &Progress) -> Result<runs::Labelled, SegmentError> {
+    if progress.is_cancelled() {
+        return Err(SegmentError::Cancelled);
+    }
+    let l = runs::label3(mask.data.view(), true, runs::Connectivity::All);
+    if progress.is_cancelled() {
+        return Err(SegmentError::Cancelled);
+    }
+    Ok(l)
+}
+
+/// The mask of the components `keep` accepts (numbered from 0 in scan order).
+fn select(mask: &Mask, l: &runs::Labelled, keep: impl Fn(u32) -> bool + Sync) -> Mask {
     Mask {
-        data,
+        data: runs::paint(l, mask.data.dim(), keep),
         geometry: mask.geometry.clone(),
     }
 }
 
 /// Keeps the largest connected component.
 pub fn keep_largest_component(mask: &Mask, progress: &Progress) -> Result<Mask, SegmentError> {
-    let (labels, sizes) = components(mask, progress)?;
-    let best = sizes
+    let l = labelled(mask, progress)?;
+    let best = l
+        .sizes()
         .iter()
         .enumerate()
         .max_by_key(|(_, s)| **s)
-        .map(|(n, _)| n as u32 + 1)
-        .unwrap_or(0);
-    Ok(select(mask, &labels, |l| l == best))
+        .map(|(n, _)| n as u32)
+        .unwrap_or(u32::MAX);
+    Ok(select(mask, &l, |c| c == best))
 }
 
 /// Keeps the component under a seed (patient mm); empty if the seed is outside the mask.
@@ -346,9 +338,9 @@ pub fn keep_component_at(
             z: seed_mm.z,
         });
     };
-    let (labels, _) = components(mask, progress)?;
-    let target = labels[idx];
-    Ok(select(mask, &labels, |l| l == target))
+    let l = labelled(mask, progress)?;
+    let target = runs::component_at(&l, mask.data.dim().1, idx);
+    Ok(select(mask, &l, |c| Some(c) == target))
 }
 
 /// Drops components smaller than `min_voxels`.
@@ -357,10 +349,9 @@ pub fn remove_small_components(
     min_voxels: usize,
     progress: &Progress,
 ) -> Result<Mask, SegmentError> {
-    let (labels, sizes) = components(mask, progress)?;
-    Ok(select(mask, &labels, |l| {
-        sizes[l as usize - 1] >= min_voxels
-    }))
+    let l = labelled(mask, progress)?;
+    let sizes = l.sizes();
+    Ok(select(mask, &l, |c| sizes[c as usize] >= min_voxels))
 }
 
 /// One step of 26-neighbourhood dilation (`grow = true`) or erosion.
@@ -424,39 +415,30 @@ pub fn close(mask: &Mask, steps: usize) -> Mask {
 
 /// Fills every background region not connected (6-neighbourhood) to the grid border.
 pub fn fill_holes(mask: &Mask, progress: &Progress) -> Result<Mask, SegmentError> {
-    let (nk, nj, ni) = mask.data.dim();
-    let mut outside = Array3::<u8>::zeros((nk, nj, ni));
-    let mut queue = VecDeque::new();
-    for ((k, j, i), &v) in mask.data.indexed_iter() {
-        if v == 0 && (k == 0 || j == 0 || i == 0 || k == nk - 1 || j == nj - 1 || i == ni - 1) {
-            outside[(k, j, i)] = 1;
-            queue.push_back((k, j, i));
-        }
+    if progress.is_cancelled() {
+        return Err(SegmentError::Cancelled);
     }
-    let mut n = 0usize;
-    while let Some((k, j, i)) = queue.pop_front() {
-        n += 1;
-        if n.is_multiple_of(1 << 20) && progress.is_cancelled() {
-            return Err(SegmentError::Cancelled);
-        }
-        for (dk, dj, di) in [
-            (-1, 0, 0),
-            (1, 0, 0),
-            (0, -1, 0),
-            (0, 1, 0),
-            (0, 0, -1),
-            (0, 0, 1),
-        ] {
-            let Some(idx) = offset((nk, nj, ni), (k, j, i), (dk, dj, di)) else {
-                continue;
-            };
-            if mask.data[idx] == 0 && outside[idx] == 0 {
-                outside[idx] = 1;
-                queue.push_back(idx);
+    let (nk, nj, ni) = mask.data.dim();
+    let l = runs::label3(mask.data.view(), false, runs::Connectivity::Faces);
+    // Background components with a run on the grid's border are outside.
+    let mut outside = vec![false; l.count];
+    for k in 0..nk {
+        for j in 0..nj {
+            let border_row = k == 0 || j == 0 || k + 1 == nk || j + 1 == nj;
+            for (run, c) in l.row(k * nj + j) {
+                if border_row || run.start == 0 || run.end as usize == ni {
+                    outside[c as usize] = true;
+                }
             }
         }
     }
-    let data = outside.mapv(|o| 1 - o);
+    if progress.is_cancelled() {
+        return Err(SegmentError::Cancelled);
+    }
+    let mut data = runs::paint(&l, (nk, nj, ni), |c| !outside[c as usize]);
+    Zip::from(&mut data)
+        .and(&mask.data)
+        .par_for_each(|d, &m| *d |= u8::from(m != 0));
     Ok(Mask {
         data,
         geometry: mask.geometry.clone(),
