@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use nalgebra::{Matrix3, Rotation3, UnitQuaternion, Vector3};
 use ndarray::{Array3, Axis, Ix3};
 use nifti::writer::WriterOptions;
-use nifti::{IntoNdArray, NiftiObject, NiftiType, ReaderOptions};
+use nifti::{IntoNdArray, NiftiObject, NiftiType, NiftiVolume, ReaderOptions};
 
 use crate::volume::{Geometry, ValueScale, Volume, VolumeWarning};
 
@@ -190,6 +190,47 @@ fn check_nifti_size(header: &nifti::NiftiHeader) -> Result<u64, crate::memory::T
     crate::memory::check_grid("this NIfTI file", &dims, per_voxel.max(working))
 }
 
+/// Refuses a header whose grid needs more image bytes than the file holds (the reader would
+/// reserve them all first): the file's size for `.nii`, the gzip trailer's uncompressed size
+/// for `.nii.gz` when the file is too small to unpack past 4 GiB (the trailer counts modulo
+/// 4 GiB).
+fn check_data_present(path: &Path, header: &nifti::NiftiHeader) -> Result<(), String> {
+    let ndim = usize::from(header.dim[0]).clamp(1, 7);
+    let samples = (1..=ndim).try_fold(1u64, |n, d| n.checked_mul(u64::from(header.dim[d].max(1))));
+    let bytes =
+        samples.and_then(|n| n.checked_mul(u64::from(header.bitpix.max(0) as u16).div_ceil(8)));
+    let offset = if header.vox_offset.is_finite() && header.vox_offset > 0.0 {
+        header.vox_offset as u64
+    } else {
+        352
+    };
+    let needed = bytes.and_then(|b| b.checked_add(offset));
+    let io = |e: std::io::Error| format!("cannot read file: {}", e.kind());
+    let size = std::fs::metadata(path).map_err(io)?.len();
+    let gz = path.to_string_lossy().to_ascii_lowercase().ends_with(".gz");
+    let holds = if gz {
+        // Deflate packs at most about 1032:1.
+        if size.saturating_mul(1032) >= 1 << 32 || size < 18 {
+            return Ok(());
+        }
+        use std::io::{Read, Seek, SeekFrom};
+        let mut f = std::fs::File::open(path).map_err(io)?;
+        f.seek(SeekFrom::End(-4)).map_err(io)?;
+        let mut t = [0u8; 4];
+        f.read_exact(&mut t).map_err(io)?;
+        u64::from(u32::from_le_bytes(t))
+    } else {
+        size
+    };
+    match needed {
+        Some(n) if n <= holds => Ok(()),
+        _ => Err(format!(
+            "the header's grid needs {} bytes of image data, the file holds {holds}",
+            needed.map_or_else(|| "too many".to_string(), |n| n.to_string())
+        )),
+    }
+}
+
 /// Reads a NIfTI file as a volume (the first 3D volume of a 4D file, with a warning).
 pub fn read_nifti(path: &Path) -> Result<Volume, NiftiError> {
     let read_err = |message: String| NiftiError::Read {
@@ -203,6 +244,7 @@ pub fn read_nifti(path: &Path) -> Result<Volume, NiftiError> {
     // The header alone first: its sizes decide whether the data may be read at all.
     let header = nifti::NiftiHeader::from_file(path).map_err(|e| read_err(e.to_string()))?;
     check_nifti_size(&header).map_err(|e| NiftiError::TooLarge(e, path.to_path_buf()))?;
+    check_data_present(path, &header).map_err(read_err)?;
     let obj = ReaderOptions::new()
         .read_file(path)
         .map_err(|e| read_err(e.to_string()))?;
@@ -233,6 +275,21 @@ pub fn read_nifti(path: &Path) -> Result<Volume, NiftiError> {
     );
     let dims = (ni, nj, nk);
     let volume = obj.into_volume();
+    // The reader's conversion asserts that the data fills the header's grid exactly (a
+    // damaged header made it panic): check first and say what does not match.
+    let samples = volume
+        .dim()
+        .iter()
+        .try_fold(1usize, |n, &d| n.checked_mul(usize::from(d)));
+    let expected = samples.and_then(|n| n.checked_mul(datatype.size_of()));
+    if expected != Some(volume.raw_data().len()) {
+        return Err(read_err(format!(
+            "the header's grid {:?} of {datatype:?} needs {} bytes of image data, the file has {}",
+            volume.dim(),
+            expected.map_or_else(|| "too many".to_string(), |n| n.to_string()),
+            volume.raw_data().len()
+        )));
+    }
     let (voxels_ijk, value_scale) = if small_int && identity_scale {
         let a = volume
             .into_ndarray::<i16>()

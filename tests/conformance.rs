@@ -4,6 +4,8 @@
 
 mod common;
 
+use std::path::Path;
+
 use common::{compare, load, testdata};
 use twinplan::dicom::{self, info::describe};
 use twinplan::progress::Progress;
@@ -127,11 +129,40 @@ fn rgb_series_becomes_luminance_on_the_reference_grid() {
         .expect("reference header");
     assert_eq!(ours.geometry.dims, reference.dims);
     assert!(common::grid_mismatch_mm(&ours.geometry, &reference) < GEOMETRY_TOL_MM);
-    let (lo, hi) = (
-        ours.voxels.iter().min().copied(),
-        ours.voxels.iter().max().copied(),
+    // The reference holds the colours (RGB24 or RGBA32, interleaved): every voxel of ours
+    // is their Rec. 601 luminance, on the same grid in the same order.
+    let (header, raw, stride) = colours(&d.join("001_ground_truth.nii.gz"));
+    let (ni, nj, nk) = (
+        usize::from(header.dim[1]),
+        usize::from(header.dim[2]),
+        usize::from(header.dim[3].max(1)),
     );
-    assert!(lo < hi, "luminance is not constant");
+    assert_eq!([ni, nj, nk], ours.geometry.dims);
+    assert_eq!(raw.len(), stride * ni * nj * nk);
+    let mut worst = 0i64;
+    let mut distinct = std::collections::BTreeSet::new();
+    for ((k, j, i), &v) in ours.voxels.indexed_iter() {
+        let at = stride * (i + ni * (j + nj * k));
+        let [r, g, b] = [raw[at], raw[at + 1], raw[at + 2]].map(f64::from);
+        let y = (0.299 * r + 0.587 * g + 0.114 * b).round() as i64;
+        worst = worst.max((i64::from(v) - y).abs());
+        distinct.insert(v);
+    }
+    assert!(worst <= 1, "luminance off by {worst}");
+    assert!(distinct.len() > 10, "only {} grey levels", distinct.len());
+}
+
+/// Header, raw voxel bytes and bytes per voxel of an RGB24 (128) or RGBA32 (2304) NIfTI.
+fn colours(path: &Path) -> (nifti::NiftiHeader, Vec<u8>, usize) {
+    use nifti::{NiftiObject, ReaderOptions};
+    let obj = ReaderOptions::new().read_file(path).expect("reference");
+    let header = obj.header().clone();
+    let stride = match header.datatype {
+        128 => 3,
+        2304 => 4,
+        other => panic!("not a colour reference: datatype {other}"),
+    };
+    (header, obj.into_volume().into_raw_data(), stride)
 }
 
 #[test]

@@ -103,13 +103,17 @@ fn no_patient_identity_in_logs_errors_or_debug_output() {
     // Errors: a cut file on its own, an ambiguous selection, a missing series.
     let cut_dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(cut_dir.path().join("cut.dcm"), &good[..good.len() - 100]).expect("write");
-    if let Err(e) = dicom::load_path(cut_dir.path(), None, &progress) {
-        texts.push(e.to_string());
-        texts.push(format!("{e:?}"));
-    }
-    if let Err(e) = dicom::load_path(dir.path(), Some("99"), &progress) {
-        texts.push(e.to_string());
-    }
+    // Each must fail (an unexpected success would leave its message out of the check).
+    let e = dicom::load_path(cut_dir.path(), None, &progress)
+        .err()
+        .unwrap_or_else(|| panic!("a cut file loaded"));
+    texts.push(e.to_string());
+    texts.push(format!("{e:?}"));
+    let e = dicom::load_path(dir.path(), Some("99"), &progress)
+        .err()
+        .unwrap_or_else(|| panic!("a missing series loaded"));
+    texts.push(e.to_string());
+    texts.push(format!("{e:?}"));
     let logs = String::from_utf8(capture.0.lock().expect("lock").clone()).expect("utf8");
     assert!(!logs.is_empty(), "the subscriber saw the loader's events");
     texts.push(logs);

@@ -148,3 +148,52 @@ fn mixed_folder_loads_both_series_and_names_the_bad_files() {
     );
     assert!(report.skipped.iter().all(|s| !s.reason.is_empty()));
 }
+
+/// Inputs the mutation fuzzer (`benches/fuzz.sh`) once found taking gigabytes, seconds or a
+/// panic: each is now refused at once with a reason (scan, load and open as the workstation
+/// does), and the file's declared sizes are checked before the parser reserves them.
+#[test]
+fn fuzzer_findings_are_refused_quickly() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fuzz_regressions");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("tests/fuzz_regressions")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 5, "regression inputs missing: {files:?}");
+    for f in files {
+        let name = f
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let work = tempfile::tempdir().expect("temp dir");
+        let copy = work.path().join(&name);
+        std::fs::copy(&f, &copy).expect("copy");
+        let nifti = name.ends_with(".nii.gz");
+        let target = if nifti {
+            copy.clone()
+        } else {
+            work.path().to_path_buf()
+        };
+        let t = std::time::Instant::now();
+        let result = twinplan::session::open::open_path(&target, &Progress::new());
+        let err = result
+            .err()
+            .unwrap_or_else(|| panic!("{name}: loaded, expected a refusal"));
+        let text = err.to_string();
+        assert!(t.elapsed().as_secs_f64() < 5.0, "{name}: {:?}", t.elapsed());
+        if nifti {
+            assert!(text.contains("bytes of image data"), "{name}: {text}");
+        } else {
+            // A folder whose only file is skipped: the reason is in the skipped list.
+            let report = dicom::scan(work.path(), &Progress::new()).expect("scan");
+            let reasons: Vec<String> = report.skipped.iter().map(|s| s.reason.clone()).collect();
+            // Refused when scanned (header) or when loaded (pixel data).
+            let said = |r: &str| r.contains("damaged DICOM") && r.contains("declares");
+            assert!(
+                reasons.iter().any(|r| said(r)) || said(&text),
+                "{name}: {reasons:?} / {text}"
+            );
+        }
+    }
+}

@@ -89,6 +89,11 @@ struct FrameLog {
     last_update_ms: f64,
     first_interactive_s: Option<f64>,
     second_opened: bool,
+    /// The revision of each structure's surface last seen in the scene.
+    seen: std::collections::HashMap<u64, u64>,
+    /// When each surface (preview or full) first reached the scene: (s, structure, kind,
+    /// triangles).
+    surfaces: Vec<(f64, String, &'static str, usize)>,
 }
 
 /// egui panels, slice views and input; screenshots; file drops; frame log; render mode.
@@ -332,6 +337,16 @@ fn frame_log(
     let work = log.last_update_ms;
     log.frames
         .push((t, time.delta_secs_f64() * 1000.0, work, busy));
+    for s in &ws.structures {
+        if let Some(b) = &s.built
+            && log.seen.get(&s.id) != Some(&s.revision)
+        {
+            log.seen.insert(s.id, s.revision);
+            let kind = if s.preview { "preview" } else { "full" };
+            log.surfaces
+                .push((t, s.recipe.name.clone(), kind, b.triangles));
+        }
+    }
     if log.first_interactive_s.is_none() && ws.loaded.is_some() {
         log.first_interactive_s = Some(t);
         tracing::info!("first interactive frame {t:.3} s after launch");
@@ -360,15 +375,13 @@ fn frame_end(mut log: ResMut<FrameLog>) {
     }
 }
 
-/// Redraw continuously while background work runs (progress, results arriving) or frames
-/// are being logged; otherwise only on input, so an idle workstation leaves the CPU to others.
-fn update_mode(
-    jobs: Res<Jobs>,
-    options: Res<Options>,
-    mut settings: ResMut<bevy::winit::WinitSettings>,
-) {
+/// Frames follow input at once in every mode. Without input, a screenshot run draws
+/// continuously; otherwise the window redraws twice a second (progress, results arriving):
+/// on a software rasteriser a frame costs both cores for a good part of that, and drawing
+/// unchanged frames flat out left the surfaces the user waits for a tenth of the machine.
+fn update_mode(options: Res<Options>, mut settings: ResMut<bevy::winit::WinitSettings>) {
     use bevy::winit::UpdateMode;
-    let want = if !jobs.is_idle() || options.0.frame_log.is_some() || options.0.render.is_some() {
+    let want = if options.0.render.is_some() {
         UpdateMode::Continuous
     } else {
         UpdateMode::reactive(Duration::from_millis(500))
@@ -389,6 +402,12 @@ fn write_frame_log(log: &FrameLog, options: &ViewerOptions) {
     }
     if let Some(f) = log.first_interactive_s {
         text.push_str(&format!("# first_interactive_s,{f:.4}\n"));
+    }
+    // Surfaces reach the scene in the frame that starts at this time and are drawn in it.
+    for (t, name, kind, triangles) in &log.surfaces {
+        text.push_str(&format!(
+            "# surface_in_scene_s,{t:.4},{name},{kind},{triangles}\n"
+        ));
     }
     match std::fs::File::create(path).and_then(|mut f| f.write_all(text.as_bytes())) {
         Ok(()) => tracing::info!("frame log written ({} frames)", log.frames.len()),
@@ -426,7 +445,7 @@ fn render_mode(
             && log.second_opened == options.0.then_open.is_some()
         {
             match *phase {
-                RenderPhase::Waiting => *phase = RenderPhase::Settling(120, Instant::now()),
+                RenderPhase::Waiting => *phase = RenderPhase::Settling(10, Instant::now()),
                 RenderPhase::Settling(0, _) => {
                     write_frame_log(&log, &options.0);
                     exit.write(AppExit::Success);

@@ -697,6 +697,7 @@ pub fn poll_jobs(mut ws: ResMut<Workspace>, mut jobs: ResMut<Jobs>) {
                     }
                     Err(e) => {
                         let name = item.recipe.name.clone();
+                        tracing::warn!("structure {name} not built: {e}");
                         item.error = Some(e.to_string());
                         ws.notify_about(
                             NoticeScope::Series,

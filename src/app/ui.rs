@@ -537,10 +537,18 @@ fn structure_row(
     });
     ui.horizontal(|ui| {
         ui.add_space(28.0);
+        let mut colour = Color32::from_gray(195);
         let text = if building {
             "surfacing…".to_string()
         } else if let Some(e) = &s.error {
             format!("failed: {e}")
+        } else if let (Some(b), true) = (&s.built, s.preview) {
+            // A preview's figures are rough: say so, and that the full surface is coming.
+            colour = Color32::from_rgb(230, 190, 110);
+            format!(
+                "coarse preview (every 2nd voxel) · ≈ {:.0} mL · refining…",
+                b.volume_ml
+            )
         } else if let Some(b) = &s.built {
             format!(
                 "{} triangles · {:.1} mL{}",
@@ -551,11 +559,7 @@ fn structure_row(
         } else {
             String::new()
         };
-        ui.label(
-            RichText::new(text)
-                .size(12.5)
-                .color(Color32::from_gray(195)),
-        );
+        ui.label(RichText::new(text).size(12.5).color(colour));
     });
 }
 

@@ -306,6 +306,8 @@ fn rescale_of(obj: &InMemDicomObject) -> Option<Rescale> {
 
 /// Opens a DICOM file up to (not including) its pixel data.
 fn open_header(path: &Path) -> Result<(DefaultDicomObject, bool), SkipReason> {
+    super::lengths::check_file(path, true)
+        .map_err(|e| SkipReason(format!("damaged DICOM: {e}")))?;
     let first = OpenFileOptions::new()
         .read_preamble(ReadPreamble::Auto)
         .read_until(tags::PIXEL_DATA)
@@ -376,6 +378,7 @@ use dicom_encoding::transfer_syntax::TransferSyntaxIndex;
 
 /// Opens a whole file, pixel data included (used by the loader's general decoding path).
 pub fn open_full(path: &Path, no_meta: bool) -> Result<DefaultDicomObject, String> {
+    super::lengths::check_file(path, false).map_err(|e| format!("damaged DICOM: {e}"))?;
     if no_meta {
         let mut head = [0u8; 8];
         std::fs::File::open(path)

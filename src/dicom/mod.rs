@@ -8,6 +8,7 @@
 
 pub mod header;
 pub mod info;
+pub mod lengths;
 pub mod load;
 pub mod scan;
 pub mod write;

@@ -10,9 +10,8 @@ pub mod io;
 pub mod mc;
 pub mod process;
 
-use std::collections::HashMap;
-
 use nalgebra::Vector3;
+use rayon::prelude::*;
 use serde::Serialize;
 
 pub use mc::{McOptions, marching_cubes};
@@ -94,27 +93,40 @@ impl TriMesh {
 
     /// Topology and sanity check: watertightness, orientation, degenerate triangles, NaNs.
     pub fn check(&self) -> MeshCheck {
-        let mut edges: HashMap<(u32, u32), (u32, u32)> =
-            HashMap::with_capacity(self.indices.len() * 2);
-        let mut degenerate = 0;
-        for t in &self.indices {
-            let area2 = (self.p(t[1]) - self.p(t[0]))
-                .cross(&(self.p(t[2]) - self.p(t[0])))
-                .norm();
-            if t[0] == t[1] || t[1] == t[2] || t[0] == t[2] || area2 <= 1e-12 {
-                degenerate += 1;
+        let degenerate = self
+            .indices
+            .par_iter()
+            .filter(|t| {
+                let area2 = (self.p(t[1]) - self.p(t[0]))
+                    .cross(&(self.p(t[2]) - self.p(t[0])))
+                    .norm();
+                t[0] == t[1] || t[1] == t[2] || t[0] == t[2] || area2 <= 1e-12
+            })
+            .count();
+        // Every directed edge as (undirected edge, direction): sorting groups each edge's
+        // uses (a hash map of millions of edges cost most of a structure's check).
+        let mut keys: Vec<(u64, bool)> = self
+            .indices
+            .par_iter()
+            .flat_map_iter(|t| {
+                [(t[0], t[1]), (t[1], t[2]), (t[2], t[0])].map(|(a, b)| {
+                    let (lo, hi) = (u64::from(a.min(b)), u64::from(a.max(b)));
+                    (lo << 32 | hi, a < b)
+                })
+            })
+            .collect();
+        keys.par_sort_unstable();
+        let (mut open, mut misoriented) = (0, 0);
+        for group in keys.chunk_by(|a, b| a.0 == b.0) {
+            let forward = group.iter().filter(|k| k.1).count();
+            let reverse = group.len() - forward;
+            if forward + reverse != 2 {
+                open += 1;
             }
-            for (a, b) in [(t[0], t[1]), (t[1], t[2]), (t[2], t[0])] {
-                let e = edges.entry((a.min(b), a.max(b))).or_insert((0, 0));
-                if a < b {
-                    e.0 += 1;
-                } else {
-                    e.1 += 1;
-                }
+            if forward > 1 || reverse > 1 {
+                misoriented += 1;
             }
         }
-        let open = edges.values().filter(|(f, r)| f + r != 2).count();
-        let misoriented = edges.values().filter(|(f, r)| *f > 1 || *r > 1).count();
         let non_finite = self
             .positions_mm
             .iter()

@@ -61,7 +61,8 @@ pub fn looks_like_ct(h: &Histogram) -> bool {
 }
 
 /// The HU of a contrast-enhanced blood peak, if the histogram has one: a local maximum
-/// between 150 and 700 HU clearly above the valley that separates it from soft tissue.
+/// between 150 and 600 HU clearly above the valley that separates it from soft tissue
+/// (above 600 HU a peak is more likely dense bone, as in the synthetic bench volume's ribs).
 pub fn contrast_peak_hu(h: &Histogram) -> Option<f64> {
     const LO: f64 = -200.0;
     const W: f64 = 10.0;
@@ -82,8 +83,8 @@ pub fn contrast_peak_hu(h: &Histogram) -> Option<f64> {
     let bin_of = |hu: f64| (((hu - LO) / W) as usize).min(smooth.len() - 1);
     let hu_of = |b: usize| LO + (b as f64 + 0.5) * W;
     let soft = (bin_of(-150.0)..=bin_of(150.0)).max_by(|&a, &b| smooth[a].total_cmp(&smooth[b]))?;
-    let (lo, hi) = (bin_of(150.0), bin_of(700.0));
-    // Local maxima (over ±3 bins) between 150 and 700 HU — the soft-tissue slope may be
+    let (lo, hi) = (bin_of(150.0), bin_of(600.0));
+    // Local maxima (over ±3 bins) between 150 and 600 HU — the soft-tissue slope may be
     // higher than the blood peak at 150 HU, so the window's largest bin will not do — each
     // judged against the valley that separates it from soft tissue; the most prominent wins.
     let enough = 1e-3 * h.total as f64;

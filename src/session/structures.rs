@@ -130,7 +130,8 @@ impl Recipe {
         }
     }
 
-    fn options(&self) -> Option<SurfaceOptions> {
+    /// The surface chain this recipe runs (None for an unknown preset).
+    pub fn options(&self) -> Option<SurfaceOptions> {
         let selection = match &self.source {
             Source::Preset {
                 preset,
@@ -233,8 +234,17 @@ pub fn build_progressively(
         if let Some(mut options) = quick.options() {
             options.smooth_iterations = options.smooth_iterations.min(4);
             options.target_triangles = None;
-            if let Ok(built) = build_with(&coarse, &options, progress) {
-                preview(built);
+            match build_with(&coarse, &options, progress) {
+                Ok(built) => {
+                    tracing::info!(
+                        "{}: preview built, {} triangles, {:.2} s",
+                        recipe.name,
+                        built.triangles,
+                        built.seconds
+                    );
+                    preview(built);
+                }
+                Err(e) => tracing::info!("{}: no preview ({e})", recipe.name),
             }
         }
     }
@@ -260,7 +270,17 @@ fn build_with(
     progress: &Progress,
 ) -> Result<Built, BuildError> {
     let t = std::time::Instant::now();
-    let (mesh, _) = surface(volume, options, progress)?;
+    let (mesh, times) = surface(volume, options, progress)?;
+    tracing::info!(
+        "surface of {}x{}x{} voxels: segment {:.2} s, surface {:.2} s, smooth {:.2} s, decimate {:.2} s",
+        volume.geometry.dims[0],
+        volume.geometry.dims[1],
+        volume.geometry.dims[2],
+        times.segment_s,
+        times.surface_s,
+        times.smooth_s,
+        times.decimate_s
+    );
     if mesh.indices.is_empty() {
         return Err(BuildError::Empty);
     }
