@@ -799,3 +799,82 @@ fn notices_belong_to_what_is_open_and_quit_quits() {
     app.update();
     assert!(app.should_exit().is_some(), "File ▸ Quit ends the app");
 }
+
+/// The last click wins: a study opened while another is still loading cancels it, and
+/// nothing of the cancelled one is installed. A large series shows each surface first as a
+/// coarse preview, labelled as such in the Structures panel, then in full.
+#[test]
+fn the_last_open_wins_and_previews_say_what_they_are() {
+    let (Some(sample), Some(t)) = (sample_path(), common::testdata()) else {
+        common::skip("bundled sample or ../shared/testdata not found");
+        return;
+    };
+    let head = t.join("head_ct/dicom");
+    let sample_dims =
+        twinplan::session::open::open_path(&sample, &twinplan::progress::Progress::new())
+            .expect("sample opens")
+            .1
+            .volume
+            .geometry
+            .dims;
+    let mut app = App::new();
+    app.add_plugins((MinimalPlugins, LogicPlugin));
+    app.world_mut().write_message(UiAction::Open(head.clone()));
+    app.update();
+    open_and_wait(&mut app, sample.clone());
+    let ws = app.world().resource::<Workspace>();
+    let loaded = ws.loaded.as_ref().expect("a study is open");
+    assert_eq!(
+        loaded.volume.geometry.dims, sample_dims,
+        "the first open was installed"
+    );
+    assert!(
+        ws.structures
+            .iter()
+            .all(|s| s.built.is_some() && !s.preview)
+    );
+
+    // The head CT (512×512×140) is large enough for previews.
+    app.world_mut().write_message(UiAction::Open(head));
+    app.update();
+    let ctx = egui::Context::default();
+    let mut st = UiState::default();
+    let (mut previews, mut labelled) = (0, false);
+    let t0 = Instant::now();
+    loop {
+        app.update();
+        let ws = app.world().resource::<Workspace>();
+        let shown = ws
+            .structures
+            .iter()
+            .filter(|s| s.preview && s.built.is_some())
+            .count();
+        if shown > 0 {
+            previews = previews.max(shown);
+            if !labelled {
+                labelled = all_text(&ctx, ws, &mut st).contains("coarse preview");
+            }
+        }
+        if ws.loaded.is_some() && app.world().resource::<Jobs>().is_idle() {
+            break;
+        }
+        assert!(
+            t0.elapsed() < Duration::from_secs(600),
+            "head CT did not finish"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let ws = app.world().resource::<Workspace>();
+    assert_eq!(
+        ws.loaded.as_ref().map(|l| l.volume.geometry.dims),
+        Some([512, 512, 140])
+    );
+    assert!(previews > 0, "no preview was shown");
+    assert!(labelled, "a preview was not labelled as one");
+    assert!(
+        ws.structures
+            .iter()
+            .all(|s| s.built.is_some() && !s.preview),
+        "a preview stayed"
+    );
+}
