@@ -37,6 +37,17 @@ pub(crate) struct Labelled {
 }
 
 impl Labelled {
+    /// The runs with their components numbered from the union–find forest.
+    fn from_forest(runs: Vec<Run>, row_start: Vec<usize>, parent: &mut [u32]) -> Labelled {
+        let (component, count) = number(parent);
+        Labelled {
+            runs,
+            row_start,
+            component,
+            count,
+        }
+    }
+
     /// Voxels per component.
     pub fn sizes(&self) -> Vec<usize> {
         let mut sizes = vec![0usize; self.count];
@@ -226,13 +237,7 @@ pub(crate) fn label3(mask: ArrayView3<u8>, set: bool, connectivity: Connectivity
             }
         }
     }
-    let (component, count) = number(&mut parent);
-    Labelled {
-        runs,
-        row_start,
-        component,
-        count,
-    }
+    Labelled::from_forest(runs, row_start, &mut parent)
 }
 
 /// Components of the set or unset pixels of a 2D plane (rows along the second axis).
@@ -248,13 +253,7 @@ pub(crate) fn label2(plane: ArrayView2<u8>, set: bool, connectivity: Connectivit
     for r in 1..row_start.len() - 1 {
         union_rows(&runs, &row_start, &mut parent, r, r - 1, diagonal);
     }
-    let (component, count) = number(&mut parent);
-    Labelled {
-        runs,
-        row_start,
-        component,
-        count,
-    }
+    Labelled::from_forest(runs, row_start, &mut parent)
 }
 
 #[cfg(test)]
