@@ -390,9 +390,13 @@ fn orientation_markers_land_where_the_letters_say() {
                 ],
             );
             let cam = OrbitCamera::framing(&lo, &hi, view);
+            // The orientation marker (bottom left, a disc of radius 46 px about (48, h − 48))
+            // draws the patient axes in the planes' colours: UI, not anatomy.
+            let gizmo = |b: &(f64, f64, usize)| (b.0 - 48.0).hypot(b.1 - (h as f64 - 48.0)) < 52.0;
             let seen = |pred: &Colour| {
                 blobs(&image, w, (0, 0, w, h), pred)
                     .into_iter()
+                    .filter(|b| !gizmo(b))
                     .max_by_key(|b| b.2)
                     .filter(|b| b.2 >= 30)
             };

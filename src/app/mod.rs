@@ -17,17 +17,17 @@ pub mod ui;
 
 use std::io::Write;
 use std::path::PathBuf;
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use bevy::prelude::*;
 use bevy::render::view::screenshot::{Screenshot, save_to_disk};
 use bevy::window::{FileDragAndDrop, PresentMode, WindowResolution};
-use bevy_egui::{EguiContexts, EguiGlobalSettings, EguiPlugin, EguiPrimaryContextPass};
+use bevy_egui::{EguiContexts, EguiGlobalSettings, EguiPlugin, EguiPrimaryContextPass, egui};
 
 use crate::session::camera::StandardView;
 use crate::session::layout::{Layout, ViewId};
-use scene::{ScenePlugin, ThreeDRect};
+use scene::{ScenePlugin, SceneRedraw, SceneSync, SceneTexture, ThreeDRect};
 use slices::SliceCache;
 use state::{Jobs, LogicPlugin, UiAction, Workspace};
 use ui::{JobLine, UiState};
@@ -41,6 +41,25 @@ pub fn mark_launch() {
 
 fn since_launch() -> Duration {
     LAUNCH.get_or_init(Instant::now).elapsed()
+}
+
+/// Logs a main-thread step that took longer than a frame should (debug level): the frame
+/// log says when the UI stalled, this says where.
+pub(crate) struct SlowStep(&'static str, Instant);
+
+impl SlowStep {
+    pub(crate) fn start(name: &'static str) -> SlowStep {
+        SlowStep(name, Instant::now())
+    }
+}
+
+impl Drop for SlowStep {
+    fn drop(&mut self) {
+        let ms = self.1.elapsed().as_secs_f64() * 1000.0;
+        if ms > 20.0 {
+            tracing::debug!("main thread: {} took {ms:.1} ms", self.0);
+        }
+    }
 }
 
 /// A headless screenshot: open, wait for every structure, save, exit.
@@ -81,10 +100,10 @@ pub struct ViewerOptions {
 struct Options(ViewerOptions);
 
 /// Frame times and milestones: (time since launch, frame interval, main-thread work of the
-/// previous frame, background busy).
+/// previous frame, background busy, whether the previous frame rendered the 3D view).
 #[derive(Resource, Default)]
 struct FrameLog {
-    frames: Vec<(f64, f64, f64, bool)>,
+    frames: Vec<(f64, f64, f64, bool, bool)>,
     update_started: Option<Instant>,
     last_update_ms: f64,
     first_interactive_s: Option<f64>,
@@ -94,6 +113,9 @@ struct FrameLog {
     /// When each surface (preview or full) first reached the scene: (s, structure, kind,
     /// triangles).
     surfaces: Vec<(f64, String, &'static str, usize)>,
+    /// When each of those was first drawn (the 3D view rendered after it arrived, with no
+    /// pipeline still compiling), and the render count at its arrival.
+    drawn: Vec<(Option<f64>, u64)>,
 }
 
 /// egui panels, slice views and input; screenshots; file drops; frame log; render mode.
@@ -105,20 +127,67 @@ impl Plugin for UiPlugin {
             .init_resource::<SliceCache>()
             .init_resource::<UiState>()
             .init_resource::<FrameLog>()
-            .add_systems(Startup, (configure_egui, scene::spawn_ui_camera))
+            .init_resource::<SceneTexture>()
+            .add_systems(
+                Startup,
+                (configure_egui, scene::spawn_ui_camera, wake_on_results),
+            )
             .add_systems(EguiPrimaryContextPass, ui_system)
+            .add_systems(
+                PreUpdate,
+                drop_unchanged_modifiers
+                    .after(bevy_egui::EguiPreUpdateSet::ProcessInput)
+                    .before(bevy_egui::EguiPreUpdateSet::BeginPass),
+            )
             .add_systems(First, frame_start)
             .add_systems(Last, frame_end)
             .add_systems(
                 Update,
                 (file_drop, screenshots, frame_log, render_mode, update_mode),
             )
-            .add_systems(PostUpdate, slice_planes_3d);
+            .add_systems(
+                PostUpdate,
+                (slice_planes_3d, scene::scene_target).in_set(SceneSync),
+            );
     }
 }
 
 fn configure_egui(mut settings: ResMut<EguiGlobalSettings>) {
     settings.auto_create_primary_context = false;
+}
+
+/// bevy_egui hands egui the keyboard modifiers as an event in every frame, changed or not,
+/// and egui asks for another frame whenever a frame had events: the window then redrew
+/// continuously with nothing happening (14 frames a second, each one the software
+/// rasteriser's work taken from the surfaces being built). Only real changes pass.
+fn drop_unchanged_modifiers(
+    mut inputs: Query<&mut bevy_egui::EguiInput>,
+    mut last: Local<Option<egui::Modifiers>>,
+) {
+    for mut input in &mut inputs {
+        let before = *last;
+        input.0.events.retain(|e| match e {
+            egui::Event::ModifiersChanged(m) => {
+                let changed = before != Some(*m);
+                *last = Some(*m);
+                changed
+            }
+            _ => true,
+        });
+    }
+}
+
+/// Background jobs wake the event loop when they hand something over, so a result is
+/// installed (and drawn) at once rather than at the next idle redraw.
+fn wake_on_results(proxy: Option<Res<bevy::winit::EventLoopProxyWrapper>>, mut jobs: ResMut<Jobs>) {
+    if let Some(proxy) = proxy {
+        let proxy = Mutex::new((**proxy).clone());
+        jobs.waker = Some(std::sync::Arc::new(move || {
+            if let Ok(p) = proxy.lock() {
+                let _ = p.send_event(bevy::winit::WinitUserEvent::WakeUp);
+            }
+        }));
+    }
 }
 
 /// Starts the workstation (blocks until the window closes).
@@ -179,9 +248,11 @@ fn ui_system(
     mut cache: ResMut<SliceCache>,
     mut st: ResMut<UiState>,
     mut rect: ResMut<ThreeDRect>,
+    scene_texture: Res<SceneTexture>,
     mut actions: MessageWriter<UiAction>,
     mut styled: Local<bool>,
 ) -> Result {
+    let _slow = SlowStep::start("panels and slice views");
     let ctx = contexts.ctx_mut()?;
     if !*styled {
         ui::style(ctx);
@@ -200,6 +271,7 @@ fn ui_system(
             }
         })
         .collect();
+    st.scene_texture = scene_texture.egui;
     let mut out = Vec::new();
     let three_d = ui::workstation_ui(ctx, &ws, &lines, &mut cache, &mut st, &mut out);
     if rect.0 != three_d {
@@ -208,9 +280,11 @@ fn ui_system(
     for a in out {
         actions.write(a);
     }
-    if !jobs.running.is_empty() {
-        ctx.request_repaint();
+    if tracing::enabled!(tracing::Level::TRACE) {
+        tracing::trace!("egui repaint causes: {:?}", ctx.repaint_causes());
     }
+    // No repaint request while jobs run: the idle redraw (twice a second) updates their
+    // progress, and results wake the loop themselves (`wake_on_results`).
     Ok(())
 }
 
@@ -229,20 +303,26 @@ fn slice_planes_3d(
     mut images: ResMut<Assets<Image>>,
     mut meshes: ResMut<Assets<Mesh>>,
     mut materials: ResMut<Assets<StandardMaterial>>,
+    mut redraw: ResMut<SceneRedraw>,
     q: Query<(Entity, &SlicePlane)>,
 ) {
     use crate::volume::display::Plane;
     use bevy::asset::RenderAssetUsages;
     use bevy::mesh::{Indices, PrimitiveTopology};
     use bevy::render::render_resource::{Extent3d, TextureDimension, TextureFormat};
+    let _slow = SlowStep::start("slices in 3D");
     let want = ws.options_3d.show_slices && ws.loaded.is_some();
     for (i, plane) in Plane::ALL.into_iter().enumerate() {
         let current = q.iter().find(|(_, p)| p.plane == i);
         let slice = cache.plane(plane).filter(|_| want);
         match (current, slice) {
-            (Some((e, _)), None) => commands.entity(e).despawn(),
+            (Some((e, _)), None) => {
+                commands.entity(e).despawn();
+                redraw.request("slices in 3D");
+            }
             (Some((_, p)), Some((_, _, rev))) if p.revision == rev => {}
             (current, Some((s, grey, rev))) => {
+                redraw.request("slices in 3D");
                 if let Some((e, _)) = current {
                     commands.entity(e).despawn();
                 }
@@ -323,10 +403,12 @@ fn screenshots(mut commands: Commands, mut st: ResMut<UiState>) {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn frame_log(
     time: Res<Time>,
     ws: Res<Workspace>,
     jobs: Res<Jobs>,
+    redraw: Res<SceneRedraw>,
     mut log: ResMut<FrameLog>,
     options: Res<Options>,
     mut actions: MessageWriter<UiAction>,
@@ -335,8 +417,13 @@ fn frame_log(
     let t = since_launch().as_secs_f64();
     let busy = !jobs.running.is_empty();
     let work = log.last_update_ms;
-    log.frames
-        .push((t, time.delta_secs_f64() * 1000.0, work, busy));
+    log.frames.push((
+        t,
+        time.delta_secs_f64() * 1000.0,
+        work,
+        busy,
+        redraw.active(),
+    ));
     for s in &ws.structures {
         if let Some(b) = &s.built
             && log.seen.get(&s.id) != Some(&s.revision)
@@ -345,6 +432,12 @@ fn frame_log(
             let kind = if s.preview { "preview" } else { "full" };
             log.surfaces
                 .push((t, s.recipe.name.clone(), kind, b.triangles));
+            log.drawn.push((None, redraw.rendered));
+        }
+    }
+    for (drawn, at) in log.drawn.iter_mut() {
+        if drawn.is_none() && redraw.rendered > *at {
+            *drawn = Some(t);
         }
     }
     if log.first_interactive_s.is_none() && ws.loaded.is_some() {
@@ -396,18 +489,27 @@ fn write_frame_log(log: &FrameLog, options: &ViewerOptions) {
     let Some(path) = &options.frame_log else {
         return;
     };
-    let mut text = String::from("t_s,frame_ms,main_thread_ms,background_busy\n");
-    for (t, ms, work, busy) in &log.frames {
-        text.push_str(&format!("{t:.4},{ms:.3},{work:.3},{}\n", u8::from(*busy)));
+    let mut text = String::from("t_s,frame_ms,main_thread_ms,background_busy,rendered_3d\n");
+    for (t, ms, work, busy, rendered) in &log.frames {
+        text.push_str(&format!(
+            "{t:.4},{ms:.3},{work:.3},{},{}\n",
+            u8::from(*busy),
+            u8::from(*rendered)
+        ));
     }
     if let Some(f) = log.first_interactive_s {
         text.push_str(&format!("# first_interactive_s,{f:.4}\n"));
     }
     // Surfaces reach the scene in the frame that starts at this time and are drawn in it.
-    for (t, name, kind, triangles) in &log.surfaces {
+    for ((t, name, kind, triangles), (drawn, _)) in log.surfaces.iter().zip(&log.drawn) {
         text.push_str(&format!(
             "# surface_in_scene_s,{t:.4},{name},{kind},{triangles}\n"
         ));
+        if let Some(d) = drawn {
+            text.push_str(&format!(
+                "# surface_drawn_s,{d:.4},{name},{kind},{triangles}\n"
+            ));
+        }
     }
     match std::fs::File::create(path).and_then(|mut f| f.write_all(text.as_bytes())) {
         Ok(()) => tracing::info!("frame log written ({} frames)", log.frames.len()),
@@ -516,5 +618,52 @@ pub fn parse_layout(name: &str) -> Option<Layout> {
     match name.to_ascii_lowercase().as_str() {
         "four-up" | "fourup" | "4up" => Some(Layout::FourUp),
         other => ViewId::from_name(other).map(Layout::Single),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modifiers_reach_egui_only_when_they_change() {
+        use egui::{Event, Modifiers};
+        let mut world = World::new();
+        let input = world.spawn(bevy_egui::EguiInput::default()).id();
+        // A registered system keeps its `Local` from frame to frame, as in the app.
+        let system = world.register_system(drop_unchanged_modifiers);
+        let mut frame = |events: Vec<Event>| -> Vec<Event> {
+            if let Some(mut i) = world.get_mut::<bevy_egui::EguiInput>(input) {
+                i.0.events = events;
+            }
+            world.run_system(system).expect("runs");
+            world
+                .get::<bevy_egui::EguiInput>(input)
+                .map(|i| i.0.events.clone())
+                .unwrap_or_default()
+        };
+        let none = Event::ModifiersChanged(Modifiers::NONE);
+        let ctrl = Event::ModifiersChanged(Modifiers::CTRL);
+        assert_eq!(
+            frame(vec![none.clone()]),
+            vec![none.clone()],
+            "first state passes"
+        );
+        // What bevy_egui sends every frame: with nothing else, egui sees no event at all
+        // (and so asks for no further frame).
+        assert_eq!(frame(vec![none.clone()]), vec![]);
+        assert_eq!(frame(vec![none.clone()]), vec![]);
+        assert_eq!(
+            frame(vec![ctrl.clone()]),
+            vec![ctrl.clone()],
+            "a change passes"
+        );
+        let moved = Event::PointerMoved(egui::pos2(3.0, 4.0));
+        assert_eq!(
+            frame(vec![moved.clone(), ctrl]),
+            vec![moved],
+            "other events stay"
+        );
+        assert_eq!(frame(vec![none.clone()]), vec![none]);
     }
 }

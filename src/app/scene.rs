@@ -2,17 +2,24 @@
 //! 3D view's rectangle), a headlight and a soft fill, one mesh entity per structure with its
 //! material (opaque or blended), the crosshair through the shared cursor, and the clipping
 //! plane (triangles on the far side dropped, recomputed when the cursor moves). This is the
-//! one place where core `TriMesh` (f64 mm) becomes a Bevy `Mesh` (f32). No egui here.
+//! one place where core `TriMesh` (f64 mm) becomes a Bevy `Mesh` (f32).
+//!
+//! In the window the camera renders into a texture of the 3D view's size, which the UI
+//! shows ([`scene_target`] keeps it and hands it to egui), and it renders only in the few
+//! frames after something in the scene changed ([`SceneRedraw`]): frames drawn for the
+//! panels, a slice or a progress bar then cost no 3D rendering, which on a software
+//! rasteriser is most of a frame. No egui here but that texture's registration.
 
 use std::collections::HashMap;
 
 use bevy::asset::RenderAssetUsages;
-use bevy::camera::{CameraOutputMode, Viewport, visibility::RenderLayers};
+use bevy::camera::visibility::RenderLayers;
 use bevy::core_pipeline::tonemapping::Tonemapping;
 use bevy::mesh::{Indices, PrimitiveTopology};
 use bevy::prelude::*;
-use bevy::render::render_resource::BlendState;
-use bevy_egui::PrimaryEguiContext;
+use bevy::render::render_resource::TextureFormat;
+use bevy::window::RequestRedraw;
+use bevy_egui::{EguiTextureHandle, EguiUserTextures, PrimaryEguiContext};
 use nalgebra::{Point3, Vector3};
 
 use super::state::{Workspace, world};
@@ -27,6 +34,46 @@ pub struct HeadlessSize(pub Option<(u32, u32)>);
 /// Where the UI placed the 3D view this frame (logical pixels), or None when hidden.
 #[derive(Resource, Default, Clone, Copy, PartialEq)]
 pub struct ThreeDRect(pub Option<ViewRect>);
+
+/// Frames the anatomy camera still has to render because the scene changed (systems that
+/// change what it shows call [`SceneRedraw::request`]).
+#[derive(Resource, Default)]
+pub struct SceneRedraw {
+    frames: u32,
+    /// Frames rendered with every pipeline ready (what is in the texture is on screen).
+    pub rendered: u64,
+    /// The crosshair as last drawn (gizmos are immediate: a change must trigger a render).
+    crosshair: Option<([f64; 3], bool)>,
+    active: bool,
+    /// Pipelines finished compiling as last seen.
+    pipelines_finished: u64,
+}
+
+impl SceneRedraw {
+    /// Renders the next frame (meshes added in this frame are uploaded before it draws).
+    pub fn request(&mut self, why: &'static str) {
+        tracing::trace!("3D view redrawn: {why}");
+        self.frames = self.frames.max(1);
+    }
+
+    /// Whether the camera renders in this frame (set after the scene systems ran).
+    pub fn active(&self) -> bool {
+        self.active
+    }
+}
+
+/// The texture the 3D view is rendered into in the window, and its egui id.
+#[derive(Resource, Default)]
+pub struct SceneTexture {
+    handle: Option<Handle<Image>>,
+    size: (u32, u32),
+    pub egui: Option<bevy_egui::egui::TextureId>,
+}
+
+/// Ordering: scene systems that change what the camera sees run in this set; the camera is
+/// switched on or off after it.
+#[derive(SystemSet, Debug, Clone, PartialEq, Eq, Hash)]
+pub struct SceneSync;
 
 /// The camera that renders the anatomy.
 #[derive(Component)]
@@ -49,31 +96,57 @@ pub struct ClipKey {
 }
 
 /// Set while the renderer still compiles pipelines (shaders compile in the background: until
-/// they are ready, meshes and panels are not drawn). Headless screenshots wait for it.
+/// they are ready, meshes and panels are not drawn). Headless screenshots wait for it; the
+/// 3D view renders once more whenever a pipeline it waited for is ready (`finished` counts
+/// them), since the frame that queued it drew without it.
 #[derive(Resource, Clone, Default)]
-pub struct PipelinesPending(pub std::sync::Arc<std::sync::atomic::AtomicBool>);
+pub struct PipelinesPending(pub std::sync::Arc<PipelineState>);
+
+#[derive(Default)]
+pub struct PipelineState {
+    waiting: std::sync::atomic::AtomicBool,
+    finished: std::sync::atomic::AtomicU64,
+}
 
 impl PipelinesPending {
     pub fn get(&self) -> bool {
-        self.0.load(std::sync::atomic::Ordering::Relaxed)
+        self.0.waiting.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn finished(&self) -> u64 {
+        self.0.finished.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 
 fn note_pending_pipelines(
     cache: Res<bevy::render::render_resource::PipelineCache>,
     flag: Res<PipelinesPending>,
+    mut waiting_before: Local<Vec<usize>>,
 ) {
-    let pending = cache.waiting_pipelines().next().is_some();
-    flag.0.store(pending, std::sync::atomic::Ordering::Relaxed);
+    let waiting: Vec<_> = cache.waiting_pipelines().collect();
+    let done = waiting_before
+        .iter()
+        .filter(|id| !waiting.contains(id))
+        .count();
+    if done > 0 {
+        flag.0
+            .finished
+            .fetch_add(done as u64, std::sync::atomic::Ordering::Relaxed);
+    }
+    flag.0
+        .waiting
+        .store(!waiting.is_empty(), std::sync::atomic::Ordering::Relaxed);
+    *waiting_before = waiting;
 }
 
 pub struct ScenePlugin;
 
 impl Plugin for ScenePlugin {
     fn finish(&self, app: &mut App) {
-        let flag = PipelinesPending(std::sync::Arc::new(std::sync::atomic::AtomicBool::new(
-            true,
-        )));
+        let flag = PipelinesPending(std::sync::Arc::new(PipelineState {
+            waiting: std::sync::atomic::AtomicBool::new(true),
+            finished: std::sync::atomic::AtomicU64::new(0),
+        }));
         app.insert_resource(flag.clone());
         if let Some(render_app) = app.get_sub_app_mut(bevy::render::RenderApp) {
             render_app
@@ -91,16 +164,44 @@ impl Plugin for ScenePlugin {
                 brightness: 180.0,
                 ..default()
             })
+            .init_resource::<SceneRedraw>()
             .add_systems(Startup, setup_scene)
+            .configure_sets(
+                PostUpdate,
+                SceneSync.before(bevy::transform::TransformSystems::Propagate),
+            )
             .add_systems(
                 PostUpdate,
-                (sync_camera, sync_structures, draw_crosshair)
-                    .before(bevy::transform::TransformSystems::Propagate),
+                (
+                    (sync_camera, sync_structures, draw_crosshair).in_set(SceneSync),
+                    activate_camera.after(SceneSync),
+                ),
             );
     }
 }
 
-fn setup_scene(mut commands: Commands) {
+fn setup_scene(
+    mut commands: Commands,
+    mut meshes: ResMut<Assets<Mesh>>,
+    mut materials: ResMut<Assets<StandardMaterial>>,
+) {
+    // Pipelines compile while the study loads, not when its first surface arrives (on a
+    // software rasteriser that is a second in which the surface would not show): one
+    // invisible triangle (zero area) per kind of structure material, with the structures'
+    // vertex layout, in front of the camera and never culled.
+    let mut prewarm = Mesh::new(
+        PrimitiveTopology::TriangleList,
+        RenderAssetUsages::RENDER_WORLD,
+    );
+    prewarm.insert_attribute(Mesh::ATTRIBUTE_POSITION, vec![[0.0f32, 0.0, -10.0]; 3]);
+    prewarm.insert_attribute(Mesh::ATTRIBUTE_NORMAL, vec![[0.0f32, 0.0, 1.0]; 3]);
+    prewarm.insert_indices(Indices::U32(vec![0, 1, 2]));
+    let prewarm = meshes.add(prewarm);
+    let kinds = [(1.0, false), (0.5, false), (1.0, true), (0.5, true)];
+    let prewarm_materials: Vec<_> = kinds
+        .iter()
+        .map(|&(opacity, clipped)| materials.add(material_for([0.5; 3], opacity, clipped)))
+        .collect();
     // The anatomy camera renders first, into the 3D view's rectangle.
     commands
         .spawn((
@@ -116,6 +217,14 @@ fn setup_scene(mut commands: Commands) {
             Transform::from_xyz(0.0, -800.0, 0.0).looking_at(Vec3::ZERO, Vec3::Z),
         ))
         .with_children(|c| {
+            for m in prewarm_materials {
+                c.spawn((
+                    Mesh3d(prewarm.clone()),
+                    MeshMaterial3d(m),
+                    Transform::IDENTITY,
+                    bevy::camera::visibility::NoFrustumCulling,
+                ));
+            }
             // Headlight: from just above-left of the eye, so surfaces facing the viewer are lit.
             c.spawn((
                 DirectionalLight {
@@ -137,7 +246,7 @@ fn setup_scene(mut commands: Commands) {
     ));
 }
 
-/// The UI camera: draws egui over the whole window, after the anatomy.
+/// The UI camera: draws egui over the whole window (the 3D view is a texture in it).
 pub fn spawn_ui_camera(mut commands: Commands) {
     commands.spawn((
         PrimaryEguiContext,
@@ -146,11 +255,6 @@ pub fn spawn_ui_camera(mut commands: Commands) {
         RenderLayers::none(),
         Camera {
             order: 1,
-            output_mode: CameraOutputMode::Write {
-                blend_state: Some(BlendState::ALPHA_BLENDING),
-                clear_color: ClearColorConfig::None,
-            },
-            clear_color: ClearColorConfig::Custom(Color::NONE),
             ..default()
         },
     ));
@@ -158,54 +262,16 @@ pub fn spawn_ui_camera(mut commands: Commands) {
 
 fn sync_camera(
     ws: Res<Workspace>,
-    rect: Res<ThreeDRect>,
-    headless: Res<HeadlessSize>,
-    windows: Query<&Window>,
+    mut redraw: ResMut<SceneRedraw>,
     mut cams: Query<(&mut Camera, &mut Transform, &mut Projection), With<AnatomyCamera>>,
 ) {
     let Ok((mut camera, mut transform, mut projection)) = cams.single_mut() else {
         return;
     };
-    let scale = windows
-        .iter()
-        .next()
-        .map(|w| w.scale_factor())
-        .unwrap_or(1.0);
-    let (pw, ph) = windows
-        .iter()
-        .next()
-        .map(|w| (w.physical_width(), w.physical_height()))
-        .or(headless.0)
-        .unwrap_or((1, 1));
-    if headless.0.is_some() {
-        // Offscreen: the whole target is the 3D view.
-        camera.is_active = true;
+    // The whole target is the 3D view: the window's texture has its size, as has the
+    // offscreen image of a frame-timing run.
+    if camera.viewport.is_some() {
         camera.viewport = None;
-    } else {
-        match rect.0 {
-            // A minimised window has no pixels: nothing to draw (and no viewport to clamp to).
-            Some(r) if r.w >= 2.0 && r.h >= 2.0 && pw > 0 && ph > 0 => {
-                let x = ((r.x * scale).max(0.0) as u32).min(pw.saturating_sub(1));
-                let y = ((r.y * scale).max(0.0) as u32).min(ph.saturating_sub(1));
-                let w = ((r.w * scale) as u32).clamp(1, pw - x);
-                let h = ((r.h * scale) as u32).clamp(1, ph - y);
-                camera.is_active = true;
-                let vp = Viewport {
-                    physical_position: UVec2::new(x, y),
-                    physical_size: UVec2::new(w, h),
-                    ..default()
-                };
-                if camera
-                    .viewport
-                    .as_ref()
-                    .map(|v| (v.physical_position, v.physical_size))
-                    != Some((vp.physical_position, vp.physical_size))
-                {
-                    camera.viewport = Some(vp);
-                }
-            }
-            _ => camera.is_active = false,
-        }
     }
     let cam = &ws.camera;
     let eye = cam.eye_mm();
@@ -217,6 +283,7 @@ fn sync_camera(
     };
     if *transform != t {
         *transform = t;
+        redraw.request("camera moved");
     }
     let (near, far) = cam.near_far_mm();
     if let Projection::Perspective(p) = projection.as_mut() {
@@ -224,6 +291,7 @@ fn sync_camera(
             p.fov = cam.fov_y_rad as f32;
             p.near = near as f32;
             p.far = far as f32;
+            redraw.request("projection changed");
         }
     } else {
         *projection = Projection::Perspective(PerspectiveProjection {
@@ -232,6 +300,96 @@ fn sync_camera(
             far: far as f32,
             ..default()
         });
+        redraw.request("projection set");
+    }
+}
+
+/// Physical size of the 3D view, or None when it is hidden (or has no pixels: a minimised
+/// window).
+fn view_size(rect: &ThreeDRect, window: Option<&Window>) -> Option<(u32, u32)> {
+    let r = rect.0?;
+    let window = window?;
+    let scale = window.scale_factor();
+    let (pw, ph) = (window.physical_width(), window.physical_height());
+    let w = ((r.w * scale).round() as u32).min(pw);
+    let h = ((r.h * scale).round() as u32).min(ph);
+    (w >= 2 && h >= 2).then_some((w, h))
+}
+
+/// Keeps the texture the camera renders the 3D view into at the view's size (a new one when
+/// the size changes: egui keeps a binding per texture) and registers it with egui.
+pub fn scene_target(
+    mut commands: Commands,
+    rect: Res<ThreeDRect>,
+    windows: Query<&Window>,
+    mut images: ResMut<Assets<Image>>,
+    mut target: ResMut<SceneTexture>,
+    mut user_textures: ResMut<EguiUserTextures>,
+    mut redraw: ResMut<SceneRedraw>,
+    cams: Query<Entity, With<AnatomyCamera>>,
+) {
+    let Some(size) = view_size(&rect, windows.iter().next()) else {
+        return;
+    };
+    if target.handle.is_some() && target.size == size {
+        return;
+    }
+    let _slow = super::SlowStep::start("3D view texture");
+    let image = Image::new_target_texture(size.0, size.1, TextureFormat::Rgba8UnormSrgb, None);
+    let handle = images.add(image);
+    if let Some(old) = target.handle.take() {
+        user_textures.remove_image(old.id());
+    }
+    target.egui = Some(user_textures.add_image(EguiTextureHandle::Strong(handle.clone())));
+    for e in &cams {
+        commands
+            .entity(e)
+            .insert(bevy::camera::RenderTarget::Image(handle.clone().into()));
+    }
+    target.handle = Some(handle);
+    target.size = size;
+    redraw.request("view resized");
+}
+
+/// Switches the camera on in the frame after a change and after a pipeline it waited for has
+/// compiled (that frame drew without it), off otherwise; asks for that frame at once instead
+/// of at the next idle redraw.
+fn activate_camera(
+    mut redraw: ResMut<SceneRedraw>,
+    pending: Option<Res<PipelinesPending>>,
+    headless: Res<HeadlessSize>,
+    rect: Res<ThreeDRect>,
+    windows: Query<&Window>,
+    mut cams: Query<&mut Camera, With<AnatomyCamera>>,
+    mut redraws: MessageWriter<RequestRedraw>,
+) {
+    let Ok(mut camera) = cams.single_mut() else {
+        return;
+    };
+    let compiling = pending.as_ref().is_some_and(|p| p.get());
+    if let Some(p) = &pending
+        && p.finished() != redraw.pipelines_finished
+    {
+        redraw.pipelines_finished = p.finished();
+        redraw.request("pipelines compiled");
+    }
+    let draw = if headless.0.is_some() {
+        true
+    } else {
+        view_size(&rect, windows.iter().next()).is_some() && redraw.frames > 0
+    };
+    if camera.is_active != draw {
+        camera.is_active = draw;
+    }
+    redraw.active = draw;
+    if draw && !compiling {
+        redraw.rendered += 1;
+    }
+    if redraw.frames > 0 {
+        redraw.frames -= 1;
+        if headless.0.is_none() && redraw.frames > 0 {
+            redraws.write(RequestRedraw);
+        }
     }
 }
 
@@ -299,6 +457,7 @@ fn sync_structures(
     ws: Res<Workspace>,
     mut meshes: ResMut<Assets<Mesh>>,
     mut materials: ResMut<Assets<StandardMaterial>>,
+    mut redraw: ResMut<SceneRedraw>,
     mut q: Query<(
         Entity,
         &mut StructureEntity,
@@ -310,21 +469,26 @@ fn sync_structures(
     if !ws.is_changed() {
         return;
     }
+    let _slow = super::SlowStep::start("structures to the scene");
     let clip = clip_key(&ws);
     let items: HashMap<u64, &super::state::StructureItem> =
         ws.structures.iter().map(|s| (s.id, s)).collect();
     let mut present = Vec::new();
+    let mut changed = false;
     for (entity, mut se, mesh3d, mat, mut vis) in &mut q {
         let Some(item) = items.get(&se.id) else {
             commands.entity(entity).despawn();
+            changed = true;
             continue;
         };
         let Some(built) = &item.built else {
             commands.entity(entity).despawn();
+            changed = true;
             continue;
         };
         if item.revision != se.revision {
             commands.entity(entity).despawn();
+            changed = true;
             continue;
         }
         present.push(se.id);
@@ -335,6 +499,7 @@ fn sync_structures(
         };
         if *vis != want {
             *vis = want;
+            changed = true;
         }
         if let Some(mut m) = materials.get_mut(&mat.0) {
             let c = &item.recipe.colour;
@@ -344,6 +509,7 @@ fn sync_structures(
                 || m.cull_mode != target.cull_mode
             {
                 *m = target;
+                changed = true;
             }
         }
         if se.clip != clip {
@@ -352,6 +518,7 @@ fn sync_structures(
                 m.insert_indices(Indices::U32(indices));
             }
             se.clip = clip;
+            changed = true;
         }
     }
     for item in &ws.structures {
@@ -359,6 +526,7 @@ fn sync_structures(
             continue;
         }
         let Some(built) = &item.built else { continue };
+        changed = true;
         let mesh = to_bevy_mesh(&built.mesh, clip.map(|_| clipped(&built.mesh, clip)));
         commands.spawn((
             StructureEntity {
@@ -380,6 +548,9 @@ fn sync_structures(
             },
         ));
     }
+    if changed {
+        redraw.request("structures changed");
+    }
 }
 
 fn clipped(mesh: &TriMesh, clip: Option<ClipKey>) -> Vec<u32> {
@@ -398,7 +569,15 @@ fn clipped(mesh: &TriMesh, clip: Option<ClipKey>) -> Vec<u32> {
     }
 }
 
-fn draw_crosshair(ws: Res<Workspace>, mut gizmos: Gizmos) {
+fn draw_crosshair(ws: Res<Workspace>, mut redraw: ResMut<SceneRedraw>, mut gizmos: Gizmos) {
+    let shown = ws
+        .loaded
+        .as_ref()
+        .map(|_| (ws.cursor.position_mm, ws.options_3d.show_crosshair));
+    if redraw.crosshair != shown {
+        redraw.crosshair = shown;
+        redraw.request("crosshair moved");
+    }
     let Some(loaded) = &ws.loaded else { return };
     if !ws.options_3d.show_crosshair {
         return;
@@ -416,5 +595,81 @@ fn draw_crosshair(ws: Res<Workspace>, mut gizmos: Gizmos) {
         p0[a] = lo[a];
         p1[a] = hi[a];
         gizmos.line(world(p0), world(p1), colours[a]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bevy::ecs::message::Messages;
+    use bevy::ecs::system::RunSystemOnce;
+    use bevy::window::WindowResolution;
+
+    fn world_with_view() -> World {
+        let mut world = World::new();
+        world.init_resource::<SceneRedraw>();
+        world.init_resource::<HeadlessSize>();
+        world.init_resource::<Workspace>();
+        world.insert_resource(ThreeDRect(Some(ViewRect::new(0.0, 0.0, 400.0, 300.0))));
+        world.init_resource::<Messages<RequestRedraw>>();
+        world.spawn(Window {
+            resolution: WindowResolution::new(800, 600),
+            ..default()
+        });
+        world.spawn((
+            AnatomyCamera,
+            Camera::default(),
+            Transform::default(),
+            Projection::default(),
+        ));
+        world
+    }
+
+    /// Runs the end-of-frame switch; whether the camera renders this frame.
+    fn renders(world: &mut World) -> bool {
+        world.run_system_once(activate_camera).expect("runs");
+        let mut q = world.query_filtered::<&Camera, With<AnatomyCamera>>();
+        q.single(world).expect("one camera").is_active
+    }
+
+    #[test]
+    fn the_3d_view_renders_once_per_change_and_not_while_nothing_changes() {
+        let mut world = world_with_view();
+        assert!(!renders(&mut world), "nothing asked for a render");
+        assert!(!renders(&mut world));
+        world.resource_mut::<SceneRedraw>().request("test");
+        assert!(renders(&mut world), "a change renders in its own frame");
+        assert!(!renders(&mut world), "and only then");
+        // A pipeline finished compiling: the frame that queued it drew without it.
+        let pending = PipelinesPending::default();
+        world.insert_resource(pending.clone());
+        assert!(!renders(&mut world));
+        pending
+            .0
+            .finished
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        assert!(renders(&mut world));
+        assert!(!renders(&mut world));
+        // A hidden 3D view renders nothing, asked or not.
+        world.insert_resource(ThreeDRect(None));
+        world.resource_mut::<SceneRedraw>().request("test");
+        assert!(!renders(&mut world));
+        // Offscreen frame timing renders every frame.
+        world.insert_resource(HeadlessSize(Some((64, 64))));
+        assert!(renders(&mut world) && renders(&mut world));
+    }
+
+    #[test]
+    fn moving_the_camera_asks_for_a_render_and_standing_still_does_not() {
+        let mut world = world_with_view();
+        world.run_system_once(sync_camera).expect("runs");
+        assert!(renders(&mut world), "first placement");
+        for _ in 0..3 {
+            world.run_system_once(sync_camera).expect("runs");
+            assert!(!renders(&mut world), "camera unchanged");
+        }
+        world.resource_mut::<Workspace>().camera.orbit(25.0, 0.0);
+        world.run_system_once(sync_camera).expect("runs");
+        assert!(renders(&mut world), "orbited");
     }
 }

@@ -247,13 +247,20 @@ pub enum JobOutput {
     Preview(u64, Built),
 }
 
+/// Wakes the window's event loop (a frame follows at once) when a job has something to
+/// hand over, so results are installed as they arrive, not at the next idle redraw.
+pub type Waker = Arc<dyn Fn() + Send + Sync>;
+
 /// Hands partial results from a running job to the UI.
-pub struct Partial(Sender<JobMessage>);
+pub struct Partial(Sender<JobMessage>, Option<Waker>);
 
 impl Partial {
     pub fn send(&self, out: JobOutput) {
         // The UI may have gone (job cancelled and forgotten): nothing to tell then.
         let _ = self.0.send(JobMessage::Partial(out));
+        if let Some(wake) = &self.1 {
+            wake();
+        }
     }
 }
 
@@ -283,6 +290,8 @@ pub struct Jobs {
     next_id: u64,
     /// Jobs finished since start (for tests and the status bar).
     pub finished: u64,
+    /// Set by the windowed viewer; None under `MinimalPlugins`.
+    pub waker: Option<Waker>,
 }
 
 impl Jobs {
@@ -298,13 +307,17 @@ impl Jobs {
         let p = progress.clone();
         let (tx, rx) = channel();
         let label = label.into();
+        let waker = self.waker.clone();
         let started = std::thread::Builder::new()
             .name("twinplan-job".into())
             .spawn(move || {
                 crate::work::lower_priority();
-                let partial = Partial(tx.clone());
+                let partial = Partial(tx.clone(), waker.clone());
                 let out = crate::work::run(|| work(&p, &partial));
                 let _ = tx.send(JobMessage::Done(out));
+                if let Some(wake) = &waker {
+                    wake();
+                }
             });
         if let Err(e) = started {
             // The receiver's sender is gone: poll_jobs reports the job as failed.
@@ -419,6 +432,7 @@ pub fn apply_actions(
     mut jobs: ResMut<Jobs>,
     mut exit: MessageWriter<AppExit>,
 ) {
+    let _slow = super::SlowStep::start("actions");
     for action in actions.read() {
         match action.clone() {
             UiAction::Open(path) => {
@@ -593,6 +607,7 @@ fn set_modality(ws: &mut Workspace, jobs: &mut Jobs, modality: &str) {
 }
 
 pub fn poll_jobs(mut ws: ResMut<Workspace>, mut jobs: ResMut<Jobs>) {
+    let _slow = super::SlowStep::start("job results");
     let mut outputs = Vec::new();
     let mut i = 0;
     while i < jobs.running.len() {
@@ -711,5 +726,44 @@ pub fn poll_jobs(mut ws: ResMut<Workspace>, mut jobs: ResMut<Jobs>) {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_job_wakes_the_window_when_it_hands_something_over() {
+        let (tx, rx) = std::sync::mpsc::channel::<&'static str>();
+        let tx = Mutex::new(tx);
+        let mut jobs = Jobs {
+            waker: Some(Arc::new(move || {
+                if let Ok(t) = tx.lock() {
+                    let _ = t.send("woken");
+                }
+            })),
+            ..Jobs::default()
+        };
+        jobs.spawn("test", None, |_, partial| {
+            partial.send(JobOutput::Loaded(Err(OpenError::Cancelled)));
+            JobOutput::Loaded(Err(OpenError::Cancelled))
+        });
+        let wait = std::time::Duration::from_secs(20);
+        // Once for the partial result, once for the final one.
+        assert_eq!(rx.recv_timeout(wait), Ok("woken"));
+        assert_eq!(rx.recv_timeout(wait), Ok("woken"));
+        let mut results = 0;
+        if let Some(job) = jobs.running.first()
+            && let Ok(r) = job.results.lock()
+        {
+            while r.try_recv().is_ok() {
+                results += 1;
+            }
+        }
+        assert_eq!(
+            results, 2,
+            "both results are there to install when the frame runs"
+        );
     }
 }

@@ -46,6 +46,8 @@ pub struct UiState {
     pub last_screenshot: Option<PathBuf>,
     /// Wheel motion not yet turned into whole slices, per slice view.
     pub wheel: [WheelSteps; 3],
+    /// The texture the anatomy camera renders the 3D view into (None until it exists).
+    pub scene_texture: Option<egui::TextureId>,
 }
 
 impl Default for UiState {
@@ -61,6 +63,7 @@ impl Default for UiState {
             screenshot_requested: false,
             last_screenshot: None,
             wheel: [WheelSteps::default(); 3],
+            scene_texture: None,
         }
     }
 }
@@ -201,7 +204,7 @@ pub fn workstation_ui(
             }
             None => {
                 three_d = Some(rect);
-                view_3d_overlay(&mut root, ws, rect, actions);
+                view_3d_overlay(&mut root, ws, rect, st.scene_texture, actions);
             }
         }
     }
@@ -767,9 +770,11 @@ fn status_bar(
                 Some(f) => egui::ProgressBar::new(f)
                     .desired_width(140.0)
                     .show_percentage(),
+                // Not animated: an animation redraws the window continuously, and on a
+                // software rasteriser that takes the CPU from the work it shows.
                 None => egui::ProgressBar::new(0.0)
                     .desired_width(140.0)
-                    .animate(true),
+                    .text(format!("{:.0} s", j.seconds)),
             };
             ui.add(bar);
             if ui.small_button("Cancel").clicked() {
@@ -933,11 +938,18 @@ fn view_3d_overlay(
     root: &mut egui::Ui,
     ws: &Workspace,
     rect: ViewRect,
+    scene: Option<egui::TextureId>,
     actions: &mut Vec<UiAction>,
 ) {
     let r = egui::Rect::from_min_size(egui::pos2(rect.x, rect.y), egui::vec2(rect.w, rect.h));
     let response = root.interact(r, egui::Id::new("view-3d"), egui::Sense::click_and_drag());
     let painter = root.painter_at(r);
+    // The anatomy, as the camera last rendered it (it renders again only when the scene
+    // changes, so a frame drawn for the panels or a slice costs no 3D rendering).
+    if let Some(id) = scene {
+        let uv = egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0));
+        painter.image(id, r, uv, Color32::WHITE);
+    }
     let title = overlay_text(
         &painter,
         r.left_top() + egui::vec2(8.0, 6.0),
