@@ -33,17 +33,28 @@ pub fn run<R: Send>(work: impl FnOnce() -> R + Send) -> R {
     pool().install(work)
 }
 
-/// Lowers the calling thread's scheduling priority (Linux: per-thread nice raised by 10, at
-/// most to 19); a no-op where that is not possible.
+/// Lowers the calling thread's scheduling priority (Linux: nice 10 above the process's main
+/// thread, at most 19 — the same whichever thread calls it, and however often: the pool is
+/// made from a job thread already lowered); a no-op where that is not possible.
 pub fn lower_priority() {
     #[cfg(target_os = "linux")]
     {
-        let nice = (current_nice() + 10).min(19);
+        let nice = (process_nice() + 10).min(19);
         // SAFETY: gettid and setpriority take plain integers and touch no memory of ours.
         unsafe {
             let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
             libc::setpriority(libc::PRIO_PROCESS, tid, nice);
         }
+    }
+}
+
+/// The nice value of the process's main thread (whose thread id is the process id).
+#[cfg(target_os = "linux")]
+fn process_nice() -> i32 {
+    // SAFETY: getpid and getpriority take plain integers and touch no memory of ours.
+    unsafe {
+        *libc::__errno_location() = 0;
+        libc::getpriority(libc::PRIO_PROCESS, libc::getpid() as libc::id_t)
     }
 }
 
