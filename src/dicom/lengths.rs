@@ -159,19 +159,21 @@ impl<R: Read + Seek> Walker<R> {
                 }
                 return Ok(false);
             }
-            let is_sq =
-                vr.as_ref().is_some_and(|v| v == b"SQ") || (len == UNDEFINED && vr.is_none());
-            if is_sq {
+            let un = vr.as_ref().is_some_and(|v| v == b"UN");
+            if len == UNDEFINED && un {
+                // An SQ of unknown VR, encoded implicit VR inside: left to the parser.
+                return Ok(false);
+            }
+            if len == UNDEFINED && tag == PIXEL_DATA {
+                self.fragments()?;
+                continue;
+            }
+            // The parser reads any other undefined-length element as a sequence, whatever
+            // its VR (a damaged pixel data tag makes its fragments items of elements).
+            if vr.as_ref().is_some_and(|v| v == b"SQ") || len == UNDEFINED {
                 if !self.sequence(enc, len, header_only, depth + 1)? {
                     return Ok(false);
                 }
-                continue;
-            }
-            if len == UNDEFINED {
-                if vr.as_ref().is_some_and(|v| v == b"UN") {
-                    return Ok(false);
-                }
-                self.fragments()?;
                 continue;
             }
             self.check(tag, len)?;
@@ -448,5 +450,31 @@ mod tests {
         body.extend_from_slice(&[0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0]);
         let f = file(&body);
         assert_eq!(check_file(f.path(), false), Ok(()));
+    }
+
+    #[test]
+    fn fragments_under_another_tag_are_walked_as_the_parser_reads_them() {
+        // The fuzzer's finding: the pixel data tag damaged to (0000,0010). The parser reads
+        // an undefined-length element that is not pixel data as a sequence, its fragments
+        // as items of elements: the compressed bytes' "lengths" then claim gigabytes.
+        let mut fragment = vec![0x10, 0x00, 0x10, 0x00, b'O', b'B', 0, 0];
+        fragment.extend_from_slice(&0x3400_0000u32.to_le_bytes());
+        fragment.extend_from_slice(&[0x5A; 20]);
+        let mut body = Vec::new();
+        body.extend_from_slice(&[0x00, 0x00, 0x10, 0x00, b'O', b'B', 0, 0]);
+        body.extend_from_slice(&UNDEFINED.to_le_bytes());
+        body.extend_from_slice(&[0xFE, 0xFF, 0x00, 0xE0, 0, 0, 0, 0]);
+        body.extend_from_slice(&[0xFE, 0xFF, 0x00, 0xE0]);
+        body.extend_from_slice(&(fragment.len() as u32).to_le_bytes());
+        body.extend_from_slice(&fragment);
+        body.extend_from_slice(&[0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0]);
+        let f = file(&body);
+        for header_only in [true, false] {
+            let err = check_file(f.path(), header_only).expect_err("fragment read as elements");
+            assert!(
+                err.contains("(0010,0010)") && err.contains("872415232"),
+                "{err}"
+            );
+        }
     }
 }

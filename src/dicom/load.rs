@@ -7,7 +7,7 @@
 //! Modality LUT (see [`crate::volume::quantize`]), ordered by position along the slice normal
 //! and made regular ([`crate::volume::regularize`]). No UI, no logging of patient identity.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -40,6 +40,15 @@ pub enum LoadError {
         expected: usize,
         path: PathBuf,
     },
+    #[error(
+        "damaged DICOM: its image size (Rows × Columns × frames) declares {needed} bytes of \
+         pixel data, the file has {size}: {path}"
+    )]
+    PixelsBeyondFile {
+        needed: u64,
+        size: u64,
+        path: PathBuf,
+    },
     #[error("unsupported pixel format ({detail}): {path}")]
     Unsupported { detail: String, path: PathBuf },
     #[error("not loaded: {0}")]
@@ -64,6 +73,7 @@ pub fn load_series(series: &SeriesInfo, progress: &Progress) -> Result<Volume, L
     let nk = frames.len();
     let (rows, cols) = (series.rows as usize, series.columns as usize);
     check_size(nk, rows, cols, &frames[0].file.path)?;
+    check_native_pixels_present(&frames)?;
     progress.set_total(nk as u64);
 
     let rescales: Vec<Rescale> = frames.iter().map(|f| f.info().rescale).collect();
@@ -267,6 +277,45 @@ fn check_size(nk: usize, rows: usize, cols: usize, path: &Path) -> Result<(), Lo
         tracing::debug!("refused before allocating: {}", path.display());
         LoadError::TooLarge(e)
     })
+}
+
+/// Uncompressed pixel data lies inside its file: a file smaller than the frames the series
+/// takes from it cannot hold them (a damaged Rows or Columns made a 2 MB file claim 134 MB),
+/// so the series is refused before its volume is allocated. Compressed frames are checked
+/// when they are decoded.
+fn check_native_pixels_present(frames: &[FrameRef]) -> Result<(), LoadError> {
+    let mut per_file: HashMap<&Path, (u64, &ImageHeader)> = HashMap::new();
+    for f in frames {
+        let h = &*f.file;
+        if !is_native(&h.transfer_syntax) {
+            continue;
+        }
+        per_file.entry(h.path.as_path()).or_insert((0, h)).0 += 1;
+    }
+    for (path, (n, h)) in per_file {
+        let frame_bytes = u64::from(h.rows)
+            * u64::from(h.columns)
+            * u64::from(h.samples_per_pixel.max(1))
+            * u64::from(h.bits_allocated.max(1)).div_ceil(8);
+        let needed = frame_bytes.saturating_mul(n);
+        let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        if needed > size {
+            return Err(LoadError::PixelsBeyondFile {
+                needed,
+                size,
+                path: path.to_path_buf(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Transfer syntaxes whose pixel data is stored as it is (not encapsulated).
+fn is_native(ts: &str) -> bool {
+    matches!(
+        ts.trim_end_matches(['\0', ' ']),
+        IMPLICIT_LE | EXPLICIT_LE | "1.2.840.10008.1.2.2"
+    )
 }
 
 fn guessed_range(h: &ImageHeader) -> (i64, i64) {
