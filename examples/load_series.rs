@@ -7,13 +7,6 @@ use std::time::Instant;
 
 use twinplan::progress::Progress;
 
-fn peak_rss_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
-}
-
 fn main() -> anyhow::Result<()> {
     let mut args = std::env::args().skip(1);
     let dir = std::path::PathBuf::from(
@@ -21,7 +14,7 @@ fn main() -> anyhow::Result<()> {
             .ok_or_else(|| anyhow::anyhow!("usage: load_series DIR [REPEATS]"))?,
     );
     let repeats: usize = args.next().map(|s| s.parse()).transpose()?.unwrap_or(1);
-    let rss_before = peak_rss_bytes().unwrap_or(0);
+    let rss_before = twinplan::memory::peak_resident_bytes().unwrap_or(0);
     let mut times = Vec::new();
     let mut scan_times = Vec::new();
     let mut last = None;
@@ -48,7 +41,7 @@ fn main() -> anyhow::Result<()> {
             "scan_seconds_median": scan_times[scan_times.len() / 2],
             "dims": v.geometry.dims,
             "volume_bytes": v.size_bytes(),
-            "peak_rss_bytes": peak_rss_bytes(),
+            "peak_rss_bytes": twinplan::memory::peak_resident_bytes(),
             "rss_before_bytes": rss_before,
         })
     );

@@ -59,14 +59,7 @@ fn main() -> Result<()> {
     // pool start, first touch of the output's pages): compare it across fresh processes.
     let first = times[0];
     times.sort_by(f64::total_cmp);
-    let peak = std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1)?.parse::<u64>().ok())
-        })
-        .map(|kb| kb * 1024);
+    let peak = twinplan::memory::peak_resident_bytes();
     let mesh_bytes = m.positions_mm.len() * (24 + 12) + m.indices.len() * 12;
     println!(
         "{}",

@@ -54,6 +54,15 @@ pub fn available_bytes() -> Option<u64> {
     kb.checked_mul(1024)
 }
 
+/// The most memory this process has held resident so far (Linux `VmHWM`); `None` where
+/// unknown. For benchmarks and diagnostics.
+pub fn peak_resident_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    kb.checked_mul(1024)
+}
+
 /// Checks a grid of `dims` voxels (any number of axes, e.g. `[cols, rows, slices, frames]`)
 /// with `bytes_per_voxel` of memory each: the voxel count within [`MAX_VOXELS`] and the
 /// bytes within what the machine has available. Nothing is allocated.

@@ -17,6 +17,8 @@ pub struct InfoReport {
     pub files_seen: usize,
     pub patients: Vec<PatientInfo>,
     pub skipped: Vec<super::scan::SkippedFile>,
+    /// What the folder listing left out (link loops, other file systems, the file limit).
+    pub listing_notes: Vec<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -163,6 +165,7 @@ pub fn describe(report: &ScanReport, phi: bool) -> InfoReport {
             })
             .collect(),
         skipped: report.skipped.clone(),
+        listing_notes: report.listing_notes(),
     }
 }
 
@@ -189,6 +192,9 @@ impl InfoReport {
             n_series,
             self.skipped.len()
         );
+        for note in &self.listing_notes {
+            let _ = writeln!(out, "Note: {note}");
+        }
         for (pn, p) in self.patients.iter().enumerate() {
             match &p.identity {
                 Some(id) => {

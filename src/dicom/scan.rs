@@ -110,6 +110,28 @@ pub struct ScanReport {
 }
 
 impl ScanReport {
+    /// Sentences about what listing the folder left out (link loops, other file systems,
+    /// the file limit), if anything.
+    pub fn listing_notes(&self) -> Vec<String> {
+        let mut notes = Vec::new();
+        if self.repeated_folders > 0 {
+            notes.push(format!(
+                "{} folder(s) reached again through links were not entered twice",
+                self.repeated_folders
+            ));
+        }
+        if self.other_file_systems > 0 {
+            notes.push(format!(
+                "{} folder(s) on other file systems were left out",
+                self.other_file_systems
+            ));
+        }
+        if self.truncated {
+            notes.push(format!("listing stopped at {MAX_LISTED_FILES} files"));
+        }
+        notes
+    }
+
     /// All stacks, in patient → study → series order.
     pub fn series(&self) -> impl Iterator<Item = &SeriesInfo> {
         self.patients

@@ -62,30 +62,6 @@ pub struct Catalog {
     report: Option<Arc<ScanReport>>,
 }
 
-/// Sentences about what listing a folder left out, if anything.
-fn listing_notes(report: &ScanReport) -> Vec<String> {
-    let mut notes = Vec::new();
-    if report.repeated_folders > 0 {
-        notes.push(format!(
-            "{} folder(s) reached again through links were not entered twice",
-            report.repeated_folders
-        ));
-    }
-    if report.other_file_systems > 0 {
-        notes.push(format!(
-            "{} folder(s) on other file systems were left out",
-            report.other_file_systems
-        ));
-    }
-    if report.truncated {
-        notes.push(format!(
-            "listing stopped at {} files",
-            crate::dicom::scan::MAX_LISTED_FILES
-        ));
-    }
-    notes
-}
-
 /// A loaded series, ready to show.
 #[derive(Debug, Clone)]
 pub struct LoadedSeries {
@@ -257,7 +233,7 @@ pub fn scan_path(path: &Path, progress: &Progress) -> Result<Catalog, OpenError>
             path: path.to_path_buf(),
         },
     })?;
-    let notes = listing_notes(&report);
+    let notes = report.listing_notes();
     if progress.is_cancelled() {
         return Err(OpenError::Cancelled);
     }
