@@ -11,6 +11,7 @@ pub mod memory;
 pub mod mesh;
 pub mod nifti_io;
 pub mod phantom;
+pub mod plan;
 pub mod progress;
 pub mod segment;
 pub mod session;

@@ -162,6 +162,35 @@ enum Command {
         #[arg(long)]
         max_triangles: Option<usize>,
     },
+    /// Measure between points given in patient LPS mm (for scripts and tests): a distance
+    /// or an angle, with the volume's value at each point.
+    Measure {
+        /// DICOM folder/file or NIfTI file the points belong to.
+        path: PathBuf,
+        /// SeriesInstanceUID, UID#n or series number when the folder holds several.
+        #[arg(long)]
+        series: Option<String>,
+        /// Two points X,Y,Z X,Y,Z: their distance in mm.
+        #[arg(long, num_args = 2, value_names = ["A", "B"], value_parser = parse_point, conflicts_with = "angle")]
+        distance: Option<Vec<[f64; 3]>>,
+        /// Three points A VERTEX C: the angle at VERTEX in degrees.
+        #[arg(long, num_args = 3, value_names = ["A", "VERTEX", "C"], value_parser = parse_point)]
+        angle: Option<Vec<[f64; 3]>>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List a plan file's measurements and landmarks (kind, name, value, unit, points).
+    PlanInfo {
+        /// A plan saved by the workstation (.twinplan.json).
+        file: PathBuf,
+        /// Print CSV (one row per measured value).
+        #[arg(long, conflicts_with = "json")]
+        csv: bool,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Write the synthetic CTA phantom: DIR/dicom/ (a CT series, one file per slice) and
     /// DIR/ground_truth.json (centrelines, radii, landmarks, distances, angles in LPS mm).
     Phantom {
@@ -587,6 +616,24 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Command::Measure {
+            path,
+            series,
+            distance,
+            angle,
+            json,
+        } => measure(&path, series.as_deref(), distance, angle, json),
+        Command::PlanInfo { file, csv, json } => {
+            let plan = twinplan::plan::file::read(&file)?;
+            if csv {
+                print!("{}", plan.plan.markups_csv());
+            } else if json {
+                println!("{}", serde_json::to_string_pretty(&plan.plan.summary())?);
+            } else {
+                print!("{}", plan.plan.summary_text());
+            }
+            Ok(())
+        }
         Command::Phantom {
             out,
             size,
@@ -627,6 +674,76 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
     }
+}
+
+/// `twinplan measure`: the value, and for each point whether it lies in the volume and the
+/// nearest voxel's value there.
+fn measure(
+    path: &Path,
+    series: Option<&str>,
+    distance: Option<Vec<[f64; 3]>>,
+    angle: Option<Vec<[f64; 3]>>,
+    json: bool,
+) -> Result<()> {
+    use twinplan::plan::geometry;
+    let (kind, points, value, unit) = match (distance, angle) {
+        (Some(p), None) => {
+            let d = geometry::distance_mm(&p[0], &p[1]);
+            ("distance", p, d, "mm")
+        }
+        (None, Some(p)) => {
+            let a = geometry::angle_deg(&p[0], &p[1], &p[2]).ok_or_else(|| {
+                UsageError("an angle needs its vertex apart from both other points".into())
+            })?;
+            ("angle", p, a, "deg")
+        }
+        _ => bail!(UsageError(
+            "give --distance A B or --angle A VERTEX C".into()
+        )),
+    };
+    let volume = open_volume(path, series)?;
+    let to_voxel = volume
+        .geometry
+        .voxel_from_patient()
+        .context("the volume's geometry cannot be inverted")?;
+    let at: Vec<serde_json::Value> = points
+        .iter()
+        .map(|p| {
+            let v = to_voxel * nalgebra::Vector4::new(p[0], p[1], p[2], 1.0);
+            let ijk: Vec<i64> = (0..3).map(|a| v[a].round() as i64).collect();
+            let inside = ijk
+                .iter()
+                .zip(volume.geometry.dims)
+                .all(|(&i, n)| i >= 0 && (i as usize) < n);
+            let value = inside
+                .then(|| volume.value_at(ijk[0] as usize, ijk[1] as usize, ijk[2] as usize))
+                .flatten();
+            serde_json::json!({"point_lps_mm": p, "inside": inside, "voxel": ijk, "value": value})
+        })
+        .collect();
+    if json {
+        let out = serde_json::json!({"kind": kind, "value": value, "unit": unit, "points": at});
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        println!("{kind} {value:.3} {unit}");
+        for (n, a) in at.iter().enumerate() {
+            let inside = a["inside"].as_bool().unwrap_or(false);
+            let value = a["value"]
+                .as_f64()
+                .map_or_else(|| "-".to_string(), |v| format!("{v}"));
+            println!(
+                "  point {}: {} {}",
+                n + 1,
+                a["point_lps_mm"],
+                if inside {
+                    format!("voxel {} value {value}", a["voxel"])
+                } else {
+                    "outside the volume".to_string()
+                }
+            );
+        }
+    }
+    Ok(())
 }
 
 /// An error in how the command was called (exit code 2).

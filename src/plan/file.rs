@@ -1,0 +1,352 @@
+//! The plan file: a self-describing, versioned JSON document (`"schema": "twinplan-plan"`,
+//! `"version"`, coordinate system LPS, units mm) naming the study, series and frame of
+//! reference it belongs to and fingerprinting the volume's geometry (for NIfTI inputs,
+//! which carry no UIDs), followed by the plan. Writes are atomic (temporary file in the
+//! same folder, fsync, rename, folder fsync): a crash leaves the old plan or the new one,
+//! never a mix. Reading never writes: a corrupt, truncated, foreign or newer plan is
+//! refused with a message and the file is left as it was. No patient identity is written
+//! (none is in the types). Depends on the plan types and std/serde only.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::Plan;
+use crate::volume::Volume;
+
+/// The schema id every plan file carries.
+pub const SCHEMA: &str = "twinplan-plan";
+/// The version this build writes; every older one still loads.
+pub const VERSION: u32 = 1;
+
+/// The volume geometry a plan was made on: dimensions, spacing, origin and direction
+/// cosines (columns of the voxel-to-patient matrix), patient LPS mm.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GeometryFingerprint {
+    pub dims: [usize; 3],
+    pub spacing_mm: [f64; 3],
+    pub origin_lps_mm: [f64; 3],
+    pub direction: [[f64; 3]; 3],
+}
+
+impl GeometryFingerprint {
+    pub fn of(volume: &Volume) -> GeometryFingerprint {
+        let g = &volume.geometry;
+        GeometryFingerprint {
+            dims: g.dims,
+            spacing_mm: g.spacing_mm,
+            origin_lps_mm: g.origin_mm,
+            direction: g.directions,
+        }
+    }
+
+    /// Same grid within a micrometre and a millionth of a direction cosine.
+    pub fn matches(&self, other: &GeometryFingerprint) -> bool {
+        let close =
+            |a: &[f64], b: &[f64], tol: f64| a.iter().zip(b).all(|(x, y)| (x - y).abs() <= tol);
+        self.dims == other.dims
+            && close(&self.spacing_mm, &other.spacing_mm, 1e-3)
+            && close(&self.origin_lps_mm, &other.origin_lps_mm, 1e-3)
+            && close(
+                self.direction.as_flattened(),
+                other.direction.as_flattened(),
+                1e-6,
+            )
+    }
+
+    fn describe(&self) -> String {
+        format!(
+            "{}×{}×{} voxels of {:.3}×{:.3}×{:.3} mm at ({:.1}, {:.1}, {:.1})",
+            self.dims[0],
+            self.dims[1],
+            self.dims[2],
+            self.spacing_mm[0],
+            self.spacing_mm[1],
+            self.spacing_mm[2],
+            self.origin_lps_mm[0],
+            self.origin_lps_mm[1],
+            self.origin_lps_mm[2]
+        )
+    }
+}
+
+/// What a plan belongs to. UIDs are DICOM identifiers of the study and series, not of the
+/// patient; a NIfTI input has none and is matched by its geometry.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reference {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub study_uid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub series_uid: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub frame_of_reference_uid: Option<String>,
+    pub geometry: GeometryFingerprint,
+}
+
+impl Reference {
+    /// Whether a plan made for `self` applies to the series `open`: the same series UID
+    /// when both have one (a re-export keeps it), else the same grid.
+    pub fn accepts(&self, open: &Reference) -> bool {
+        match (&self.series_uid, &open.series_uid) {
+            (Some(a), Some(b)) => a == b,
+            _ => self.geometry.matches(&open.geometry),
+        }
+    }
+
+    fn describe(&self) -> String {
+        match &self.series_uid {
+            Some(uid) => format!("series {uid}"),
+            None => format!("a volume of {}", self.geometry.describe()),
+        }
+    }
+}
+
+/// The file as written.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PlanFile {
+    pub schema: String,
+    pub version: u32,
+    pub coordinate_system: String,
+    pub units: String,
+    pub reference: Reference,
+    pub plan: Plan,
+}
+
+impl PlanFile {
+    pub fn new(reference: Reference, plan: Plan) -> PlanFile {
+        PlanFile {
+            schema: SCHEMA.into(),
+            version: VERSION,
+            coordinate_system: "LPS".into(),
+            units: "mm".into(),
+            reference,
+            plan,
+        }
+    }
+}
+
+/// Why a plan file was not read (the file is left untouched) or not written.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanFileError {
+    #[error("cannot read the plan ({kind}): {path}")]
+    Io {
+        kind: std::io::ErrorKind,
+        path: PathBuf,
+    },
+    #[error("the plan file is damaged or cut off (line {line}, column {column}: {detail}): {path}")]
+    Corrupt {
+        line: usize,
+        column: usize,
+        detail: String,
+        path: PathBuf,
+    },
+    #[error("not a twinplan plan (schema {found:?}): {path}")]
+    NotAPlan { found: String, path: PathBuf },
+    #[error(
+        "the plan was written by a newer twinplan (plan version {found}; this one reads up to \
+         {VERSION}): {path}"
+    )]
+    Newer { found: u32, path: PathBuf },
+    #[error("the plan uses {found} coordinates, not LPS millimetres: {path}")]
+    Coordinates { found: String, path: PathBuf },
+    #[error("the plan was made for {planned}, but {open} is open: {path}")]
+    OtherSeries {
+        planned: String,
+        open: String,
+        path: PathBuf,
+    },
+    #[error("cannot write the plan ({kind}): {path}")]
+    Write {
+        kind: std::io::ErrorKind,
+        path: PathBuf,
+    },
+}
+
+/// Reads and checks a plan file (any version up to [`VERSION`]); nothing is written.
+pub fn read(path: &Path) -> Result<PlanFile, PlanFileError> {
+    let bytes = std::fs::read(path).map_err(|e| PlanFileError::Io {
+        kind: e.kind(),
+        path: path.to_path_buf(),
+    })?;
+    parse(&bytes, path)
+}
+
+/// Parses a plan file's bytes (`path` only names it in errors).
+pub fn parse(bytes: &[u8], path: &Path) -> Result<PlanFile, PlanFileError> {
+    let corrupt = |e: serde_json::Error| PlanFileError::Corrupt {
+        line: e.line(),
+        column: e.column(),
+        detail: e.to_string(),
+        path: path.to_path_buf(),
+    };
+    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(corrupt)?;
+    let schema = value
+        .get("schema")
+        .and_then(|s| s.as_str())
+        .unwrap_or_default();
+    if schema != SCHEMA {
+        return Err(PlanFileError::NotAPlan {
+            found: schema.to_string(),
+            path: path.to_path_buf(),
+        });
+    }
+    let version = value
+        .get("version")
+        .and_then(|v| v.as_u64())
+        .and_then(|v| u32::try_from(v).ok())
+        .unwrap_or(0);
+    if version > VERSION {
+        return Err(PlanFileError::Newer {
+            found: version,
+            path: path.to_path_buf(),
+        });
+    }
+    let value = upgrade(value, version);
+    let file: PlanFile = serde_json::from_value(value).map_err(corrupt)?;
+    if file.coordinate_system != "LPS" || file.units != "mm" {
+        return Err(PlanFileError::Coordinates {
+            found: format!("{} {}", file.coordinate_system, file.units),
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(file)
+}
+
+/// Brings an older version's document to the current one. Version 1 is the first: every
+/// later version adds its step here, so every file ever written stays readable (a fixture
+/// of each version is under `tests/plans/`).
+fn upgrade(value: serde_json::Value, _from: u32) -> serde_json::Value {
+    value
+}
+
+/// Reads a plan and checks it belongs to the open series.
+pub fn read_for(path: &Path, open: &Reference) -> Result<PlanFile, PlanFileError> {
+    let file = read(path)?;
+    if !file.reference.accepts(open) {
+        return Err(PlanFileError::OtherSeries {
+            planned: file.reference.describe(),
+            open: open.describe(),
+            path: path.to_path_buf(),
+        });
+    }
+    Ok(file)
+}
+
+/// Writes a plan atomically: the old file or the new one is always there, whole.
+pub fn write(path: &Path, file: &PlanFile) -> Result<(), PlanFileError> {
+    let werr = |e: std::io::Error| PlanFileError::Write {
+        kind: e.kind(),
+        path: path.to_path_buf(),
+    };
+    let mut bytes =
+        serde_json::to_vec_pretty(file).map_err(|e| werr(std::io::Error::other(e.to_string())))?;
+    bytes.push(b'\n');
+    crate::fsutil::write_atomic(path, &bytes).map_err(werr)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{Markup, MarkupKind};
+    use crate::volume::Geometry;
+
+    fn volume(seed: f64) -> Volume {
+        let g = Geometry::axis_aligned([40, 30, 20], [0.7, 0.7, 2.5], [-12.0 + seed, 5.0, 100.0]);
+        Volume::new(ndarray::Array3::zeros((20, 30, 40)), g).expect("shape")
+    }
+
+    fn sample(reference: Reference) -> PlanFile {
+        let mut plan = Plan::default();
+        let id = plan.new_id();
+        plan.markups.push(Markup {
+            id,
+            name: "aortic diameter".into(),
+            kind: MarkupKind::Distance,
+            points_lps_mm: vec![[1.25, -3.5, 100.125], [22.0, -3.5, 100.125]],
+            colour: [0.9, 0.8, 0.2],
+            visible: true,
+            locked: false,
+            note: "at the renal arteries".into(),
+        });
+        PlanFile::new(reference, plan)
+    }
+
+    #[test]
+    fn a_plan_round_trips_exactly_and_refuses_what_is_not_its_own() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("case.twinplan.json");
+        let v = volume(0.0);
+        let reference = Reference {
+            study_uid: None,
+            series_uid: None,
+            frame_of_reference_uid: None,
+            geometry: GeometryFingerprint::of(&v),
+        };
+        let file = sample(reference.clone());
+        write(&path, &file).expect("write");
+        assert_eq!(read_for(&path, &reference).expect("read"), file);
+        let text = std::fs::read_to_string(&path).expect("text");
+        assert!(text.contains("\"schema\": \"twinplan-plan\"") && text.contains("\"LPS\""));
+
+        // Another grid (moved by 3 mm): refused, naming both.
+        let other = Reference {
+            geometry: GeometryFingerprint::of(&volume(3.0)),
+            ..reference.clone()
+        };
+        let e = read_for(&path, &other).expect_err("foreign");
+        let msg = e.to_string();
+        assert!(msg.contains("-12.0") && msg.contains("-9.0"), "{msg}");
+        // A series UID decides when both sides have one.
+        let planned = Reference {
+            series_uid: Some("1.2.3.4".into()),
+            ..reference.clone()
+        };
+        let open = Reference {
+            series_uid: Some("1.2.3.5".into()),
+            ..reference
+        };
+        assert!(!planned.accepts(&open) && planned.accepts(&planned.clone()));
+    }
+
+    #[test]
+    fn damaged_newer_and_foreign_files_are_refused_and_left_as_they_were() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let v = volume(0.0);
+        let reference = Reference {
+            study_uid: Some("1.2".into()),
+            series_uid: Some("1.2.3".into()),
+            frame_of_reference_uid: None,
+            geometry: GeometryFingerprint::of(&v),
+        };
+        let good = serde_json::to_vec_pretty(&sample(reference)).expect("json");
+        let newer = String::from_utf8(good.clone())
+            .expect("utf8")
+            .replace("\"version\": 1", "\"version\": 7");
+        let cases: Vec<(&str, Vec<u8>, &str)> = vec![
+            (
+                "truncated",
+                good[..good.len() / 2].to_vec(),
+                "damaged or cut off",
+            ),
+            ("empty", Vec::new(), "damaged or cut off"),
+            ("garbage", b"\x00\xff{{{".to_vec(), "damaged or cut off"),
+            ("newer", newer.into_bytes(), "plan version 7"),
+            (
+                "foreign",
+                b"{\"schema\": \"slicer\", \"version\": 1}".to_vec(),
+                "not a twinplan plan",
+            ),
+        ];
+        for (name, bytes, said) in cases {
+            let p = dir.path().join(name);
+            std::fs::write(&p, &bytes).expect("write");
+            let e = read(&p).expect_err(name);
+            assert!(e.to_string().contains(said), "{name}: {e}");
+            assert_eq!(
+                std::fs::read(&p).expect("read"),
+                bytes,
+                "{name} was changed"
+            );
+        }
+    }
+}
