@@ -15,9 +15,9 @@ use twinplan::session::{open, structures};
 /// Runs `work` on a thread of its own (in the background pool, as a job does), cancels it
 /// after `delay`, and returns whether it ended with an error (cancelled) and how many
 /// milliseconds it took to return once cancelled.
-fn cancel_after<T: Send + 'static>(
+fn cancel_after<T: Send + 'static, E: Send + 'static>(
     delay: Duration,
-    work: impl FnOnce(&Progress) -> Result<T, impl Send + 'static> + Send + 'static,
+    work: impl FnOnce(&Progress) -> Result<T, E> + Send + 'static,
 ) -> anyhow::Result<(bool, f64)> {
     let progress = Progress::new();
     let p = progress.clone();
@@ -31,7 +31,10 @@ fn cancel_after<T: Send + 'static>(
     let (failed, ended) = job
         .join()
         .map_err(|_| anyhow::anyhow!("the job thread panicked"))?;
-    Ok((failed, ended.saturating_duration_since(at).as_secs_f64() * 1000.0))
+    Ok((
+        failed,
+        ended.saturating_duration_since(at).as_secs_f64() * 1000.0,
+    ))
 }
 
 fn main() -> anyhow::Result<()> {

@@ -4,8 +4,9 @@
 use std::io::Write;
 use std::path::Path;
 
-/// Writes `bytes` to `path` through a temporary file in the same folder, then renames it into
-/// place, so readers see either the old content or the new, never a half-written file.
+/// Writes `bytes` to `path` through a temporary file in the same folder (synced), then renames
+/// it into place and syncs the folder, so readers — and the disk after a crash — see either
+/// the old content or the new, never a half-written file.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path
         .parent()
@@ -20,7 +21,13 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
-        std::fs::rename(&tmp, path)
+        std::fs::rename(&tmp, path)?;
+        // The rename itself reaches the disk with the folder's entry (where the platform
+        // lets a folder be opened and synced; elsewhere the rename is still atomic).
+        if let Ok(d) = std::fs::File::open(dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&tmp);

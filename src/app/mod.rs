@@ -296,6 +296,7 @@ struct SlicePlane {
 }
 
 /// Shows the current slices (as windowed) on their planes in 3D, when asked.
+#[allow(clippy::too_many_arguments)]
 fn slice_planes_3d(
     mut commands: Commands,
     ws: Res<Workspace>,

@@ -318,6 +318,7 @@ fn view_size(rect: &ThreeDRect, window: Option<&Window>) -> Option<(u32, u32)> {
 
 /// Keeps the texture the camera renders the 3D view into at the view's size (a new one when
 /// the size changes: egui keeps a binding per texture) and registers it with egui.
+#[allow(clippy::too_many_arguments)]
 pub fn scene_target(
     mut commands: Commands,
     rect: Res<ThreeDRect>,

@@ -164,10 +164,14 @@ pub struct PlanStructure {
 /// The plan of one case: everything undo reverts and a plan file holds.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct Plan {
+    #[serde(default)]
     pub structures: Vec<PlanStructure>,
+    #[serde(default)]
     pub markups: Vec<Markup>,
+    #[serde(default)]
     pub bookmarks: Vec<CameraBookmark>,
-    /// The next id handed out (ids are never reused within a plan).
+    /// The last id handed out (ids are never reused within a plan).
+    #[serde(default)]
     pub next_id: u64,
 }
 

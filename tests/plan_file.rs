@@ -1,0 +1,134 @@
+//! The plan file on disk: a save killed at any moment leaves a whole plan (the old one or
+//! the new), and every plan version ever written still loads (a fixture per version).
+
+use std::path::Path;
+use std::process::{Child, Command};
+use std::time::Duration;
+
+use twinplan::plan::file::{self, GeometryFingerprint, PlanFile, Reference};
+use twinplan::plan::{Markup, MarkupKind, Plan};
+
+const CHILD: &str = "TWINPLAN_PLAN_SAVE_CHILD";
+
+fn reference() -> Reference {
+    Reference {
+        study_uid: Some("1.2.826.0.1.3680043.2.1125.1".into()),
+        series_uid: Some("1.2.826.0.1.3680043.2.1125.1.2".into()),
+        frame_of_reference_uid: None,
+        geometry: GeometryFingerprint {
+            dims: [512, 512, 400],
+            spacing_mm: [0.7, 0.7, 1.0],
+            origin_lps_mm: [-179.0, -179.0, 0.0],
+            direction: [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]],
+        },
+    }
+}
+
+/// Plan number `n`: large enough (thousands of markups) that a write takes a while and a
+/// kill lands in the middle of it; its first markup's name says which plan it is.
+fn plan(n: u64) -> PlanFile {
+    let markups = (0..3000 + n % 5 * 500)
+        .map(|k| Markup {
+            id: k + 1,
+            name: if k == 0 {
+                format!("plan {n}")
+            } else {
+                format!("distance {k}")
+            },
+            kind: MarkupKind::Distance,
+            points_lps_mm: vec![[k as f64, 1.5, -2.25], [k as f64 + 10.0, 1.5, -2.25]],
+            colour: [0.9, 0.8, 0.2],
+            visible: true,
+            locked: false,
+            note: "n".repeat((k % 40) as usize),
+        })
+        .collect();
+    PlanFile::new(
+        reference(),
+        Plan {
+            markups,
+            next_id: 4000,
+            ..Plan::default()
+        },
+    )
+}
+
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_save_killed_at_any_moment_leaves_a_readable_plan() {
+    if let Ok(target) = std::env::var(CHILD) {
+        // The child: saves plan after plan until it is killed.
+        let mut n = 1;
+        loop {
+            file::write(Path::new(&target), &plan(n)).expect("child writes");
+            n += 1;
+        }
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = dir.path().join("case.twinplan.json");
+    file::write(&target, &plan(0)).expect("first save");
+    let exe = std::env::current_exe().expect("test binary");
+    let mut rng = 0x9E37_79B9_7F4A_7C15u64;
+    let mut seen = std::collections::BTreeSet::new();
+    for _ in 0..25 {
+        let child = Command::new(&exe)
+            .args([
+                "--exact",
+                "a_save_killed_at_any_moment_leaves_a_readable_plan",
+                "--test-threads=1",
+                "--nocapture",
+            ])
+            .env(CHILD, &target)
+            .spawn()
+            .expect("child starts");
+        let mut child = KillOnDrop(child);
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        std::thread::sleep(Duration::from_millis(20 + rng % 180));
+        let _ = child.0.kill();
+        let _ = child.0.wait();
+        let read = file::read(&target).expect("a whole plan after the kill");
+        let name = read.plan.markups[0].name.clone();
+        let n: u64 = name
+            .strip_prefix("plan ")
+            .and_then(|s| s.parse().ok())
+            .expect("the first markup names its plan");
+        assert_eq!(read, plan(n), "plan {n} read back whole");
+        seen.insert(n);
+    }
+    assert!(
+        seen.len() > 1,
+        "the children saved nothing: every kill came before the first save ({seen:?})"
+    );
+}
+
+#[test]
+fn every_plan_version_still_loads() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/plans");
+    let v1 = file::read(&dir.join("v1.twinplan.json")).expect("version 1 loads");
+    assert_eq!(v1.version, 1);
+    assert_eq!(v1.coordinate_system, "LPS");
+    let names: Vec<&str> = v1.plan.markups.iter().map(|m| m.name.as_str()).collect();
+    assert_eq!(names, ["aortic diameter", "iliac angle", "renal ostium"]);
+    assert_eq!(v1.plan.markups[0].label(), "24.0 mm");
+    assert_eq!(v1.plan.markups[1].label(), "90.0°");
+    assert_eq!(v1.plan.structures[0].recipe.name, "vessels");
+    // It belongs to its series, and to no other.
+    let own = v1.reference.clone();
+    assert!(file::read_for(&dir.join("v1.twinplan.json"), &own).is_ok());
+    let other = Reference {
+        series_uid: Some("1.2.3.999".into()),
+        ..own
+    };
+    let e = file::read_for(&dir.join("v1.twinplan.json"), &other).expect_err("foreign");
+    assert!(e.to_string().contains("1.2.3.999"), "{e}");
+}
