@@ -1,7 +1,7 @@
 //! The pool that long background computations (loading, segmentation, surfaces) run in.
 //!
-//! A rayon pool of its own, apart from rayon's global pool, whose threads run at a lower
-//! operating-system priority (nice +10 on Linux). A window's main thread that needs a quick
+//! A rayon pool of its own, apart from rayon's global pool, whose threads run at the lowest
+//! operating-system priority (nice 19 on Linux). A window's main thread that needs a quick
 //! parallel computation (a reslice, slice outlines) uses the global pool, which background
 //! work never occupies, so it never waits behind a surface being built; and the scheduler
 //! gives the UI and render threads the CPU first whenever they want it, while background
@@ -33,13 +33,18 @@ pub fn run<R: Send>(work: impl FnOnce() -> R + Send) -> R {
     pool().install(work)
 }
 
-/// Lowers the calling thread's scheduling priority (Linux: nice 10 above the process's main
-/// thread, at most 19 — the same whichever thread calls it, and however often: the pool is
-/// made from a job thread already lowered); a no-op where that is not possible.
+/// The nice value background threads run at: the lowest priority there is, so that on a
+/// 2-core machine the window's main and render threads are never kept waiting by surfacing
+/// (background work still gets every cycle they do not want).
+pub const BACKGROUND_NICE: i32 = 19;
+
+/// Lowers the calling thread's scheduling priority (Linux: per-thread nice
+/// [`BACKGROUND_NICE`], or the process's own if that is lower still); a no-op where that is
+/// not possible. The same whichever thread calls it, however often.
 pub fn lower_priority() {
     #[cfg(target_os = "linux")]
     {
-        let nice = (process_nice() + 10).min(19);
+        let nice = BACKGROUND_NICE.max(process_nice());
         // SAFETY: gettid and setpriority take plain integers and touch no memory of ours.
         unsafe {
             let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
@@ -97,7 +102,7 @@ mod tests {
             std::thread::available_parallelism().map_or(2, |n| n.get())
         );
         if cfg!(target_os = "linux") {
-            let expected = (main_nice + 10).min(19);
+            let expected = BACKGROUND_NICE.max(main_nice);
             assert!(
                 nice.iter().all(|&n| n == expected),
                 "nice {nice:?}, expected {expected}"
