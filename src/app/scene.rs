@@ -386,7 +386,9 @@ fn activate_camera(
     if draw && !compiling {
         redraw.rendered += 1;
     }
-    if redraw.frames > 0 {
+    // A change made while the view is hidden (one slice shown alone, a minimised window)
+    // waits for the view to come back instead of being forgotten.
+    if draw && redraw.frames > 0 {
         redraw.frames -= 1;
         if headless.0.is_none() && redraw.frames > 0 {
             redraws.write(RequestRedraw);
@@ -651,10 +653,16 @@ mod tests {
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         assert!(renders(&mut world));
         assert!(!renders(&mut world));
-        // A hidden 3D view renders nothing, asked or not.
+        // A hidden 3D view renders nothing, asked or not; what changed meanwhile is
+        // rendered when it shows again.
         world.insert_resource(ThreeDRect(None));
         world.resource_mut::<SceneRedraw>().request("test");
         assert!(!renders(&mut world));
+        assert!(!renders(&mut world));
+        world.insert_resource(ThreeDRect(Some(ViewRect::new(0.0, 0.0, 400.0, 300.0))));
+        assert!(renders(&mut world), "the change made while hidden");
+        assert!(!renders(&mut world));
+        world.insert_resource(ThreeDRect(None));
         // Offscreen frame timing renders every frame.
         world.insert_resource(HeadlessSize(Some((64, 64))));
         assert!(renders(&mut world) && renders(&mut world));
