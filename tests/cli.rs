@@ -174,3 +174,34 @@ fn help_describes_each_command_once() {
     assert!(line("phantom").contains("phantom"), "{out}");
     assert!(!line("render").contains("phantom"), "{out}");
 }
+
+#[test]
+fn measure_prints_the_value_and_what_lies_at_each_point() {
+    let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/sample_data/phantom_cta/dicom");
+    let (code, out, err) =
+        twinplan(&["measure", sample, "--distance", "0,0,0", "3,4,12", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert!(
+        (v["value"].as_f64().expect("value") - 13.0).abs() < 1e-9,
+        "{out}"
+    );
+    assert_eq!(v["unit"], "mm");
+    assert_eq!(v["points"][0]["inside"], true, "{out}");
+    assert!(v["points"][0]["value"].is_number(), "{out}");
+    // Far outside the 400 × 400 × 640 mm phantom: said, with no value.
+    let (code, out, _) = twinplan(&[
+        "measure", sample, "--angle", "10,0,0", "0,0,0", "0,0,5000", "--json",
+    ]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert!(
+        (v["value"].as_f64().expect("value") - 90.0).abs() < 1e-9,
+        "{out}"
+    );
+    assert_eq!(v["points"][2]["inside"], false, "{out}");
+    assert!(v["points"][2]["value"].is_null(), "{out}");
+    // An angle whose vertex is one of its ends is a usage error.
+    let (code, _, err) = twinplan(&["measure", sample, "--angle", "0,0,0", "0,0,0", "1,0,0"]);
+    assert_eq!(code, 2, "{err}");
+}
