@@ -14,11 +14,12 @@ use twinplan::session::{open, structures};
 
 /// Runs `work` on a thread of its own (in the background pool, as a job does), cancels it
 /// after `delay`, and returns whether it ended with an error (cancelled) and how many
-/// milliseconds it took to return once cancelled.
+/// milliseconds it took to return once cancelled (None when it had finished before the
+/// cancel came).
 fn cancel_after<T: Send + 'static, E: Send + 'static>(
     delay: Duration,
     work: impl FnOnce(&Progress) -> Result<T, E> + Send + 'static,
-) -> anyhow::Result<(bool, f64)> {
+) -> anyhow::Result<(bool, Option<f64>)> {
     let progress = Progress::new();
     let p = progress.clone();
     let job = std::thread::spawn(move || {
@@ -31,10 +32,8 @@ fn cancel_after<T: Send + 'static, E: Send + 'static>(
     let (failed, ended) = job
         .join()
         .map_err(|_| anyhow::anyhow!("the job thread panicked"))?;
-    Ok((
-        failed,
-        ended.saturating_duration_since(at).as_secs_f64() * 1000.0,
-    ))
+    let stop_ms = (ended > at).then(|| (ended - at).as_secs_f64() * 1000.0);
+    Ok((failed, stop_ms))
 }
 
 fn main() -> anyhow::Result<()> {
@@ -50,7 +49,7 @@ fn main() -> anyhow::Result<()> {
         let (cancelled, ms) = cancel_after(Duration::from_millis(delay_ms), move |p| {
             open::open_path(&target, p)
         })?;
-        worst_ms = worst_ms.max(ms);
+        worst_ms = worst_ms.max(ms.unwrap_or(0.0));
         println!(
             "{}",
             serde_json::json!({"stage": "open", "delay_ms": delay_ms, "stop_ms": ms, "cancelled": cancelled})
@@ -77,12 +76,13 @@ fn main() -> anyhow::Result<()> {
             let (cancelled, ms) = cancel_after(delay, move |p| {
                 structures::build_progressively(&volume, &r, p, &|_| {})
             })?;
-            worst_ms = worst_ms.max(ms);
+            worst_ms = worst_ms.max(ms.unwrap_or(0.0));
             println!(
                 "{}",
                 serde_json::json!({
                     "stage": recipe.name, "full_build_s": full_s,
-                    "delay_s": delay.as_secs_f64(), "stop_ms": ms, "cancelled": cancelled
+                    "delay_s": delay.as_secs_f64(), "stop_ms": ms, "cancelled": cancelled,
+                    "finished_before_cancel": ms.is_none()
                 })
             );
         }

@@ -119,7 +119,8 @@ fn main() -> Result<()> {
     let original = read_mesh(std::path::Path::new(path))?;
     let mut m = original.clone();
     let t = Instant::now();
-    decimate(&mut m, target);
+    decimate(&mut m, target, &twinplan::progress::Progress::new())
+        .ok_or_else(|| anyhow!("cancelled"))?;
     let seconds = t.elapsed().as_secs_f64();
     let check = m.check();
     let (v0, v1) = (original.signed_volume_mm3(), m.signed_volume_mm3());

@@ -161,18 +161,36 @@ fn crop(g: &Geometry, [(k0, k1), (j0, j1), (i0, i1)]: [(usize, usize); 3]) -> Ge
 }
 
 /// Bounding box `[k0, k1) × [j0, j1) × [i0, i1)` of a mask grown by `margin`, or None if empty.
+/// Planes in parallel, each row scanned from both ends only.
 fn bounding_box(mask: &Mask, margin: usize) -> Option<[(usize, usize); 3]> {
+    use ndarray::Axis;
+    use rayon::prelude::*;
     let (nk, nj, ni) = mask.data.dim();
-    let mut lo = [usize::MAX; 3];
-    let mut hi = [0usize; 3];
-    for ((k, j, i), &v) in mask.data.indexed_iter() {
-        if v != 0 {
-            for (a, x) in [k, j, i].into_iter().enumerate() {
-                lo[a] = lo[a].min(x);
-                hi[a] = hi[a].max(x + 1);
+    type Bounds = ([usize; 3], [usize; 3]);
+    let empty: Bounds = ([usize::MAX; 3], [0; 3]);
+    let merge = |(alo, ahi): Bounds, (blo, bhi): Bounds| -> Bounds {
+        (
+            std::array::from_fn(|a| alo[a].min(blo[a])),
+            std::array::from_fn(|a| ahi[a].max(bhi[a])),
+        )
+    };
+    let (lo, hi) = mask
+        .data
+        .axis_iter(Axis(0))
+        .into_par_iter()
+        .enumerate()
+        .map(|(k, plane)| {
+            let mut b = empty;
+            for (j, row) in plane.outer_iter().enumerate() {
+                let Some(first) = row.iter().position(|&v| v != 0) else {
+                    continue;
+                };
+                let last = row.iter().rposition(|&v| v != 0).unwrap_or(first);
+                b = merge(b, ([k, j, first], [k + 1, j + 1, last + 1]));
             }
-        }
-    }
+            b
+        })
+        .reduce(|| empty, merge);
     if lo[0] == usize::MAX {
         return None;
     }
@@ -196,12 +214,28 @@ pub fn mask_surface(mask: &Mask, sigma_mm: f64, pad: bool, progress: &Progress) 
     let Some([(k0, k1), (j0, j1), (i0, i1)]) = bounding_box(mask, margin) else {
         return Some(TriMesh::default());
     };
+    if progress.is_cancelled() {
+        return None;
+    }
     let sub_geometry = crop(g, [(k0, k1), (j0, j1), (i0, i1)]);
-    let sub = Mask {
-        data: mask.data.slice(s![k0..k1, j0..j1, i0..i1]).to_owned(),
-        geometry: sub_geometry.clone(),
+    let sub_view = mask.data.slice(s![k0..k1, j0..j1, i0..i1]);
+    let field = if sigma_mm > 0.0 {
+        let sub = Mask {
+            data: sub_view.to_owned(),
+            geometry: sub_geometry.clone(),
+        };
+        segment::smooth_mask(&sub, sigma_mm)
+    } else {
+        // Unsmoothed: the mask itself as the field, converted in parallel.
+        let mut field = ndarray::Array3::<f32>::zeros(sub_view.dim());
+        ndarray::Zip::from(&mut field)
+            .and(&sub_view)
+            .par_for_each(|f, &m| *f = f32::from(m));
+        field
     };
-    let field = segment::smooth_mask(&sub, sigma_mm);
+    if progress.is_cancelled() {
+        return None;
+    }
     marching_cubes(
         field.view(),
         &sub_geometry,
@@ -232,6 +266,9 @@ pub fn guided_surface(
     let Some([(k0, k1), (j0, j1), (i0, i1)]) = bounding_box(mask, margin) else {
         return Some(TriMesh::default());
     };
+    if progress.is_cancelled() {
+        return None;
+    }
     let g = &volume.geometry;
     let sub_geometry = crop(g, [(k0, k1), (j0, j1), (i0, i1)]);
     // Field in real units, oriented so that inside is above `boundary`.
@@ -305,18 +342,23 @@ pub fn surface(
         (None, _) => Some(TriMesh::default()),
     };
     let mut mesh = mesh.ok_or(SurfaceError::Cancelled)?;
+    if progress.is_cancelled() {
+        return Err(SurfaceError::Cancelled);
+    }
     if options.min_island_triangles > 0 {
         remove_islands(&mut mesh, options.min_island_triangles);
     }
     times.surface_s = t.elapsed().as_secs_f64();
 
     let t = Instant::now();
-    taubin_smooth(&mut mesh, options.smooth_iterations);
+    if !taubin_smooth(&mut mesh, options.smooth_iterations, progress) {
+        return Err(SurfaceError::Cancelled);
+    }
     times.smooth_s = t.elapsed().as_secs_f64();
 
     let t = Instant::now();
     if let Some(target) = options.target_triangles {
-        decimate(&mut mesh, target);
+        decimate(&mut mesh, target, progress).ok_or(SurfaceError::Cancelled)?;
     }
     times.decimate_s = t.elapsed().as_secs_f64();
     Ok((mesh, times))

@@ -8,12 +8,17 @@
 //! triangle flips or degenerates and no vertex gets too many neighbours. So a watertight,
 //! consistently oriented mesh stays so. Large meshes are cut into slabs decimated in
 //! parallel with the slab borders locked; the borders are then released in a last pass over
-//! the whole mesh. Deterministic (fixed slabs, ties broken by vertex ids). Depends on `TriMesh`
-//! only.
+//! the whole mesh. Deterministic (fixed slabs, ties broken by vertex ids). Cancellable: every
+//! collapse loop looks at the `Progress` flag every few thousand collapses and a cancelled
+//! decimation leaves the mesh as it was. Depends on `TriMesh` and `Progress` only.
 
 use rayon::prelude::*;
 
 use super::TriMesh;
+use crate::progress::Progress;
+
+/// Collapse attempts between two looks at the cancel flag (about a millisecond of work).
+const CANCEL_CHECK_EVERY: u32 = 4096;
 
 /// Largest vertex valence a collapse may create.
 const MAX_VALENCE: usize = 16;
@@ -393,8 +398,8 @@ impl State {
     }
 
     /// Collapses the cheapest allowed edge until `target` triangles remain or none is
-    /// allowed.
-    fn run(&mut self, target: usize) {
+    /// allowed; false if cancelled on the way (the state is then half-decimated).
+    fn run(&mut self, target: usize, progress: &Progress) -> bool {
         let mut heap = RadixHeap::new();
         for &t in &self.live {
             let tri = self.tris[t as usize];
@@ -407,7 +412,15 @@ impl State {
             }
         }
         let mut ring = Vec::with_capacity(32);
+        let mut until_check = CANCEL_CHECK_EVERY;
         while self.live.len() > target {
+            until_check -= 1;
+            if until_check == 0 {
+                if progress.is_cancelled() {
+                    return false;
+                }
+                until_check = CANCEL_CHECK_EVERY;
+            }
             let Some(c) = heap.pop() else { break };
             if c.stamp_u != self.stamp[c.u as usize] as u16
                 || c.stamp_v != self.stamp[c.v as usize] as u16
@@ -423,6 +436,7 @@ impl State {
                 }
             }
         }
+        !progress.is_cancelled()
     }
 
     fn into_mesh(self) -> (Vec<[f64; 3]>, Vec<[u32; 3]>) {
@@ -435,16 +449,19 @@ impl State {
 
 /// A decimated slab: its vertices' global ids, their positions, its triangles (local ids).
 type SlabResult = (Vec<u32>, Vec<[f64; 3]>, Vec<[u32; 3]>);
+/// Positions and triangles of a whole mesh.
+type Indexed = (Vec<[f64; 3]>, Vec<[u32; 3]>);
 
 /// Decimates the triangles in slabs along the mesh's longest axis, in parallel, each with
 /// the vertices it shares with another slab locked; returns the merged triangles and the
-/// (shared) positions array with moved vertices updated.
+/// (shared) positions array with moved vertices updated; None if cancelled.
 fn decimate_slabs(
     pos: &[[f64; 3]],
     tris: &[[u32; 3]],
     target: usize,
     slabs: usize,
-) -> (Vec<[f64; 3]>, Vec<[u32; 3]>) {
+    progress: &Progress,
+) -> Option<Indexed> {
     let (lo, hi) = pos.iter().fold(
         ([f64::INFINITY; 3], [f64::NEG_INFINITY; 3]),
         |(lo, hi), p| {
@@ -487,9 +504,12 @@ fn decimate_slabs(
     for (t, &o) in owner.iter().enumerate() {
         members[o as usize].push(t as u32);
     }
-    let parts: Vec<SlabResult> = members
+    let parts: Option<Vec<SlabResult>> = members
         .into_par_iter()
         .map(|mine| {
+            if progress.is_cancelled() {
+                return None;
+            }
             // Local numbering of the slab's vertices: `global[l]` maps back.
             let mut global: Vec<u32> = mine.iter().flat_map(|&t| tris[t as usize]).collect();
             global.sort_unstable();
@@ -500,11 +520,14 @@ fn decimate_slabs(
             let locked: Vec<bool> = global.iter().map(|&g| vslab[g as usize] == MANY).collect();
             let share = target * ltris.len() / tris.len().max(1);
             let mut st = State::new(lpos, ltris, locked);
-            st.run(share);
+            if !st.run(share, progress) {
+                return None;
+            }
             let (lpos, ltris) = st.into_mesh();
-            (global, lpos, ltris)
+            Some((global, lpos, ltris))
         })
         .collect();
+    let parts = parts?;
     let mut out_pos = pos.to_vec();
     let mut out_tris = Vec::with_capacity(target * 11 / 10);
     for (global, lpos, ltris) in parts {
@@ -513,14 +536,15 @@ fn decimate_slabs(
         }
         out_tris.extend(ltris.iter().map(|t| t.map(|l| global[l as usize])));
     }
-    (out_pos, out_tris)
+    Some((out_pos, out_tris))
 }
 
 /// Collapses edges until about `target_triangles` remain (or no collapse is allowed).
-/// Returns the new triangle count. A closed mesh stays closed and outward-facing.
-pub fn decimate(mesh: &mut TriMesh, target_triangles: usize) -> usize {
+/// Returns the new triangle count, or None if cancelled — the mesh is then unchanged. A
+/// closed mesh stays closed and outward-facing.
+pub fn decimate(mesh: &mut TriMesh, target_triangles: usize, progress: &Progress) -> Option<usize> {
     if target_triangles >= mesh.indices.len() {
-        return mesh.indices.len();
+        return Some(mesh.indices.len());
     }
     // Slabs of about this many triangles keep each heap and its vertices in cache; at
     // least one per thread.
@@ -536,17 +560,23 @@ pub fn decimate(mesh: &mut TriMesh, target_triangles: usize) -> usize {
             &mesh.indices,
             target_triangles + target_triangles / 10,
             slabs,
-        )
+            progress,
+        )?
     } else {
         (mesh.positions_mm.clone(), mesh.indices.clone())
     };
     let locked = vec![false; pos.len()];
+    if progress.is_cancelled() {
+        return None;
+    }
     let mut st = State::new(pos, tris, locked);
-    st.run(target_triangles);
+    if !st.run(target_triangles, progress) {
+        return None;
+    }
     let (pos, tris) = st.into_mesh();
     mesh.positions_mm = pos;
     mesh.indices = tris;
     super::process::compact(mesh);
     mesh.recompute_normals();
-    mesh.indices.len()
+    Some(mesh.indices.len())
 }

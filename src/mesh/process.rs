@@ -2,11 +2,12 @@
 //! `decimate`), island removal, compaction.
 //!
 //! Smoothing moves vertices only (topology kept, so a closed mesh stays closed).
-//! Depends on the `TriMesh` type only.
+//! Depends on the `TriMesh` type and `Progress` (cancellation) only.
 
 use nalgebra::Vector3;
 
 use super::TriMesh;
+use crate::progress::Progress;
 
 /// Vertex adjacency (sorted, unique neighbours per vertex).
 fn neighbours(mesh: &TriMesh) -> Vec<Vec<u32>> {
@@ -25,10 +26,11 @@ fn neighbours(mesh: &TriMesh) -> Vec<Vec<u32>> {
 }
 
 /// Taubin smoothing: `iterations` pairs of a shrinking step (λ) and an inflating step (μ),
-/// uniform Laplacian. λ = 0.5, μ = −0.53 (pass band ≈ 0.1) keeps enclosed volume.
-pub fn taubin_smooth(mesh: &mut TriMesh, iterations: usize) {
+/// uniform Laplacian. λ = 0.5, μ = −0.53 (pass band ≈ 0.1) keeps enclosed volume. Looks at
+/// the cancel flag between steps; false if cancelled, the mesh then unchanged.
+pub fn taubin_smooth(mesh: &mut TriMesh, iterations: usize, progress: &Progress) -> bool {
     if iterations == 0 || mesh.indices.is_empty() {
-        return;
+        return !progress.is_cancelled();
     }
     let adj = neighbours(mesh);
     let mut p: Vec<Vector3<f64>> = mesh
@@ -51,11 +53,18 @@ pub fn taubin_smooth(mesh: &mut TriMesh, iterations: usize) {
             .collect()
     };
     for _ in 0..iterations {
+        if progress.is_cancelled() {
+            return false;
+        }
         p = step(&p, 0.5);
         p = step(&p, -0.53);
     }
+    if progress.is_cancelled() {
+        return false;
+    }
     mesh.positions_mm = p.iter().map(|v| [v.x, v.y, v.z]).collect();
     mesh.recompute_normals();
+    true
 }
 
 pub use super::decimate::decimate;

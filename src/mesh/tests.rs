@@ -316,7 +316,7 @@ fn indexed_output_equals_a_naive_per_cell_soup_once_welded() {
 fn taubin_keeps_volume_and_closure() {
     let mut m = sphere_mesh(15.0, 1.0);
     let before = m.stats().volume_ml;
-    taubin_smooth(&mut m, 10);
+    assert!(taubin_smooth(&mut m, 10, &Progress::new()));
     let after = m.stats().volume_ml;
     assert!((after - before).abs() / before < 0.01, "{before} → {after}");
     assert!(m.check().is_watertight());
@@ -326,7 +326,7 @@ fn taubin_keeps_volume_and_closure() {
 fn decimation_keeps_closure_and_islands_go() {
     let mut m = sphere_mesh(15.0, 0.5);
     let n = m.triangle_count();
-    let got = decimate(&mut m, n / 10);
+    let got = decimate(&mut m, n / 10, &Progress::new()).expect("not cancelled");
     assert!(got <= n / 5, "{got} of {n}");
     let c = m.check();
     assert!(c.is_watertight(), "{c:?}");
@@ -440,7 +440,7 @@ fn large_meshes_decimate_in_slabs_and_stay_closed() {
     let n = m.triangle_count();
     assert!(n > 200_000, "{n}");
     let vol = m.signed_volume_mm3();
-    let got = decimate(&mut m, 20_000);
+    let got = decimate(&mut m, 20_000, &Progress::new()).expect("not cancelled");
     assert!((19_000..=20_000).contains(&got), "{got} of {n}");
     let c = m.check();
     assert!(c.is_watertight() && c.degenerate_triangles == 0, "{c:?}");
@@ -451,6 +451,25 @@ fn large_meshes_decimate_in_slabs_and_stay_closed() {
         .num_threads(1)
         .build()
         .expect("pool")
-        .install(|| decimate(&mut again, 20_000));
+        .install(|| decimate(&mut again, 20_000, &Progress::new()));
     assert_eq!(again.indices, m.indices);
+}
+
+#[test]
+fn cancelled_smoothing_and_decimation_leave_the_mesh_as_it_was() {
+    let cancelled = Progress::new();
+    cancelled.cancel();
+    // Small (one piece) and large (slabs) meshes take different paths.
+    for (r, h) in [(15.0, 1.0), (40.0, 0.35)] {
+        let original = sphere_mesh(r, h);
+        let mut m = original.clone();
+        assert!(!taubin_smooth(&mut m, 3, &cancelled));
+        assert_eq!(m.positions_mm, original.positions_mm);
+        assert_eq!(
+            decimate(&mut m, original.triangle_count() / 10, &cancelled),
+            None
+        );
+        assert_eq!(m.indices, original.indices);
+        assert_eq!(m.positions_mm, original.positions_mm);
+    }
 }

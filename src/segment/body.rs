@@ -328,12 +328,19 @@ pub fn body(
     threshold_real: f64,
     progress: &Progress,
 ) -> Result<Body, SegmentError> {
+    // Between every step of about 20–90 ms (512×512×400, 2 cores): a cancel is seen soon.
+    let check = || {
+        if progress.is_cancelled() {
+            Err(SegmentError::Cancelled)
+        } else {
+            Ok(())
+        }
+    };
     let fine = threshold(volume, ValueRange::new(threshold_real, f64::INFINITY));
-    if progress.is_cancelled() {
-        return Err(SegmentError::Cancelled);
-    }
+    check()?;
     let factor = factors(&volume.geometry);
     let coarse = downsample(&fine.data, factor);
+    check()?;
     let eroded = box_morph(&coarse.data, 1, false);
     // Pieces that survive the erosion: the largest is the body's core.
     let pieces = Mask {
@@ -344,9 +351,7 @@ pub fn body(
         },
         geometry: volume.geometry.clone(),
     };
-    if progress.is_cancelled() {
-        return Err(SegmentError::Cancelled);
-    }
+    check()?;
     let pieces = runs::label3(pieces.data.view(), true, Connectivity::All);
     let core_label = pieces
         .sizes()
@@ -356,10 +361,12 @@ pub fn body(
         .map(|(n, _)| n as u32)
         .unwrap_or(u32::MAX);
     let dims = coarse.data.dim();
+    check()?;
     let core = runs::paint(&pieces, dims, |c| c == core_label);
     let others = runs::paint(&pieces, dims, |c| c != core_label);
     // Other pieces and the rim the erosion took from them block the way.
     let barrier = box_morph(&others, 1, true);
+    check()?;
     let mut allowed = coarse.data.clone();
     Zip::from(&mut allowed)
         .and(&barrier)
@@ -370,15 +377,14 @@ pub fn body(
             }
         });
     let region = reconstruct(&core, &allowed);
-    if progress.is_cancelled() {
-        return Err(SegmentError::Cancelled);
-    }
+    check()?;
     // One coarse voxel of margin so the fine boundary is never cut by the coarse one.
     let region = Coarse {
         data: box_morph(&region, 1, true),
         factor,
     };
     let inside = region.restrict(fine);
+    check()?;
     let mask = fill_holes_in_slices_owned(inside, axial_array_axis(&volume.geometry));
     Ok(Body { mask, region })
 }

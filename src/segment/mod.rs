@@ -136,10 +136,17 @@ impl Preset {
         progress: &Progress,
     ) -> Result<Mask, SegmentError> {
         let body = body::body(volume, Preset::Skin.range().lo, progress)?;
+        if progress.is_cancelled() {
+            return Err(SegmentError::Cancelled);
+        }
         Ok(match self {
             Preset::Skin => body.mask,
             Preset::Bone | Preset::Vessels | Preset::SoftTissue => {
-                let mask = body.restrict_owned(threshold(volume, range));
+                let mask = threshold(volume, range);
+                if progress.is_cancelled() {
+                    return Err(SegmentError::Cancelled);
+                }
+                let mask = body.restrict_owned(mask);
                 remove_small_components(&mask, 50, progress)?
             }
             Preset::Lung => {
@@ -448,7 +455,10 @@ pub fn fill_holes(mask: &Mask, progress: &Progress) -> Result<Mask, SegmentError
 /// Gaussian-smoothed mask as a field in [0, 1] (separable, σ in mm per axis); surfacing it
 /// at 0.5 gives a smooth surface instead of voxel stairs.
 pub fn smooth_mask(mask: &Mask, sigma_mm: f64) -> Array3<f32> {
-    let mut field = mask.data.mapv(f32::from);
+    let mut field = Array3::<f32>::zeros(mask.data.dim());
+    Zip::from(&mut field)
+        .and(&mask.data)
+        .par_for_each(|f, &m| *f = f32::from(m));
     if sigma_mm.is_nan() || sigma_mm <= 0.0 {
         return field;
     }

@@ -228,6 +228,9 @@ pub fn build_progressively(
 ) -> Result<Built, BuildError> {
     if volume.geometry.voxel_count() >= PREVIEW_MIN_VOXELS && !progress.is_cancelled() {
         let coarse = volume.subsampled(2);
+        if progress.is_cancelled() {
+            return Err(BuildError::Surface(SurfaceError::Cancelled));
+        }
         let mut quick = recipe.clone();
         // The coarse mesh is already small: no decimation, light smoothing.
         quick.max_triangles = Some(usize::MAX);

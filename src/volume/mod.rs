@@ -361,10 +361,12 @@ impl Volume {
     /// not averages, so thresholds mean the same.
     pub fn subsampled(&self, step: usize) -> Volume {
         let step = step.max(1);
-        let voxels = self
-            .voxels
-            .slice(ndarray::s![..;step, ..;step, ..;step])
-            .to_owned();
+        let view = self.voxels.slice(ndarray::s![..;step, ..;step, ..;step]);
+        // Copied in parallel: a strided read of the whole scan is slow on one core.
+        let mut voxels = ndarray::Array3::zeros(view.dim());
+        ndarray::Zip::from(&mut voxels)
+            .and(&view)
+            .par_for_each(|out, &v| *out = v);
         let (nk, nj, ni) = voxels.dim();
         let g = &self.geometry;
         Volume {
