@@ -320,3 +320,64 @@ fn lossy_jpeg2000_is_close_to_its_lossless_twin() {
     assert!(r >= 0.94, "correlation {r}");
     assert!(mean < 0.02 * range, "mean {mean} range {range}");
 }
+
+/// Every compressed image in the test data declares in its own codestream the size its
+/// Rows and Columns say (the loader refuses a file where they differ, before allocating),
+/// and no RLE file comes near the expansion bound the loader enforces.
+#[test]
+fn compressed_codestreams_declare_the_header_size() {
+    use twinplan::dicom::codestream::{self, Family};
+    let Some(t) = testdata() else { return };
+    let mut stack = vec![t];
+    let mut checked = std::collections::BTreeMap::<String, usize>::new();
+    while let Some(dir) = stack.pop() {
+        for e in std::fs::read_dir(&dir).expect("read_dir").flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+                continue;
+            }
+            let Ok(h) = dicom::header::read_header(&p) else {
+                continue;
+            };
+            let Some(family) = Family::of(&h.transfer_syntax) else {
+                continue;
+            };
+            let name = p.display().to_string();
+            if family == Family::Rle {
+                let frame = u64::from(h.rows)
+                    * u64::from(h.columns)
+                    * u64::from(h.samples_per_pixel)
+                    * u64::from(h.bits_allocated / 8);
+                let size = std::fs::metadata(&p).expect("metadata").len();
+                let needed = frame * u64::from(h.number_of_frames.max(1));
+                assert!(
+                    needed <= size * codestream::RLE_MAX_EXPANSION / 4,
+                    "{name}: {needed} bytes from {size}"
+                );
+            } else {
+                let at = h
+                    .pixel_data_at
+                    .unwrap_or_else(|| panic!("{name}: no pixel data"));
+                let fragment = codestream::first_fragment(&p, at)
+                    .expect("read")
+                    .unwrap_or_else(|| panic!("{name}: no fragment"));
+                let size = codestream::declared_size(family, &fragment)
+                    .unwrap_or_else(|| panic!("{name}: no size in the codestream"));
+                assert_eq!(
+                    (size.columns, size.rows),
+                    (u32::from(h.columns), u32::from(h.rows)),
+                    "{name}"
+                );
+            }
+            *checked.entry(format!("{family:?}")).or_default() += 1;
+        }
+    }
+    eprintln!("compressed files checked: {checked:?}");
+    for family in ["Jpeg", "JpegLs", "Jpeg2000", "Rle"] {
+        assert!(
+            checked.get(family).copied().unwrap_or(0) >= 2,
+            "{family}: {checked:?}"
+        );
+    }
+}

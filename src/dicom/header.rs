@@ -77,6 +77,9 @@ pub struct ImageHeader {
     pub frames: Vec<FrameInfo>,
     /// Whether the header was read from a data set without a file meta group.
     pub no_meta: bool,
+    /// Byte offset of the pixel data's value in the file (None if the header walk did not
+    /// reach it): lets a compressed image's own size be read before anything is allocated.
+    pub pixel_data_at: Option<u64>,
     /// Siemens mosaic: number of slices tiled into the image, and the slice normal
     /// (from the CSA header) when given.
     pub mosaic: Option<MosaicInfo>,
@@ -304,16 +307,17 @@ fn rescale_of(obj: &InMemDicomObject) -> Option<Rescale> {
     })
 }
 
-/// Opens a DICOM file up to (not including) its pixel data.
-fn open_header(path: &Path) -> Result<(DefaultDicomObject, bool), SkipReason> {
-    super::lengths::check_file(path, true)
+/// Opens a DICOM file up to (not including) its pixel data; also says whether it has no
+/// meta group and where the pixel data's value starts.
+fn open_header(path: &Path) -> Result<(DefaultDicomObject, bool, Option<u64>), SkipReason> {
+    let pixel_data_at = super::lengths::check_file(path, true)
         .map_err(|e| SkipReason(format!("damaged DICOM: {e}")))?;
     let first = OpenFileOptions::new()
         .read_preamble(ReadPreamble::Auto)
         .read_until(tags::PIXEL_DATA)
         .open_file(path);
     match first {
-        Ok(obj) => Ok((obj, false)),
+        Ok(obj) => Ok((obj, false, pixel_data_at)),
         Err(e) => {
             let mut head = [0u8; 132];
             let n = std::fs::File::open(path)
@@ -323,7 +327,7 @@ fn open_header(path: &Path) -> Result<(DefaultDicomObject, bool), SkipReason> {
                 n >= 132 && &head[128..132] == b"DICM" || n >= 4 && &head[..4] == b"DICM";
             if !has_magic {
                 if let Some(obj) = open_raw_dataset(path, &head[..n]) {
-                    return Ok((obj, true));
+                    return Ok((obj, true, pixel_data_at));
                 }
                 return Err(SkipReason("not a DICOM file".into()));
             }
@@ -394,7 +398,7 @@ pub fn open_full(path: &Path, no_meta: bool) -> Result<DefaultDicomObject, Strin
 
 /// Reads one file's header. `Err` carries the one-line reason the file is not loaded.
 pub fn read_header(path: &Path) -> Result<ImageHeader, SkipReason> {
-    let (obj, no_meta) = open_header(path)?;
+    let (obj, no_meta, pixel_data_at) = open_header(path)?;
     let transfer_syntax = trim(obj.meta().transfer_syntax());
     let mut sop_class_uid = get_str(&obj, tags::SOP_CLASS_UID);
     if sop_class_uid.is_empty() {
@@ -523,6 +527,7 @@ pub fn read_header(path: &Path) -> Result<ImageHeader, SkipReason> {
             }),
         frames,
         no_meta,
+        pixel_data_at,
         mosaic: None,
     }
     .with_mosaic(&obj))

@@ -55,6 +55,8 @@ struct Walker<R> {
     r: R,
     pos: u64,
     size: u64,
+    /// Where the top-level pixel data's value starts, once the walk has met its header.
+    pixel_value_at: Option<u64>,
 }
 
 impl<R: Read + Seek> Walker<R> {
@@ -132,32 +134,25 @@ impl<R: Read + Seek> Walker<R> {
                 return Err(format!("an element header is cut off at byte {}", self.pos));
             };
             let vr = vr.or_else(|| implicit_vr(tag));
-            match tag {
-                // The end of an undefined-length item; the parser skips what it declares.
-                ITEM_END => {
-                    self.skip_declared(tag, len)?;
-                    if depth > 0 {
-                        return Ok(true);
-                    }
-                    continue; // a stray one in the top-level data set ends nothing
+            // An item delimiter ends the item it is in (the parser never skips a length
+            // it declares); in the top-level data set it ends nothing. Any other item or
+            // sequence tag where an element belongs is read as an ordinary element below.
+            if tag == ITEM_END {
+                if depth > 0 {
+                    return Ok(true);
                 }
-                SEQUENCE_END => {
-                    self.skip_declared(tag, len)?;
-                    continue;
-                }
-                // An item where an element belongs: the parser reads it as a value.
-                ITEM if len == UNDEFINED => return Ok(false),
-                ITEM => {
-                    self.skip_declared(tag, len)?;
-                    continue;
-                }
-                _ => {}
+                continue;
             }
-            if tag == PIXEL_DATA && header_only {
-                if len != UNDEFINED {
-                    self.check(tag, len)?;
+            // The parser stops before the pixel data only in the top-level data set; inside
+            // an item (a damaged delimiter left one open) it reads on, and so must the walk.
+            if tag == PIXEL_DATA && depth == 0 {
+                self.pixel_value_at = Some(self.pos);
+                if header_only {
+                    if len != UNDEFINED {
+                        self.check(tag, len)?;
+                    }
+                    return Ok(false);
                 }
-                return Ok(false);
             }
             let un = vr.as_ref().is_some_and(|v| v == b"UN");
             if len == UNDEFINED && un {
@@ -165,7 +160,9 @@ impl<R: Read + Seek> Walker<R> {
                 return Ok(false);
             }
             if len == UNDEFINED && tag == PIXEL_DATA {
-                self.fragments()?;
+                if !self.fragments()? {
+                    return Ok(false);
+                }
                 continue;
             }
             // The parser reads any other undefined-length element as a sequence, whatever
@@ -222,28 +219,31 @@ impl<R: Read + Seek> Walker<R> {
                         return Ok(false);
                     }
                 }
-                SEQUENCE_END => {
-                    self.skip_declared(tag, item_len)?;
-                    return Ok(true);
-                }
-                // Anything else inside a sequence: the parser gives up on the file.
+                // Its declared length is ignored by the parser, never skipped.
+                SEQUENCE_END => return Ok(true),
+                // Anything else inside a sequence (an item delimiter too): the parser gives
+                // up on the file.
                 _ => return Ok(false),
             }
         }
     }
 
-    /// Encapsulated pixel data: items of fragments up to the sequence delimiter.
-    fn fragments(&mut self) -> Result<(), String> {
+    /// Encapsulated pixel data: items of fragments up to the sequence delimiter. `Ok(false)`
+    /// where the parser gives up (an undefined-length fragment, a foreign tag).
+    fn fragments(&mut self) -> Result<bool, String> {
         while self.pos < self.size {
             let Some((tag, _, len)) = self.header(Encoding::ExplicitLittle) else {
                 return Err(format!("a fragment header is cut off at byte {}", self.pos));
             };
-            if tag == SEQUENCE_END {
-                return self.skip_declared(tag, len);
+            match tag {
+                ITEM if len != UNDEFINED => self.skip_declared(tag, len)?,
+                // Delimiter lengths are not skipped; a non-zero one is refused by the parser.
+                SEQUENCE_END => return Ok(true),
+                ITEM_END if len == 0 => {}
+                _ => return Ok(false),
             }
-            self.skip_declared(tag, len)?;
         }
-        Ok(())
+        Ok(true)
     }
 
     fn skip_declared(&mut self, tag: (u16, u16), len: u32) -> Result<(), String> {
@@ -267,8 +267,9 @@ impl<R: Read + Seek> Walker<R> {
 }
 
 /// Checks the declared lengths of a DICOM file (with or without preamble and meta group).
-/// `Err` says which element claims more than the file holds.
-pub fn check_file(path: &Path, header_only: bool) -> Result<(), String> {
+/// `Err` says which element claims more than the file holds; `Ok` gives the byte offset of
+/// the top-level pixel data's value when the walk reached it.
+pub fn check_file(path: &Path, header_only: bool) -> Result<Option<u64>, String> {
     let file = std::fs::File::open(path).map_err(|e| format!("cannot read file: {}", e.kind()))?;
     let size = file
         .metadata()
@@ -278,6 +279,7 @@ pub fn check_file(path: &Path, header_only: bool) -> Result<(), String> {
         r: BufReader::with_capacity(16 << 10, file),
         pos: 0,
         size,
+        pixel_value_at: None,
     };
     let mut magic = [0u8; 132];
     let n = w.r.read(&mut magic).unwrap_or(0);
@@ -292,7 +294,7 @@ pub fn check_file(path: &Path, header_only: bool) -> Result<(), String> {
         .map_err(|e| format!("cannot read file: {}", e.kind()))?;
     w.pos = start;
     if start == 0 && !(n >= 8 && magic[0] == 0x08 && magic[1] == 0x00) {
-        return Ok(()); // not DICOM-looking: the reader says so itself
+        return Ok(None); // not DICOM-looking: the reader says so itself
     }
     let encoding = if start == 0 {
         // No meta group: the data set's first element says explicit or implicit.
@@ -322,7 +324,7 @@ pub fn check_file(path: &Path, header_only: bool) -> Result<(), String> {
                 break;
             }
             if len == UNDEFINED {
-                return Ok(()); // the parser refuses this itself
+                return Ok(None); // the parser refuses this itself
             }
             w.check(tag, len)?;
             if tag == (0x0002, 0x0000) && len == 4 && group_left.is_none() {
@@ -349,11 +351,12 @@ pub fn check_file(path: &Path, header_only: bool) -> Result<(), String> {
             "1.2.840.10008.1.2" => Encoding::ImplicitLittle,
             "1.2.840.10008.1.2.2" => Encoding::ExplicitBig,
             // Deflated: the data set is compressed; the parser inflates it.
-            "1.2.840.10008.1.2.1.99" => return Ok(()),
+            "1.2.840.10008.1.2.1.99" => return Ok(None),
             _ => Encoding::ExplicitLittle,
         }
     };
-    w.walk(encoding, header_only).map(|_| ())
+    w.walk(encoding, header_only)?;
+    Ok(w.pixel_value_at)
 }
 
 #[cfg(test)]
@@ -400,8 +403,8 @@ mod tests {
         body.extend(element(0x0008, 0x1140, b"SQ", &item));
         body.extend(element(0x7FE0, 0x0010, b"OW", &[0u8; 16]));
         let ok = file(&body);
-        assert_eq!(check_file(ok.path(), false), Ok(()));
-        assert_eq!(check_file(ok.path(), true), Ok(()));
+        assert!(check_file(ok.path(), false).is_ok());
+        assert!(check_file(ok.path(), true).is_ok());
 
         // The nested element claims 2 GB: caught inside the sequence.
         let mut lying = body.clone();
@@ -449,7 +452,7 @@ mod tests {
         }
         body.extend_from_slice(&[0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0]);
         let f = file(&body);
-        assert_eq!(check_file(f.path(), false), Ok(()));
+        assert!(check_file(f.path(), false).is_ok());
     }
 
     #[test]
@@ -476,5 +479,78 @@ mod tests {
                 "{err}"
             );
         }
+    }
+
+    /// An undefined-length sequence of one undefined-length item holding `inner`, closed by
+    /// `item_end` (normally FFFE,E00D with length 0) and a sequence delimiter.
+    fn open_sequence(inner: &[u8], item_end: [u8; 8]) -> Vec<u8> {
+        let mut b = vec![0x08, 0x00, 0x40, 0x11, b'S', b'Q', 0, 0];
+        b.extend_from_slice(&UNDEFINED.to_le_bytes());
+        b.extend_from_slice(&[0xFE, 0xFF, 0x00, 0xE0]);
+        b.extend_from_slice(&UNDEFINED.to_le_bytes());
+        b.extend_from_slice(inner);
+        b.extend_from_slice(&item_end);
+        b.extend_from_slice(&[0xFE, 0xFF, 0xDD, 0xE0, 0, 0, 0, 0]);
+        b
+    }
+
+    #[test]
+    fn delimiter_lengths_are_never_skipped() {
+        // The fuzzer's finding: an item delimiter declaring 65,280 bytes. The parser ignores
+        // the length and reads on at the next header; the walk did skip it, went out of
+        // step and missed a lying length the parser then reserved (4 GB).
+        let inner = element(0x0008, 0x0100, b"SH", b"T-1234");
+        let damaged_end = [0xFE, 0xFF, 0x0D, 0xE0, 0x00, 0xFF, 0x00, 0x00];
+        let mut body = open_sequence(&inner, damaged_end);
+        body.extend(element(0x0010, 0x0010, b"PN", b"Anon^A"));
+        let mut lying = vec![0x18, 0x00, 0x39, 0x0D, b'U', b'N', 0, 0];
+        lying.extend_from_slice(&0xFFFF_FF4Eu32.to_le_bytes());
+        body.extend(&lying);
+        body.extend_from_slice(&[0u8; 64]);
+        let f = file(&body);
+        let err = check_file(f.path(), true).expect_err("the lying length after the delimiter");
+        assert!(err.contains("(0018,0D39)"), "{err}");
+    }
+
+    #[test]
+    fn pixel_data_inside_an_unclosed_item_does_not_end_the_header_walk() {
+        // The fuzzer's finding: a damaged item delimiter left an item open, so the parser
+        // met the pixel data inside it, read it as an ordinary element and went on to what
+        // follows — a trailing element claiming 1.8 GB. Only a top-level pixel data ends
+        // the parser's header read, so only that may end the walk's.
+        let mut inner = element(0x0008, 0x0100, b"SH", b"T-1234");
+        // (FFFE,E0DE): no delimiter, an element of length 0; the item stays open.
+        inner.extend_from_slice(&[0xFE, 0xFF, 0xDE, 0xE0, 0, 0, 0, 0]);
+        inner.extend(element(0x7FE0, 0x0010, b"OW", &[0u8; 16]));
+        let mut tail = vec![0x00, 0x64, 0x00, 0x07, b'U', b'N', 0, 0];
+        tail.extend_from_slice(&0x6D00_0000u32.to_le_bytes());
+        inner.extend(&tail);
+        let body = open_sequence(&inner, [0xFE, 0xFF, 0x0D, 0xE0, 0, 0, 0, 0]);
+        let f = file(&body);
+        let err = check_file(f.path(), true).expect_err("the element after nested pixel data");
+        assert!(err.contains("(6400,0700)"), "{err}");
+        // Where a top-level pixel data starts is reported.
+        let mut top = element(0x0010, 0x0010, b"PN", b"Anon^A");
+        let before = 132 + 8 + 20 + top.len() as u64;
+        top.extend(element(0x7FE0, 0x0010, b"OW", &[0u8; 16]));
+        let f = file(&top);
+        assert_eq!(check_file(f.path(), true), Ok(Some(before + 12)));
+    }
+
+    #[test]
+    fn a_sequence_delimiter_where_an_element_belongs_is_read_as_one() {
+        // The parser reads (FFFE,E0DD) inside an item as an element: of undefined length it
+        // opens a sequence (whose items are walked), of defined length its value is skipped.
+        let mut nested = vec![0xFE, 0xFF, 0xDD, 0xE0];
+        nested.extend_from_slice(&UNDEFINED.to_le_bytes());
+        nested.extend_from_slice(&[0xFE, 0xFF, 0x00, 0xE0, 16, 0, 0, 0]);
+        let mut lying = vec![0x08, 0x00, 0x00, 0x01, b'S', b'H'];
+        lying.extend_from_slice(&0x7FF0u16.to_le_bytes());
+        nested.extend(&lying);
+        nested.extend_from_slice(&[0u8; 8]);
+        let body = open_sequence(&nested, [0xFE, 0xFF, 0x0D, 0xE0, 0, 0, 0, 0]);
+        let f = file(&body);
+        let err = check_file(f.path(), false).expect_err("the element in the opened sequence");
+        assert!(err.contains("(0008,0100)"), "{err}");
     }
 }

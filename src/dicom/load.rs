@@ -49,6 +49,26 @@ pub enum LoadError {
         size: u64,
         path: PathBuf,
     },
+    #[error(
+        "damaged DICOM: its header declares {columns}×{rows} pixels (Columns × Rows) but its \
+         compressed image is {encoded_columns}×{encoded_rows}: {path}"
+    )]
+    SizeDiffersFromCodestream {
+        encoded_columns: u32,
+        encoded_rows: u32,
+        columns: u16,
+        rows: u16,
+        path: PathBuf,
+    },
+    #[error(
+        "damaged DICOM: its image size (Rows × Columns × frames) declares {needed} bytes of \
+         pixel data, more than RLE can expand the file's {size} bytes to: {path}"
+    )]
+    BeyondRleExpansion {
+        needed: u64,
+        size: u64,
+        path: PathBuf,
+    },
     #[error("unsupported pixel format ({detail}): {path}")]
     Unsupported { detail: String, path: PathBuf },
     #[error("not loaded: {0}")]
@@ -74,6 +94,7 @@ pub fn load_series(series: &SeriesInfo, progress: &Progress) -> Result<Volume, L
     let (rows, cols) = (series.rows as usize, series.columns as usize);
     check_size(nk, rows, cols, &frames[0].file.path)?;
     check_native_pixels_present(&frames)?;
+    check_compressed_sizes(&frames)?;
     progress.set_total(nk as u64);
 
     let rescales: Vec<Rescale> = frames.iter().map(|f| f.info().rescale).collect();
@@ -303,6 +324,63 @@ fn check_native_pixels_present(frames: &[FrameRef]) -> Result<(), LoadError> {
             return Err(LoadError::PixelsBeyondFile {
                 needed,
                 size,
+                path: path.to_path_buf(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Compressed frames: the image size their codestream declares (JPEG, JPEG-LS, JPEG 2000)
+/// must be Rows × Columns, and RLE frames cannot expand beyond
+/// [`codestream::RLE_MAX_EXPANSION`] times their file — so a damaged Rows or Columns in a
+/// small compressed file is refused before its volume, or a decoder's buffer, is allocated.
+/// Reads a few kilobytes of each file; a codestream whose header cannot be read is left to
+/// the decoder.
+fn check_compressed_sizes(frames: &[FrameRef]) -> Result<(), LoadError> {
+    use super::codestream::{self, Family};
+    let mut per_file: HashMap<&Path, (u64, &ImageHeader)> = HashMap::new();
+    for f in frames {
+        if Family::of(&f.file.transfer_syntax).is_some() {
+            per_file
+                .entry(f.file.path.as_path())
+                .or_insert((0, &*f.file))
+                .0 += 1;
+        }
+    }
+    for (path, (n, h)) in per_file {
+        let Some(family) = Family::of(&h.transfer_syntax) else {
+            continue;
+        };
+        if family == Family::Rle {
+            let frame_bytes = u64::from(h.rows)
+                * u64::from(h.columns)
+                * u64::from(h.samples_per_pixel.max(1))
+                * u64::from(h.bits_allocated.max(1)).div_ceil(8);
+            let needed = frame_bytes.saturating_mul(n);
+            let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+            if needed > size.saturating_mul(codestream::RLE_MAX_EXPANSION) {
+                return Err(LoadError::BeyondRleExpansion {
+                    needed,
+                    size,
+                    path: path.to_path_buf(),
+                });
+            }
+            continue;
+        }
+        let Some(at) = h.pixel_data_at else { continue };
+        let Ok(Some(fragment)) = codestream::first_fragment(path, at) else {
+            continue;
+        };
+        let Some(size) = codestream::declared_size(family, &fragment) else {
+            continue;
+        };
+        if size.columns != u32::from(h.columns) || size.rows != u32::from(h.rows) {
+            return Err(LoadError::SizeDiffersFromCodestream {
+                encoded_columns: size.columns,
+                encoded_rows: size.rows,
+                columns: h.columns,
+                rows: h.rows,
                 path: path.to_path_buf(),
             });
         }

@@ -6,6 +6,7 @@
 //! the `volume` module; never on the viewer. Patient identity stays in
 //! [`header::PatientIdentity`] and never enters an error or a log line.
 
+pub mod codestream;
 pub mod header;
 pub mod info;
 pub mod lengths;
