@@ -100,12 +100,18 @@ pub struct ViewerOptions {
 struct Options(ViewerOptions);
 
 /// Frame times and milestones: (time since launch, frame interval, main-thread work of the
-/// previous frame, background busy, whether the previous frame rendered the 3D view).
+/// previous frame, background busy, whether the previous frame rendered the 3D view, and
+/// that work split by schedule with the main thread's CPU time in it).
 #[derive(Resource, Default)]
 struct FrameLog {
-    frames: Vec<(f64, f64, f64, bool, bool)>,
+    frames: Vec<(f64, f64, f64, bool, bool, FrameSplit)>,
     update_started: Option<Instant>,
+    /// The main thread's CPU clock when the frame started.
+    cpu_started: Option<Duration>,
+    /// Ends of PreUpdate, Update and PostUpdate in this frame.
+    marks: [Option<Instant>; 3],
     last_update_ms: f64,
+    last_split: FrameSplit,
     first_interactive_s: Option<f64>,
     second_opened: bool,
     /// The revision of each structure's surface last seen in the scene.
@@ -116,6 +122,44 @@ struct FrameLog {
     /// When each of those was first drawn (the 3D view rendered after it arrived, with no
     /// pipeline still compiling), and the render count at its arrival.
     drawn: Vec<(Option<f64>, u64)>,
+}
+
+/// Where a frame's main-thread time went (ms): First and PreUpdate (input, egui's input),
+/// Update (our systems), PostUpdate (egui panels and layout, transforms, visibility), Last;
+/// and the main thread's CPU time over the frame — much less than the sum means it waited
+/// (a lock, or no core free), not that it computed.
+#[derive(Clone, Copy, Default, Debug)]
+struct FrameSplit {
+    pre_update_ms: f64,
+    update_ms: f64,
+    post_update_ms: f64,
+    last_ms: f64,
+    cpu_ms: f64,
+}
+
+/// Schedules run after PreUpdate, Update and PostUpdate only to time them.
+#[derive(bevy::ecs::schedule::ScheduleLabel, Debug, Clone, PartialEq, Eq, Hash)]
+struct AfterPreUpdate;
+#[derive(bevy::ecs::schedule::ScheduleLabel, Debug, Clone, PartialEq, Eq, Hash)]
+struct AfterUpdate;
+#[derive(bevy::ecs::schedule::ScheduleLabel, Debug, Clone, PartialEq, Eq, Hash)]
+struct AfterPostUpdate;
+
+/// CPU time the calling thread has used.
+fn thread_cpu_time() -> Duration {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime only writes the timespec it is given.
+    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
+    if rc != 0 {
+        return Duration::ZERO;
+    }
+    Duration::new(
+        ts.tv_sec.max(0) as u64,
+        ts.tv_nsec.clamp(0, 999_999_999) as u32,
+    )
 }
 
 /// egui panels, slice views and input; screenshots; file drops; frame log; render mode.
@@ -140,15 +184,37 @@ impl Plugin for UiPlugin {
                     .before(bevy_egui::EguiPreUpdateSet::BeginPass),
             )
             .add_systems(First, frame_start)
+            .add_systems(AfterPreUpdate, |mut log: ResMut<FrameLog>| {
+                log.marks[0] = Some(Instant::now())
+            })
+            .add_systems(AfterUpdate, |mut log: ResMut<FrameLog>| {
+                log.marks[1] = Some(Instant::now())
+            })
+            .add_systems(AfterPostUpdate, |mut log: ResMut<FrameLog>| {
+                log.marks[2] = Some(Instant::now())
+            })
             .add_systems(Last, frame_end)
             .add_systems(
                 Update,
-                (file_drop, screenshots, frame_log, render_mode, update_mode),
+                (
+                    file_drop,
+                    screenshots,
+                    frame_log,
+                    render_mode,
+                    update_mode,
+                    lower_rasteriser,
+                ),
             )
             .add_systems(
                 PostUpdate,
                 (slice_planes_3d, scene::scene_target).in_set(SceneSync),
             );
+        let mut order = app
+            .world_mut()
+            .resource_mut::<bevy::app::MainScheduleOrder>();
+        order.insert_after(PreUpdate, AfterPreUpdate);
+        order.insert_after(Update, AfterUpdate);
+        order.insert_after(PostUpdate, AfterPostUpdate);
     }
 }
 
@@ -418,12 +484,14 @@ fn frame_log(
     let t = since_launch().as_secs_f64();
     let busy = !jobs.running.is_empty();
     let work = log.last_update_ms;
+    let split = log.last_split;
     log.frames.push((
         t,
         time.delta_secs_f64() * 1000.0,
         work,
         busy,
         redraw.active(),
+        split,
     ));
     for s in &ws.structures {
         if let Some(b) = &s.built
@@ -458,14 +526,53 @@ fn frame_log(
     }
 }
 
-fn frame_start(mut log: ResMut<FrameLog>) {
-    log.update_started = Some(Instant::now());
+/// On a software rasteriser (Mesa's llvmpipe, whose worker threads start with the render
+/// device), lowers those threads a little below the window's (`work::lower_threads_named`),
+/// looking for them in the first frames; on a GPU there are none and it stops looking.
+fn lower_rasteriser(mut looked: Local<u32>) {
+    if *looked >= 10 {
+        return;
+    }
+    *looked += 1;
+    let n = crate::work::lower_threads_named("llvmpipe-", crate::work::RASTERISER_NICE);
+    if n > 0 {
+        tracing::info!(
+            "software rasteriser: {n} thread(s) at nice {}",
+            crate::work::RASTERISER_NICE
+        );
+        *looked = u32::MAX;
+    }
 }
 
-/// Main-thread work of this frame (all schedules, not the render thread's or the wait for it).
+fn frame_start(mut log: ResMut<FrameLog>) {
+    log.update_started = Some(Instant::now());
+    log.cpu_started = Some(thread_cpu_time());
+    log.marks = [None; 3];
+}
+
+/// Main-thread work of this frame (all schedules, not the render thread's or the wait for
+/// it), split by schedule. A frame over 100 ms is named in the debug log with its split.
 fn frame_end(mut log: ResMut<FrameLog>) {
-    if let Some(t) = log.update_started.take() {
-        log.last_update_ms = t.elapsed().as_secs_f64() * 1000.0;
+    let (Some(start), Some(cpu)) = (log.update_started.take(), log.cpu_started.take()) else {
+        return;
+    };
+    let end = Instant::now();
+    let ms = |a: Instant, b: Instant| b.saturating_duration_since(a).as_secs_f64() * 1000.0;
+    let [m0, m1, m2] = log.marks.map(|m| m.unwrap_or(start));
+    log.last_update_ms = ms(start, end);
+    log.last_split = FrameSplit {
+        pre_update_ms: ms(start, m0),
+        update_ms: ms(m0, m1),
+        post_update_ms: ms(m1, m2),
+        last_ms: ms(m2, end),
+        cpu_ms: thread_cpu_time().saturating_sub(cpu).as_secs_f64() * 1000.0,
+    };
+    if log.last_update_ms > 100.0 {
+        tracing::debug!(
+            "slow frame: {:.0} ms on the main thread ({:?})",
+            log.last_update_ms,
+            log.last_split
+        );
     }
 }
 
@@ -490,12 +597,20 @@ fn write_frame_log(log: &FrameLog, options: &ViewerOptions) {
     let Some(path) = &options.frame_log else {
         return;
     };
-    let mut text = String::from("t_s,frame_ms,main_thread_ms,background_busy,rendered_3d\n");
-    for (t, ms, work, busy, rendered) in &log.frames {
+    let mut text = String::from(
+        "t_s,frame_ms,main_thread_ms,background_busy,rendered_3d,\
+         pre_update_ms,update_ms,post_update_ms,last_ms,main_cpu_ms\n",
+    );
+    for (t, ms, work, busy, rendered, split) in &log.frames {
         text.push_str(&format!(
-            "{t:.4},{ms:.3},{work:.3},{},{}\n",
+            "{t:.4},{ms:.3},{work:.3},{},{},{:.3},{:.3},{:.3},{:.3},{:.3}\n",
             u8::from(*busy),
-            u8::from(*rendered)
+            u8::from(*rendered),
+            split.pre_update_ms,
+            split.update_ms,
+            split.post_update_ms,
+            split.last_ms,
+            split.cpu_ms
         ));
     }
     if let Some(f) = log.first_interactive_s {

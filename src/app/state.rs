@@ -303,6 +303,20 @@ impl Jobs {
         structure: Option<u64>,
         work: impl FnOnce(&Progress, &Partial) -> JobOutput + Send + 'static,
     ) -> u64 {
+        self.spawn_with(label, structure, true, work)
+    }
+
+    /// Like [`Jobs::spawn`], with `pooled` false: `work` runs on the job's own thread and
+    /// enters the background pool itself (`work::run`) — for work that waits for other jobs
+    /// between its parallel stages, which must not wait while holding a pool thread (another
+    /// job's stage could be running nested on it, and never finish).
+    fn spawn_with(
+        &mut self,
+        label: impl Into<String>,
+        structure: Option<u64>,
+        pooled: bool,
+        work: impl FnOnce(&Progress, &Partial) -> JobOutput + Send + 'static,
+    ) -> u64 {
         let progress = Progress::new();
         let p = progress.clone();
         let (tx, rx) = channel();
@@ -313,7 +327,11 @@ impl Jobs {
             .spawn(move || {
                 crate::work::lower_priority();
                 let partial = Partial(tx.clone(), waker.clone());
-                let out = crate::work::run(|| work(&p, &partial));
+                let out = if pooled {
+                    crate::work::run(|| work(&p, &partial))
+                } else {
+                    work(&p, &partial)
+                };
                 let _ = tx.send(JobMessage::Done(out));
                 if let Some(wake) = &waker {
                     wake();
@@ -407,23 +425,32 @@ fn sync_crosshair_marker(ws: Res<Workspace>, mut q: Query<&mut Transform, With<C
     }
 }
 
-fn start_build(jobs: &mut Jobs, ws: &Workspace, id: u64) {
+/// Starts one structure's build; structures started with the same `batch` show all their
+/// previews before any builds its full surface.
+fn start_build_in(jobs: &mut Jobs, ws: &Workspace, id: u64, batch: &structures::PreviewsFirst) {
     let (Some(loaded), Some(item)) = (&ws.loaded, ws.structures.iter().find(|s| s.id == id)) else {
         return;
     };
     let volume = Arc::clone(&loaded.volume);
     let recipe = item.recipe.clone();
-    jobs.spawn(
+    let ticket = batch.ticket();
+    // Not pooled: the build waits for the batch's previews between its stages.
+    jobs.spawn_with(
         format!("Surfacing {}", recipe.name),
         Some(id),
+        false,
         move |p, partial| {
             let preview = |b: Built| partial.send(JobOutput::Preview(id, b));
             JobOutput::Built(
                 id,
-                structures::build_progressively(&volume, &recipe, p, &preview),
+                structures::build_previews_first(&volume, &recipe, p, &preview, ticket),
             )
         },
     );
+}
+
+fn start_build(jobs: &mut Jobs, ws: &Workspace, id: u64) {
+    start_build_in(jobs, ws, id, &structures::PreviewsFirst::new());
 }
 
 pub fn apply_actions(
@@ -554,12 +581,13 @@ fn add_default_structures(ws: &mut Workspace, jobs: &mut Jobs) {
             &ws.landmarks,
         ),
     };
+    let batch = structures::PreviewsFirst::new();
     for recipe in recipes {
         let id = ws.add_structure(recipe);
         if let Some(s) = ws.structures.iter_mut().find(|s| s.id == id) {
             s.auto = true;
         }
-        start_build(jobs, ws, id);
+        start_build_in(jobs, ws, id, &batch);
     }
 }
 

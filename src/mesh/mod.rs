@@ -2,12 +2,13 @@
 //!
 //! [`TriMesh`] holds indexed triangles (positions in LPS mm as f64, unit normals as f32).
 //! `mc` extracts iso-surfaces, `process` smooths, decimates and removes islands, `io`
-//! writes and reads STL/OBJ/PLY. Depends on `volume` (geometry) and `progress`; never on
+//! writes and reads STL/OBJ/PLY, `pick` casts rays onto a surface. Depends on `volume` (geometry) and `progress`; never on
 //! segmentation internals or the viewer (which converts a TriMesh to a GPU mesh itself).
 
 pub mod decimate;
 pub mod io;
 pub mod mc;
+pub mod pick;
 pub mod process;
 
 use nalgebra::Vector3;

@@ -473,3 +473,43 @@ fn cancelled_smoothing_and_decimation_leave_the_mesh_as_it_was() {
         assert_eq!(m.positions_mm, original.positions_mm);
     }
 }
+
+#[test]
+fn picking_finds_the_exact_first_surface_point_from_every_direction() {
+    use super::pick::Bvh;
+    // An anisotropic, obliquely placed sphere surface of about 60,000 triangles.
+    let r = 12.0;
+    let m = sphere_mesh(r, 0.4);
+    let bvh = Bvh::build(&m);
+    let centre = [0.0; 3];
+    let mut worst_plane: f64 = 0.0;
+    let mut worst_radius: f64 = 0.0;
+    // Rays from 400 directions on a Fibonacci sphere, from 50 mm out, aimed a little off
+    // the centre so they meet the surface obliquely too.
+    for n in 0..400 {
+        let z = 1.0 - 2.0 * (n as f64 + 0.5) / 400.0;
+        let phi = n as f64 * PI * (3.0 - 5f64.sqrt());
+        let s = (1.0 - z * z).sqrt();
+        let from = [50.0 * s * phi.cos(), 50.0 * s * phi.sin(), 50.0 * z];
+        let aim = [3.0 * phi.sin(), -2.0 * z, 1.5];
+        let d: [f64; 3] = std::array::from_fn(|a| aim[a] - from[a]);
+        let len = d.iter().map(|v| v * v).sum::<f64>().sqrt();
+        let d = d.map(|v| v / len);
+        let hit = bvh.cast(&m, from, d).expect("every ray meets the sphere");
+        // The same as testing every triangle.
+        let brute = Bvh::brute_force(&m, from, d).expect("brute force");
+        assert_eq!(hit.triangle, brute.triangle, "ray {n}");
+        assert!((hit.t - brute.t).abs() < 1e-9, "ray {n}");
+        // On the triangle's plane, and on the near side of the sphere.
+        let t = m.indices[hit.triangle].map(|v| Vector3::from(m.positions_mm[v as usize]));
+        let normal = (t[1] - t[0]).cross(&(t[2] - t[0])).normalize();
+        let p = Vector3::from(hit.point_mm);
+        worst_plane = worst_plane.max((p - t[0]).dot(&normal).abs());
+        worst_radius = worst_radius.max(((p - Vector3::from(centre)).norm() - r).abs());
+        let entry = Vector3::from(from) - p;
+        assert!(entry.dot(&p) > 0.0, "ray {n} hit the far side");
+    }
+    assert!(worst_plane < 1e-9, "{worst_plane}");
+    // The mesh itself lies within marching cubes' error of the analytic sphere.
+    assert!(worst_radius < 0.05, "{worst_radius}");
+}

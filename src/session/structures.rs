@@ -4,6 +4,7 @@
 //! decimate) and is what the viewer runs in a background task. No UI here.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use nalgebra::Point3;
 use serde::{Deserialize, Serialize};
@@ -216,6 +217,68 @@ pub enum BuildError {
 /// Volumes above this many voxels get a coarse preview first in [`build_progressively`].
 pub const PREVIEW_MIN_VOXELS: usize = 16_000_000;
 
+/// Previews first: structures started together (the defaults of a newly opened series)
+/// build their full-resolution surfaces only once every one of them has shown its coarse
+/// preview, so the user sees all the anatomy early instead of one structure finished and
+/// another not begun. Each build holds a [`PreviewTicket`] taken when it is started.
+#[derive(Debug, Clone, Default)]
+pub struct PreviewsFirst(Arc<AtomicUsize>);
+
+impl PreviewsFirst {
+    pub fn new() -> PreviewsFirst {
+        PreviewsFirst::default()
+    }
+
+    /// A place in the batch, taken when a build is started (before any of the batch runs).
+    pub fn ticket(&self) -> PreviewTicket {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        PreviewTicket {
+            batch: self.clone(),
+            pending: true,
+        }
+    }
+
+    /// Previews of the batch not yet done.
+    pub fn pending(&self) -> usize {
+        self.0.load(Ordering::SeqCst)
+    }
+}
+
+/// One build's place in a [`PreviewsFirst`] batch; its preview counts as done when it is
+/// marked so or dropped (a failed or cancelled build never holds the others back).
+#[derive(Debug)]
+pub struct PreviewTicket {
+    batch: PreviewsFirst,
+    pending: bool,
+}
+
+impl PreviewTicket {
+    fn done(&mut self) {
+        if std::mem::take(&mut self.pending) {
+            self.batch.0.fetch_sub(1, Ordering::SeqCst);
+        }
+    }
+
+    /// Marks this preview done and waits for the rest of the batch (looking at the cancel
+    /// flag every 10 ms).
+    fn wait_for_the_batch(&mut self, progress: &Progress) -> Result<(), BuildError> {
+        self.done();
+        while self.batch.pending() > 0 {
+            if progress.is_cancelled() {
+                return Err(BuildError::Surface(SurfaceError::Cancelled));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        Ok(())
+    }
+}
+
+impl Drop for PreviewTicket {
+    fn drop(&mut self) {
+        self.done();
+    }
+}
+
 /// Like [`build`], but on a large volume first builds the structure from every second
 /// voxel (an eighth of the work) and hands that coarse surface to `preview`, so the user
 /// sees the anatomy while the full surface is made. The preview is skipped (not an error)
@@ -224,34 +287,62 @@ pub fn build_progressively(
     volume: &Volume,
     recipe: &Recipe,
     progress: &Progress,
-    preview: &dyn Fn(Built),
+    preview: &(dyn Fn(Built) + Sync),
 ) -> Result<Built, BuildError> {
-    if volume.geometry.voxel_count() >= PREVIEW_MIN_VOXELS && !progress.is_cancelled() {
-        let coarse = volume.subsampled(2);
-        if progress.is_cancelled() {
-            return Err(BuildError::Surface(SurfaceError::Cancelled));
+    build_previews_first(
+        volume,
+        recipe,
+        progress,
+        preview,
+        PreviewsFirst::new().ticket(),
+    )
+}
+
+/// [`build_progressively`] as one of a batch: the full surface is begun only once every
+/// build of the ticket's batch has handed over its preview (or ended). Each stage runs in
+/// the background pool (`work::run`); the wait between them does not, so call this from a
+/// thread of its own (a job's), not from inside the pool: a build waiting on a pool thread
+/// could hold up another build's stage running nested on that thread — a deadlock.
+pub fn build_previews_first(
+    volume: &Volume,
+    recipe: &Recipe,
+    progress: &Progress,
+    preview: &(dyn Fn(Built) + Sync),
+    mut ticket: PreviewTicket,
+) -> Result<Built, BuildError> {
+    crate::work::run(|| {
+        if volume.geometry.voxel_count() < PREVIEW_MIN_VOXELS || progress.is_cancelled() {
+            return Ok(());
         }
-        let mut quick = recipe.clone();
-        // The coarse mesh is already small: no decimation, light smoothing.
-        quick.max_triangles = Some(usize::MAX);
-        if let Some(mut options) = quick.options() {
-            options.smooth_iterations = options.smooth_iterations.min(4);
-            options.target_triangles = None;
-            match build_with(&coarse, &options, progress) {
-                Ok(built) => {
-                    tracing::info!(
-                        "{}: preview built, {} triangles, {:.2} s",
-                        recipe.name,
-                        built.triangles,
-                        built.seconds
-                    );
-                    preview(built);
+        {
+            let coarse = volume.subsampled(2);
+            if progress.is_cancelled() {
+                return Err(BuildError::Surface(SurfaceError::Cancelled));
+            }
+            let mut quick = recipe.clone();
+            // The coarse mesh is already small: no decimation, light smoothing.
+            quick.max_triangles = Some(usize::MAX);
+            if let Some(mut options) = quick.options() {
+                options.smooth_iterations = options.smooth_iterations.min(4);
+                options.target_triangles = None;
+                match build_with(&coarse, &options, progress) {
+                    Ok(built) => {
+                        tracing::info!(
+                            "{}: preview built, {} triangles, {:.2} s",
+                            recipe.name,
+                            built.triangles,
+                            built.seconds
+                        );
+                        preview(built);
+                    }
+                    Err(e) => tracing::info!("{}: no preview ({e})", recipe.name),
                 }
-                Err(e) => tracing::info!("{}: no preview ({e})", recipe.name),
             }
         }
-    }
-    build(volume, recipe, progress)
+        Ok(())
+    })?;
+    ticket.wait_for_the_batch(progress)?;
+    crate::work::run(|| build(volume, recipe, progress))
 }
 
 /// Segments and surfaces one structure (cancellable through `progress`).
@@ -302,6 +393,37 @@ fn build_with(
 mod tests {
     use super::*;
     use crate::phantom::{PhantomOptions, generate};
+
+    #[test]
+    fn full_builds_wait_until_every_preview_of_the_batch_is_done() {
+        let batch = PreviewsFirst::new();
+        let mut a = batch.ticket();
+        let b = batch.ticket();
+        let c = batch.ticket();
+        assert_eq!(batch.pending(), 3);
+        // A failed or cancelled build (its ticket dropped) holds nobody back.
+        drop(c);
+        assert_eq!(batch.pending(), 2);
+        // A waits while B has not shown its preview; cancelling A ends its wait.
+        let p = Progress::new();
+        let waiter = {
+            let p = p.clone();
+            std::thread::spawn(move || {
+                let r = a.wait_for_the_batch(&p);
+                (r.is_ok(), a)
+            })
+        };
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        assert!(!waiter.is_finished(), "A began before B's preview");
+        p.cancel();
+        let (ok, a) = waiter.join().expect("thread");
+        assert!(!ok, "a cancelled wait is an error");
+        // Once B's preview is done the batch is free: a fresh wait returns at once.
+        drop(b);
+        assert_eq!(batch.pending(), 0);
+        let mut a = a;
+        assert!(a.wait_for_the_batch(&Progress::new()).is_ok());
+    }
 
     #[test]
     fn recipes_round_trip_and_build_on_the_phantom() {
