@@ -300,26 +300,44 @@ fn check_size(nk: usize, rows: usize, cols: usize, path: &Path) -> Result<(), Lo
     })
 }
 
-/// Uncompressed pixel data lies inside its file: a file smaller than the frames the series
-/// takes from it cannot hold them (a damaged Rows or Columns made a 2 MB file claim 134 MB),
-/// so the series is refused before its volume is allocated. Compressed frames are checked
-/// when they are decoded.
-fn check_native_pixels_present(frames: &[FrameRef]) -> Result<(), LoadError> {
+/// The files the frames come from, with how many frames each gives, for files `pick` accepts.
+fn frames_per_file(
+    frames: &[FrameRef],
+    pick: impl Fn(&ImageHeader) -> bool,
+) -> HashMap<&Path, (u64, &ImageHeader)> {
     let mut per_file: HashMap<&Path, (u64, &ImageHeader)> = HashMap::new();
     for f in frames {
-        let h = &*f.file;
-        if !is_native(&h.transfer_syntax) {
-            continue;
+        if pick(&f.file) {
+            per_file
+                .entry(f.file.path.as_path())
+                .or_insert((0, &*f.file))
+                .0 += 1;
         }
-        per_file.entry(h.path.as_path()).or_insert((0, h)).0 += 1;
     }
-    for (path, (n, h)) in per_file {
-        let frame_bytes = u64::from(h.rows)
-            * u64::from(h.columns)
-            * u64::from(h.samples_per_pixel.max(1))
-            * u64::from(h.bits_allocated.max(1)).div_ceil(8);
-        let needed = frame_bytes.saturating_mul(n);
-        let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    per_file
+}
+
+/// Bytes of `n` decoded frames as the header describes them (saturating).
+fn decoded_bytes(h: &ImageHeader, n: u64) -> u64 {
+    (u64::from(h.rows)
+        * u64::from(h.columns)
+        * u64::from(h.samples_per_pixel.max(1))
+        * u64::from(h.bits_allocated.max(1)).div_ceil(8))
+    .saturating_mul(n)
+}
+
+fn file_size(path: &Path) -> u64 {
+    std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
+}
+
+/// Uncompressed pixel data lies inside its file: a file smaller than the frames the series
+/// takes from it cannot hold them (a damaged Rows or Columns made a 2 MB file claim 134 MB),
+/// so the series is refused before its volume is allocated. Compressed frames: see
+/// [`check_compressed_sizes`].
+fn check_native_pixels_present(frames: &[FrameRef]) -> Result<(), LoadError> {
+    for (path, (n, h)) in frames_per_file(frames, |h| is_native(&h.transfer_syntax)) {
+        let needed = decoded_bytes(h, n);
+        let size = file_size(path);
         if needed > size {
             return Err(LoadError::PixelsBeyondFile {
                 needed,
@@ -339,26 +357,14 @@ fn check_native_pixels_present(frames: &[FrameRef]) -> Result<(), LoadError> {
 /// the decoder.
 fn check_compressed_sizes(frames: &[FrameRef]) -> Result<(), LoadError> {
     use super::codestream::{self, Family};
-    let mut per_file: HashMap<&Path, (u64, &ImageHeader)> = HashMap::new();
-    for f in frames {
-        if Family::of(&f.file.transfer_syntax).is_some() {
-            per_file
-                .entry(f.file.path.as_path())
-                .or_insert((0, &*f.file))
-                .0 += 1;
-        }
-    }
-    for (path, (n, h)) in per_file {
+    let compressed = frames_per_file(frames, |h| Family::of(&h.transfer_syntax).is_some());
+    for (path, (n, h)) in compressed {
         let Some(family) = Family::of(&h.transfer_syntax) else {
             continue;
         };
         if family == Family::Rle {
-            let frame_bytes = u64::from(h.rows)
-                * u64::from(h.columns)
-                * u64::from(h.samples_per_pixel.max(1))
-                * u64::from(h.bits_allocated.max(1)).div_ceil(8);
-            let needed = frame_bytes.saturating_mul(n);
-            let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+            let needed = decoded_bytes(h, n);
+            let size = file_size(path);
             if needed > size.saturating_mul(codestream::RLE_MAX_EXPANSION) {
                 return Err(LoadError::BeyondRleExpansion {
                     needed,
