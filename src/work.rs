@@ -1,9 +1,10 @@
 //! The pool that long background computations (loading, segmentation, surfaces) run in.
 //!
 //! A rayon pool of its own, apart from rayon's global pool, whose threads run at the lowest
-//! operating-system priority (nice 19 on Linux). A window's main thread that needs a quick
-//! parallel computation (a reslice, slice outlines) uses the global pool, which background
-//! work never occupies, so it never waits behind a surface being built; and the scheduler
+//! operating-system priority (nice 19 on Linux). The window's main thread uses no pool at
+//! all: its reslices, slice outlines and clipping run on it alone (the `_here` functions),
+//! since even an idle pool's threads may wait tens of milliseconds for a core on a busy
+//! 2-core machine while the main thread waits for them; and the scheduler
 //! gives the UI and render threads the CPU first whenever they want it, while background
 //! work still uses every core when they do not. No UI, no I/O.
 

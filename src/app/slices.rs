@@ -12,9 +12,9 @@ use super::state::{UiAction, Workspace, plane_index};
 use crate::session::layout::{
     Rect as ViewRect, SliceMapping, SliceViewState, ViewId, WheelSteps, WheelUnit,
 };
-use crate::session::section::plane_section;
+use crate::session::section::plane_section_here;
 use crate::session::{modality, readout};
-use crate::volume::display::{Plane, Slice, WindowLevel, reslice};
+use crate::volume::display::{Plane, Slice, WindowLevel, reslice_here};
 
 /// Colours of the planes (Slicer's: axial red, coronal green, sagittal yellow).
 pub fn plane_colour(plane: Plane) -> Color32 {
@@ -50,6 +50,8 @@ pub struct SliceCache {
     /// Reslices done (for tests and the frame log).
     pub reslices: u64,
     revision: u64,
+    /// A plane was resliced for a newly opened volume in this frame (see `refresh`).
+    first_slice_this_frame: bool,
 }
 
 /// Depth of the cursor along a plane's normal (mm).
@@ -100,19 +102,39 @@ impl SliceCache {
             .map(|c| (&c.slice, c.grey.as_slice(), c.revision))
     }
 
+    /// Call once at the start of each frame's panels.
+    pub fn begin_frame(&mut self) {
+        self.first_slice_this_frame = false;
+    }
+
     /// Brings a plane's slice, pixels and outlines up to date with the cursor and window.
+    /// The first slices of a newly opened volume come one plane per frame: all three at
+    /// once held the main thread 50 ms of CPU, over 100 ms of wall time while the first
+    /// surfaces are being built.
     pub fn refresh(&mut self, ctx: &egui::Context, ws: &Workspace, plane: Plane) {
         let Some(loaded) = &ws.loaded else {
             self.planes[plane_index(plane)] = None;
             return;
         };
         let depth = depth_of(ws, plane);
+        let new_volume = self.planes[plane_index(plane)]
+            .as_ref()
+            .is_none_or(|c| c.volume_revision != ws.volume_revision);
+        if new_volume {
+            if self.first_slice_this_frame {
+                // Never show the previous volume's slice meanwhile.
+                self.planes[plane_index(plane)] = None;
+                ctx.request_repaint();
+                return;
+            }
+            self.first_slice_this_frame = true;
+        }
         let slot = &mut self.planes[plane_index(plane)];
         let stale = slot
             .as_ref()
             .is_none_or(|c| c.volume_revision != ws.volume_revision || c.depth_mm != depth);
         if stale {
-            let slice = reslice(&loaded.volume, plane, &ws.cursor.point(), None);
+            let slice = reslice_here(&loaded.volume, plane, &ws.cursor.point(), None);
             self.reslices += 1;
             let texture = slot.take().and_then(|c| c.texture);
             *slot = Some(PlaneCache {
@@ -163,7 +185,7 @@ impl SliceCache {
             c.outlines.push(Outline {
                 id: s.id,
                 revision: s.revision,
-                segments: plane_section(&built.mesh, &point, &n),
+                segments: plane_section_here(&built.mesh, &point, &n),
             });
         }
     }
@@ -338,8 +360,7 @@ pub fn slice_view(
         text_colour,
     );
     if let (Some(hover), Some(v)) = (response.hover_pos(), volume) {
-        let (u, vv) = map.slice_of(f64::from(hover.x), f64::from(hover.y));
-        let p = c.slice.patient_at(u, vv);
+        let p = map.patient_at_screen(&c.slice, f64::from(hover.x), f64::from(hover.y));
         let mut hover_lines = vec![readout::position(&p, ws.coordinates)];
         hover_lines.push(match readout::nearest_voxel(v, &p) {
             Some(([i, j, k], value)) => format!(
@@ -383,8 +404,7 @@ pub fn slice_view(
     } else if (response.clicked() || (response.dragged() && primary))
         && let Some(pos) = response.interact_pointer_pos()
     {
-        let (u, v) = map.slice_of(f64::from(pos.x), f64::from(pos.y));
-        let p = c.slice.patient_at(u, v);
+        let p = map.patient_at_screen(&c.slice, f64::from(pos.x), f64::from(pos.y));
         actions.push(UiAction::MoveCursor([p.x, p.y, p.z]));
     }
     if response.hovered() {

@@ -161,6 +161,7 @@ pub fn workstation_ui(
     st: &mut UiState,
     actions: &mut Vec<UiAction>,
 ) -> Option<ViewRect> {
+    cache.begin_frame();
     let mut root = egui::Ui::new(
         ctx.clone(),
         "root".into(),

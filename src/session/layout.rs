@@ -2,6 +2,7 @@
 //! on screen and where (four-up or one view), and how a slice view's zoom and pan map
 //! screen points to slice pixels and so to patient millimetres. No UI toolkit here.
 
+use nalgebra::Point3;
 use serde::{Deserialize, Serialize};
 
 use crate::volume::display::{Plane, Slice};
@@ -240,6 +241,13 @@ impl SliceMapping {
             (x - self.origin[0]) / self.scale - 0.5,
             (y - self.origin[1]) / self.scale - 0.5,
         )
+    }
+
+    /// The patient point (LPS mm) under a screen point of this view of `slice`: where a
+    /// click, a hover or a measurement's point lands.
+    pub fn patient_at_screen(&self, slice: &Slice, x: f64, y: f64) -> Point3<f64> {
+        let (u, v) = self.slice_of(x, y);
+        slice.patient_at(u, v)
     }
 }
 

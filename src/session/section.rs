@@ -14,46 +14,69 @@ pub fn plane_section(
     point: &Point3<f64>,
     normal: &Vector3<f64>,
 ) -> Vec<[Point3<f64>; 2]> {
+    plane_section_with(mesh, point, normal, true)
+}
+
+/// [`plane_section`] on the calling thread alone, for the window's main thread (which must
+/// not wait for other threads; see `volume::display::reslice_here`).
+pub fn plane_section_here(
+    mesh: &TriMesh,
+    point: &Point3<f64>,
+    normal: &Vector3<f64>,
+) -> Vec<[Point3<f64>; 2]> {
+    plane_section_with(mesh, point, normal, false)
+}
+
+fn plane_section_with(
+    mesh: &TriMesh,
+    point: &Point3<f64>,
+    normal: &Vector3<f64>,
+    parallel: bool,
+) -> Vec<[Point3<f64>; 2]> {
     let n = normal.normalize();
     let offset = n.dot(&point.coords);
     // Signed distance; exact zeros count as positive so every crossing is found once.
-    let dist: Vec<f64> = mesh
-        .positions_mm
-        .par_iter()
-        .map(|p| {
-            let d = n.x * p[0] + n.y * p[1] + n.z * p[2] - offset;
-            if d == 0.0 { f64::MIN_POSITIVE } else { d }
-        })
-        .collect();
-    mesh.indices
-        .par_iter()
-        .filter_map(|t| {
-            let d = t.map(|i| dist[i as usize]);
-            let pos = d.iter().filter(|x| **x > 0.0).count();
-            if pos == 0 || pos == 3 {
-                return None;
-            }
-            let mut pts = [Point3::origin(); 2];
-            let mut m = 0;
-            for e in 0..3 {
-                let (a, b) = (e, (e + 1) % 3);
-                if (d[a] > 0.0) != (d[b] > 0.0) {
-                    let s = d[a] / (d[a] - d[b]);
-                    let pa = Point3::from(mesh.positions_mm[t[a] as usize]);
-                    let pb = Point3::from(mesh.positions_mm[t[b] as usize]);
-                    if m < 2 {
-                        pts[m] = pa + (pb - pa) * s;
-                    }
-                    m += 1;
+    let distance = |p: &[f64; 3]| {
+        let d = n.x * p[0] + n.y * p[1] + n.z * p[2] - offset;
+        if d == 0.0 { f64::MIN_POSITIVE } else { d }
+    };
+    let dist: Vec<f64> = if parallel {
+        mesh.positions_mm.par_iter().map(distance).collect()
+    } else {
+        mesh.positions_mm.iter().map(distance).collect()
+    };
+    let crossing = |t: &[u32; 3]| {
+        let d = t.map(|i| dist[i as usize]);
+        let pos = d.iter().filter(|x| **x > 0.0).count();
+        if pos == 0 || pos == 3 {
+            return None;
+        }
+        let mut pts = [Point3::origin(); 2];
+        let mut m = 0;
+        for e in 0..3 {
+            let (a, b) = (e, (e + 1) % 3);
+            if (d[a] > 0.0) != (d[b] > 0.0) {
+                let s = d[a] / (d[a] - d[b]);
+                let pa = Point3::from(mesh.positions_mm[t[a] as usize]);
+                let pb = Point3::from(mesh.positions_mm[t[b] as usize]);
+                if m < 2 {
+                    pts[m] = pa + (pb - pa) * s;
                 }
+                m += 1;
             }
-            (m == 2).then_some(pts)
-        })
-        .collect()
+        }
+        (m == 2).then_some(pts)
+    };
+    if parallel {
+        mesh.indices.par_iter().filter_map(crossing).collect()
+    } else {
+        mesh.indices.iter().filter_map(crossing).collect()
+    }
 }
 
 /// Triangle indices of `mesh` that lie wholly on the kept side (`keep_positive`: where
-/// `normal · (p − point) ≥ 0`) of a clipping plane.
+/// `normal · (p − point) ≥ 0`) of a clipping plane. On the calling thread alone: the 3D
+/// view clips on the window's main thread, which must not wait for other threads.
 pub fn clipped_indices(
     mesh: &TriMesh,
     point: &Point3<f64>,
@@ -65,13 +88,13 @@ pub fn clipped_indices(
     let sign = if keep_positive { 1.0 } else { -1.0 };
     let keep: Vec<bool> = mesh
         .positions_mm
-        .par_iter()
+        .iter()
         .map(|p| sign * (n.x * p[0] + n.y * p[1] + n.z * p[2] - offset) >= 0.0)
         .collect();
     mesh.indices
-        .par_iter()
+        .iter()
         .filter(|t| t.iter().all(|&i| keep[i as usize]))
-        .flat_map_iter(|t| t.iter().copied())
+        .flat_map(|t| t.iter().copied())
         .collect()
 }
 
