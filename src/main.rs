@@ -190,6 +190,9 @@ enum Command {
         /// Print JSON.
         #[arg(long)]
         json: bool,
+        /// Also write the plan's markups as 3D Slicer markups JSON (.mrk.json) to this file.
+        #[arg(long, value_name = "OUT")]
+        slicer: Option<PathBuf>,
     },
     /// Write the synthetic CTA phantom: DIR/dicom/ (a CT series, one file per slice) and
     /// DIR/ground_truth.json (centrelines, radii, landmarks, distances, angles in LPS mm).
@@ -623,8 +626,18 @@ fn run(cli: Cli) -> Result<()> {
             angle,
             json,
         } => measure(&path, series.as_deref(), distance, angle, json),
-        Command::PlanInfo { file, csv, json } => {
+        Command::PlanInfo {
+            file,
+            csv,
+            json,
+            slicer,
+        } => {
             let plan = twinplan::plan::file::read(&file)?;
+            if let Some(out) = &slicer {
+                let doc = twinplan::plan::slicer::export(&plan.plan);
+                twinplan::fsutil::write_atomic(out, &serde_json::to_vec_pretty(&doc)?)
+                    .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", out.display()))?;
+            }
             if csv {
                 print!("{}", plan.plan.markups_csv());
             } else if json {

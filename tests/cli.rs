@@ -205,3 +205,88 @@ fn measure_prints_the_value_and_what_lies_at_each_point() {
     let (code, _, err) = twinplan(&["measure", sample, "--angle", "0,0,0", "0,0,0", "1,0,0"]);
     assert_eq!(code, 2, "{err}");
 }
+
+#[test]
+fn plan_info_lists_measurements_and_exports_slicer_markups() {
+    use twinplan::plan::file::{GeometryFingerprint, PlanFile, Reference};
+    use twinplan::plan::{Markup, MarkupKind, Plan};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let markup = |id, name: &str, kind, points: Vec<[f64; 3]>| Markup {
+        id,
+        name: name.into(),
+        kind,
+        points_lps_mm: points,
+        colour: [1.0, 0.5, 0.0],
+        visible: true,
+        locked: false,
+        note: String::new(),
+    };
+    let plan = Plan {
+        markups: vec![
+            markup(
+                1,
+                "neck",
+                MarkupKind::Distance,
+                vec![[0.0, 0.0, 0.0], [3.0, 4.0, 12.0]],
+            ),
+            markup(
+                2,
+                "bend",
+                MarkupKind::Angle,
+                vec![[1.0, 0.0, 0.0], [0.0, 0.0, 0.0], [0.0, 2.0, 0.0]],
+            ),
+        ],
+        next_id: 2,
+        ..Plan::default()
+    };
+    let reference = Reference {
+        study_uid: None,
+        series_uid: None,
+        frame_of_reference_uid: None,
+        geometry: GeometryFingerprint {
+            dims: [4, 4, 4],
+            spacing_mm: [1.0; 3],
+            origin_lps_mm: [0.0; 3],
+            direction: [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]],
+        },
+    };
+    let file = dir.path().join("case.twinplan.json");
+    twinplan::plan::file::write(&file, &PlanFile::new(reference, plan)).expect("write plan");
+    let out_mrk = dir.path().join("case.mrk.json");
+    let (code, out, err) = twinplan(&[
+        "plan-info",
+        file.to_str().expect("utf8"),
+        "--csv",
+        "--slicer",
+        out_mrk.to_str().expect("utf8"),
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    // 3-4-12: 13 mm exactly; the right angle 90°.
+    assert!(
+        out.lines().any(|l| l.contains("neck") && l.contains("13")),
+        "{out}"
+    );
+    assert!(
+        out.lines().any(|l| l.contains("bend") && l.contains("90")),
+        "{out}"
+    );
+    let back = twinplan::plan::slicer::import(&std::fs::read(&out_mrk).expect("mrk written"))
+        .expect("slicer markups");
+    assert_eq!(back.markups.len(), 2);
+    assert_eq!(
+        back.markups[0].points_lps_mm,
+        vec![[0.0, 0.0, 0.0], [3.0, 4.0, 12.0]]
+    );
+    assert!((back.markups[1].measurements()[0].value - 90.0).abs() < 1e-9);
+    // The listing without options, and a plan that is not there.
+    let (code, out, _) = twinplan(&["plan-info", file.to_str().expect("utf8")]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("length 13.00 mm") && out.contains("angle 90.00 deg"),
+        "{out}"
+    );
+    let missing = dir.path().join("none.twinplan.json");
+    let (code, _, err) = twinplan(&["plan-info", missing.to_str().expect("utf8")]);
+    assert_ne!(code, 0);
+    assert!(err.contains("none.twinplan.json"), "{err}");
+}

@@ -9,6 +9,7 @@
 
 pub mod file;
 pub mod geometry;
+pub mod slicer;
 
 use serde::{Deserialize, Serialize};
 
