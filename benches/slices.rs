@@ -1,7 +1,9 @@
 //! What one slice-view update costs on the CPU (the viewer's window/level path, instead of a
 //! shader): reslicing a 512×512×400 CT (0.7 × 0.7 × 1 mm) on each patient plane through the
 //! centre, and window/level of a 512² slice into grey pixels. Also the structure outline of a
-//! slice (mesh–plane section of a 400k-triangle surface).
+//! slice (mesh–plane section of a 400k-triangle surface). Each on one thread, as the window's
+//! main thread does them (`reslice_here`, `plane_section_here`), and the reslice also with
+//! the thread pool (`reslice`, for the command line and exports).
 
 use std::time::Duration;
 
@@ -10,8 +12,8 @@ use nalgebra::{Point3, Vector3};
 use ndarray::Array3;
 use twinplan::mesh::{McOptions, marching_cubes};
 use twinplan::progress::Progress;
-use twinplan::session::section::plane_section;
-use twinplan::volume::display::{Cursor, Plane, WindowLevel, reslice};
+use twinplan::session::section::plane_section_here;
+use twinplan::volume::display::{Cursor, Plane, WindowLevel, reslice, reslice_here};
 use twinplan::volume::{Geometry, Volume};
 
 fn volume() -> Volume {
@@ -42,6 +44,9 @@ fn bench_slices(c: &mut Criterion) {
         let s = reslice(&v, plane, &cursor.point(), None);
         group.throughput(Throughput::Elements((s.width * s.height) as u64));
         group.bench_function(format!("reslice_{plane:?}"), |b| {
+            b.iter(|| reslice_here(&v, plane, &cursor.point(), None))
+        });
+        group.bench_function(format!("reslice_{plane:?}_pool"), |b| {
             b.iter(|| reslice(&v, plane, &cursor.point(), None))
         });
     }
@@ -67,7 +72,7 @@ fn bench_slices(c: &mut Criterion) {
     group.throughput(Throughput::Elements(mesh.indices.len() as u64));
     group.bench_function(
         format!("outline_{}k_triangles", mesh.indices.len() / 1000),
-        |b| b.iter(|| plane_section(&mesh, &Point3::new(0.0, 0.0, 5.0), &Vector3::z())),
+        |b| b.iter(|| plane_section_here(&mesh, &Point3::new(0.0, 0.0, 5.0), &Vector3::z())),
     );
     group.finish();
 }
