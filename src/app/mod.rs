@@ -281,6 +281,7 @@ pub fn run(options: ViewerOptions) -> anyhow::Result<()> {
         ..default()
     }))
     .add_plugins((LogicPlugin, ScenePlugin, UiPlugin));
+    main_schedules_on_main_thread(&mut app);
     {
         let world = app.world_mut();
         world.resource_mut::<Workspace>().triangle_budget = options.max_triangles;
@@ -303,6 +304,21 @@ pub fn run(options: ViewerOptions) -> anyhow::Result<()> {
     match exit {
         AppExit::Success => Ok(()),
         AppExit::Error(code) => Err(anyhow::anyhow!("viewer exited with status {code}")),
+    }
+}
+
+/// Runs every schedule of the main world on the main thread itself, one system after the
+/// other. Bevy's multi-threaded executor hands systems to its task-pool thread and the main
+/// thread then waits for that thread, which on 2 cores shares the CPU with the software
+/// rasteriser and the background builds: `perf sched` showed it runnable, not running, for
+/// up to 268 ms while the main thread, idle, waited (frames of 102-506 ms). Our systems
+/// take a few milliseconds together; running them in parallel gained nothing there.
+/// The render world keeps its own executor on its own thread.
+fn main_schedules_on_main_thread(app: &mut App) {
+    use bevy::ecs::schedule::{Schedules, SingleThreadedExecutor};
+    let mut schedules = app.world_mut().resource_mut::<Schedules>();
+    for (_, schedule) in schedules.iter_mut() {
+        schedule.set_executor(SingleThreadedExecutor::new());
     }
 }
 

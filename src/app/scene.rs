@@ -52,8 +52,13 @@ pub struct SceneRedraw {
 impl SceneRedraw {
     /// Renders the next frame (meshes added in this frame are uploaded before it draws).
     pub fn request(&mut self, why: &'static str) {
+        self.request_frames(1, why);
+    }
+
+    /// Renders the next `n` frames.
+    pub fn request_frames(&mut self, n: u32, why: &'static str) {
         tracing::trace!("3D view redrawn: {why}");
-        self.frames = self.frames.max(1);
+        self.frames = self.frames.max(n);
     }
 
     /// Whether the camera renders in this frame (set after the scene systems ran).
@@ -106,6 +111,10 @@ pub struct PipelinesPending(pub std::sync::Arc<PipelineState>);
 pub struct PipelineState {
     waiting: std::sync::atomic::AtomicBool,
     finished: std::sync::atomic::AtomicU64,
+    /// The [`NewMeshes`] generation the render world last checked, and whether every mesh
+    /// in it had a compiled pipeline then (it was drawn in that render).
+    checked: std::sync::atomic::AtomicU64,
+    drawable: std::sync::atomic::AtomicBool,
 }
 
 impl PipelinesPending {
@@ -118,6 +127,9 @@ impl PipelinesPending {
     }
 }
 
+/// Runs in the render world's cleanup, after the pipeline queue was processed in this frame:
+/// a pipeline queued and compiled between two unordered runs of this system would otherwise
+/// never be seen waiting, and the frame that queued it (drawn without it) never redrawn.
 fn note_pending_pipelines(
     cache: Res<bevy::render::render_resource::PipelineCache>,
     flag: Res<PipelinesPending>,
@@ -139,19 +151,73 @@ fn note_pending_pipelines(
     *waiting_before = waiting;
 }
 
+/// Structure meshes spawned and not yet seen drawn. The frame that spawns a mesh may draw
+/// without it (the render world can specialise its pipeline only once the mesh asset is
+/// prepared, and an entity it skipped is not looked at again), and no later frame was asked
+/// for: the surface stayed missing until the next camera move. The render world reports
+/// whether every mesh of a generation had a compiled pipeline in the render that carried it
+/// ([`check_new_meshes`]); until it does, the 3D view renders again (a few times at most).
+#[derive(Resource, Default, Clone)]
+pub struct NewMeshes {
+    pub generation: u64,
+    pub entities: Vec<Entity>,
+    /// Renders asked for again because the report said not yet.
+    retries: u32,
+}
+
+/// Most extra renders for one generation (a mesh outside the view is never specialised).
+const NEW_MESH_RETRIES: u32 = 6;
+
+fn extract_new_meshes(mut commands: Commands, new: bevy::render::Extract<Option<Res<NewMeshes>>>) {
+    if let Some(n) = new.as_ref() {
+        commands.insert_resource(n.as_ref().clone());
+    }
+}
+
+/// Runs in the render world's cleanup: whether each new mesh got a compiled pipeline in this
+/// render (it was then drawn).
+fn check_new_meshes(
+    new: Option<Res<NewMeshes>>,
+    cache: Option<Res<bevy::pbr::SpecializedMaterialPipelineCache>>,
+    pipelines: Res<bevy::render::render_resource::PipelineCache>,
+    flag: Res<PipelinesPending>,
+) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let (Some(new), Some(cache)) = (new, cache) else {
+        return;
+    };
+    if new.generation <= flag.0.checked.load(Relaxed) {
+        return;
+    }
+    let drawable = new.entities.iter().all(|&e| {
+        let main = bevy::render::sync_world::MainEntity::from(e);
+        cache.values().any(|view| {
+            view.get(&main)
+                .is_some_and(|&id| pipelines.get_render_pipeline(id).is_some())
+        })
+    });
+    flag.0.drawable.store(drawable, Relaxed);
+    flag.0.checked.store(new.generation, Relaxed);
+}
+
 pub struct ScenePlugin;
 
 impl Plugin for ScenePlugin {
     fn finish(&self, app: &mut App) {
         let flag = PipelinesPending(std::sync::Arc::new(PipelineState {
             waiting: std::sync::atomic::AtomicBool::new(true),
-            finished: std::sync::atomic::AtomicU64::new(0),
+            ..Default::default()
         }));
         app.insert_resource(flag.clone());
         if let Some(render_app) = app.get_sub_app_mut(bevy::render::RenderApp) {
             render_app
                 .insert_resource(flag)
-                .add_systems(bevy::render::Render, note_pending_pipelines);
+                .add_systems(bevy::render::ExtractSchedule, extract_new_meshes)
+                .add_systems(
+                    bevy::render::Render,
+                    (note_pending_pipelines, check_new_meshes)
+                        .in_set(bevy::render::RenderSystems::Cleanup),
+                );
         }
     }
 
@@ -165,6 +231,7 @@ impl Plugin for ScenePlugin {
                 ..default()
             })
             .init_resource::<SceneRedraw>()
+            .init_resource::<NewMeshes>()
             .add_systems(Startup, setup_scene)
             .configure_sets(
                 PostUpdate,
@@ -355,8 +422,10 @@ pub fn scene_target(
 /// Switches the camera on in the frame after a change and after a pipeline it waited for has
 /// compiled (that frame drew without it), off otherwise; asks for that frame at once instead
 /// of at the next idle redraw.
+#[allow(clippy::too_many_arguments)]
 fn activate_camera(
     mut redraw: ResMut<SceneRedraw>,
+    mut new_meshes: ResMut<NewMeshes>,
     pending: Option<Res<PipelinesPending>>,
     headless: Res<HeadlessSize>,
     rect: Res<ThreeDRect>,
@@ -373,6 +442,24 @@ fn activate_camera(
     {
         redraw.pipelines_finished = p.finished();
         redraw.request("pipelines compiled");
+    }
+    let mut waiting_for_report = false;
+    if let Some(p) = &pending
+        && !new_meshes.entities.is_empty()
+    {
+        use std::sync::atomic::Ordering::Relaxed;
+        if p.0.checked.load(Relaxed) >= new_meshes.generation {
+            if p.0.drawable.load(Relaxed) || new_meshes.retries >= NEW_MESH_RETRIES {
+                new_meshes.entities.clear();
+            } else {
+                new_meshes.retries += 1;
+                new_meshes.generation += 1;
+                redraw.request("a new mesh was not drawn yet");
+            }
+        } else {
+            // The render that carries it runs beside this frame: look again in the next.
+            waiting_for_report = true;
+        }
     }
     let draw = if headless.0.is_some() {
         true
@@ -393,6 +480,9 @@ fn activate_camera(
         if headless.0.is_none() && redraw.frames > 0 {
             redraws.write(RequestRedraw);
         }
+    }
+    if waiting_for_report && headless.0.is_none() {
+        redraws.write(RequestRedraw);
     }
 }
 
@@ -454,6 +544,15 @@ fn clip_key(ws: &Workspace) -> Option<ClipKey> {
     })
 }
 
+/// A surface whose mesh and material were added this frame; its entity comes next frame.
+struct Staged {
+    id: u64,
+    revision: u64,
+    clip: Option<ClipKey>,
+    mesh: Handle<Mesh>,
+    material: Handle<StandardMaterial>,
+}
+
 #[allow(clippy::type_complexity)]
 fn sync_structures(
     mut commands: Commands,
@@ -461,6 +560,9 @@ fn sync_structures(
     mut meshes: ResMut<Assets<Mesh>>,
     mut materials: ResMut<Assets<StandardMaterial>>,
     mut redraw: ResMut<SceneRedraw>,
+    mut new_meshes: ResMut<NewMeshes>,
+    mut staged: Local<Vec<Staged>>,
+    mut redraws: MessageWriter<RequestRedraw>,
     mut q: Query<(
         Entity,
         &mut StructureEntity,
@@ -469,7 +571,7 @@ fn sync_structures(
         &mut Visibility,
     )>,
 ) {
-    if !ws.is_changed() {
+    if !ws.is_changed() && staged.is_empty() {
         return;
     }
     let _slow = super::SlowStep::start("structures to the scene");
@@ -478,6 +580,7 @@ fn sync_structures(
         ws.structures.iter().map(|s| (s.id, s)).collect();
     let mut present = Vec::new();
     let mut changed = false;
+    let mut spawned = false;
     for (entity, mut se, mesh3d, mat, mut vis) in &mut q {
         let Some(item) = items.get(&se.id) else {
             commands.entity(entity).despawn();
@@ -524,25 +627,24 @@ fn sync_structures(
             changed = true;
         }
     }
-    for item in &ws.structures {
-        if present.contains(&item.id) {
+    // Meshes uploaded in the previous frame get their entity now.
+    for st in std::mem::take(&mut *staged) {
+        let Some(item) = items.get(&st.id) else {
+            continue;
+        };
+        if item.revision != st.revision || item.built.is_none() || present.contains(&st.id) {
             continue;
         }
-        let Some(built) = &item.built else { continue };
-        changed = true;
-        let mesh = to_bevy_mesh(&built.mesh, clip.map(|_| clipped(&built.mesh, clip)));
-        commands.spawn((
+        spawned = true;
+        present.push(st.id);
+        let entity = commands.spawn((
             StructureEntity {
-                id: item.id,
-                revision: item.revision,
-                clip,
+                id: st.id,
+                revision: st.revision,
+                clip: st.clip,
             },
-            Mesh3d(meshes.add(mesh)),
-            MeshMaterial3d(materials.add(material_for(
-                item.recipe.colour,
-                item.recipe.opacity,
-                clip.is_some(),
-            ))),
+            Mesh3d(st.mesh),
+            MeshMaterial3d(st.material),
             Transform::IDENTITY,
             if item.visible {
                 Visibility::Inherited
@@ -550,8 +652,40 @@ fn sync_structures(
                 Visibility::Hidden
             },
         ));
+        if item.visible {
+            new_meshes.entities.push(entity.id());
+        }
     }
-    if changed {
+    // A new surface's mesh and material go to the render world one frame before its
+    // entity: an entity whose mesh is not prepared yet when the renderer first sees it is
+    // drawn only a frame later, and that first render of the 3D view (the costliest part of
+    // a frame on a software rasteriser) would be spent without it.
+    for item in &ws.structures {
+        if present.contains(&item.id) {
+            continue;
+        }
+        let Some(built) = &item.built else { continue };
+        let mesh = to_bevy_mesh(&built.mesh, clip.map(|_| clipped(&built.mesh, clip)));
+        staged.push(Staged {
+            id: item.id,
+            revision: item.revision,
+            clip,
+            mesh: meshes.add(mesh),
+            material: materials.add(material_for(
+                item.recipe.colour,
+                item.recipe.opacity,
+                clip.is_some(),
+            )),
+        });
+    }
+    if !staged.is_empty() {
+        redraws.write(RequestRedraw);
+    }
+    if spawned {
+        new_meshes.generation += 1;
+        new_meshes.retries = 0;
+        redraw.request("structure added");
+    } else if changed {
         redraw.request("structures changed");
     }
 }
