@@ -43,6 +43,9 @@ struct Cli {
     /// Triangles kept per structure (default 400000; more is finer and slower to draw).
     #[arg(long)]
     max_triangles: Option<usize>,
+    /// Open this plan (measurements, landmarks) with the study; it must belong to its series.
+    #[arg(long)]
+    plan: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -145,6 +148,13 @@ enum Command {
         /// Positions in the read-outs: anatomical, ras or lps.
         #[arg(long, default_value = "anatomical")]
         coordinates: String,
+        /// Open this plan with the study (its measurements drawn in the views).
+        #[arg(long)]
+        plan: Option<PathBuf>,
+        /// With --plan: go to the markup of this name (slices through it, camera framed on
+        /// it) and select it.
+        #[arg(long, requires = "plan")]
+        focus: Option<String>,
     },
     /// Time frames of the 3D scene rendered offscreen (no window or display needed; a Vulkan
     /// driver is): opens the study, waits for its structures, renders N frames while turning
@@ -171,14 +181,21 @@ enum Command {
         #[arg(long)]
         series: Option<String>,
         /// Two points X,Y,Z X,Y,Z: their distance in mm.
-        #[arg(long, num_args = 2, value_names = ["A", "B"], value_parser = parse_point, conflicts_with = "angle")]
+        #[arg(long, num_args = 2, value_names = ["A", "B"], value_parser = parse_point, conflicts_with = "angle", allow_hyphen_values = true)]
         distance: Option<Vec<[f64; 3]>>,
         /// Three points A VERTEX C: the angle at VERTEX in degrees.
-        #[arg(long, num_args = 3, value_names = ["A", "VERTEX", "C"], value_parser = parse_point)]
+        #[arg(long, num_args = 3, value_names = ["A", "VERTEX", "C"], value_parser = parse_point, allow_hyphen_values = true)]
         angle: Option<Vec<[f64; 3]>>,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+        /// Add the measurement to this plan file (created for the series when it does not
+        /// exist; a plan of another series is refused and left untouched).
+        #[arg(long, value_name = "PLAN")]
+        add_to: Option<PathBuf>,
+        /// With --add-to: the markup's name (default: D-n or A-n).
+        #[arg(long, requires = "add_to")]
+        name: Option<String>,
     },
     /// List a plan file's measurements and landmarks (kind, name, value, unit, points).
     PlanInfo {
@@ -367,6 +384,7 @@ fn run(cli: Cli) -> Result<()> {
             frame_log: cli.frame_log,
             then_open: cli.then_open,
             max_triangles: cli.max_triangles,
+            plan: cli.plan,
         });
         #[cfg(not(feature = "viewer"))]
         return viewer(());
@@ -385,6 +403,8 @@ fn run(cli: Cli) -> Result<()> {
             slices,
             recipes,
             coordinates,
+            plan,
+            focus,
         } => {
             let view = twinplan::session::camera::StandardView::from_name(&view)
                 .ok_or_else(|| UsageError(format!("unknown view {view:?}")))?;
@@ -426,10 +446,12 @@ fn run(cli: Cli) -> Result<()> {
                     slices,
                     recipes,
                     coordinates,
+                    focus,
                 }),
                 frame_log: None,
                 then_open: None,
                 max_triangles: None,
+                plan,
             })
         }
         #[cfg(not(feature = "viewer"))]
@@ -625,7 +647,15 @@ fn run(cli: Cli) -> Result<()> {
             distance,
             angle,
             json,
-        } => measure(&path, series.as_deref(), distance, angle, json),
+            add_to,
+            name,
+        } => {
+            let added = measure(&path, series.as_deref(), distance, angle, json)?;
+            if let Some(plan) = add_to {
+                add_to_plan(&plan, added, name)?;
+            }
+            Ok(())
+        }
         Command::PlanInfo {
             file,
             csv,
@@ -697,7 +727,7 @@ fn measure(
     distance: Option<Vec<[f64; 3]>>,
     angle: Option<Vec<[f64; 3]>>,
     json: bool,
-) -> Result<()> {
+) -> Result<MeasuredMarkup> {
     use twinplan::plan::geometry;
     let (kind, points, value, unit) = match (distance, angle) {
         (Some(p), None) => {
@@ -756,6 +786,48 @@ fn measure(
             );
         }
     }
+    Ok(MeasuredMarkup {
+        kind: if kind == "distance" {
+            twinplan::plan::MarkupKind::Distance
+        } else {
+            twinplan::plan::MarkupKind::Angle
+        },
+        points,
+        reference: twinplan::plan::file::Reference::of(&volume),
+    })
+}
+
+/// What `measure` measured, for `--add-to`.
+struct MeasuredMarkup {
+    kind: twinplan::plan::MarkupKind,
+    points: Vec<[f64; 3]>,
+    reference: twinplan::plan::file::Reference,
+}
+
+/// Appends a measured markup to a plan file (atomically), creating it for the series.
+fn add_to_plan(path: &Path, m: MeasuredMarkup, name: Option<String>) -> Result<()> {
+    use twinplan::plan::{PlanEdit, file, placing};
+    let mut f = if path.exists() {
+        file::read_for(path, &m.reference)?
+    } else {
+        file::PlanFile::new(m.reference.clone(), twinplan::plan::Plan::default())
+    };
+    let placement = placing::Placement {
+        kind: m.kind,
+        points: m.points,
+    };
+    let mut markup = placement
+        .finish(&mut f.plan)
+        .context("the points do not make a complete markup")?;
+    if let Some(n) = name {
+        markup.name = n;
+    }
+    let label = format!("{} {}", markup.name, markup.label());
+    f.plan
+        .apply(PlanEdit::AddMarkup(markup))
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    file::write(path, &f)?;
+    println!("added {label} to {}", path.display());
     Ok(())
 }
 

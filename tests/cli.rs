@@ -207,6 +207,62 @@ fn measure_prints_the_value_and_what_lies_at_each_point() {
 }
 
 #[test]
+fn measure_adds_to_a_plan_for_its_series_and_refuses_another_series_plan() {
+    let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/sample_data/phantom_cta/dicom");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plan = dir.path().join("case.twinplan.json");
+    let p = plan.to_str().expect("utf8 path");
+    // Negative coordinates are values, not options.
+    let (code, out, err) = twinplan(&[
+        "measure",
+        sample,
+        "--distance",
+        "-10,0,-250",
+        "20,0,-250",
+        "--add-to",
+        p,
+        "--name",
+        "Aorta",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = twinplan(&[
+        "measure", sample, "--angle", "10,0,-5", "0,0,-5", "0,-7,-5", "--add-to", p,
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = twinplan(&["plan-info", p, "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(v[0]["name"], "Aorta");
+    assert!((v[0]["measurements"][0]["value"].as_f64().expect("length") - 30.0).abs() < 1e-9);
+    assert_eq!(v[1]["name"], "A-1");
+    assert!((v[1]["measurements"][0]["value"].as_f64().expect("angle") - 90.0).abs() < 1e-9);
+    // The same plan against another series (a smaller phantom): refused, file untouched.
+    let other = dir.path().join("other");
+    let (code, _, err) = twinplan(&[
+        "phantom",
+        "--out",
+        other.to_str().expect("utf8"),
+        "--size",
+        "20x20x20",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let before = std::fs::read(&plan).expect("read");
+    let other_dicom = other.join("dicom");
+    let (code, _, err) = twinplan(&[
+        "measure",
+        other_dicom.to_str().expect("utf8"),
+        "--distance",
+        "0,0,0",
+        "1,0,0",
+        "--add-to",
+        p,
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("was made for"), "{err}");
+    assert_eq!(std::fs::read(&plan).expect("read"), before);
+}
+
+#[test]
 fn plan_info_lists_measurements_and_exports_slicer_markups() {
     use twinplan::plan::file::{GeometryFingerprint, PlanFile, Reference};
     use twinplan::plan::{Markup, MarkupKind, Plan};
@@ -289,4 +345,48 @@ fn plan_info_lists_measurements_and_exports_slicer_markups() {
     let (code, _, err) = twinplan(&["plan-info", missing.to_str().expect("utf8")]);
     assert_ne!(code, 0);
     assert!(err.contains("none.twinplan.json"), "{err}");
+}
+
+#[test]
+fn the_demo_plan_belongs_to_the_sample_and_matches_its_truth() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let plan = format!("{root}/sample_data/phantom_cta/demo.twinplan.json");
+    let sample = format!("{root}/sample_data/phantom_cta/dicom");
+    let truth: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(format!("{root}/sample_data/phantom_cta/ground_truth.json")).expect("read"),
+    )
+    .expect("json");
+    let known = |list: &str, name: &str, key: &str| {
+        truth[list]
+            .as_array()
+            .and_then(|a| a.iter().find(|d| d["name"] == name))
+            .and_then(|d| d[key].as_f64())
+            .expect("in the truth")
+    };
+    let (code, out, err) = twinplan(&["plan-info", &plan, "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("json");
+    let value = |i: usize| v[i]["measurements"][0]["value"].as_f64().expect("value");
+    let angle = known("angles", "aortic_bifurcation_angle", "angle_deg");
+    let renal = known(
+        "distances",
+        "bifurcation_to_left_renal_ostium",
+        "distance_mm",
+    );
+    assert!((value(1) - angle).abs() < 1e-6, "{} vs {angle}", value(1));
+    assert!((value(2) - renal).abs() < 1e-6, "{} vs {renal}", value(2));
+    // It belongs to the sample: adding to a copy of it is accepted.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let copy = dir.path().join("demo.twinplan.json");
+    std::fs::copy(&plan, &copy).expect("copies");
+    let (code, _, err) = twinplan(&[
+        "measure",
+        &sample,
+        "--distance",
+        "0,0,0",
+        "1,0,0",
+        "--add-to",
+        copy.to_str().expect("utf8"),
+    ]);
+    assert_eq!(code, 0, "{err}");
 }

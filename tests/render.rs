@@ -17,6 +17,20 @@ use twinplan::session::open::{open_path, sample_path, study_landmarks};
 use twinplan::session::structures::{build, default_recipes};
 use twinplan::volume::display::bounds_mm;
 
+/// `xvfb-run` with the arguments every render here uses. One at a time: with the tests run
+/// in parallel on a loaded machine, one of two or three `xvfb-run`s started together now and
+/// then failed to open its display (XOpenDisplayFailed, also with distinct display numbers);
+/// the guard serialises them.
+fn xvfb() -> (std::sync::MutexGuard<'static, ()>, Command) {
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let guard = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut cmd = Command::new("xvfb-run");
+    cmd.args(["-a", "-s", "-screen 0 1024x768x24"]);
+    (guard, cmd)
+}
+
 const W: usize = 800;
 const H: usize = 600;
 
@@ -139,8 +153,8 @@ fn anterior_render_shows_bone_and_vessels_where_they_project() {
     };
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("anterior.png");
-    let status = Command::new("xvfb-run")
-        .args(["-a", "-s", "-screen 0 1024x768x24"])
+    let (_display, mut cmd) = xvfb();
+    let status = cmd
         .arg(env!("CARGO_BIN_EXE_twinplan"))
         .args(["render", "--layout", "3d", "--bare", "--view", "anterior"])
         .args([
@@ -231,8 +245,8 @@ fn can_render() -> bool {
 
 /// Runs `twinplan render` under Xvfb; returns the screenshot's pixels.
 fn render(path: &Path, out: &Path, size: (usize, usize), args: &[&str]) -> Vec<[u8; 3]> {
-    let status = Command::new("xvfb-run")
-        .args(["-a", "-s", "-screen 0 1024x768x24"])
+    let (_display, mut cmd) = xvfb();
+    let status = cmd
         .arg(env!("CARGO_BIN_EXE_twinplan"))
         .arg("render")
         .args(args)
@@ -438,4 +452,115 @@ fn dilate_at(mask: &[bool], i: usize, r: usize) -> bool {
     let (y, x) = (i / W, i % W);
     (y.saturating_sub(r)..=(y + r).min(H - 1))
         .any(|yy| (x.saturating_sub(r)..=(x + r).min(W - 1)).any(|xx| mask[yy * W + xx]))
+}
+
+fn yellowish(p: [u8; 3]) -> bool {
+    p[0] > 190 && p[1] > 150 && p[2] < 130 && p[0] >= p[1]
+}
+
+/// A plan opened with `render --plan` is drawn where its points are: the distance's end
+/// points and middle, projected through the axial view's own mapping, are in the distance's
+/// colour, and are not without the plan. A plan made for another volume is refused.
+#[test]
+fn a_plans_distance_is_drawn_where_its_points_project_on_the_slice() {
+    use twinplan::plan::file::{self, PlanFile, Reference};
+    use twinplan::plan::placing::Placement;
+    use twinplan::plan::{MarkupKind, Plan, PlanEdit};
+    use twinplan::session::layout::{Rect as ViewRect, SliceMapping, SliceViewState};
+    use twinplan::volume::display::{Plane, reslice};
+    if !can_render() {
+        return;
+    }
+    let Some(sample) = sample_path() else {
+        common::skip("bundled sample not found");
+        return;
+    };
+    let volume = common::load(&sample);
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Across the aorta at z = -250 mm, as the phantom's truth places it.
+    let (a, b) = ([12.06, 13.45, -249.87], [33.71, 13.45, -249.87]);
+    let mut plan = Plan::default();
+    let m = Placement {
+        kind: MarkupKind::Distance,
+        points: vec![a, b],
+    }
+    .finish(&mut plan)
+    .expect("complete");
+    plan.apply(PlanEdit::AddMarkup(m)).expect("adds");
+    let plan_path = dir.path().join("case.twinplan.json");
+    file::write(
+        &plan_path,
+        &PlanFile::new(Reference::of(&volume), plan.clone()),
+    )
+    .expect("writes");
+    let size = (640, 480);
+    let args = ["--layout", "axial", "--bare"];
+    let plain = render(&sample, &dir.path().join("plain.png"), size, &args);
+    let plan_arg = plan_path.to_string_lossy().into_owned();
+    let mut with = args.to_vec();
+    with.extend(["--plan", &plan_arg, "--focus", "D-1"]);
+    let drawn = render(&sample, &dir.path().join("plan.png"), size, &with);
+
+    let slice = reslice(&volume, Plane::Axial, &nalgebra::Point3::from(a), None);
+    let rect = ViewRect::new(0.0, 0.0, size.0 as f32, size.1 as f32);
+    let map = SliceMapping::for_slice(&slice, rect, &SliceViewState::default());
+    let at = |p: [f64; 3]| {
+        let (u, v) = slice.pixel_of(&nalgebra::Point3::from(p));
+        map.screen_of(u, v)
+    };
+    let mid = [0, 1, 2].map(|k| (a[k] + b[k]) * 0.5);
+    for (what, p) in [("first point", a), ("second point", b), ("middle", mid)] {
+        let (x, y) = at(p);
+        let near = |img: &[[u8; 3]]| {
+            (-1i64..=1).any(|dy| {
+                (-1i64..=1).any(|dx| {
+                    let (px, py) = (x.round() as i64 + dx, y.round() as i64 + dy);
+                    px >= 0
+                        && py >= 0
+                        && (px as usize) < size.0
+                        && (py as usize) < size.1
+                        && yellowish(img[py as usize * size.0 + px as usize])
+                })
+            })
+        };
+        assert!(near(&drawn), "{what} not drawn at ({x:.1}, {y:.1})");
+        assert!(
+            !near(&plain),
+            "{what}: the plain render is already yellow there"
+        );
+    }
+
+    // A plan of another volume: refused, the render fails and says why.
+    let mut other = Reference::of(&volume);
+    other.series_uid = Some("1.2.3.4.5".into());
+    other.geometry.dims[0] += 1;
+    let foreign = dir.path().join("foreign.twinplan.json");
+    file::write(&foreign, &PlanFile::new(other, plan)).expect("writes");
+    let before = std::fs::read(&foreign).expect("reads");
+    let (_display, mut cmd) = xvfb();
+    let out = cmd
+        .arg(env!("CARGO_BIN_EXE_twinplan"))
+        .args(["render", "--layout", "axial", "--bare", "--size", "320x240"])
+        .arg("--plan")
+        .arg(&foreign)
+        .arg("--out")
+        .arg(dir.path().join("foreign.png"))
+        .arg(&sample)
+        .output()
+        .expect("xvfb-run runs");
+    assert!(!out.status.success(), "a foreign plan was accepted");
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        said.contains("1.2.3.4.5") && said.contains("not opened"),
+        "the refusal names the plan's series: {said}"
+    );
+    assert_eq!(
+        std::fs::read(&foreign).expect("reads"),
+        before,
+        "left untouched"
+    );
 }

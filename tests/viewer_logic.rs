@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use bevy::prelude::*;
 use bevy_egui::egui;
+use twinplan::app::markups::{MarkupTool, PlanDoc};
 use twinplan::app::slices::{SliceCache, depth_of, slice_index, step_mm};
 use twinplan::app::state::{Crosshair3d, Jobs, LogicPlugin, UiAction, Workspace};
 use twinplan::app::ui::{UiState, workstation_ui};
@@ -74,7 +75,16 @@ fn draw(ctx: &egui::Context, ws: &Workspace, st: &mut UiState) -> Drawn {
             ..Default::default()
         };
         let mut out = ctx.run_ui(input, |ui| {
-            workstation_ui(ui.ctx(), ws, &[], &mut cache, st, &mut actions);
+            workstation_ui(
+                ui.ctx(),
+                ws,
+                &[],
+                &mut cache,
+                st,
+                &mut actions,
+                &mut PlanDoc::default(),
+                &mut MarkupTool::default(),
+            );
         });
         for (id, deltas) in &out.textures_delta.set {
             for d in deltas {
@@ -174,7 +184,16 @@ fn all_text(ctx: &egui::Context, ws: &Workspace, st: &mut UiState) -> String {
     for _ in 0..3 {
         let mut actions = Vec::new();
         let mut out = ctx.run_ui(egui::RawInput::default(), |ui| {
-            workstation_ui(ui.ctx(), ws, &[], &mut cache, st, &mut actions);
+            workstation_ui(
+                ui.ctx(),
+                ws,
+                &[],
+                &mut cache,
+                st,
+                &mut actions,
+                &mut PlanDoc::default(),
+                &mut MarkupTool::default(),
+            );
         });
         // No renderer here: the texture uploads are not needed.
         out.textures_delta.clear();
@@ -664,7 +683,16 @@ fn readouts_speak_anatomy_and_overlays_stay_legible() {
             ..Default::default()
         };
         let mut out = ctx.run_ui(input, |ui| {
-            workstation_ui(ui.ctx(), ws, &[], &mut cache, &mut st, &mut Vec::new());
+            workstation_ui(
+                ui.ctx(),
+                ws,
+                &[],
+                &mut cache,
+                &mut st,
+                &mut Vec::new(),
+                &mut PlanDoc::default(),
+                &mut MarkupTool::default(),
+            );
         });
         out.textures_delta.clear();
         shapes.clear();

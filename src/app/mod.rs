@@ -10,6 +10,7 @@
 
 pub mod gpu;
 pub mod headless;
+pub mod markups;
 pub mod scene;
 pub mod slices;
 pub mod state;
@@ -79,6 +80,8 @@ pub struct RenderRequest {
     pub recipes: Option<Vec<crate::session::structures::Recipe>>,
     /// How the read-outs write positions.
     pub coordinates: crate::session::readout::Convention,
+    /// Go to the plan's markup of this name before the screenshot.
+    pub focus: Option<String>,
 }
 
 /// How to start the viewer.
@@ -94,6 +97,8 @@ pub struct ViewerOptions {
     pub then_open: Option<PathBuf>,
     /// Triangles kept per structure (None = `session::structures::TRIANGLE_BUDGET`).
     pub max_triangles: Option<usize>,
+    /// A plan to open with the study.
+    pub plan: Option<PathBuf>,
 }
 
 #[derive(Resource)]
@@ -280,10 +285,16 @@ pub fn run(options: ViewerOptions) -> anyhow::Result<()> {
         }),
         ..default()
     }))
-    .add_plugins((LogicPlugin, ScenePlugin, UiPlugin));
+    .add_plugins((
+        LogicPlugin,
+        ScenePlugin,
+        UiPlugin,
+        markups::MeasurementsPlugin,
+    ));
     main_schedules_on_main_thread(&mut app);
     {
         let world = app.world_mut();
+        world.resource_mut::<markups::PendingPlan>().0 = options.plan.clone();
         world.resource_mut::<Workspace>().triangle_budget = options.max_triangles;
         if let Some(r) = &options.render {
             let mut ws = world.resource_mut::<Workspace>();
@@ -333,6 +344,8 @@ fn ui_system(
     scene_texture: Res<SceneTexture>,
     mut actions: MessageWriter<UiAction>,
     mut styled: Local<bool>,
+    mut doc: ResMut<markups::PlanDoc>,
+    mut tool: ResMut<markups::MarkupTool>,
 ) -> Result {
     let _slow = SlowStep::start("panels and slice views");
     let ctx = contexts.ctx_mut()?;
@@ -355,7 +368,9 @@ fn ui_system(
         .collect();
     st.scene_texture = scene_texture.egui;
     let mut out = Vec::new();
-    let three_d = ui::workstation_ui(ctx, &ws, &lines, &mut cache, &mut st, &mut out);
+    let three_d = ui::workstation_ui(
+        ctx, &ws, &lines, &mut cache, &mut st, &mut out, &mut doc, &mut tool,
+    );
     if rect.0 != three_d {
         rect.0 = three_d;
     }
@@ -669,6 +684,12 @@ fn render_mode(
     mut phase: Local<RenderPhase>,
     mut exit: MessageWriter<AppExit>,
     mut filtered: Local<bool>,
+    (doc, mut tool, plan_pending, mut actions): (
+        Res<markups::PlanDoc>,
+        ResMut<markups::MarkupTool>,
+        Res<markups::PendingPlan>,
+        MessageWriter<UiAction>,
+    ),
 ) {
     let frame_log_only = options.0.render.is_none() && options.0.frame_log.is_some();
     let Some(req) = &options.0.render else {
@@ -696,6 +717,36 @@ fn render_mode(
             if since_launch() > Duration::from_secs(600) {
                 tracing::error!("render: the study did not finish loading in time");
                 exit.write(AppExit::error());
+            }
+            if ready && options.0.plan.is_some() && plan_pending.0.is_none() {
+                if doc.path.is_none() {
+                    let why = doc.message.as_ref().map_or("", |(_, m)| m.as_str());
+                    tracing::error!("render: the plan was not opened: {why}");
+                    exit.write(AppExit::error());
+                    return;
+                }
+                if let Some(name) = &req.focus
+                    && !*filtered
+                {
+                    match doc
+                        .plan
+                        .markups
+                        .iter()
+                        .find(|m| m.name.eq_ignore_ascii_case(name))
+                    {
+                        Some(m) => {
+                            if let Some((lo, hi)) = crate::plan::placing::bounds(m) {
+                                actions.write(UiAction::FocusOn(lo, hi));
+                            }
+                            tool.selected = Some(m.id);
+                        }
+                        None => {
+                            tracing::error!("render: the plan has no markup named {name:?}");
+                            exit.write(AppExit::error());
+                            return;
+                        }
+                    }
+                }
             }
             if ready {
                 if !*filtered {

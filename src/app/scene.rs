@@ -553,7 +553,7 @@ struct Staged {
     material: Handle<StandardMaterial>,
 }
 
-#[allow(clippy::type_complexity)]
+#[allow(clippy::type_complexity, clippy::too_many_arguments)]
 fn sync_structures(
     mut commands: Commands,
     ws: Res<Workspace>,

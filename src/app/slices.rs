@@ -8,6 +8,7 @@
 use bevy_egui::egui::{self, Color32, Pos2, Sense, Stroke, TextureHandle, TextureOptions};
 use nalgebra::Point3;
 
+use super::markups::{self, MarkupTool, PlanDoc};
 use super::state::{UiAction, Workspace, plane_index};
 use crate::session::layout::{
     Rect as ViewRect, SliceMapping, SliceViewState, ViewId, WheelSteps, WheelUnit,
@@ -91,7 +92,7 @@ pub fn overlay_text(
 }
 
 /// The backing behind overlay text: dark enough for white text over bone.
-pub const OVERLAY_BACKING: Color32 = Color32::from_rgba_premultiplied(0, 0, 0, 170);
+pub const OVERLAY_BACKING: Color32 = Color32::from_rgba_premultiplied(0, 0, 0, 205);
 
 impl SliceCache {
     /// The current slice of a plane, its windowed pixels and their revision.
@@ -201,6 +202,7 @@ fn erect(r: ViewRect) -> egui::Rect {
 
 /// Draws one slice view in `rect` and handles its input. Drawing order: the image, the
 /// structure outlines and the crosshair, then every text on a backing above them.
+#[allow(clippy::too_many_arguments)]
 pub fn slice_view(
     ui: &mut egui::Ui,
     ws: &Workspace,
@@ -209,6 +211,8 @@ pub fn slice_view(
     rect: ViewRect,
     wheel: &mut WheelSteps,
     actions: &mut Vec<UiAction>,
+    doc: &mut PlanDoc,
+    tool: &mut MarkupTool,
 ) {
     let ctx = ui.ctx().clone();
     let r = erect(rect);
@@ -279,6 +283,14 @@ pub fn slice_view(
             );
         }
     }
+    let geometry = markups::SliceGeometry {
+        slice: &c.slice,
+        map: &map,
+        plane,
+        depth_mm: depth_of(ws, plane),
+        step_mm: step_mm(ws, plane),
+    };
+    markups::draw_on_slice(&painter, doc, tool, &geometry);
     // Crosshair: the other two planes' lines through the cursor.
     let (cu, cv) = c.slice.pixel_of(&ws.cursor.point());
     let cp = to_pos(map.screen_of(cu, cv));
@@ -384,6 +396,9 @@ pub fn slice_view(
     }
 
     // Input.
+    if markups::slice_input(ui, &response, doc, tool, &geometry) {
+        return;
+    }
     let modifiers = ui.input(|i| i.modifiers);
     if response.double_clicked() {
         actions.push(UiAction::ToggleView(view));

@@ -91,6 +91,9 @@ pub struct Workspace {
     pub landmarks: Vec<(String, [f64; 3])>,
     /// Bumped when a new volume arrives.
     pub volume_revision: u64,
+    /// Bumped when the structures are replaced wholesale (a new series' defaults, a change
+    /// of modality): the plan takes them as they are, not as an undoable edit.
+    pub structures_baseline: u64,
     /// Triangles per structure (None = the default budget).
     pub triangle_budget: Option<usize>,
     /// Structures to create on load instead of the modality's defaults (`render --recipes`).
@@ -129,6 +132,7 @@ impl Default for Workspace {
             recent: Vec::new(),
             landmarks: Vec::new(),
             volume_revision: 0,
+            structures_baseline: 0,
             triangle_budget: None,
             recipes_override: None,
             next_id: 1,
@@ -169,6 +173,32 @@ impl Workspace {
 
     pub fn is_ct(&self) -> bool {
         self.loaded.as_ref().is_some_and(LoadedSeries::is_ct)
+    }
+
+    /// Ids from here on are free for a new structure.
+    pub fn next_structure_id(&self) -> u64 {
+        self.next_id
+    }
+
+    /// New structures take ids above `id` (the plan's markups share the id space).
+    pub fn reserve_ids_through(&mut self, id: u64) {
+        self.next_id = self.next_id.max(id + 1);
+    }
+
+    /// A structure with a given id (put back by undo, or from an opened plan); its surface
+    /// is still to be built.
+    pub fn insert_structure(&mut self, id: u64, recipe: Recipe, visible: bool) {
+        self.reserve_ids_through(id);
+        self.structures.push(StructureItem {
+            id,
+            recipe,
+            visible,
+            built: None,
+            error: None,
+            revision: 0,
+            auto: false,
+            preview: false,
+        });
     }
 
     fn add_structure(&mut self, mut recipe: Recipe) -> u64 {
@@ -235,6 +265,12 @@ pub enum UiAction {
     OrbitCamera(f64, f64),
     PanCamera(f64, f64, f64),
     ZoomCamera(f64),
+    /// Slices through the middle of this box (patient mm), the camera framed on it.
+    FocusOn([f64; 3], [f64; 3]),
+    /// Opens a plan for the open series (handled by the measurements plugin).
+    OpenPlan(PathBuf),
+    /// Saves the plan here (handled by the measurements plugin).
+    SavePlan(PathBuf),
 }
 
 /// What a job hands back: partial results on the way (a structure's coarse preview), then
@@ -376,7 +412,7 @@ impl Jobs {
     }
 
     /// Cancels the jobs building `structure` (their results will be dropped).
-    fn cancel_structure(&mut self, structure: u64) {
+    pub fn cancel_structure(&mut self, structure: u64) {
         for j in self
             .running
             .iter()
@@ -449,7 +485,8 @@ fn start_build_in(jobs: &mut Jobs, ws: &Workspace, id: u64, batch: &structures::
     );
 }
 
-fn start_build(jobs: &mut Jobs, ws: &Workspace, id: u64) {
+/// Starts building structure `id`'s surface (its coarse preview first on large volumes).
+pub fn start_build(jobs: &mut Jobs, ws: &Workspace, id: u64) {
     start_build_in(jobs, ws, id, &structures::PreviewsFirst::new());
 }
 
@@ -541,8 +578,29 @@ pub fn apply_actions(
             UiAction::OrbitCamera(dx, dy) => ws.camera.orbit(dx, dy),
             UiAction::PanCamera(dx, dy, h) => ws.camera.pan(dx, dy, h),
             UiAction::ZoomCamera(f) => ws.camera.zoom(f),
+            UiAction::FocusOn(lo, hi) => focus_on(&mut ws, lo, hi),
+            UiAction::OpenPlan(_) | UiAction::SavePlan(_) => {}
         }
     }
+}
+
+/// Moves the cursor to the middle of a box (the slices go through it) and frames the box
+/// in 3D, looking from where the camera looks now; a point gets a 60 mm field around it.
+fn focus_on(ws: &mut Workspace, lo: [f64; 3], hi: [f64; 3]) {
+    let centre = [0, 1, 2].map(|a| (lo[a] + hi[a]) * 0.5);
+    let cursor = Cursor {
+        position_mm: centre,
+    };
+    ws.cursor = match &ws.loaded {
+        Some(l) => cursor.clamped(&l.volume),
+        None => cursor,
+    };
+    let size = (0..3)
+        .map(|a| hi[a] - lo[a])
+        .fold(0.0f64, f64::max)
+        .max(60.0);
+    ws.camera.target_mm = nalgebra::Point3::from(centre);
+    ws.camera.distance_mm = size * 0.6 / (ws.camera.fov_y_rad * 0.5).sin();
 }
 
 /// Installs a freshly loaded series: cursor to its centre, window by modality, camera
@@ -566,6 +624,7 @@ fn install(ws: &mut Workspace, jobs: &mut Jobs, loaded: LoadedSeries) {
     }
     ws.loaded = Some(loaded);
     ws.volume_revision += 1;
+    ws.structures_baseline += 1;
     add_default_structures(ws, jobs);
 }
 
@@ -615,6 +674,7 @@ fn set_modality(ws: &mut Workspace, jobs: &mut Jobs, modality: &str) {
         jobs.cancel_structure(*id);
     }
     ws.structures.retain(|s| !s.auto);
+    ws.structures_baseline += 1;
     add_default_structures(ws, jobs);
     ws.notify_about(
         NoticeScope::Series,

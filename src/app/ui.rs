@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 
 use bevy_egui::egui::{self, Color32, RichText};
 
+use super::markups::{self, MarkupTool, PlanDoc};
 use super::slices::{OVERLAY_BACKING, SliceCache, overlay_text, plane_colour, slice_view};
 use super::state::{StructureItem, ThreeDOptions, UiAction, Workspace, plane_index};
 use crate::segment::Preset;
@@ -129,7 +130,8 @@ pub fn list_dir(dir: &Path) -> Result<Vec<(String, bool)>, String> {
 }
 
 const MOUSE_HELP: &str = "Slices: click = move cursor · wheel = next/previous slice · right-drag = window (x) / level (y) · middle- or shift-drag = pan · ctrl-wheel = zoom · double-click = one view\n\
-3D: left-drag = orbit · middle- or shift-drag = pan · right-drag or wheel = zoom · A P L R S I = standard views · Home = reset\n\
+3D: left-drag = orbit · middle- or shift-drag = pan · right-drag or wheel = zoom · Shift + A P L R S I = standard views · Home = reset\n\
+Measure: D distance · A angle · L landmark · C curve, then click on a slice or a surface · Enter or double-click ends a curve · Esc cancels · drag a point to move it · Ctrl+Z undo · Ctrl+Shift+Z redo · Ctrl+S save plan\n\
 Keys 1–4 = axial, coronal, sagittal, 3D alone (again = four-up) · 0 = four-up";
 
 fn level_colour(level: Level) -> Color32 {
@@ -153,6 +155,7 @@ pub fn style(ctx: &egui::Context) {
 }
 
 /// Draws the whole workstation; returns where the 3D view went (None when not shown).
+#[allow(clippy::too_many_arguments)]
 pub fn workstation_ui(
     ctx: &egui::Context,
     ws: &Workspace,
@@ -160,6 +163,8 @@ pub fn workstation_ui(
     cache: &mut SliceCache,
     st: &mut UiState,
     actions: &mut Vec<UiAction>,
+    doc: &mut PlanDoc,
+    tool: &mut MarkupTool,
 ) -> Option<ViewRect> {
     cache.begin_frame();
     let mut root = egui::Ui::new(
@@ -170,8 +175,9 @@ pub fn workstation_ui(
             .max_rect(ctx.viewport_rect()),
     );
     keyboard(ctx, actions);
+    markups::keys(ctx, ws, doc, tool);
     if !st.bare {
-        egui::Panel::top("menu").show(&mut root, |ui| menu_bar(ui, ws, st, actions));
+        egui::Panel::top("menu").show(&mut root, |ui| menu_bar(ui, ws, st, actions, doc, tool));
         egui::Panel::top("banner")
             .frame(
                 egui::Frame::new()
@@ -190,6 +196,8 @@ pub fn workstation_ui(
                     ui.separator();
                     structures_panel(ui, ws, st, actions);
                     ui.separator();
+                    markups::plan_panel(ui, ws, doc, tool, actions);
+                    ui.separator();
                     window_panel(ui, ws, actions);
                 });
             });
@@ -201,11 +209,11 @@ pub fn workstation_ui(
         match view.plane() {
             Some(plane) => {
                 let wheel = &mut st.wheel[plane_index(plane)];
-                slice_view(&mut root, ws, cache, plane, rect, wheel, actions)
+                slice_view(&mut root, ws, cache, plane, rect, wheel, actions, doc, tool)
             }
             None => {
                 three_d = Some(rect);
-                view_3d_overlay(&mut root, ws, rect, st.scene_texture, actions);
+                view_3d_overlay(&mut root, ws, rect, st.scene_texture, actions, doc, tool);
             }
         }
     }
@@ -217,6 +225,7 @@ pub fn workstation_ui(
     }
     if !st.bare {
         dialogs(ctx, ws, st, actions);
+        markups::dialogs(ctx, ws, doc, tool);
     }
     three_d
 }
@@ -247,7 +256,9 @@ fn keyboard(ctx: &egui::Context, actions: &mut Vec<UiAction>) {
             (egui::Key::S, StandardView::Superior),
             (egui::Key::I, StandardView::Inferior),
         ] {
-            if i.key_pressed(key) && !i.modifiers.ctrl && !i.modifiers.command {
+            // Shift: the plain letters D, A, L, C choose the measuring tools.
+            if i.key_pressed(key) && i.modifiers.shift && !i.modifiers.ctrl && !i.modifiers.command
+            {
                 actions.push(UiAction::StandardView(v));
             }
         }
@@ -260,7 +271,14 @@ fn keyboard(ctx: &egui::Context, actions: &mut Vec<UiAction>) {
     });
 }
 
-fn menu_bar(ui: &mut egui::Ui, ws: &Workspace, st: &mut UiState, actions: &mut Vec<UiAction>) {
+fn menu_bar(
+    ui: &mut egui::Ui,
+    ws: &Workspace,
+    st: &mut UiState,
+    actions: &mut Vec<UiAction>,
+    doc: &mut PlanDoc,
+    tool: &mut MarkupTool,
+) {
     egui::MenuBar::new().ui(ui, |ui| {
         ui.menu_button("File", |ui| {
             if ui.button("Open folder or file…").clicked() {
@@ -295,6 +313,9 @@ fn menu_bar(ui: &mut egui::Ui, ws: &Workspace, st: &mut UiState, actions: &mut V
                 ui.close();
             }
             ui.separator();
+            ui.separator();
+            markups::file_menu(ui, ws, doc, tool);
+            ui.separator();
             if ui.button("Save screenshot (PNG)").clicked() {
                 st.screenshot_requested = true;
                 ui.close();
@@ -305,6 +326,7 @@ fn menu_bar(ui: &mut egui::Ui, ws: &Workspace, st: &mut UiState, actions: &mut V
                 ui.close();
             }
         });
+        ui.menu_button("Edit", |ui| markups::edit_menu(ui, doc));
         ui.menu_button("View", |ui| {
             if ui.button("Four-up   0").clicked() {
                 actions.push(UiAction::SetLayout(Layout::FourUp));
@@ -941,6 +963,8 @@ fn view_3d_overlay(
     rect: ViewRect,
     scene: Option<egui::TextureId>,
     actions: &mut Vec<UiAction>,
+    doc: &mut PlanDoc,
+    tool: &mut MarkupTool,
 ) {
     let r = egui::Rect::from_min_size(egui::pos2(rect.x, rect.y), egui::vec2(rect.w, rect.h));
     let response = root.interact(r, egui::Id::new("view-3d"), egui::Sense::click_and_drag());
@@ -980,7 +1004,7 @@ fn view_3d_overlay(
                     let text = RichText::new(v.key().to_string()).color(Color32::from_gray(235));
                     if bar
                         .selectable_label(exact == Some(v), text)
-                        .on_hover_text(format!("{} view ({})", v.name(), v.key()))
+                        .on_hover_text(format!("{} view (Shift+{})", v.name(), v.key()))
                         .clicked()
                     {
                         actions.push(UiAction::StandardView(v));
@@ -1039,7 +1063,11 @@ fn view_3d_overlay(
             Color32::GRAY,
         );
     }
+    markups::draw_on_3d(&painter, ws, doc, tool, r);
     // Input.
+    if markups::input_3d(root, &response, ws, doc, tool, r) {
+        return;
+    }
     if response.double_clicked() {
         actions.push(UiAction::ToggleView(ViewId::ThreeD));
         return;

@@ -84,6 +84,16 @@ pub struct Reference {
 }
 
 impl Reference {
+    /// The reference of an open volume: its series UID (when it has one) and its grid.
+    pub fn of(volume: &Volume) -> Reference {
+        Reference {
+            study_uid: None,
+            series_uid: volume.series_uid.clone(),
+            frame_of_reference_uid: None,
+            geometry: GeometryFingerprint::of(volume),
+        }
+    }
+
     /// Whether a plan made for `self` applies to the series `open`: the same series UID
     /// when both have one (a re-export keeps it), else the same grid.
     pub fn accepts(&self, open: &Reference) -> bool {

@@ -9,6 +9,7 @@
 
 pub mod file;
 pub mod geometry;
+pub mod placing;
 pub mod slicer;
 
 use serde::{Deserialize, Serialize};
@@ -615,6 +616,24 @@ impl History {
         if self.undo.len() > self.limit {
             self.undo.remove(0);
         }
+        self.redo.clear();
+        self.edits_since_save += 1;
+        Ok(())
+    }
+
+    /// Applies `edit` as part of the last step when `merge` (a slider dragged: one drag is
+    /// one step, whatever values it passed through), else as a new step. Undo then returns
+    /// to the state before the step's first edit.
+    pub fn apply_merged(
+        &mut self,
+        plan: &mut Plan,
+        edit: PlanEdit,
+        merge: bool,
+    ) -> Result<(), EditError> {
+        if !merge || self.undo.is_empty() {
+            return self.apply(plan, edit);
+        }
+        plan.apply(edit)?;
         self.redo.clear();
         self.edits_since_save += 1;
         Ok(())

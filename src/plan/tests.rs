@@ -184,6 +184,41 @@ fn history_names_what_it_undoes_and_forgets_the_oldest() {
     assert_eq!(plan.markups.len(), 4);
 }
 
+#[test]
+fn a_merged_drag_is_one_step_back_to_where_it_began() {
+    let mut plan = Plan::default();
+    let mut h = History::default();
+    let s = plan.new_id();
+    h.apply(
+        &mut plan,
+        PlanEdit::AddStructure(PlanStructure {
+            id: s,
+            recipe: recipe("skin"),
+            visible: true,
+        }),
+    )
+    .expect("structure");
+    for (k, opacity) in [0.9f32, 0.7, 0.5, 0.3].into_iter().enumerate() {
+        let mut r = recipe("skin");
+        r.opacity = opacity;
+        h.apply_merged(&mut plan, PlanEdit::SetRecipe { id: s, recipe: r }, k > 0)
+            .expect("recipe");
+    }
+    assert_eq!(plan.structures[0].recipe.opacity, 0.3);
+    assert_eq!(h.undo(&mut plan).as_deref(), Some("change skin"));
+    assert_eq!(
+        plan.structures[0].recipe.opacity, 1.0,
+        "back to before the drag"
+    );
+    assert_eq!(h.undo(&mut plan).as_deref(), Some("add structure skin"));
+    assert!(plan.structures.is_empty());
+    assert!(h.redo(&mut plan).is_some() && h.redo(&mut plan).is_some());
+    assert_eq!(
+        plan.structures[0].recipe.opacity, 0.3,
+        "redo reaches the drag's end"
+    );
+}
+
 /// A random edit that may or may not apply to the plan as it is (ids drawn from a small
 /// range so edits hit existing items often).
 fn edit_strategy() -> impl Strategy<Value = (u8, u64, Vec<[f64; 3]>, String, bool)> {

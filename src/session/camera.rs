@@ -201,6 +201,18 @@ impl OrbitCamera {
         let (x, y) = self.project(p, width / height)?;
         Some(((x + 1.0) * 0.5 * width, (1.0 - y) * 0.5 * height))
     }
+
+    /// The ray through pixel (x right, y down) of a `width × height` view: the eye and the
+    /// unit direction into the scene (patient mm). [`OrbitCamera::pixel`] of any point on
+    /// it is (x, y).
+    pub fn ray(&self, x: f64, y: f64, width: f64, height: f64) -> (Point3<f64>, Vector3<f64>) {
+        let t = (self.fov_y_rad * 0.5).tan();
+        let aspect = width / height.max(1e-9);
+        let ndc_x = x / width.max(1e-9) * 2.0 - 1.0;
+        let ndc_y = 1.0 - y / height.max(1e-9) * 2.0;
+        let dir_cam = Vector3::new(ndc_x * t * aspect, ndc_y * t, -1.0);
+        (self.eye_mm(), (self.rotation * dir_cam).normalize())
+    }
 }
 
 #[cfg(test)]
@@ -213,6 +225,21 @@ mod tests {
             &Point3::new(100.0, 100.0, 0.0),
             view,
         )
+    }
+
+    #[test]
+    fn a_pixel_ray_projects_back_onto_its_pixel() {
+        let mut c = cam(StandardView::Left);
+        c.orbit(37.0, -21.0);
+        c.pan(13.0, 7.0, 600.0);
+        for (x, y) in [(0.0, 0.0), (399.5, 250.25), (800.0, 600.0), (123.0, 456.0)] {
+            let (o, d) = c.ray(x, y, 800.0, 600.0);
+            assert!((d.norm() - 1.0).abs() < 1e-12);
+            for t in [10.0, 250.0, 900.0] {
+                let (px, py) = c.pixel(&(o + d * t), 800.0, 600.0).expect("in front");
+                assert!((px - x).abs() < 1e-6 && (py - y).abs() < 1e-6, "{px} {py}");
+            }
+        }
     }
 
     #[test]

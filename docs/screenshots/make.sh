@@ -1,0 +1,31 @@
+#!/bin/bash
+# Regenerates every screenshot in docs/screenshots with `twinplan render` under Xvfb, from a
+# release build (`cargo build --release` first). The real scans come from ../shared/testdata.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+T=target/release/twinplan
+D=docs/screenshots
+S=sample_data/phantom_cta/dicom
+PLAN=sample_data/phantom_cta/demo.twinplan.json
+TD=../shared/testdata
+r() { xvfb-run -a -s "-screen 0 1600x1000x24" "$T" render "$@" > /dev/null; }
+
+r --out $D/four-up.png $S
+r --layout 3d --out $D/3d-anterior.png $S
+r --layout 3d --view left --anonymous --out $D/3d-left-anonymous.png $S
+r --layout 3d --slices --out $D/3d-slices.png $S
+r --plan $PLAN --focus "Iliac bifurcation" --out $D/measure-angle.png $S
+r --plan $PLAN --focus "Aorta diameter" --out $D/measure-distance.png $S
+if [ -d $TD ]; then
+  r --out $D/ct-head.png $TD/head_ct/dicom
+  r --out $D/ct-body.png $TD/totalsegmentator_ct/tests/reference_files/example_ct_dicom
+  r --out $D/mr-brain.png $TD/dcm_qa_12bit/In/12bitUnsigned.dcm
+  r --out $D/cta-nifti.png $TD/cta_aorta/ct_cropped.nii.gz
+fi
+# The panels alone, cut from the four-up and the angle screenshots.
+python3 - <<'PY'
+from PIL import Image
+d = "docs/screenshots/"
+Image.open(d + "four-up.png").crop((0, 50, 330, 770)).save(d + "structures-panel.png")
+Image.open(d + "measure-angle.png").crop((0, 528, 432, 684)).save(d + "measurements-panel.png")
+PY

@@ -1,0 +1,1408 @@
+//! The measurements feature of the workstation. The plan document is a resource of its own
+//! ([`PlanDoc`]: markups, the undo history, the file it lives in), apart from the view
+//! state of the tool ([`MarkupTool`]: the placement in progress, the point being dragged,
+//! the pointer's position; never saved, never undone). Clicks place points on a slice
+//! (through the view's plane) or on a surface in 3D (exact ray–triangle hits on the
+//! surfaces' BVHs, built off the main thread, [`PickIndex`]); points are dragged in either.
+//! Markups are drawn with egui over both kinds of view: on top of any surface, labels crisp,
+//! and moving one needs no new 3D render. The plan panel, the Edit menu's undo and the
+//! plan's file commands are here too. Geometry comes from `plan::placing`; the file format
+//! from `plan::file` and `plan::slicer`. No patient identity is read or written here.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, channel};
+use std::sync::{Arc, Mutex};
+
+use bevy::prelude::*;
+use bevy_egui::egui::{self, Color32, Pos2, RichText, Stroke};
+
+use super::slices::overlay_text;
+use super::state::{UiAction, Workspace};
+use crate::fsutil::write_atomic;
+use crate::mesh::TriMesh;
+use crate::mesh::pick::Bvh;
+use crate::plan::file::{self, PlanFile, Reference};
+use crate::plan::geometry::P;
+use crate::plan::placing::{self, Placement};
+use crate::plan::{History, Markup, MarkupKind, Plan, PlanEdit, PlanStructure, slicer};
+use crate::session::layout::SliceMapping;
+use crate::session::structures::Recipe;
+use crate::volume::display::{Plane, Slice};
+
+/// The plan being worked on: what Save writes and Undo reverts.
+#[derive(Resource, Default)]
+pub struct PlanDoc {
+    pub plan: Plan,
+    pub history: History,
+    /// The file it was opened from or last saved to.
+    pub path: Option<PathBuf>,
+    /// The volume revision the plan belongs to (a new series starts a new plan).
+    pub volume_revision: u64,
+    /// The last file command's outcome, shown in the plan panel.
+    pub message: Option<(bool, String)>,
+}
+
+impl PlanDoc {
+    /// One undoable step.
+    pub fn edit(&mut self, edit: PlanEdit) -> bool {
+        match self.history.apply(&mut self.plan, edit) {
+            Ok(()) => true,
+            Err(e) => {
+                self.message = Some((false, e.to_string()));
+                false
+            }
+        }
+    }
+
+    pub fn undo(&mut self) -> Option<String> {
+        self.history.undo(&mut self.plan)
+    }
+
+    pub fn redo(&mut self) -> Option<String> {
+        self.history.redo(&mut self.plan)
+    }
+
+    /// Edits not yet saved.
+    pub fn dirty(&self) -> bool {
+        self.history.edits_since_save > 0
+    }
+
+    /// Moves one point while it is dragged (no step yet: the drag's end is one).
+    pub fn drag_to(&mut self, id: u64, index: usize, p: P) {
+        let Some(m) = self.plan.markup(id) else {
+            return;
+        };
+        let mut points = m.points_lps_mm.clone();
+        if let Some(q) = points.get_mut(index) {
+            *q = p;
+            let _ = self.plan.apply(PlanEdit::SetPoints { id, points });
+        }
+    }
+
+    /// Ends a drag that began at `before`: one undoable step, whatever it passed through.
+    pub fn end_drag(&mut self, id: u64, before: Vec<P>) {
+        let Some(now) = self.plan.markup(id).map(|m| m.points_lps_mm.clone()) else {
+            return;
+        };
+        if now == before {
+            return;
+        }
+        if self
+            .plan
+            .apply(PlanEdit::SetPoints { id, points: before })
+            .is_ok()
+        {
+            self.edit(PlanEdit::SetPoints { id, points: now });
+        }
+    }
+
+    /// Writes the plan (atomically) for the open volume.
+    pub fn save(&mut self, path: &Path, ws: &Workspace) -> bool {
+        let Some(loaded) = &ws.loaded else {
+            self.message = Some((false, "no series is open".into()));
+            return false;
+        };
+        let f = PlanFile::new(Reference::of(&loaded.volume), self.plan.clone());
+        match file::write(path, &f) {
+            Ok(()) => {
+                self.path = Some(path.to_path_buf());
+                self.history.edits_since_save = 0;
+                self.message = Some((true, format!("plan saved to {}", path.display())));
+                true
+            }
+            Err(e) => {
+                self.message = Some((false, e.to_string()));
+                false
+            }
+        }
+    }
+
+    /// Opens a plan for the open volume; a plan of another series, a newer version or a
+    /// damaged file is refused (the current plan stays).
+    pub fn open(&mut self, path: &Path, ws: &Workspace) -> bool {
+        let Some(loaded) = &ws.loaded else {
+            self.message = Some((false, "open a series before its plan".into()));
+            return false;
+        };
+        match file::read_for(path, &Reference::of(&loaded.volume)) {
+            Ok(f) => {
+                let current = std::mem::take(&mut self.plan.structures);
+                self.plan = f.plan;
+                // A plan without structures (written by `measure --add-to`, say) keeps the
+                // study's own.
+                if self.plan.structures.is_empty() {
+                    self.plan.structures = current;
+                }
+                self.history.clear();
+                self.path = Some(path.to_path_buf());
+                self.volume_revision = ws.volume_revision;
+                self.message = Some((
+                    true,
+                    format!(
+                        "plan opened: {} markup(s) from {}",
+                        self.plan.markups.len(),
+                        path.display()
+                    ),
+                ));
+                true
+            }
+            Err(e) => {
+                self.message = Some((false, e.to_string()));
+                false
+            }
+        }
+    }
+
+    /// Adds the markups of a 3D Slicer markups file as one step.
+    pub fn import_slicer(&mut self, path: &Path) -> bool {
+        let bytes = match std::fs::read(path) {
+            Ok(b) => b,
+            Err(e) => {
+                self.message = Some((false, format!("{}: {}", path.display(), e.kind())));
+                return false;
+            }
+        };
+        match slicer::import(&bytes) {
+            Ok(imported) => {
+                let n = imported.markups.len();
+                let edits = imported
+                    .markups
+                    .into_iter()
+                    .map(|mut m| {
+                        m.id = self.plan.new_id();
+                        PlanEdit::AddMarkup(m)
+                    })
+                    .collect();
+                let ok = self.edit(PlanEdit::Batch(
+                    format!("import {n} Slicer markup(s)"),
+                    edits,
+                ));
+                if ok {
+                    let skipped = if imported.skipped.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; skipped: {}", imported.skipped.join(", "))
+                    };
+                    self.message = Some((true, format!("{n} markup(s) imported{skipped}")));
+                }
+                ok
+            }
+            Err(e) => {
+                self.message = Some((false, e.to_string()));
+                false
+            }
+        }
+    }
+
+    /// Writes the markups as CSV or 3D Slicer markups JSON (atomically).
+    pub fn export(&mut self, path: &Path, what: SaveWhat) -> bool {
+        let bytes = match what {
+            SaveWhat::Csv => self.plan.markups_csv().into_bytes(),
+            SaveWhat::Slicer => match serde_json::to_vec_pretty(&slicer::export(&self.plan)) {
+                Ok(b) => b,
+                Err(e) => {
+                    self.message = Some((false, e.to_string()));
+                    return false;
+                }
+            },
+            SaveWhat::Plan => return false,
+        };
+        match write_atomic(path, &bytes) {
+            Ok(()) => {
+                self.message = Some((true, format!("written {}", path.display())));
+                true
+            }
+            Err(e) => {
+                self.message = Some((false, format!("{}: {}", path.display(), e.kind())));
+                false
+            }
+        }
+    }
+}
+
+/// What the save dialog writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SaveWhat {
+    Plan,
+    Csv,
+    Slicer,
+}
+
+/// A point being dragged: which, and the markup's points when the drag began.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Drag {
+    pub id: u64,
+    pub index: usize,
+    pub before: Vec<P>,
+}
+
+/// The measuring tool's view state.
+#[derive(Resource, Default)]
+pub struct MarkupTool {
+    /// The tool in use and the points placed so far.
+    pub placing: Option<Placement>,
+    /// Where the pointer is, in patient mm, when it is over a slice or a surface.
+    pub hover: Option<P>,
+    pub drag: Option<Drag>,
+    /// The markup last placed, dragged or picked in the panel.
+    pub selected: Option<u64>,
+    /// The markup whose name is being edited, and the text so far.
+    pub renaming: Option<(u64, String)>,
+    /// The save dialog: what it writes and the path typed.
+    pub saving: Option<(SaveWhat, String)>,
+    /// The open dialog for a plan or Slicer markups file: whether it imports, the path typed.
+    pub opening: Option<(bool, String)>,
+    pub picks: PickIndex,
+    /// Why the last 3D click placed nothing.
+    pub pick_note: Option<String>,
+}
+
+impl MarkupTool {
+    pub fn start(&mut self, kind: MarkupKind) {
+        self.placing = Some(Placement::new(kind));
+        self.pick_note = None;
+    }
+
+    /// Escape: drops the points in progress; a second Escape leaves the tool.
+    pub fn escape(&mut self) {
+        match &mut self.placing {
+            Some(p) if !p.points.is_empty() => p.points.clear(),
+            _ => self.placing = None,
+        }
+    }
+
+    /// A clicked point; a complete markup is added to the plan (the tool stays, ready for
+    /// the next one).
+    pub fn place(&mut self, doc: &mut PlanDoc, p: P) {
+        let Some(pl) = &mut self.placing else { return };
+        if pl.add(p) {
+            self.finish(doc);
+        }
+    }
+
+    /// Finishes the placement in progress (a curve on Enter or double-click).
+    pub fn finish(&mut self, doc: &mut PlanDoc) {
+        let Some(pl) = &self.placing else { return };
+        if let Some(m) = pl.finish(&mut doc.plan) {
+            let id = m.id;
+            if doc.edit(PlanEdit::AddMarkup(m)) {
+                self.selected = Some(id);
+            }
+            self.placing = Some(Placement::new(pl.kind));
+        }
+    }
+}
+
+/// A surface and its BVH, as the indexing thread hands them back.
+type IndexedMesh = (Arc<TriMesh>, Bvh);
+
+/// One BVH per built structure for picking in 3D, built on a background thread (0.3 s per
+/// million triangles) when a surface arrives.
+#[derive(Default)]
+pub struct PickIndex {
+    ready: HashMap<u64, (u64, Arc<TriMesh>, Arc<Bvh>)>,
+    pending: HashMap<u64, (u64, Mutex<Receiver<IndexedMesh>>)>,
+}
+
+impl PickIndex {
+    /// Starts BVHs for new surfaces, takes finished ones, forgets removed ones.
+    pub fn update(&mut self, ws: &Workspace) {
+        let live: HashMap<u64, (u64, &Arc<TriMesh>)> = ws
+            .structures
+            .iter()
+            .filter_map(|s| s.built.as_ref().map(|b| (s.id, (s.revision, &b.mesh))))
+            .collect();
+        self.ready
+            .retain(|id, (rev, _, _)| live.get(id).is_some_and(|(r, _)| r == rev));
+        self.pending
+            .retain(|id, (rev, _)| live.get(id).is_some_and(|(r, _)| r == rev));
+        let done: Vec<u64> = self
+            .pending
+            .iter()
+            .filter_map(|(id, (rev, rx))| {
+                let got = rx.lock().ok().and_then(|rx| rx.try_recv().ok());
+                got.map(|(mesh, bvh)| {
+                    self.ready.insert(*id, (*rev, mesh, Arc::new(bvh)));
+                    *id
+                })
+            })
+            .collect();
+        for id in done {
+            self.pending.remove(&id);
+        }
+        for (id, (rev, mesh)) in live {
+            if self.ready.contains_key(&id) || self.pending.contains_key(&id) {
+                continue;
+            }
+            let (tx, rx) = channel();
+            let mesh = Arc::clone(mesh);
+            let spawned = std::thread::Builder::new()
+                .name("pick-index".into())
+                .spawn(move || {
+                    let bvh = Bvh::build(&mesh);
+                    let _ = tx.send((mesh, bvh));
+                });
+            if spawned.is_ok() {
+                self.pending.insert(id, (rev, Mutex::new(rx)));
+            }
+        }
+    }
+
+    /// Surfaces still being indexed.
+    pub fn pending(&self) -> usize {
+        self.pending.len()
+    }
+
+    /// The first visible surface point on the ray; opaque surfaces win over translucent ones
+    /// in front of them (a click on bone seen through the skin lands on the bone). Points
+    /// on the clipped-away side of the 3D view's clipping plane are not hit.
+    pub fn cast(&self, ws: &Workspace, origin: P, direction: P) -> Option<P> {
+        let clip = ws.options_3d.clip.map(|(plane, keep_positive)| {
+            let (_, _, n) = plane.axes();
+            (n, ws.cursor.point().coords.dot(&n), keep_positive)
+        });
+        let mut best: Option<(bool, f64, P)> = None;
+        for s in ws.structures.iter().filter(|s| s.visible) {
+            let Some((rev, mesh, bvh)) = self.ready.get(&s.id) else {
+                continue;
+            };
+            if *rev != s.revision {
+                continue;
+            }
+            let Some(hit) = bvh.cast(mesh, origin, direction) else {
+                continue;
+            };
+            if let Some((n, depth, keep_positive)) = clip {
+                let d = nalgebra::Vector3::from(hit.point_mm).dot(&n) - depth;
+                if (d >= 0.0) != keep_positive {
+                    continue;
+                }
+            }
+            let key = (s.recipe.opacity < 0.99, hit.t);
+            if best.is_none_or(|(t, d, _)| key < (t, d)) {
+                best = Some((key.0, key.1, hit.point_mm));
+            }
+        }
+        best.map(|(_, _, p)| p)
+    }
+}
+
+/// The measurements plugin: the document, the tool and the pick index.
+pub struct MeasurementsPlugin;
+
+/// A plan to open once its series is on screen (`--plan`).
+#[derive(Resource, Default)]
+pub struct PendingPlan(pub Option<PathBuf>);
+
+impl Plugin for MeasurementsPlugin {
+    fn build(&self, app: &mut App) {
+        app.init_resource::<PlanDoc>()
+            .init_resource::<MarkupTool>()
+            .init_resource::<PendingPlan>()
+            .init_resource::<StructureSync>()
+            .add_systems(
+                Update,
+                (
+                    reserve_structure_ids.before(super::state::apply_actions),
+                    (follow_series, structures_follow_plan, plan_actions)
+                        .chain()
+                        .after(super::state::poll_jobs),
+                ),
+            );
+    }
+}
+
+/// A new series starts a new plan; the plan asked for on the command line opens once its
+/// series is there; surfaces get their pick index.
+fn follow_series(
+    mut ws: ResMut<Workspace>,
+    mut doc: ResMut<PlanDoc>,
+    mut tool: ResMut<MarkupTool>,
+    mut pending: ResMut<PendingPlan>,
+) {
+    if ws.loaded.is_none() {
+        return;
+    }
+    if doc.volume_revision != ws.volume_revision {
+        if !doc.plan.markups.is_empty() {
+            let n = doc.plan.markups.len();
+            ws.notify(crate::session::Notice::new(
+                crate::session::Level::Warning,
+                "Measurements closed with the previous series",
+                format!(
+                    "{n} markup(s) belonged to the previous series and are no longer shown{}.",
+                    match &doc.path {
+                        Some(p) if !doc.dirty() => format!("; they are saved in {}", p.display()),
+                        _ => String::new(),
+                    }
+                ),
+            ));
+        }
+        *doc = PlanDoc {
+            volume_revision: ws.volume_revision,
+            ..PlanDoc::default()
+        };
+        tool.placing = None;
+        tool.drag = None;
+        tool.selected = None;
+    }
+    if let Some(path) = pending.0.take()
+        && !doc.open(&path, &ws)
+        && let Some((_, why)) = &doc.message
+    {
+        ws.notify(crate::session::Notice::new(
+            crate::session::Level::Error,
+            "The plan was not opened",
+            why.clone(),
+        ));
+    }
+    if ws.is_changed() || tool.picks.pending() > 0 {
+        tool.picks.update(&ws);
+    }
+}
+
+/// What the plan's structures and the workspace's agreed on last (to tell which side
+/// changed), and the last structure edit (to merge a slider's drag into one step).
+#[derive(Resource, Default)]
+pub struct StructureSync {
+    synced: Vec<PlanStructure>,
+    baseline: Option<(u64, u64)>,
+    last_edit: Option<(u64, std::time::Instant)>,
+}
+
+/// Markups and structures share one id space: a structure added by the panels takes an id
+/// above every markup's.
+fn reserve_structure_ids(mut ws: ResMut<Workspace>, doc: Res<PlanDoc>) {
+    if ws.next_structure_id() <= doc.plan.next_id {
+        ws.reserve_ids_through(doc.plan.next_id);
+    }
+}
+
+fn snapshot(ws: &Workspace) -> Vec<PlanStructure> {
+    ws.structures
+        .iter()
+        .map(|s| PlanStructure {
+            id: s.id,
+            recipe: s.recipe.clone(),
+            visible: s.visible,
+        })
+        .collect()
+}
+
+/// Whether going from recipe `a` to `b` changes the surface (not only how it is shown).
+fn reshapes(a: &Recipe, b: &Recipe) -> bool {
+    a.source != b.source || a.seeds_mm != b.seeds_mm || a.max_triangles != b.max_triangles
+}
+
+/// The plan's structures and the workspace's stay one: a change made in the panels (add,
+/// remove, colour, opacity, visibility) becomes an undoable plan edit (a slider's drag one
+/// step); a change of the plan (undo, redo, an opened plan) is carried to the workspace,
+/// rebuilding a surface only when its recipe's shape changed. A new series' defaults or a
+/// change of modality are taken as they are, with no undo step.
+fn structures_follow_plan(
+    mut ws: ResMut<Workspace>,
+    mut jobs: ResMut<super::state::Jobs>,
+    mut doc: ResMut<PlanDoc>,
+    mut sync: ResMut<StructureSync>,
+) {
+    if ws.loaded.is_none() {
+        return;
+    }
+    let baseline = (ws.volume_revision, ws.structures_baseline);
+    let now = snapshot(&ws);
+    if sync.baseline != Some(baseline) {
+        sync.baseline = Some(baseline);
+        doc.plan.structures = now.clone();
+        sync.synced = now;
+        sync.last_edit = None;
+        return;
+    }
+    if now != sync.synced {
+        // The panels changed the workspace: record it.
+        let mut edits = Vec::new();
+        for s in &now {
+            match sync.synced.iter().find(|o| o.id == s.id) {
+                None => edits.push(PlanEdit::AddStructure(s.clone())),
+                Some(o) => {
+                    if o.recipe != s.recipe {
+                        edits.push(PlanEdit::SetRecipe {
+                            id: s.id,
+                            recipe: s.recipe.clone(),
+                        });
+                    }
+                    if o.visible != s.visible {
+                        edits.push(PlanEdit::SetStructureVisible {
+                            id: s.id,
+                            visible: s.visible,
+                        });
+                    }
+                }
+            }
+        }
+        for o in &sync.synced {
+            if !now.iter().any(|s| s.id == o.id) {
+                edits.push(PlanEdit::RemoveStructure(o.id));
+            }
+        }
+        let merge = match edits.as_slice() {
+            [PlanEdit::SetRecipe { id, .. }] => sync
+                .last_edit
+                .is_some_and(|(last, at)| last == *id && at.elapsed().as_secs_f64() < 1.0),
+            _ => false,
+        };
+        sync.last_edit = match edits.as_slice() {
+            [PlanEdit::SetRecipe { id, .. }] => Some((*id, std::time::Instant::now())),
+            _ => None,
+        };
+        let edit = match edits.len() {
+            0 => None,
+            1 => edits.pop(),
+            _ => Some(PlanEdit::Batch("change structures".into(), edits)),
+        };
+        if let Some(edit) = edit {
+            let doc = &mut *doc;
+            if let Err(e) = doc.history.apply_merged(&mut doc.plan, edit, merge) {
+                doc.message = Some((false, e.to_string()));
+                doc.plan.structures = now.clone();
+            }
+        }
+        sync.synced = now;
+        return;
+    }
+    if doc.plan.structures != sync.synced {
+        // Undo, redo or an opened plan changed the plan: the workspace follows.
+        let target = doc.plan.structures.clone();
+        let gone: Vec<u64> = ws
+            .structures
+            .iter()
+            .filter(|s| !target.iter().any(|t| t.id == s.id))
+            .map(|s| s.id)
+            .collect();
+        for id in gone {
+            jobs.cancel_structure(id);
+            ws.structures.retain(|s| s.id != id);
+        }
+        for t in &target {
+            match ws.structures.iter_mut().find(|s| s.id == t.id) {
+                None => {
+                    ws.insert_structure(t.id, t.recipe.clone(), t.visible);
+                    super::state::start_build(&mut jobs, &ws, t.id);
+                }
+                Some(s) => {
+                    s.visible = t.visible;
+                    if s.recipe != t.recipe {
+                        let rebuild = reshapes(&s.recipe, &t.recipe);
+                        s.recipe = t.recipe.clone();
+                        if rebuild {
+                            jobs.cancel_structure(t.id);
+                            super::state::start_build(&mut jobs, &ws, t.id);
+                        }
+                    }
+                }
+            }
+        }
+        // The panels list structures in the plan's order.
+        let order: Vec<u64> = target.iter().map(|t| t.id).collect();
+        ws.structures.sort_by_key(|s| {
+            order
+                .iter()
+                .position(|&id| id == s.id)
+                .unwrap_or(usize::MAX)
+        });
+        sync.synced = snapshot(&ws);
+        sync.last_edit = None;
+    }
+}
+
+/// File commands that come from the menus as actions.
+fn plan_actions(
+    mut actions: MessageReader<UiAction>,
+    ws: Res<Workspace>,
+    mut doc: ResMut<PlanDoc>,
+) {
+    for a in actions.read() {
+        match a {
+            UiAction::OpenPlan(path) => {
+                doc.open(path, &ws);
+            }
+            UiAction::SavePlan(path) => {
+                doc.save(path, &ws);
+            }
+            _ => {}
+        }
+    }
+}
+
+fn colour32(c: [f32; 3], alpha: f32) -> Color32 {
+    let b = |x: f32| (x.clamp(0.0, 1.0) * 255.0).round() as u8;
+    Color32::from_rgb(b(c[0]), b(c[1]), b(c[2])).gamma_multiply(alpha.clamp(0.0, 1.0))
+}
+
+fn label_text(m: &Markup, live: bool) -> String {
+    let value = m.label();
+    if live || m.name.is_empty() {
+        value
+    } else if m.kind == MarkupKind::Landmark || value == m.name {
+        m.name.clone()
+    } else {
+        format!("{}  {}", m.name, value)
+    }
+}
+
+/// Draws one markup: polylines, points as dots, the label beside its anchor (offset so it
+/// never covers the point). `at` maps a patient point to the screen with an opacity (None:
+/// not drawn there); `segment_alpha` gives a segment's opacity from its two ends.
+fn draw_markup(
+    painter: &egui::Painter,
+    m: &Markup,
+    at: &dyn Fn(&P) -> Option<(Pos2, f32)>,
+    segment_alpha: &dyn Fn(&P, &P) -> f32,
+    selected: bool,
+    live: bool,
+    labels: &mut Labels,
+) {
+    let width = if selected { 2.5 } else { 1.8 };
+    for line in placing::polylines(m) {
+        for w in line.windows(2) {
+            let alpha = segment_alpha(&w[0], &w[1]);
+            if alpha <= 0.0 {
+                continue;
+            }
+            if let (Some((a, _)), Some((b, _))) = (at(&w[0]), at(&w[1])) {
+                // A dark edge under the colour keeps the line readable on white bone.
+                painter.line_segment(
+                    [a, b],
+                    Stroke::new(
+                        width + 2.0,
+                        Color32::from_black_alpha((140.0 * alpha) as u8),
+                    ),
+                );
+                painter.line_segment([a, b], Stroke::new(width, colour32(m.colour, alpha)));
+            }
+        }
+    }
+    let mut shown = false;
+    for p in &m.points_lps_mm {
+        if let Some((q, alpha)) = at(p)
+            && alpha > 0.0
+        {
+            shown = true;
+            let r = if selected { 5.0 } else { 4.0 };
+            labels.taken.push(egui::Rect::from_center_size(
+                q,
+                egui::vec2(2.0 * r + 4.0, 2.0 * r + 4.0),
+            ));
+            painter.circle(
+                q,
+                r,
+                colour32(m.colour, alpha),
+                Stroke::new(1.5, Color32::from_black_alpha((200.0 * alpha) as u8)),
+            );
+        }
+    }
+    if !shown && placing::polylines(m).is_empty() {
+        return;
+    }
+    if let Some(anchor) = placing::label_anchor(m)
+        && let Some((q, alpha)) = at(&anchor)
+        && (alpha > 0.0 || shown)
+    {
+        labels
+            .wanted
+            .push((q, label_text(m, live), colour32(m.colour, alpha.max(0.5))));
+    }
+}
+
+/// Every visible markup and the one being placed (its live value), then their labels.
+fn draw_all(
+    painter: &egui::Painter,
+    doc: &PlanDoc,
+    tool: &MarkupTool,
+    at: &dyn Fn(&P) -> Option<(Pos2, f32)>,
+    seg: &dyn Fn(&P, &P) -> f32,
+) {
+    let mut labels = Labels::default();
+    for m in doc.plan.markups.iter().filter(|m| m.visible) {
+        let selected = tool.selected == Some(m.id);
+        draw_markup(painter, m, at, seg, selected, false, &mut labels);
+    }
+    if let Some(pl) = &tool.placing {
+        let live = pl.preview(tool.hover);
+        draw_markup(painter, &live, at, seg, true, true, &mut labels);
+    }
+    labels.draw(painter);
+}
+
+/// Labels of one view: placed after every line and point is drawn, each beside its anchor
+/// where it covers no point and no other label (up-right first, then down-right, up-left,
+/// down-left, then further down), on a dark backing.
+#[derive(Default)]
+struct Labels {
+    taken: Vec<egui::Rect>,
+    wanted: Vec<(Pos2, String, Color32)>,
+}
+
+impl Labels {
+    fn draw(mut self, painter: &egui::Painter) {
+        let font = egui::FontId::proportional(13.5);
+        for (q, text, colour) in std::mem::take(&mut self.wanted) {
+            if !painter.clip_rect().contains(q) {
+                continue;
+            }
+            let galley = painter.layout_no_wrap(text, font.clone(), colour);
+            let size = galley.size() + egui::vec2(8.0, 4.0);
+            let corners = [
+                (egui::vec2(10.0, -10.0), egui::Align2::LEFT_BOTTOM),
+                (egui::vec2(10.0, 10.0), egui::Align2::LEFT_TOP),
+                (egui::vec2(-10.0, -10.0), egui::Align2::RIGHT_BOTTOM),
+                (egui::vec2(-10.0, 10.0), egui::Align2::RIGHT_TOP),
+            ];
+            let mut candidates: Vec<egui::Rect> = corners
+                .iter()
+                .map(|(d, align)| align.anchor_size(q + *d, size))
+                .collect();
+            for k in 1..=6 {
+                let (d, align) = corners[1];
+                let step = egui::vec2(0.0, k as f32 * (size.y + 2.0));
+                candidates.push(align.anchor_size(q + d + step, size));
+            }
+            let clip = painter.clip_rect();
+            let free = |r: &egui::Rect| {
+                clip.contains_rect(*r) && !self.taken.iter().any(|t| t.intersects(*r))
+            };
+            let rect = candidates
+                .iter()
+                .find(|r| free(r))
+                .or_else(|| candidates.iter().find(|r| clip.contains_rect(**r)))
+                .copied()
+                .unwrap_or(candidates[0]);
+            painter.rect_filled(rect, 3.0, super::slices::OVERLAY_BACKING);
+            painter.galley(rect.min + egui::vec2(4.0, 2.0), galley, colour);
+            self.taken.push(rect.expand(1.0));
+        }
+    }
+}
+
+/// How far from a slice markups still show there (dimmed), mm.
+pub fn slice_range_mm(step_mm: f64) -> f64 {
+    (step_mm * 5.0).max(5.0)
+}
+
+/// A slice view as the measuring tool sees it: the slice, its mapping to the screen, its
+/// plane's depth along the normal and the slice step (both mm).
+pub struct SliceGeometry<'a> {
+    pub slice: &'a Slice,
+    pub map: &'a SliceMapping,
+    pub plane: Plane,
+    pub depth_mm: f64,
+    pub step_mm: f64,
+}
+
+/// Markups (and the one being placed) over a slice view.
+pub fn draw_on_slice(painter: &egui::Painter, doc: &PlanDoc, tool: &MarkupTool, g: &SliceGeometry) {
+    let SliceGeometry {
+        slice,
+        map,
+        plane,
+        depth_mm,
+        step_mm,
+    } = *g;
+    let (_, _, n) = plane.axes();
+    let range = slice_range_mm(step_mm);
+    let dist = |p: &P| nalgebra::Vector3::from(*p).dot(&n) - depth_mm;
+    let at = |p: &P| {
+        let (u, v) = slice.pixel_of(&nalgebra::Point3::from(*p));
+        let (x, y) = map.screen_of(u, v);
+        Some((
+            Pos2::new(x as f32, y as f32),
+            placing::slice_opacity(dist(p), range),
+        ))
+    };
+    let seg = |a: &P, b: &P| {
+        let (da, db) = (dist(a), dist(b));
+        if da * db <= 0.0 {
+            1.0
+        } else {
+            placing::slice_opacity(da.abs().min(db.abs()), range)
+        }
+    };
+    draw_all(painter, doc, tool, &at, &seg);
+}
+
+/// Input on a slice view for the measuring tool; true when it took the input (the view then
+/// does not move the cursor or toggle its size).
+pub fn slice_input(
+    ui: &egui::Ui,
+    response: &egui::Response,
+    doc: &mut PlanDoc,
+    tool: &mut MarkupTool,
+    g: &SliceGeometry,
+) -> bool {
+    let SliceGeometry {
+        slice,
+        map,
+        plane,
+        depth_mm,
+        step_mm,
+    } = *g;
+    let patient = |pos: Pos2| {
+        let p = map.patient_at_screen(slice, f64::from(pos.x), f64::from(pos.y));
+        [p.x, p.y, p.z]
+    };
+    if let Some(h) = response.hover_pos() {
+        tool.hover = Some(patient(h));
+    }
+    let (_, _, n) = plane.axes();
+    let range = slice_range_mm(step_mm);
+    let screen = |p: &P| {
+        let d = nalgebra::Vector3::from(*p).dot(&n) - depth_mm;
+        if placing::slice_opacity(d, range) <= 0.0 {
+            return None;
+        }
+        let (u, v) = slice.pixel_of(&nalgebra::Point3::from(*p));
+        Some(map.screen_of(u, v))
+    };
+    point_drag(ui, response, doc, tool, &screen, &|pos| Some(patient(pos)))
+        || placing_clicks(response, doc, tool, &|pos| Some(patient(pos)))
+}
+
+/// Grabbing, moving and dropping a markup's point with the primary button.
+fn point_drag(
+    ui: &egui::Ui,
+    response: &egui::Response,
+    doc: &mut PlanDoc,
+    tool: &mut MarkupTool,
+    screen: &dyn Fn(&P) -> Option<(f64, f64)>,
+    patient: &dyn Fn(Pos2) -> Option<P>,
+) -> bool {
+    let primary = ui.input(|i| i.pointer.primary_down() && !i.modifiers.shift);
+    if tool.drag.is_none()
+        && response.drag_started()
+        && primary
+        && let Some(pos) = ui
+            .input(|i| i.pointer.press_origin())
+            .or_else(|| response.interact_pointer_pos())
+        && let Some((id, index)) =
+            placing::grab(&doc.plan, screen, (f64::from(pos.x), f64::from(pos.y)), 8.0)
+        && let Some(m) = doc.plan.markup(id)
+    {
+        tool.drag = Some(Drag {
+            id,
+            index,
+            before: m.points_lps_mm.clone(),
+        });
+        tool.selected = Some(id);
+    }
+    let Some(drag) = tool.drag.clone() else {
+        return false;
+    };
+    if response.dragged()
+        && let Some(pos) = response.interact_pointer_pos()
+        && let Some(p) = patient(pos)
+    {
+        doc.drag_to(drag.id, drag.index, p);
+    }
+    if response.drag_stopped() || !ui.input(|i| i.pointer.primary_down()) {
+        doc.end_drag(drag.id, drag.before);
+        tool.drag = None;
+    }
+    true
+}
+
+/// Clicks that place points while a tool is on (a double-click finishes a curve).
+fn placing_clicks(
+    response: &egui::Response,
+    doc: &mut PlanDoc,
+    tool: &mut MarkupTool,
+    patient: &dyn Fn(Pos2) -> Option<P>,
+) -> bool {
+    if tool.placing.is_none() {
+        return false;
+    }
+    if response.double_clicked() {
+        tool.finish(doc);
+        return true;
+    }
+    if response.clicked()
+        && let Some(pos) = response.interact_pointer_pos()
+    {
+        match patient(pos) {
+            Some(p) => {
+                tool.pick_note = None;
+                tool.place(doc, p);
+            }
+            None => {
+                tool.pick_note = Some(if tool.picks.pending() > 0 {
+                    "surfaces are still being indexed for picking".into()
+                } else {
+                    "no visible surface under the pointer".into()
+                });
+            }
+        }
+        return true;
+    }
+    // Dragging with a tool on still orbits, pans and moves the cursor.
+    false
+}
+
+/// Markups over the 3D view (on top of every surface, translucent or not).
+pub fn draw_on_3d(
+    painter: &egui::Painter,
+    ws: &Workspace,
+    doc: &PlanDoc,
+    tool: &MarkupTool,
+    r: egui::Rect,
+) {
+    let cam = &ws.camera;
+    let (w, h) = (f64::from(r.width()), f64::from(r.height()));
+    let at = |p: &P| {
+        cam.pixel(&nalgebra::Point3::from(*p), w, h)
+            .map(|(x, y)| (r.min + egui::vec2(x as f32, y as f32), 1.0))
+    };
+    let seg = |_: &P, _: &P| 1.0;
+    draw_all(painter, doc, tool, &at, &seg);
+    if tool.placing.is_some()
+        && let Some(note) = &tool.pick_note
+    {
+        overlay_text(
+            painter,
+            r.center_bottom() - egui::vec2(0.0, 10.0),
+            egui::Align2::CENTER_BOTTOM,
+            note,
+            egui::FontId::proportional(13.0),
+            Color32::from_rgb(240, 200, 90),
+        );
+    }
+}
+
+/// Input on the 3D view for the measuring tool: clicks land on the surface under the
+/// pointer, points are dragged along the surfaces. True when it took the input.
+pub fn input_3d(
+    ui: &egui::Ui,
+    response: &egui::Response,
+    ws: &Workspace,
+    doc: &mut PlanDoc,
+    tool: &mut MarkupTool,
+    r: egui::Rect,
+) -> bool {
+    let cam = ws.camera;
+    let (w, h) = (f64::from(r.width()), f64::from(r.height()));
+    let picks = std::mem::take(&mut tool.picks);
+    let hit = |pos: Pos2| {
+        let (o, d) = cam.ray(f64::from(pos.x - r.min.x), f64::from(pos.y - r.min.y), w, h);
+        picks.cast(ws, [o.x, o.y, o.z], [d.x, d.y, d.z])
+    };
+    if tool.placing.is_some() || tool.drag.is_some() {
+        tool.hover = response.hover_pos().and_then(hit);
+    }
+    let screen = |p: &P| {
+        cam.pixel(&nalgebra::Point3::from(*p), w, h)
+            .map(|(x, y)| (x + f64::from(r.min.x), y + f64::from(r.min.y)))
+    };
+    let took = point_drag(ui, response, doc, tool, &screen, &hit)
+        || placing_clicks(response, doc, tool, &hit);
+    tool.picks = picks;
+    took
+}
+
+/// Tool keys: D distance, A angle, L landmark, C curve, Escape, Enter (finish a curve),
+/// Ctrl+Z / Ctrl+Shift+Z (or Ctrl+Y) undo and redo, Ctrl+S save.
+pub fn keys(ctx: &egui::Context, ws: &Workspace, doc: &mut PlanDoc, tool: &mut MarkupTool) {
+    if ctx.memory(|m| m.focused().is_some()) {
+        return;
+    }
+    let (kind, esc, enter, undo, redo, save) = ctx.input(|i| {
+        let plain =
+            !i.modifiers.ctrl && !i.modifiers.command && !i.modifiers.shift && !i.modifiers.alt;
+        let cmd = i.modifiers.command || i.modifiers.ctrl;
+        let kind = [
+            (egui::Key::D, MarkupKind::Distance),
+            (egui::Key::A, MarkupKind::Angle),
+            (egui::Key::L, MarkupKind::Landmark),
+            (egui::Key::C, MarkupKind::Curve),
+        ]
+        .into_iter()
+        .find(|(k, _)| plain && i.key_pressed(*k))
+        .map(|(_, kind)| kind);
+        (
+            kind,
+            i.key_pressed(egui::Key::Escape),
+            i.key_pressed(egui::Key::Enter),
+            cmd && !i.modifiers.shift && i.key_pressed(egui::Key::Z),
+            cmd && ((i.modifiers.shift && i.key_pressed(egui::Key::Z))
+                || i.key_pressed(egui::Key::Y)),
+            cmd && i.key_pressed(egui::Key::S),
+        )
+    });
+    if let Some(k) = kind {
+        tool.start(k);
+    }
+    if esc {
+        tool.escape();
+    }
+    if enter {
+        tool.finish(doc);
+    }
+    if undo {
+        doc.undo();
+    }
+    if redo {
+        doc.redo();
+    }
+    if save {
+        match doc.path.clone() {
+            Some(p) => {
+                doc.save(&p, ws);
+            }
+            None => tool.saving = Some((SaveWhat::Plan, default_path(ws, SaveWhat::Plan))),
+        }
+    }
+}
+
+/// Where a file is suggested: the plan's own file, else the working folder, named by what it
+/// holds (never by the patient).
+pub fn default_path(ws: &Workspace, what: SaveWhat) -> String {
+    let dir = std::env::current_dir().unwrap_or_default();
+    let name = match what {
+        SaveWhat::Plan => "plan.twinplan.json",
+        SaveWhat::Csv => "measurements.csv",
+        SaveWhat::Slicer => "measurements.mrk.json",
+    };
+    let _ = ws;
+    dir.join(name).display().to_string()
+}
+
+/// The Edit menu: undo and redo, named.
+pub fn edit_menu(ui: &mut egui::Ui, doc: &mut PlanDoc) {
+    let undo = doc.history.undo_label().map(|s| s.to_string());
+    let redo = doc.history.redo_label().map(|s| s.to_string());
+    let u = ui.add_enabled(
+        undo.is_some(),
+        egui::Button::new(format!("Undo {}", undo.unwrap_or_default())).shortcut_text("Ctrl+Z"),
+    );
+    if u.clicked() {
+        doc.undo();
+        ui.close();
+    }
+    let r = ui.add_enabled(
+        redo.is_some(),
+        egui::Button::new(format!("Redo {}", redo.unwrap_or_default()))
+            .shortcut_text("Ctrl+Shift+Z"),
+    );
+    if r.clicked() {
+        doc.redo();
+        ui.close();
+    }
+}
+
+/// File menu entries for the plan.
+pub fn file_menu(ui: &mut egui::Ui, ws: &Workspace, doc: &mut PlanDoc, tool: &mut MarkupTool) {
+    let open = ws.loaded.is_some();
+    if ui
+        .add_enabled(open, egui::Button::new("Open plan…"))
+        .clicked()
+    {
+        tool.opening = Some((false, default_path(ws, SaveWhat::Plan)));
+        ui.close();
+    }
+    if ui
+        .add_enabled(open, egui::Button::new("Save plan").shortcut_text("Ctrl+S"))
+        .clicked()
+    {
+        match doc.path.clone() {
+            Some(p) => {
+                doc.save(&p, ws);
+            }
+            None => tool.saving = Some((SaveWhat::Plan, default_path(ws, SaveWhat::Plan))),
+        }
+        ui.close();
+    }
+    if ui
+        .add_enabled(open, egui::Button::new("Save plan as…"))
+        .clicked()
+    {
+        let path = doc
+            .path
+            .as_ref()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|| default_path(ws, SaveWhat::Plan));
+        tool.saving = Some((SaveWhat::Plan, path));
+        ui.close();
+    }
+}
+
+const PALETTE: [[f32; 3]; 8] = [
+    [1.0, 0.85, 0.2],
+    [0.35, 0.9, 1.0],
+    [1.0, 0.45, 0.85],
+    [0.55, 1.0, 0.45],
+    [1.0, 0.55, 0.2],
+    [0.7, 0.6, 1.0],
+    [1.0, 1.0, 1.0],
+    [1.0, 0.3, 0.3],
+];
+
+/// The plan panel: tools, every markup (name, kind, value, colour, visibility, lock,
+/// rename, delete, go to), and the plan's file commands.
+pub fn plan_panel(
+    ui: &mut egui::Ui,
+    ws: &Workspace,
+    doc: &mut PlanDoc,
+    tool: &mut MarkupTool,
+    actions: &mut Vec<UiAction>,
+) {
+    let title = match (&doc.path, doc.dirty()) {
+        (Some(p), dirty) => format!(
+            "Measurements — {}{}",
+            p.file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+            if dirty { " •" } else { "" }
+        ),
+        (None, _) => "Measurements".to_string(),
+    };
+    ui.heading(title);
+    ui.horizontal_wrapped(|ui| {
+        for (kind, text, key) in [
+            (MarkupKind::Distance, "Distance", "D"),
+            (MarkupKind::Angle, "Angle", "A"),
+            (MarkupKind::Landmark, "Landmark", "L"),
+            (MarkupKind::Curve, "Curve", "C"),
+            (MarkupKind::ClosedCurve, "Closed curve", ""),
+        ] {
+            let on = tool.placing.as_ref().is_some_and(|p| p.kind == kind);
+            let hint = if key.is_empty() {
+                format!("Place a {} (Enter or double-click closes it)", kind.name())
+            } else {
+                format!("Place a {} ({key})", kind.name())
+            };
+            let r = ui.selectable_label(on, text).on_hover_text(hint);
+            if r.clicked() {
+                if on {
+                    tool.placing = None;
+                } else {
+                    tool.start(kind);
+                }
+            }
+        }
+    });
+    if let Some(pl) = &tool.placing {
+        let needed = match pl.kind.points_needed() {
+            Some(n) => format!("point {} of {n}", pl.points.len() + 1),
+            None => format!(
+                "{} point(s); Enter or double-click finishes",
+                pl.points.len()
+            ),
+        };
+        ui.label(
+            RichText::new(format!(
+                "Placing a {}: click on a slice or a surface — {needed} · Esc cancels",
+                pl.kind.name()
+            ))
+            .small()
+            .color(Color32::from_rgb(240, 200, 90)),
+        );
+    }
+    if doc.plan.markups.is_empty() {
+        ui.label(RichText::new("No measurements yet.").weak());
+    }
+    let mut edits = Vec::new();
+    egui::Grid::new("markups")
+        .striped(true)
+        .num_columns(6)
+        .show(ui, |ui| {
+            for m in &doc.plan.markups {
+                // Colour: a swatch with a palette.
+                ui.menu_button(RichText::new("■").color(colour32(m.colour, 1.0)), |ui| {
+                    ui.horizontal(|ui| {
+                        for c in PALETTE {
+                            if ui
+                                .button(RichText::new("■").color(colour32(c, 1.0)))
+                                .clicked()
+                            {
+                                edits.push(PlanEdit::SetColour {
+                                    id: m.id,
+                                    colour: c,
+                                });
+                                ui.close();
+                            }
+                        }
+                    });
+                });
+                let mut visible = m.visible;
+                if ui
+                    .checkbox(&mut visible, "")
+                    .on_hover_text("Show or hide")
+                    .changed()
+                {
+                    edits.push(PlanEdit::SetVisible { id: m.id, visible });
+                }
+                match &mut tool.renaming {
+                    Some((id, text)) if *id == m.id => {
+                        let r = ui.add(egui::TextEdit::singleline(text).desired_width(90.0));
+                        r.request_focus();
+                        if r.lost_focus() {
+                            let name = text.trim().to_string();
+                            if !name.is_empty() && name != m.name {
+                                edits.push(PlanEdit::Rename { id: m.id, name });
+                            }
+                            tool.renaming = None;
+                        }
+                    }
+                    _ => {
+                        let sel = tool.selected == Some(m.id);
+                        let r = ui
+                            .selectable_label(sel, &m.name)
+                            .on_hover_text(format!("{} · double-click to rename", m.kind.name()));
+                        if r.double_clicked() {
+                            tool.renaming = Some((m.id, m.name.clone()));
+                        } else if r.clicked() {
+                            tool.selected = Some(m.id);
+                        }
+                    }
+                }
+                let value = match m.kind {
+                    MarkupKind::Landmark => m.points_lps_mm.first().map_or(String::new(), |p| {
+                        crate::session::readout::position(
+                            &nalgebra::Point3::from(*p),
+                            ws.coordinates,
+                        )
+                    }),
+                    _ => m.label(),
+                };
+                ui.label(RichText::new(value).monospace());
+                ui.horizontal(|ui| {
+                    let lock = if m.locked { "🔒" } else { "🔓" };
+                    if ui
+                        .small_button(lock)
+                        .on_hover_text(if m.locked {
+                            "Unlock"
+                        } else {
+                            "Lock (points cannot move)"
+                        })
+                        .clicked()
+                    {
+                        edits.push(PlanEdit::SetLocked {
+                            id: m.id,
+                            locked: !m.locked,
+                        });
+                    }
+                    if ui
+                        .small_button("Go to")
+                        .on_hover_text("Slices through it, the camera framed on it")
+                        .clicked()
+                        && let Some((lo, hi)) = placing::bounds(m)
+                    {
+                        tool.selected = Some(m.id);
+                        actions.push(UiAction::FocusOn(lo, hi));
+                    }
+                    if ui.small_button("🗑").on_hover_text("Delete").clicked() {
+                        edits.push(PlanEdit::RemoveMarkup(m.id));
+                    }
+                });
+                ui.end_row();
+            }
+        });
+    for e in edits {
+        doc.edit(e);
+    }
+    ui.horizontal_wrapped(|ui| {
+        let any = !doc.plan.markups.is_empty();
+        if ui
+            .add_enabled(any, egui::Button::new("Export CSV…"))
+            .clicked()
+        {
+            tool.saving = Some((SaveWhat::Csv, default_path(ws, SaveWhat::Csv)));
+        }
+        if ui
+            .add_enabled(any, egui::Button::new("Export to Slicer…"))
+            .on_hover_text("3D Slicer markups JSON (.mrk.json), LPS")
+            .clicked()
+        {
+            tool.saving = Some((SaveWhat::Slicer, default_path(ws, SaveWhat::Slicer)));
+        }
+        if ui
+            .add_enabled(
+                ws.loaded.is_some(),
+                egui::Button::new("Import from Slicer…"),
+            )
+            .clicked()
+        {
+            tool.opening = Some((true, default_path(ws, SaveWhat::Slicer)));
+        }
+    });
+    if let Some((ok, text)) = &doc.message {
+        let colour = if *ok {
+            Color32::from_gray(170)
+        } else {
+            Color32::from_rgb(235, 110, 100)
+        };
+        ui.label(RichText::new(text).small().color(colour));
+    }
+}
+
+/// The save and open dialogs for plans and exports.
+pub fn dialogs(ctx: &egui::Context, ws: &Workspace, doc: &mut PlanDoc, tool: &mut MarkupTool) {
+    if let Some((what, path)) = &mut tool.saving {
+        let title = match what {
+            SaveWhat::Plan => "Save plan",
+            SaveWhat::Csv => "Export measurements as CSV",
+            SaveWhat::Slicer => "Export to 3D Slicer markups",
+        };
+        let mut open = true;
+        let mut done = false;
+        egui::Window::new(title)
+            .open(&mut open)
+            .collapsible(false)
+            .show(ctx, |ui| {
+                ui.label("File:");
+                let r = ui.add(egui::TextEdit::singleline(path).desired_width(460.0));
+                let enter = r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+                if ui.button("Save").clicked() || enter {
+                    let p = PathBuf::from(path.trim());
+                    done = match what {
+                        SaveWhat::Plan => doc.save(&p, ws),
+                        other => doc.export(&p, *other),
+                    };
+                }
+                if let Some((false, text)) = &doc.message {
+                    ui.colored_label(Color32::from_rgb(235, 110, 100), text);
+                }
+            });
+        if done || !open {
+            tool.saving = None;
+        }
+    }
+    if let Some((import, path)) = &mut tool.opening {
+        let mut open = true;
+        let mut done = false;
+        let title = if *import {
+            "Import 3D Slicer markups"
+        } else {
+            "Open plan"
+        };
+        egui::Window::new(title)
+            .open(&mut open)
+            .collapsible(false)
+            .show(ctx, |ui| {
+                ui.label("File:");
+                let r = ui.add(egui::TextEdit::singleline(path).desired_width(460.0));
+                let enter = r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+                if ui.button("Open").clicked() || enter {
+                    let p = PathBuf::from(path.trim());
+                    done = if *import {
+                        doc.import_slicer(&p)
+                    } else {
+                        doc.open(&p, ws)
+                    };
+                }
+                if let Some((false, text)) = &doc.message {
+                    ui.colored_label(Color32::from_rgb(235, 110, 100), text);
+                }
+            });
+        if done || !open {
+            tool.opening = None;
+        }
+    }
+}

@@ -1,0 +1,455 @@
+//! Measuring in the workstation as a user does, on the bundled sample: the whole UI is run
+//! on a bare egui context fed with real pointer and key events (no window, no GPU). Keys
+//! choose the tool, two clicks on the axial slice make a distance whose points are the
+//! patient positions of the clicked pixels, dragging a point is one undoable step, Escape
+//! drops a placement, a locked markup does not move, and a click in the 3D view lands on
+//! the surface under the pointer (checked against a brute-force ray cast of every triangle).
+#![cfg(feature = "viewer")]
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use bevy::prelude::*;
+use bevy_egui::egui;
+use twinplan::app::markups::{MarkupTool, PlanDoc};
+use twinplan::app::slices::SliceCache;
+use twinplan::app::state::{Jobs, LogicPlugin, UiAction, Workspace};
+use twinplan::app::ui::{UiState, workstation_ui};
+use twinplan::mesh::pick::Bvh;
+use twinplan::plan::{MarkupKind, PlanEdit};
+use twinplan::session::layout::{Layout, Rect as ViewRect, SliceMapping, ViewId};
+use twinplan::session::open::sample_path;
+use twinplan::volume::display::Plane;
+
+const SCREEN: (f32, f32) = (1600.0, 1000.0);
+
+fn loaded_sample() -> Option<App> {
+    let Some(sample) = sample_path() else {
+        common::skip("bundled sample not found");
+        return None;
+    };
+    let mut app = App::new();
+    app.add_plugins((MinimalPlugins, LogicPlugin));
+    app.world_mut().write_message(UiAction::Open(sample));
+    app.update();
+    let t = Instant::now();
+    loop {
+        app.update();
+        let ws = app.world().resource::<Workspace>();
+        if ws.loaded.is_some() && app.world().resource::<Jobs>().is_idle() {
+            break;
+        }
+        assert!(t.elapsed() < Duration::from_secs(600), "study did not load");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Some(app)
+}
+
+/// The workstation's panels and views run frame by frame with scripted input.
+struct Session {
+    ctx: egui::Context,
+    cache: SliceCache,
+    st: UiState,
+    doc: PlanDoc,
+    tool: MarkupTool,
+    time: f64,
+    pointer: egui::Pos2,
+}
+
+impl Session {
+    fn new() -> Session {
+        let st = UiState {
+            bare: true,
+            ..UiState::default()
+        };
+        Session {
+            ctx: egui::Context::default(),
+            cache: SliceCache::default(),
+            st,
+            doc: PlanDoc::default(),
+            tool: MarkupTool::default(),
+            time: 0.0,
+            pointer: egui::pos2(1.0, 1.0),
+        }
+    }
+
+    fn frame(&mut self, ws: &Workspace, events: Vec<egui::Event>) -> Vec<UiAction> {
+        self.frame_with(ws, events, egui::Modifiers::NONE)
+    }
+
+    fn frame_with(
+        &mut self,
+        ws: &Workspace,
+        events: Vec<egui::Event>,
+        modifiers: egui::Modifiers,
+    ) -> Vec<UiAction> {
+        self.time += 0.05;
+        let input = egui::RawInput {
+            screen_rect: Some(egui::Rect::from_min_size(
+                egui::Pos2::ZERO,
+                egui::vec2(SCREEN.0, SCREEN.1),
+            )),
+            time: Some(self.time),
+            events: [egui::Event::ModifiersChanged(modifiers)]
+                .into_iter()
+                .chain(events)
+                .collect(),
+            ..Default::default()
+        };
+        let mut actions = Vec::new();
+        let mut out = self.ctx.run_ui(input, |ui| {
+            workstation_ui(
+                ui.ctx(),
+                ws,
+                &[],
+                &mut self.cache,
+                &mut self.st,
+                &mut actions,
+                &mut self.doc,
+                &mut self.tool,
+            );
+        });
+        out.textures_delta.clear();
+        actions
+    }
+
+    fn idle(&mut self, ws: &Workspace, frames: usize) {
+        for _ in 0..frames {
+            self.frame(ws, Vec::new());
+        }
+    }
+
+    fn key(&mut self, ws: &Workspace, key: egui::Key, modifiers: egui::Modifiers) {
+        let ev = |pressed| egui::Event::Key {
+            key,
+            physical_key: None,
+            pressed,
+            repeat: false,
+            modifiers,
+        };
+        self.frame_with(ws, vec![ev(true)], modifiers);
+        self.frame_with(ws, vec![ev(false)], modifiers);
+    }
+
+    fn button(&self, pressed: bool) -> egui::Event {
+        egui::Event::PointerButton {
+            pos: self.pointer,
+            button: egui::PointerButton::Primary,
+            pressed,
+            modifiers: egui::Modifiers::NONE,
+        }
+    }
+
+    /// A click at `at`, well apart in time from the last (never read as a double-click).
+    fn click(&mut self, ws: &Workspace, at: egui::Pos2) -> Vec<UiAction> {
+        self.time += 1.0;
+        self.pointer = at;
+        self.frame(ws, vec![egui::Event::PointerMoved(at)]);
+        self.frame(ws, vec![self.button(true)]);
+        self.frame(ws, vec![self.button(false)])
+    }
+
+    /// Presses at `from`, moves to `to` in steps, releases there.
+    fn drag(&mut self, ws: &Workspace, from: egui::Pos2, to: egui::Pos2) -> Vec<UiAction> {
+        self.time += 1.0;
+        self.pointer = from;
+        self.frame(ws, vec![egui::Event::PointerMoved(from)]);
+        let mut actions = self.frame(ws, vec![self.button(true)]);
+        for i in 1..=8 {
+            let p = from + (to - from) * (i as f32 / 8.0);
+            self.pointer = p;
+            actions.extend(self.frame(ws, vec![egui::Event::PointerMoved(p)]));
+        }
+        actions.extend(self.frame(ws, vec![self.button(false)]));
+        actions
+    }
+}
+
+fn ctrl() -> egui::Modifiers {
+    egui::Modifiers {
+        ctrl: true,
+        command: true,
+        ..Default::default()
+    }
+}
+
+fn ctrl_shift() -> egui::Modifiers {
+    egui::Modifiers {
+        shift: true,
+        ..ctrl()
+    }
+}
+
+fn whole_screen() -> ViewRect {
+    ViewRect::new(0.0, 0.0, SCREEN.0, SCREEN.1)
+}
+
+#[test]
+fn distances_are_placed_dragged_undone_and_locked_on_the_axial_slice() {
+    let Some(mut app) = loaded_sample() else {
+        return;
+    };
+    app.world_mut().resource_mut::<Workspace>().layout = Layout::Single(ViewId::Axial);
+    let ws = app.world().resource::<Workspace>();
+    let mut s = Session::new();
+    s.idle(ws, 3);
+    let (slice, _, _) = s.cache.plane(Plane::Axial).expect("axial slice");
+    let slice = slice.clone();
+    let map = SliceMapping::for_slice(&slice, whole_screen(), &ws.slice_views[0]);
+    let patient = |p: egui::Pos2| {
+        let q = map.patient_at_screen(&slice, f64::from(p.x), f64::from(p.y));
+        [q.x, q.y, q.z]
+    };
+    let screen = |p: &[f64; 3]| {
+        let (u, v) = slice.pixel_of(&nalgebra::Point3::from(*p));
+        let (x, y) = map.screen_of(u, v);
+        egui::pos2(x as f32, y as f32)
+    };
+
+    s.key(ws, egui::Key::D, egui::Modifiers::NONE);
+    assert_eq!(
+        s.tool.placing.as_ref().map(|p| p.kind),
+        Some(MarkupKind::Distance)
+    );
+    let (a, b) = (egui::pos2(700.25, 480.5), egui::pos2(910.5, 520.75));
+    let moved = s.click(ws, a);
+    assert!(
+        !moved.iter().any(|m| matches!(m, UiAction::MoveCursor(_))),
+        "a click that places a point does not move the cursor"
+    );
+    assert!(s.doc.plan.markups.is_empty(), "one point is not a distance");
+    s.click(ws, b);
+    assert_eq!(s.doc.plan.markups.len(), 1);
+    let m = s.doc.plan.markups[0].clone();
+    assert_eq!(m.kind, MarkupKind::Distance);
+    assert_eq!(m.name, "D-1");
+    for (got, want) in m.points_lps_mm.iter().zip([patient(a), patient(b)]) {
+        for k in 0..3 {
+            assert!((got[k] - want[k]).abs() < 1e-9, "{got:?} vs {want:?}");
+        }
+    }
+    let (pa, pb) = (patient(a), patient(b));
+    let truth =
+        ((pa[0] - pb[0]).powi(2) + (pa[1] - pb[1]).powi(2) + (pa[2] - pb[2]).powi(2)).sqrt();
+    assert!((m.measurements()[0].value - truth).abs() < 1e-9);
+    assert_eq!(
+        s.tool.placing.as_ref().map(|p| p.points.len()),
+        Some(0),
+        "ready for the next"
+    );
+
+    // Undo and redo from the keyboard.
+    s.key(ws, egui::Key::Z, ctrl());
+    assert!(s.doc.plan.markups.is_empty());
+    s.key(ws, egui::Key::Z, ctrl_shift());
+    assert_eq!(s.doc.plan.markups, vec![m.clone()]);
+
+    // Escape twice: the tool is put away.
+    s.key(ws, egui::Key::Escape, egui::Modifiers::NONE);
+    s.key(ws, egui::Key::Escape, egui::Modifiers::NONE);
+    assert!(s.tool.placing.is_none());
+
+    // Dragging the second point: it follows the pointer, and the whole drag is one step.
+    let to = egui::pos2(960.0, 575.0);
+    let actions = s.drag(ws, screen(&m.points_lps_mm[1]), to);
+    assert!(
+        !actions.iter().any(|m| matches!(m, UiAction::MoveCursor(_))),
+        "dragging a point does not move the cursor"
+    );
+    let dragged = s.doc.plan.markups[0].points_lps_mm.clone();
+    assert_eq!(dragged[0], m.points_lps_mm[0], "the other point stays");
+    let want = patient(to);
+    for k in 0..3 {
+        assert!(
+            (dragged[1][k] - want[k]).abs() < 1e-9,
+            "{:?} vs {want:?}",
+            dragged[1]
+        );
+    }
+    assert_eq!(s.doc.history.undo_label(), Some("move D-1"));
+    s.key(ws, egui::Key::Z, ctrl());
+    assert_eq!(s.doc.plan.markups[0].points_lps_mm, m.points_lps_mm);
+
+    // An angle started and dropped with Escape leaves nothing.
+    s.key(ws, egui::Key::A, egui::Modifiers::NONE);
+    s.click(ws, egui::pos2(600.0, 600.0));
+    assert_eq!(s.tool.placing.as_ref().map(|p| p.points.len()), Some(1));
+    s.key(ws, egui::Key::Escape, egui::Modifiers::NONE);
+    assert_eq!(s.tool.placing.as_ref().map(|p| p.points.len()), Some(0));
+    s.key(ws, egui::Key::Escape, egui::Modifiers::NONE);
+    assert_eq!(s.doc.plan.markups.len(), 1);
+
+    // A locked markup does not move: the drag moves the cursor instead.
+    assert!(s.doc.edit(PlanEdit::SetLocked {
+        id: m.id,
+        locked: true
+    }));
+    let actions = s.drag(ws, screen(&m.points_lps_mm[1]), to);
+    assert_eq!(s.doc.plan.markups[0].points_lps_mm, m.points_lps_mm);
+    assert!(actions.iter().any(|m| matches!(m, UiAction::MoveCursor(_))));
+}
+
+#[test]
+fn a_click_in_3d_lands_on_the_opaque_surface_under_the_pointer() {
+    let Some(mut app) = loaded_sample() else {
+        return;
+    };
+    app.world_mut().resource_mut::<Workspace>().layout = Layout::Single(ViewId::ThreeD);
+    let ws = app.world().resource::<Workspace>();
+    let mut s = Session::new();
+    let t = Instant::now();
+    loop {
+        s.tool.picks.update(ws);
+        if s.tool.picks.pending() == 0 {
+            break;
+        }
+        assert!(
+            t.elapsed() < Duration::from_secs(120),
+            "pick index not built"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    s.key(ws, egui::Key::L, egui::Modifiers::NONE);
+    // Through the middle of the view: the skin (translucent) is in front of the anatomy.
+    let at = egui::pos2(800.0, 500.0);
+    s.click(ws, at);
+    assert_eq!(s.doc.plan.markups.len(), 1, "{:?}", s.tool.pick_note);
+    let placed = s.doc.plan.markups[0].points_lps_mm[0];
+    // Independently: every triangle of every opaque visible surface.
+    let (o, d) = ws.camera.ray(
+        f64::from(at.x),
+        f64::from(at.y),
+        f64::from(SCREEN.0),
+        f64::from(SCREEN.1),
+    );
+    let best = ws
+        .structures
+        .iter()
+        .filter(|st| st.visible && st.recipe.opacity >= 0.99)
+        .filter_map(|st| {
+            let mesh = &st.built.as_ref()?.mesh;
+            Bvh::brute_force(mesh, [o.x, o.y, o.z], [d.x, d.y, d.z]).map(|h| (h, &st.recipe.name))
+        })
+        .min_by(|a, b| a.0.t.total_cmp(&b.0.t))
+        .expect("the ray meets an opaque surface");
+    for k in 0..3 {
+        assert!(
+            (placed[k] - best.0.point_mm[k]).abs() < 1e-6,
+            "placed {placed:?}, {} hit at {:?}",
+            best.1,
+            best.0.point_mm
+        );
+    }
+    // Off the anatomy, nothing is placed and the view says why.
+    s.click(ws, egui::pos2(40.0, 980.0));
+    assert_eq!(s.doc.plan.markups.len(), 1);
+    assert!(s.tool.pick_note.is_some());
+}
+
+#[test]
+fn structure_changes_are_undone_with_the_plan_and_saved_in_it() {
+    use twinplan::app::markups::MeasurementsPlugin;
+    let Some(sample) = sample_path() else {
+        common::skip("bundled sample not found");
+        return;
+    };
+    let mut app = App::new();
+    app.add_plugins((MinimalPlugins, LogicPlugin, MeasurementsPlugin));
+    let wait = |app: &mut App| {
+        let t = Instant::now();
+        loop {
+            app.update();
+            let ws = app.world().resource::<Workspace>();
+            if ws.loaded.is_some()
+                && app.world().resource::<Jobs>().is_idle()
+                && ws.structures.iter().all(|s| s.built.is_some())
+            {
+                break;
+            }
+            assert!(
+                t.elapsed() < Duration::from_secs(600),
+                "structures not built"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    };
+    app.world_mut().write_message(UiAction::Open(sample));
+    wait(&mut app);
+    let ws = app.world().resource::<Workspace>();
+    let id_of = |ws: &Workspace, name: &str| {
+        ws.structures
+            .iter()
+            .find(|s| s.recipe.name == name)
+            .map(|s| s.id)
+            .expect("structure")
+    };
+    let (skin, bone) = (id_of(ws, "skin"), id_of(ws, "bone"));
+    let skin_opacity = |app: &App| {
+        let ws = app.world().resource::<Workspace>();
+        ws.structures
+            .iter()
+            .find(|s| s.id == skin)
+            .map(|s| s.recipe.opacity)
+    };
+    let before = skin_opacity(&app).expect("skin");
+    assert!(
+        app.world()
+            .resource::<PlanDoc>()
+            .history
+            .undo_label()
+            .is_none(),
+        "a new series' defaults are no undo step"
+    );
+    // A slider dragged through two values is one step; removing bone is another.
+    for o in [0.6, 0.4] {
+        app.world_mut().write_message(UiAction::SetOpacity(skin, o));
+        app.update();
+    }
+    app.world_mut().write_message(UiAction::Remove(bone));
+    app.update();
+    let doc = app.world().resource::<PlanDoc>();
+    assert_eq!(doc.history.undo_label(), Some("remove bone"));
+    assert_eq!(doc.plan.structures.len(), 2);
+
+    // Undo: bone comes back (rebuilt), then the opacity returns to before the drag.
+    app.world_mut().resource_mut::<PlanDoc>().undo();
+    app.update();
+    assert!(
+        app.world()
+            .resource::<Workspace>()
+            .structures
+            .iter()
+            .any(|s| s.id == bone)
+    );
+    wait(&mut app);
+    app.world_mut().resource_mut::<PlanDoc>().undo();
+    app.update();
+    assert_eq!(skin_opacity(&app), Some(before));
+    app.world_mut().resource_mut::<PlanDoc>().redo();
+    app.update();
+    assert_eq!(skin_opacity(&app), Some(0.4));
+
+    // The plan file carries the structures as recipes.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("case.twinplan.json");
+    let world = app.world_mut();
+    world.resource_scope(|world, mut doc: Mut<PlanDoc>| {
+        let ws = world.resource::<Workspace>();
+        assert!(doc.save(&path, ws), "{:?}", doc.message);
+    });
+    let f = twinplan::plan::file::read(&path).expect("reads");
+    let names: Vec<&str> = f
+        .plan
+        .structures
+        .iter()
+        .map(|s| s.recipe.name.as_str())
+        .collect();
+    assert_eq!(names.len(), 3, "{names:?}");
+    assert!(
+        f.plan
+            .structures
+            .iter()
+            .any(|s| s.id == skin && s.recipe.opacity == 0.4)
+    );
+}
