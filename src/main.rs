@@ -30,9 +30,9 @@ struct Cli {
     command: Option<Command>,
     /// Open this DICOM folder/file or NIfTI file in the viewer (default: the bundled sample).
     path: Option<PathBuf>,
-    /// Viewer window size WIDTHxHEIGHT.
-    #[arg(long, default_value = "1600x1000", value_parser = parse_window_size)]
-    size: (u32, u32),
+    /// Viewer window size WIDTHxHEIGHT (default: as it was last closed, else 1600x1000).
+    #[arg(long, value_parser = parse_window_size)]
+    size: Option<(u32, u32)>,
     /// Write every frame's duration to this CSV at exit, and quit once all work is done
     /// (responsiveness measurements).
     #[arg(long)]
@@ -379,7 +379,13 @@ fn run(cli: Cli) -> Result<()> {
         #[cfg(feature = "viewer")]
         return viewer(twinplan::app::ViewerOptions {
             path: cli.path,
-            size: cli.size,
+            size: cli.size.unwrap_or_else(|| {
+                // The size the window had when it was last closed (not for timing runs).
+                twinplan::session::prefs::config_dir()
+                    .filter(|_| cli.frame_log.is_none())
+                    .and_then(|d| twinplan::session::prefs::load(&d).0.window_size)
+                    .unwrap_or((1600, 1000))
+            }),
             render: None,
             frame_log: cli.frame_log,
             then_open: cli.then_open,

@@ -25,6 +25,7 @@ use crate::mesh::pick::Bvh;
 use crate::plan::file::{self, PlanFile, Reference};
 use crate::plan::geometry::P;
 use crate::plan::placing::{self, Placement};
+use crate::plan::recovery::Recovery;
 use crate::plan::{History, Markup, MarkupKind, Plan, PlanEdit, PlanStructure, slicer};
 use crate::session::layout::SliceMapping;
 use crate::session::structures::Recipe;
@@ -154,6 +155,38 @@ impl PlanDoc {
         }
     }
 
+    /// Takes back the plan of a session that ended before it was saved: it stays unsaved
+    /// (Save writes it where it was saved before, if it was).
+    pub fn recover(&mut self, r: Recovery, ws: &Workspace) -> bool {
+        let Some(loaded) = &ws.loaded else {
+            return false;
+        };
+        if !r.plan.reference.accepts(&Reference::of(&loaded.volume)) {
+            self.message = Some((
+                false,
+                "the recovered measurements belong to another series than the one opened".into(),
+            ));
+            return false;
+        }
+        let current = std::mem::take(&mut self.plan.structures);
+        self.plan = r.plan.plan;
+        if self.plan.structures.is_empty() {
+            self.plan.structures = current;
+        }
+        self.history.clear();
+        self.history.edits_since_save = 1;
+        self.path = r.saved_as;
+        self.volume_revision = ws.volume_revision;
+        self.message = Some((
+            true,
+            format!(
+                "{} markup(s) recovered from the last session: save the plan to keep them",
+                self.plan.markups.len()
+            ),
+        ));
+        true
+    }
+
     /// Adds the markups of a 3D Slicer markups file as one step.
     pub fn import_slicer(&mut self, path: &Path) -> bool {
         let bytes = match std::fs::read(path) {
@@ -256,6 +289,10 @@ pub struct MarkupTool {
     pub picks: PickIndex,
     /// Why the last 3D click placed nothing.
     pub pick_note: Option<String>,
+    /// The last session's unsaved plan, offered back at start.
+    pub offered_recovery: Option<Box<Recovery>>,
+    /// Plans opened or saved lately (from the preferences), for File ▸ Open recent plan.
+    pub recent_plans: Vec<PathBuf>,
 }
 
 impl MarkupTool {
@@ -391,9 +428,20 @@ impl PickIndex {
 /// The measurements plugin: the document, the tool and the pick index.
 pub struct MeasurementsPlugin;
 
-/// A plan to open once its series is on screen (`--plan`).
+/// A plan to open once a series newer than `after_volume` is on screen: a file (`--plan`)
+/// or the recovery copy of the last session.
 #[derive(Resource, Default)]
-pub struct PendingPlan(pub Option<PathBuf>);
+pub struct PendingPlan {
+    pub file: Option<PathBuf>,
+    pub recovered: Option<Box<Recovery>>,
+    pub after_volume: u64,
+}
+
+impl PendingPlan {
+    pub fn is_empty(&self) -> bool {
+        self.file.is_none() && self.recovered.is_none()
+    }
+}
 
 impl Plugin for MeasurementsPlugin {
     fn build(&self, app: &mut App) {
@@ -447,15 +495,19 @@ fn follow_series(
         tool.drag = None;
         tool.selected = None;
     }
-    if let Some(path) = pending.0.take()
-        && !doc.open(&path, &ws)
-        && let Some((_, why)) = &doc.message
-    {
-        ws.notify(crate::session::Notice::new(
-            crate::session::Level::Error,
-            "The plan was not opened",
-            why.clone(),
-        ));
+    if !pending.is_empty() && ws.volume_revision > pending.after_volume {
+        let opened = match (pending.file.take(), pending.recovered.take()) {
+            (Some(path), _) => doc.open(&path, &ws),
+            (None, Some(r)) => doc.recover(*r, &ws),
+            (None, None) => true,
+        };
+        if !opened && let Some((_, why)) = &doc.message {
+            ws.notify(crate::session::Notice::new(
+                crate::session::Level::Error,
+                "The plan was not opened",
+                why.clone(),
+            ));
+        }
     }
     if ws.is_changed() || tool.picks.pending() > 0 {
         tool.picks.update(&ws);
@@ -620,9 +672,23 @@ fn plan_actions(
     mut actions: MessageReader<UiAction>,
     ws: Res<Workspace>,
     mut doc: ResMut<PlanDoc>,
+    mut tool: ResMut<MarkupTool>,
+    mut pending: ResMut<PendingPlan>,
 ) {
     for a in actions.read() {
         match a {
+            UiAction::RecoverPlan => {
+                if let Some(r) = tool.offered_recovery.take() {
+                    pending.recovered = Some(r);
+                    pending.after_volume = ws.volume_revision;
+                }
+            }
+            UiAction::DiscardRecovery => {
+                tool.offered_recovery = None;
+                if let Some(dir) = crate::session::prefs::config_dir() {
+                    crate::plan::recovery::clear(&dir);
+                }
+            }
             UiAction::OpenPlan(path) => {
                 doc.open(path, &ws);
             }
@@ -1342,8 +1408,57 @@ pub fn plan_panel(
     }
 }
 
-/// The save and open dialogs for plans and exports.
-pub fn dialogs(ctx: &egui::Context, ws: &Workspace, doc: &mut PlanDoc, tool: &mut MarkupTool) {
+/// The save and open dialogs for plans and exports, and the offer of the last session's
+/// unsaved plan.
+pub fn dialogs(
+    ctx: &egui::Context,
+    ws: &Workspace,
+    doc: &mut PlanDoc,
+    tool: &mut MarkupTool,
+    actions: &mut Vec<UiAction>,
+) {
+    if let Some(r) = &tool.offered_recovery {
+        let ago = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+            .saturating_sub(r.written_unix_s);
+        let when = match ago {
+            0..120 => "a minute ago".to_string(),
+            120..7200 => format!("{} minutes ago", ago / 60),
+            7200..172_800 => format!("{} hours ago", ago / 3600),
+            _ => format!("{} days ago", ago / 86_400),
+        };
+        let (markups, structures) = (r.plan.plan.markups.len(), r.plan.plan.structures.len());
+        let what = if structures > 0 {
+            format!("{markups} markup(s) and {structures} structure(s)")
+        } else {
+            format!("{markups} markup(s)")
+        };
+        egui::Window::new("Unsaved measurements from the last session")
+            .collapsible(false)
+            .resizable(false)
+            .anchor(egui::Align2::CENTER_CENTER, [0.0, 0.0])
+            .default_width(420.0)
+            .show(ctx, |ui| {
+                ui.label(format!(
+                    "The last session ended before its plan was saved: {what}, copied {when}."
+                ));
+                ui.label(
+                    RichText::new("Recover opens that study again with them (unsaved).")
+                        .small()
+                        .weak(),
+                );
+                ui.horizontal(|ui| {
+                    if ui.button("Recover").clicked() {
+                        actions.push(UiAction::Open(r.study.clone()));
+                        actions.push(UiAction::RecoverPlan);
+                    }
+                    if ui.button("Discard").clicked() {
+                        actions.push(UiAction::DiscardRecovery);
+                    }
+                });
+            });
+    }
     if let Some((what, path)) = &mut tool.saving {
         let title = match what {
             SaveWhat::Plan => "Save plan",

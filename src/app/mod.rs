@@ -11,6 +11,7 @@
 pub mod gpu;
 pub mod headless;
 pub mod markups;
+pub mod persist;
 pub mod scene;
 pub mod slices;
 pub mod state;
@@ -291,10 +292,18 @@ pub fn run(options: ViewerOptions) -> anyhow::Result<()> {
         UiPlugin,
         markups::MeasurementsPlugin,
     ));
+    // An interactive session reads and keeps the user's preferences and the recovery copy
+    // of an unsaved plan; renders and frame-log runs leave them alone.
+    if options.render.is_none()
+        && options.frame_log.is_none()
+        && let Some(dir) = crate::session::prefs::config_dir()
+    {
+        app.add_plugins(persist::PersistPlugin { dir });
+    }
     main_schedules_on_main_thread(&mut app);
     {
         let world = app.world_mut();
-        world.resource_mut::<markups::PendingPlan>().0 = options.plan.clone();
+        world.resource_mut::<markups::PendingPlan>().file = options.plan.clone();
         world.resource_mut::<Workspace>().triangle_budget = options.max_triangles;
         if let Some(r) = &options.render {
             let mut ws = world.resource_mut::<Workspace>();
@@ -718,7 +727,7 @@ fn render_mode(
                 tracing::error!("render: the study did not finish loading in time");
                 exit.write(AppExit::error());
             }
-            if ready && options.0.plan.is_some() && plan_pending.0.is_none() {
+            if ready && options.0.plan.is_some() && plan_pending.is_empty() {
                 if doc.path.is_none() {
                     let why = doc.message.as_ref().map_or("", |(_, m)| m.as_str());
                     tracing::error!("render: the plan was not opened: {why}");

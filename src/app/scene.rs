@@ -745,6 +745,7 @@ mod tests {
     fn world_with_view() -> World {
         let mut world = World::new();
         world.init_resource::<SceneRedraw>();
+        world.init_resource::<NewMeshes>();
         world.init_resource::<HeadlessSize>();
         world.init_resource::<Workspace>();
         world.insert_resource(ThreeDRect(Some(ViewRect::new(0.0, 0.0, 400.0, 300.0))));
@@ -800,6 +801,36 @@ mod tests {
         // Offscreen frame timing renders every frame.
         world.insert_resource(HeadlessSize(Some((64, 64))));
         assert!(renders(&mut world) && renders(&mut world));
+    }
+
+    #[test]
+    fn a_new_mesh_not_drawn_in_its_render_is_rendered_again_until_it_is() {
+        use std::sync::atomic::Ordering::Relaxed;
+        let mut world = world_with_view();
+        let pending = PipelinesPending::default();
+        world.insert_resource(pending.clone());
+        let e = world.spawn_empty().id();
+        {
+            let mut new = world.resource_mut::<NewMeshes>();
+            new.generation = 1;
+            new.entities.push(e);
+        }
+        world
+            .resource_mut::<SceneRedraw>()
+            .request("structure added");
+        assert!(renders(&mut world), "the frame that brings it");
+        // The render world has not reported yet: no render, but the loop keeps turning.
+        assert!(!renders(&mut world));
+        // Reported: not drawn. Rendered again, under a new generation.
+        pending.0.checked.store(1, Relaxed);
+        pending.0.drawable.store(false, Relaxed);
+        assert!(renders(&mut world), "rendered again");
+        assert_eq!(world.resource::<NewMeshes>().generation, 2);
+        assert!(!renders(&mut world), "waiting for the second report");
+        pending.0.checked.store(2, Relaxed);
+        pending.0.drawable.store(true, Relaxed);
+        assert!(!renders(&mut world), "drawn: nothing more");
+        assert!(world.resource::<NewMeshes>().entities.is_empty());
     }
 
     #[test]

@@ -271,6 +271,10 @@ pub enum UiAction {
     OpenPlan(PathBuf),
     /// Saves the plan here (handled by the measurements plugin).
     SavePlan(PathBuf),
+    /// Takes the last session's unsaved plan (offered at start) once its study is open.
+    RecoverPlan,
+    /// Forgets the last session's unsaved plan.
+    DiscardRecovery,
 }
 
 /// What a job hands back: partial results on the way (a structure's coarse preview), then
@@ -579,7 +583,10 @@ pub fn apply_actions(
             UiAction::PanCamera(dx, dy, h) => ws.camera.pan(dx, dy, h),
             UiAction::ZoomCamera(f) => ws.camera.zoom(f),
             UiAction::FocusOn(lo, hi) => focus_on(&mut ws, lo, hi),
-            UiAction::OpenPlan(_) | UiAction::SavePlan(_) => {}
+            UiAction::OpenPlan(_)
+            | UiAction::SavePlan(_)
+            | UiAction::RecoverPlan
+            | UiAction::DiscardRecovery => {}
         }
     }
 }
@@ -757,9 +764,7 @@ pub fn poll_jobs(mut ws: ResMut<Workspace>, mut jobs: ResMut<Jobs>) {
                     if let Some(n) = catalog.skipped_notice() {
                         ws.notify_about(NoticeScope::Study, n);
                     }
-                    ws.recent.retain(|p| p != &path);
-                    ws.recent.insert(0, path);
-                    ws.recent.truncate(8);
+                    crate::session::prefs::remember(&mut ws.recent, &path);
                     ws.catalog = Some(catalog);
                     install(&mut ws, &mut jobs, loaded);
                 }

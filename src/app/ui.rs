@@ -225,7 +225,7 @@ pub fn workstation_ui(
     }
     if !st.bare {
         dialogs(ctx, ws, st, actions);
-        markups::dialogs(ctx, ws, doc, tool);
+        markups::dialogs(ctx, ws, doc, tool, actions);
     }
     three_d
 }

@@ -10,6 +10,7 @@
 pub mod file;
 pub mod geometry;
 pub mod placing;
+pub mod recovery;
 pub mod slicer;
 
 use serde::{Deserialize, Serialize};

@@ -12,6 +12,7 @@ pub mod camera;
 pub mod layout;
 pub mod modality;
 pub mod open;
+pub mod prefs;
 pub mod readout;
 pub mod section;
 pub mod structures;
