@@ -300,7 +300,7 @@ fn a_click_in_3d_lands_on_the_opaque_surface_under_the_pointer() {
     let mut s = Session::new();
     let t = Instant::now();
     loop {
-        s.tool.picks.update(ws);
+        s.tool.picks.update(ws, true);
         if s.tool.picks.pending() == 0 {
             break;
         }

@@ -343,11 +343,14 @@ pub struct PickIndex {
 }
 
 impl PickIndex {
-    /// Starts BVHs for new surfaces, takes finished ones, forgets removed ones.
-    pub fn update(&mut self, ws: &Workspace) {
+    /// Starts BVHs for new surfaces, takes finished ones, forgets removed ones. A coarse
+    /// preview is indexed only with `previews_too` (a tool in use): otherwise its index
+    /// would be built, on a 2-core machine, against the full surface that soon replaces it.
+    pub fn update(&mut self, ws: &Workspace, previews_too: bool) {
         let live: HashMap<u64, (u64, &Arc<TriMesh>)> = ws
             .structures
             .iter()
+            .filter(|s| previews_too || !s.preview)
             .filter_map(|s| s.built.as_ref().map(|b| (s.id, (s.revision, &b.mesh))))
             .collect();
         self.ready
@@ -377,6 +380,7 @@ impl PickIndex {
             let spawned = std::thread::Builder::new()
                 .name("pick-index".into())
                 .spawn(move || {
+                    crate::work::lower_priority();
                     let bvh = Bvh::build(&mesh);
                     let _ = tx.send((mesh, bvh));
                 });
@@ -509,8 +513,9 @@ fn follow_series(
             ));
         }
     }
-    if ws.is_changed() || tool.picks.pending() > 0 {
-        tool.picks.update(&ws);
+    let placing = tool.placing.is_some();
+    if ws.is_changed() || tool.picks.pending() > 0 || placing {
+        tool.picks.update(&ws, placing);
     }
 }
 
