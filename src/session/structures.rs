@@ -217,6 +217,19 @@ pub enum BuildError {
 /// Volumes above this many voxels get a coarse preview first in [`build_progressively`].
 pub const PREVIEW_MIN_VOXELS: usize = 16_000_000;
 
+/// A coarse preview is made from at most about this many voxels.
+pub const PREVIEW_MAX_VOXELS: usize = 10_000_000;
+
+/// The subsampling step of a volume's coarse preview: every second voxel, or every third
+/// when that still leaves more than [`PREVIEW_MAX_VOXELS`] (a 512×512×400 CT: its
+/// half-resolution skin is 450,000 triangles, which a software rasteriser takes over a
+/// second to upload and draw).
+pub fn preview_step(voxels: usize) -> usize {
+    (2..8)
+        .find(|s| voxels / (s * s * s) <= PREVIEW_MAX_VOXELS)
+        .unwrap_or(8)
+}
+
 /// Previews first: structures started together (the defaults of a newly opened series)
 /// build their full-resolution surfaces only once every one of them has shown its coarse
 /// preview, so the user sees all the anatomy early instead of one structure finished and
@@ -280,7 +293,7 @@ impl Drop for PreviewTicket {
 }
 
 /// Like [`build`], but on a large volume first builds the structure from every second
-/// voxel (an eighth of the work) and hands that coarse surface to `preview`, so the user
+/// voxel (an eighth of the work; every third on the largest, [`preview_step`]) and hands that coarse surface to `preview`, so the user
 /// sees the anatomy while the full surface is made. The preview is skipped (not an error)
 /// when it fails or comes out empty.
 pub fn build_progressively(
@@ -315,7 +328,7 @@ pub fn build_previews_first(
             return Ok(());
         }
         {
-            let coarse = volume.subsampled(2);
+            let coarse = volume.subsampled(preview_step(volume.geometry.voxel_count()));
             if progress.is_cancelled() {
                 return Err(BuildError::Surface(SurfaceError::Cancelled));
             }
@@ -393,6 +406,18 @@ fn build_with(
 mod tests {
     use super::*;
     use crate::phantom::{PhantomOptions, generate};
+
+    #[test]
+    fn previews_stay_small_on_large_volumes() {
+        // A chest CT keeps every second voxel; a 512x512x400 volume every third.
+        assert_eq!(preview_step(512 * 512 * 275), 2);
+        assert_eq!(preview_step(512 * 512 * 400), 3);
+        assert_eq!(preview_step(1024 * 1024 * 1000), 5);
+        for v in [16_000_000, 80_000_000, 200_000_000, 2_000_000_000] {
+            let s = preview_step(v);
+            assert!(v / (s * s * s) <= PREVIEW_MAX_VOXELS || s == 8, "{v}: {s}");
+        }
+    }
 
     #[test]
     fn full_builds_wait_until_every_preview_of_the_batch_is_done() {
