@@ -132,3 +132,41 @@ fn every_plan_version_still_loads() {
     let e = file::read_for(&dir.join("v1.twinplan.json"), &other).expect_err("foreign");
     assert!(e.to_string().contains("1.2.3.999"), "{e}");
 }
+
+/// A plan made on a DICOM series names the study, the series and the frame of reference it
+/// belongs to, as the files carry them.
+#[test]
+fn a_plan_names_the_uids_of_its_dicom_series() {
+    let sample = Path::new(env!("CARGO_MANIFEST_DIR")).join("sample_data/phantom_cta/dicom");
+    let (volume, _) =
+        twinplan::dicom::load::load_path(&sample, None, &twinplan::progress::Progress::new())
+            .expect("the bundled sample loads");
+    let mut first = std::fs::read_dir(&sample)
+        .expect("sample folder")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|x| x == "dcm"))
+        .collect::<Vec<_>>();
+    first.sort();
+    let obj = dicom_object::open_file(&first[0]).expect("a sample file opens");
+    let tag = |t| {
+        obj.element(t)
+            .expect("the sample has the tag")
+            .to_str()
+            .expect("text")
+            .trim_end_matches(['\0', ' '])
+            .to_string()
+    };
+    use dicom_dictionary_std::tags;
+    let reference = Reference::of(&volume);
+    assert_eq!(reference.study_uid, Some(tag(tags::STUDY_INSTANCE_UID)));
+    assert_eq!(reference.series_uid, Some(tag(tags::SERIES_INSTANCE_UID)));
+    assert_eq!(
+        reference.frame_of_reference_uid,
+        Some(tag(tags::FRAME_OF_REFERENCE_UID))
+    );
+    let json = serde_json::to_string(&PlanFile::new(reference.clone(), Plan::default()))
+        .expect("a plan serialises");
+    for uid in [&reference.study_uid, &reference.frame_of_reference_uid] {
+        assert!(json.contains(uid.as_deref().unwrap_or("missing")), "{json}");
+    }
+}

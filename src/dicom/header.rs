@@ -54,6 +54,8 @@ pub struct ImageHeader {
     pub study_date: String,
     pub study_description: String,
     pub series_uid: String,
+    /// FrameOfReferenceUID: the patient coordinate system the positions are in.
+    pub frame_of_reference_uid: String,
     pub series_number: Option<i32>,
     pub series_description: String,
     pub instance_number: Option<i32>,
@@ -498,6 +500,7 @@ pub fn read_header(path: &Path) -> Result<ImageHeader, SkipReason> {
         study_date: get_str(&obj, tags::STUDY_DATE),
         study_description: get_str(&obj, tags::STUDY_DESCRIPTION),
         series_uid: get_str(&obj, tags::SERIES_INSTANCE_UID),
+        frame_of_reference_uid: get_str(&obj, tags::FRAME_OF_REFERENCE_UID),
         series_number: get_int(&obj, tags::SERIES_NUMBER),
         series_description: get_str(&obj, tags::SERIES_DESCRIPTION),
         instance_number: get_int(&obj, tags::INSTANCE_NUMBER),

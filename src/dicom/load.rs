@@ -276,6 +276,10 @@ fn finish(
     volume.scanner_window = series.frames.first().and_then(|f| f.file.window);
     volume.modality = series.modality.clone();
     volume.series_uid = Some(series.series_uid.clone());
+    let first = series.frames.first().map(|f| &f.file);
+    let uid = |u: &String| Some(u.trim().to_string()).filter(|u| !u.is_empty());
+    volume.study_uid = first.and_then(|f| uid(&f.study_uid));
+    volume.frame_of_reference_uid = first.and_then(|f| uid(&f.frame_of_reference_uid));
     volume.description = series.description.clone();
     for w in &warnings {
         tracing::info!(series = %series.id(), "{w}");

@@ -84,12 +84,13 @@ pub struct Reference {
 }
 
 impl Reference {
-    /// The reference of an open volume: its series UID (when it has one) and its grid.
+    /// The reference of an open volume: its study, series and frame-of-reference UIDs
+    /// (those it has) and its grid.
     pub fn of(volume: &Volume) -> Reference {
         Reference {
-            study_uid: None,
+            study_uid: volume.study_uid.clone(),
             series_uid: volume.series_uid.clone(),
-            frame_of_reference_uid: None,
+            frame_of_reference_uid: volume.frame_of_reference_uid.clone(),
             geometry: GeometryFingerprint::of(volume),
         }
     }

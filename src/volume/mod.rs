@@ -305,6 +305,9 @@ pub struct Volume {
     pub modality: String,
     /// SeriesInstanceUID (DICOM) so plans can name what they were made on; `None` for NIfTI.
     pub series_uid: Option<String>,
+    /// StudyInstanceUID and FrameOfReferenceUID (DICOM; `None` for NIfTI or when absent).
+    pub study_uid: Option<String>,
+    pub frame_of_reference_uid: Option<String>,
     /// Human label of the series (SeriesDescription or file name). Free text that can
     /// carry names: shown only outside anonymous mode.
     pub description: String,
@@ -333,6 +336,8 @@ impl Volume {
             value_scale: ValueScale::IDENTITY,
             modality: String::new(),
             series_uid: None,
+            study_uid: None,
+            frame_of_reference_uid: None,
             description: String::new(),
             warnings: Vec::new(),
             image_numbers: Vec::new(),
@@ -379,6 +384,8 @@ impl Volume {
             value_scale: self.value_scale,
             modality: self.modality.clone(),
             series_uid: self.series_uid.clone(),
+            study_uid: self.study_uid.clone(),
+            frame_of_reference_uid: self.frame_of_reference_uid.clone(),
             description: String::new(),
             warnings: Vec::new(),
             image_numbers: Vec::new(),
