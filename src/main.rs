@@ -152,7 +152,7 @@ enum Command {
         #[arg(long)]
         plan: Option<PathBuf>,
         /// With --plan: go to the markup of this name (slices through it, camera framed on
-        /// it) and select it.
+        /// it) and select it, or look from the plan's saved 3D view of this name.
         #[arg(long, requires = "plan")]
         focus: Option<String>,
     },

@@ -14,7 +14,7 @@ use bevy::prelude::*;
 use bevy_egui::egui;
 use twinplan::app::markups::{MarkupTool, PlanDoc};
 use twinplan::app::slices::SliceCache;
-use twinplan::app::state::{Jobs, LogicPlugin, UiAction, Workspace};
+use twinplan::app::state::{Jobs, LogicPlugin, UiAction, ViewState, Workspace};
 use twinplan::app::ui::{UiState, workstation_ui};
 use twinplan::mesh::pick::Bvh;
 use twinplan::plan::{MarkupKind, PlanEdit};
@@ -55,6 +55,8 @@ struct Session {
     tool: MarkupTool,
     time: f64,
     pointer: egui::Pos2,
+    /// Every text drawn in the last frame, and where.
+    texts: Vec<(String, egui::Rect)>,
 }
 
 impl Session {
@@ -71,16 +73,17 @@ impl Session {
             tool: MarkupTool::default(),
             time: 0.0,
             pointer: egui::pos2(1.0, 1.0),
+            texts: Vec::new(),
         }
     }
 
-    fn frame(&mut self, ws: &Workspace, events: Vec<egui::Event>) -> Vec<UiAction> {
-        self.frame_with(ws, events, egui::Modifiers::NONE)
+    fn frame(&mut self, world: &World, events: Vec<egui::Event>) -> Vec<UiAction> {
+        self.frame_with(world, events, egui::Modifiers::NONE)
     }
 
     fn frame_with(
         &mut self,
-        ws: &Workspace,
+        world: &World,
         events: Vec<egui::Event>,
         modifiers: egui::Modifiers,
     ) -> Vec<UiAction> {
@@ -98,10 +101,12 @@ impl Session {
             ..Default::default()
         };
         let mut actions = Vec::new();
+        let (ws, view) = (world.resource::<Workspace>(), world.resource::<ViewState>());
         let mut out = self.ctx.run_ui(input, |ui| {
             workstation_ui(
                 ui.ctx(),
                 ws,
+                view,
                 &[],
                 &mut self.cache,
                 &mut self.st,
@@ -111,16 +116,38 @@ impl Session {
             );
         });
         out.textures_delta.clear();
+        fn texts(shape: egui::Shape, into: &mut Vec<(String, egui::Rect)>) {
+            match shape {
+                egui::Shape::Vec(v) => v.into_iter().for_each(|s| texts(s, into)),
+                egui::Shape::Text(t) => {
+                    let rect = t.galley.rect.translate(t.pos.to_vec2());
+                    into.push((t.galley.text().to_string(), rect));
+                }
+                _ => {}
+            }
+        }
+        self.texts.clear();
+        for c in std::mem::take(&mut out.shapes) {
+            texts(c.shape, &mut self.texts);
+        }
         actions
     }
 
-    fn idle(&mut self, ws: &Workspace, frames: usize) {
+    /// Where a text was drawn in the last frame (its middle).
+    fn text(&self, text: &str) -> Option<egui::Pos2> {
+        self.texts
+            .iter()
+            .find(|(t, _)| t == text)
+            .map(|(_, r)| r.center())
+    }
+
+    fn idle(&mut self, world: &World, frames: usize) {
         for _ in 0..frames {
-            self.frame(ws, Vec::new());
+            self.frame(world, Vec::new());
         }
     }
 
-    fn key(&mut self, ws: &Workspace, key: egui::Key, modifiers: egui::Modifiers) {
+    fn key(&mut self, world: &World, key: egui::Key, modifiers: egui::Modifiers) {
         let ev = |pressed| egui::Event::Key {
             key,
             physical_key: None,
@@ -128,8 +155,8 @@ impl Session {
             repeat: false,
             modifiers,
         };
-        self.frame_with(ws, vec![ev(true)], modifiers);
-        self.frame_with(ws, vec![ev(false)], modifiers);
+        self.frame_with(world, vec![ev(true)], modifiers);
+        self.frame_with(world, vec![ev(false)], modifiers);
     }
 
     fn button(&self, pressed: bool) -> egui::Event {
@@ -142,26 +169,26 @@ impl Session {
     }
 
     /// A click at `at`, well apart in time from the last (never read as a double-click).
-    fn click(&mut self, ws: &Workspace, at: egui::Pos2) -> Vec<UiAction> {
+    fn click(&mut self, world: &World, at: egui::Pos2) -> Vec<UiAction> {
         self.time += 1.0;
         self.pointer = at;
-        self.frame(ws, vec![egui::Event::PointerMoved(at)]);
-        self.frame(ws, vec![self.button(true)]);
-        self.frame(ws, vec![self.button(false)])
+        self.frame(world, vec![egui::Event::PointerMoved(at)]);
+        self.frame(world, vec![self.button(true)]);
+        self.frame(world, vec![self.button(false)])
     }
 
     /// Presses at `from`, moves to `to` in steps, releases there.
-    fn drag(&mut self, ws: &Workspace, from: egui::Pos2, to: egui::Pos2) -> Vec<UiAction> {
+    fn drag(&mut self, world: &World, from: egui::Pos2, to: egui::Pos2) -> Vec<UiAction> {
         self.time += 1.0;
         self.pointer = from;
-        self.frame(ws, vec![egui::Event::PointerMoved(from)]);
-        let mut actions = self.frame(ws, vec![self.button(true)]);
+        self.frame(world, vec![egui::Event::PointerMoved(from)]);
+        let mut actions = self.frame(world, vec![self.button(true)]);
         for i in 1..=8 {
             let p = from + (to - from) * (i as f32 / 8.0);
             self.pointer = p;
-            actions.extend(self.frame(ws, vec![egui::Event::PointerMoved(p)]));
+            actions.extend(self.frame(world, vec![egui::Event::PointerMoved(p)]));
         }
-        actions.extend(self.frame(ws, vec![self.button(false)]));
+        actions.extend(self.frame(world, vec![self.button(false)]));
         actions
     }
 }
@@ -190,13 +217,14 @@ fn distances_are_placed_dragged_undone_and_locked_on_the_axial_slice() {
     let Some(mut app) = loaded_sample() else {
         return;
     };
-    app.world_mut().resource_mut::<Workspace>().layout = Layout::Single(ViewId::Axial);
-    let ws = app.world().resource::<Workspace>();
+    app.world_mut().resource_mut::<ViewState>().layout = Layout::Single(ViewId::Axial);
+    let world = app.world();
+    let view = world.resource::<ViewState>();
     let mut s = Session::new();
-    s.idle(ws, 3);
+    s.idle(world, 3);
     let (slice, _, _) = s.cache.plane(Plane::Axial).expect("axial slice");
     let slice = slice.clone();
-    let map = SliceMapping::for_slice(&slice, whole_screen(), &ws.slice_views[0]);
+    let map = SliceMapping::for_slice(&slice, whole_screen(), &view.slice_views[0]);
     let patient = |p: egui::Pos2| {
         let q = map.patient_at_screen(&slice, f64::from(p.x), f64::from(p.y));
         [q.x, q.y, q.z]
@@ -207,19 +235,19 @@ fn distances_are_placed_dragged_undone_and_locked_on_the_axial_slice() {
         egui::pos2(x as f32, y as f32)
     };
 
-    s.key(ws, egui::Key::D, egui::Modifiers::NONE);
+    s.key(world, egui::Key::D, egui::Modifiers::NONE);
     assert_eq!(
         s.tool.placing.as_ref().map(|p| p.kind),
         Some(MarkupKind::Distance)
     );
     let (a, b) = (egui::pos2(700.25, 480.5), egui::pos2(910.5, 520.75));
-    let moved = s.click(ws, a);
+    let moved = s.click(world, a);
     assert!(
         !moved.iter().any(|m| matches!(m, UiAction::MoveCursor(_))),
         "a click that places a point does not move the cursor"
     );
     assert!(s.doc.plan.markups.is_empty(), "one point is not a distance");
-    s.click(ws, b);
+    s.click(world, b);
     assert_eq!(s.doc.plan.markups.len(), 1);
     let m = s.doc.plan.markups[0].clone();
     assert_eq!(m.kind, MarkupKind::Distance);
@@ -240,19 +268,19 @@ fn distances_are_placed_dragged_undone_and_locked_on_the_axial_slice() {
     );
 
     // Undo and redo from the keyboard.
-    s.key(ws, egui::Key::Z, ctrl());
+    s.key(world, egui::Key::Z, ctrl());
     assert!(s.doc.plan.markups.is_empty());
-    s.key(ws, egui::Key::Z, ctrl_shift());
+    s.key(world, egui::Key::Z, ctrl_shift());
     assert_eq!(s.doc.plan.markups, vec![m.clone()]);
 
     // Escape twice: the tool is put away.
-    s.key(ws, egui::Key::Escape, egui::Modifiers::NONE);
-    s.key(ws, egui::Key::Escape, egui::Modifiers::NONE);
+    s.key(world, egui::Key::Escape, egui::Modifiers::NONE);
+    s.key(world, egui::Key::Escape, egui::Modifiers::NONE);
     assert!(s.tool.placing.is_none());
 
     // Dragging the second point: it follows the pointer, and the whole drag is one step.
     let to = egui::pos2(960.0, 575.0);
-    let actions = s.drag(ws, screen(&m.points_lps_mm[1]), to);
+    let actions = s.drag(world, screen(&m.points_lps_mm[1]), to);
     assert!(
         !actions.iter().any(|m| matches!(m, UiAction::MoveCursor(_))),
         "dragging a point does not move the cursor"
@@ -268,16 +296,16 @@ fn distances_are_placed_dragged_undone_and_locked_on_the_axial_slice() {
         );
     }
     assert_eq!(s.doc.history.undo_label(), Some("move D-1"));
-    s.key(ws, egui::Key::Z, ctrl());
+    s.key(world, egui::Key::Z, ctrl());
     assert_eq!(s.doc.plan.markups[0].points_lps_mm, m.points_lps_mm);
 
     // An angle started and dropped with Escape leaves nothing.
-    s.key(ws, egui::Key::A, egui::Modifiers::NONE);
-    s.click(ws, egui::pos2(600.0, 600.0));
+    s.key(world, egui::Key::A, egui::Modifiers::NONE);
+    s.click(world, egui::pos2(600.0, 600.0));
     assert_eq!(s.tool.placing.as_ref().map(|p| p.points.len()), Some(1));
-    s.key(ws, egui::Key::Escape, egui::Modifiers::NONE);
+    s.key(world, egui::Key::Escape, egui::Modifiers::NONE);
     assert_eq!(s.tool.placing.as_ref().map(|p| p.points.len()), Some(0));
-    s.key(ws, egui::Key::Escape, egui::Modifiers::NONE);
+    s.key(world, egui::Key::Escape, egui::Modifiers::NONE);
     assert_eq!(s.doc.plan.markups.len(), 1);
 
     // A locked markup does not move: the drag moves the cursor instead.
@@ -285,7 +313,7 @@ fn distances_are_placed_dragged_undone_and_locked_on_the_axial_slice() {
         id: m.id,
         locked: true
     }));
-    let actions = s.drag(ws, screen(&m.points_lps_mm[1]), to);
+    let actions = s.drag(world, screen(&m.points_lps_mm[1]), to);
     assert_eq!(s.doc.plan.markups[0].points_lps_mm, m.points_lps_mm);
     assert!(actions.iter().any(|m| matches!(m, UiAction::MoveCursor(_))));
 }
@@ -295,8 +323,9 @@ fn a_click_in_3d_lands_on_the_opaque_surface_under_the_pointer() {
     let Some(mut app) = loaded_sample() else {
         return;
     };
-    app.world_mut().resource_mut::<Workspace>().layout = Layout::Single(ViewId::ThreeD);
-    let ws = app.world().resource::<Workspace>();
+    app.world_mut().resource_mut::<ViewState>().layout = Layout::Single(ViewId::ThreeD);
+    let world = app.world();
+    let (ws, view) = (world.resource::<Workspace>(), world.resource::<ViewState>());
     let mut s = Session::new();
     let t = Instant::now();
     loop {
@@ -310,14 +339,14 @@ fn a_click_in_3d_lands_on_the_opaque_surface_under_the_pointer() {
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    s.key(ws, egui::Key::L, egui::Modifiers::NONE);
+    s.key(world, egui::Key::L, egui::Modifiers::NONE);
     // Through the middle of the view: the skin (translucent) is in front of the anatomy.
     let at = egui::pos2(800.0, 500.0);
-    s.click(ws, at);
+    s.click(world, at);
     assert_eq!(s.doc.plan.markups.len(), 1, "{:?}", s.tool.pick_note);
     let placed = s.doc.plan.markups[0].points_lps_mm[0];
     // Independently: every triangle of every opaque visible surface.
-    let (o, d) = ws.camera.ray(
+    let (o, d) = view.camera.ray(
         f64::from(at.x),
         f64::from(at.y),
         f64::from(SCREEN.0),
@@ -342,7 +371,7 @@ fn a_click_in_3d_lands_on_the_opaque_surface_under_the_pointer() {
         );
     }
     // Off the anatomy, nothing is placed and the view says why.
-    s.click(ws, egui::pos2(40.0, 980.0));
+    s.click(world, egui::pos2(40.0, 980.0));
     assert_eq!(s.doc.plan.markups.len(), 1);
     assert!(s.tool.pick_note.is_some());
 }
@@ -452,4 +481,59 @@ fn structure_changes_are_undone_with_the_plan_and_saved_in_it() {
             .iter()
             .any(|s| s.id == skin && s.recipe.opacity == 0.4)
     );
+}
+
+#[test]
+fn a_saved_3d_view_is_kept_in_the_plan_and_looked_from_again() {
+    let Some(mut app) = loaded_sample() else {
+        return;
+    };
+    let mut s = Session::new();
+    s.st.bare = false;
+    s.idle(app.world(), 3);
+    let save = s
+        .text("+ Save view")
+        .expect("the Save view button is on screen");
+    let none = s.click(app.world(), save);
+    assert!(none.is_empty(), "{none:?}");
+    let names: Vec<&str> = s
+        .doc
+        .plan
+        .bookmarks
+        .iter()
+        .map(|b| b.name.as_str())
+        .collect();
+    assert_eq!(names, ["View 1"]);
+    let saved = app.world().resource::<ViewState>().camera;
+    let b = &s.doc.plan.bookmarks[0];
+    let eye: [f64; 3] = saved.eye_mm().coords.into();
+    assert_eq!(b.eye_lps_mm, eye);
+    assert_eq!(s.doc.history.undo_label(), Some("add view View 1"));
+
+    // Turn the camera away, then back to the saved view from the panel.
+    app.world_mut()
+        .write_message(UiAction::OrbitCamera(120.0, 40.0));
+    app.world_mut()
+        .write_message(UiAction::PanCamera(30.0, -10.0, 600.0));
+    app.update();
+    let turned = app.world().resource::<ViewState>().camera;
+    assert!((turned.eye_mm() - saved.eye_mm()).norm() > 10.0);
+    s.idle(app.world(), 1);
+    let at = s.text("View 1").expect("the saved view is listed");
+    let actions = s.click(app.world(), at);
+    assert_eq!(actions.len(), 1, "{actions:?}");
+    for a in actions {
+        app.world_mut().write_message(a);
+    }
+    app.update();
+    let back = app.world().resource::<ViewState>().camera;
+    assert!((back.eye_mm() - saved.eye_mm()).norm() < 1e-9);
+    assert!((back.target_mm - saved.target_mm).norm() < 1e-9);
+    assert!((back.up() - saved.up()).norm() < 1e-9);
+
+    // Deleting it is one undoable step.
+    s.doc.edit(PlanEdit::RemoveBookmark("View 1".into()));
+    assert!(s.doc.plan.bookmarks.is_empty());
+    s.doc.undo();
+    assert_eq!(s.doc.plan.bookmarks.len(), 1);
 }

@@ -14,7 +14,7 @@ use bevy::prelude::*;
 use bevy_egui::egui;
 use twinplan::app::markups::{MarkupTool, PlanDoc};
 use twinplan::app::slices::{SliceCache, depth_of, slice_index, step_mm};
-use twinplan::app::state::{Crosshair3d, Jobs, LogicPlugin, UiAction, Workspace};
+use twinplan::app::state::{Crosshair3d, Jobs, LogicPlugin, UiAction, ViewState, Workspace};
 use twinplan::app::ui::{UiState, workstation_ui};
 use twinplan::session::layout::{Layout, Rect as ViewRect};
 use twinplan::session::open::sample_path;
@@ -61,7 +61,8 @@ struct Drawn {
     textures: HashMap<egui::TextureId, egui::ColorImage>,
 }
 
-fn draw(ctx: &egui::Context, ws: &Workspace, st: &mut UiState) -> Drawn {
+fn draw(ctx: &egui::Context, world: &World, st: &mut UiState) -> Drawn {
+    let (ws, view) = (world.resource::<Workspace>(), world.resource::<ViewState>());
     let mut cache = SliceCache::default();
     let mut textures = HashMap::new();
     let mut shapes = Vec::new();
@@ -78,6 +79,7 @@ fn draw(ctx: &egui::Context, ws: &Workspace, st: &mut UiState) -> Drawn {
             workstation_ui(
                 ui.ctx(),
                 ws,
+                view,
                 &[],
                 &mut cache,
                 st,
@@ -178,7 +180,8 @@ fn letters(drawn: &Drawn, view: egui::Rect) -> Vec<(String, egui::Pos2)> {
         .collect()
 }
 
-fn all_text(ctx: &egui::Context, ws: &Workspace, st: &mut UiState) -> String {
+fn all_text(ctx: &egui::Context, world: &World, st: &mut UiState) -> String {
+    let (ws, view) = (world.resource::<Workspace>(), world.resource::<ViewState>());
     let mut cache = SliceCache::default();
     let mut text = String::new();
     for _ in 0..3 {
@@ -187,6 +190,7 @@ fn all_text(ctx: &egui::Context, ws: &Workspace, st: &mut UiState) -> String {
             workstation_ui(
                 ui.ctx(),
                 ws,
+                view,
                 &[],
                 &mut cache,
                 st,
@@ -223,6 +227,7 @@ fn sample_opens_with_structures_and_the_views_stay_in_sync() {
     };
     {
         let ws = app.world().resource::<Workspace>();
+        let view = app.world().resource::<ViewState>();
         let names: Vec<&str> = ws
             .structures
             .iter()
@@ -243,9 +248,9 @@ fn sample_opens_with_structures_and_the_views_stay_in_sync() {
         );
         // A CT angiogram (its histogram has a contrast peak near the phantom's 380 HU
         // blood) opens in the Angio window: 300 HU maps to mid grey.
-        assert_eq!(ws.window_name, "Angio");
-        assert_eq!(ws.window.map(300.0), 128);
-        assert_eq!(ws.window.map(-1000.0), 0);
+        assert_eq!(view.window_name, "Angio");
+        assert_eq!(view.window.map(300.0), 128);
+        assert_eq!(view.window.map(-1000.0), 0);
         assert_eq!(ws.modality(), "CT");
     }
 
@@ -253,18 +258,19 @@ fn sample_opens_with_structures_and_the_views_stay_in_sync() {
     // 3D crosshair follows.
     let (click, step_axial) = {
         let ws = app.world().resource::<Workspace>();
+        let view = app.world().resource::<ViewState>();
         let volume = &ws.loaded.as_ref().expect("loaded").volume;
-        let axial = reslice(volume, Plane::Axial, &ws.cursor.point(), None);
+        let axial = reslice(volume, Plane::Axial, &view.cursor.point(), None);
         let p = axial.patient_at(60.0, 130.0);
         ([p.x, p.y, p.z], step_mm(ws, Plane::Axial))
     };
     app.world_mut().write_message(UiAction::MoveCursor(click));
     app.update();
     {
-        let ws = app.world().resource::<Workspace>();
-        assert!((depth_of(ws, Plane::Sagittal) - click[0]).abs() < 1e-9);
-        assert!((depth_of(ws, Plane::Coronal) - click[1]).abs() < 1e-9);
-        assert!((depth_of(ws, Plane::Axial) - click[2]).abs() < 1e-9);
+        let view = app.world().resource::<ViewState>();
+        assert!((depth_of(view, Plane::Sagittal) - click[0]).abs() < 1e-9);
+        assert!((depth_of(view, Plane::Coronal) - click[1]).abs() < 1e-9);
+        assert!((depth_of(view, Plane::Axial) - click[2]).abs() < 1e-9);
         let mut q = app
             .world_mut()
             .query_filtered::<&Transform, With<Crosshair3d>>();
@@ -286,13 +292,14 @@ fn sample_opens_with_structures_and_the_views_stay_in_sync() {
             .write_message(UiAction::MoveCursor([click[0], click[1], z]));
         app.update();
         let ws = app.world().resource::<Workspace>();
-        assert_eq!(slice_index(ws, Plane::Axial), Some((i, 200)));
-        assert!((depth_of(ws, Plane::Axial) - z).abs() < 1e-9);
+        let view = app.world().resource::<ViewState>();
+        assert_eq!(slice_index(ws, view, Plane::Axial), Some((i, 200)));
+        assert!((depth_of(view, Plane::Axial) - z).abs() < 1e-9);
     }
     assert!((hi.z - lo.z - 199.0 * 3.2).abs() < 1e-6);
 
     // Wheel scrolling is one slice per notch (the action a wheel notch emits).
-    let before = app.world().resource::<Workspace>().cursor;
+    let before = app.world().resource::<ViewState>().cursor;
     let mut next = before;
     next.scroll(Plane::Axial, 1.0, step_axial);
     app.world_mut()
@@ -300,13 +307,18 @@ fn sample_opens_with_structures_and_the_views_stay_in_sync() {
     app.update();
     {
         let ws = app.world().resource::<Workspace>();
+        let view = app.world().resource::<ViewState>();
         let (i0, _) = {
-            let mut tmp = Workspace::default();
-            tmp.loaded = ws.loaded.clone();
-            tmp.cursor = before;
-            slice_index(&tmp, Plane::Axial).expect("index")
+            let tmp = ViewState {
+                cursor: before,
+                ..view.clone()
+            };
+            slice_index(ws, &tmp, Plane::Axial).expect("index")
         };
-        assert_eq!(slice_index(ws, Plane::Axial).expect("index").0, i0 + 1);
+        assert_eq!(
+            slice_index(ws, view, Plane::Axial).expect("index").0,
+            i0 + 1
+        );
     }
 }
 
@@ -328,7 +340,7 @@ fn anonymous_mode_removes_identity_from_every_panel() {
         help_open: true,
         ..Default::default()
     };
-    let shown = all_text(&ctx, app.world().resource::<Workspace>(), &mut st);
+    let shown = all_text(&ctx, app.world(), &mut st);
     assert!(
         shown.contains("TWINPHANTOM, ADA"),
         "banner missing: {shown}"
@@ -341,7 +353,7 @@ fn anonymous_mode_removes_identity_from_every_panel() {
 
     app.world_mut().write_message(UiAction::SetAnonymous(true));
     app.update();
-    let shown = all_text(&ctx, app.world().resource::<Workspace>(), &mut st);
+    let shown = all_text(&ctx, app.world(), &mut st);
     assert!(shown.contains("Anonymous"));
     for s in &secrets {
         assert!(
@@ -382,7 +394,7 @@ fn every_marker_shows_on_the_side_its_letter_names() {
             bare: true,
             ..Default::default()
         };
-        let drawn = draw(&ctx, ws, &mut st);
+        let drawn = draw(&ctx, app.world(), &mut st);
         for (view, rect) in &views {
             let Some(plane) = view.plane() else { continue };
             let r =
@@ -481,7 +493,7 @@ fn anonymous_mode_hides_every_free_text_that_can_name_someone() {
     // Open the skipped-files notice, whose details name the file by its path.
     st.notice_open = ws.notices.first().map(|n| n.id);
     assert!(st.notice_open.is_some(), "a notice names the skipped file");
-    let shown = drawn_text(&draw(&ctx, ws, &mut st));
+    let shown = drawn_text(&draw(&ctx, app.world(), &mut st));
     assert!(
         shown.contains("ZQSURNAME01"),
         "series description shown when not anonymous"
@@ -493,7 +505,7 @@ fn anonymous_mode_hides_every_free_text_that_can_name_someone() {
     app.world_mut().write_message(UiAction::SetAnonymous(true));
     app.update();
     let ws = app.world().resource::<Workspace>();
-    let shown = drawn_text(&draw(&ctx, ws, &mut st));
+    let shown = drawn_text(&draw(&ctx, app.world(), &mut st));
     let mut secrets = ws.banner().expect("banner").secrets();
     secrets.extend(common::planted_needles());
     for s in &secrets {
@@ -515,6 +527,7 @@ fn ct_stored_as_nifti_is_a_ct_and_the_user_can_say_otherwise() {
     let mut app = loaded_app(cta.clone());
     {
         let ws = app.world().resource::<Workspace>();
+        let view = app.world().resource::<ViewState>();
         let l = ws.loaded.as_ref().expect("loaded");
         assert_eq!(l.modality, "CT");
         assert_eq!(l.evidence, twinplan::session::modality::Evidence::Values);
@@ -524,7 +537,7 @@ fn ct_stored_as_nifti_is_a_ct_and_the_user_can_say_otherwise() {
                 .any(|n| n.notice.summary.contains("Treated as CT"))
         );
         // A CT angiogram: the Angio window, bone above the contrast-enhanced blood.
-        assert_eq!(ws.window_name, "Angio");
+        assert_eq!(view.window_name, "Angio");
         let peak = l.contrast_peak_hu().expect("contrast peak");
         assert!((400.0..=550.0).contains(&peak), "{peak}");
         let names: Vec<&str> = ws
@@ -536,7 +549,7 @@ fn ct_stored_as_nifti_is_a_ct_and_the_user_can_say_otherwise() {
         let bone = ws.structures[0].recipe.range_of().expect("range");
         assert!(bone.lo >= peak + 300.0 - 1e-9, "{bone:?}");
         let ctx = egui::Context::default();
-        let shown = drawn_text(&draw(&ctx, ws, &mut UiState::default()));
+        let shown = drawn_text(&draw(&ctx, app.world(), &mut UiState::default()));
         assert!(
             shown.contains("Soft tissue") && shown.contains("Range (HU)"),
             "CT presets and HU"
@@ -554,8 +567,9 @@ fn ct_stored_as_nifti_is_a_ct_and_the_user_can_say_otherwise() {
     }
     {
         let ws = app.world().resource::<Workspace>();
+        let view = app.world().resource::<ViewState>();
         assert_eq!(ws.modality(), "MR");
-        assert_eq!(ws.window_name, "Auto");
+        assert_eq!(view.window_name, "Auto");
         let names: Vec<&str> = ws
             .structures
             .iter()
@@ -564,7 +578,7 @@ fn ct_stored_as_nifti_is_a_ct_and_the_user_can_say_otherwise() {
         assert_eq!(names, ["outline"]);
         assert!(ws.structures[0].built.as_ref().is_some_and(|b| b.closed));
         let ctx = egui::Context::default();
-        let shown = drawn_text(&draw(&ctx, ws, &mut UiState::default()));
+        let shown = drawn_text(&draw(&ctx, app.world(), &mut UiState::default()));
         assert!(
             !shown.contains("Soft tissue") && !shown.contains("Range (HU)"),
             "{shown}"
@@ -624,7 +638,7 @@ fn mr_opens_with_an_outline_and_no_hu_presets() {
         outline.volume_ml
     );
     let ctx = egui::Context::default();
-    let shown = drawn_text(&draw(&ctx, ws, &mut UiState::default()));
+    let shown = drawn_text(&draw(&ctx, app.world(), &mut UiState::default()));
     for ct_only in ["Soft tissue", "Angio", "Lung", "Add preset"] {
         assert!(!shown.contains(ct_only), "{ct_only} offered for MR");
     }
@@ -642,8 +656,9 @@ fn readouts_speak_anatomy_and_overlays_stay_legible() {
     app.update();
     let (lo, hi, centre) = {
         let ws = app.world().resource::<Workspace>();
+        let view = app.world().resource::<ViewState>();
         let (lo, hi) = bounds_mm(&ws.loaded.as_ref().expect("loaded").volume);
-        let c = ws.cursor.point();
+        let c = view.cursor.point();
         assert!(
             (c.x - hi.x).abs() < 1e-9 && (c.y - lo.y).abs() < 1e-9,
             "{c:?}"
@@ -657,6 +672,7 @@ fn readouts_speak_anatomy_and_overlays_stay_legible() {
     ]));
     app.update();
     let ws = app.world().resource::<Workspace>();
+    let view = app.world().resource::<ViewState>();
     let area = ViewRect::new(0.0, 0.0, SCREEN.0, SCREEN.1);
     let views = Layout::FourUp.arrange(area, 3.0);
     let axial = views
@@ -686,6 +702,7 @@ fn readouts_speak_anatomy_and_overlays_stay_legible() {
             workstation_ui(
                 ui.ctx(),
                 ws,
+                view,
                 &[],
                 &mut cache,
                 &mut st,
@@ -722,7 +739,7 @@ fn readouts_speak_anatomy_and_overlays_stay_legible() {
     );
     // The value under the mouse: the nearest voxel's own value, its unit and its index.
     let volume = &ws.loaded.as_ref().expect("loaded").volume;
-    let axial_slice = reslice(volume, Plane::Axial, &ws.cursor.point(), None);
+    let axial_slice = reslice(volume, Plane::Axial, &view.cursor.point(), None);
     let map = twinplan::session::layout::SliceMapping::for_slice(
         &axial_slice,
         axial,
@@ -880,7 +897,7 @@ fn the_last_open_wins_and_previews_say_what_they_are() {
         if shown > 0 {
             previews = previews.max(shown);
             if !labelled {
-                labelled = all_text(&ctx, ws, &mut st).contains("coarse preview");
+                labelled = all_text(&ctx, app.world(), &mut st).contains("coarse preview");
             }
         }
         if ws.loaded.is_some() && app.world().resource::<Jobs>().is_idle() {

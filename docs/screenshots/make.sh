@@ -16,6 +16,7 @@ r --layout 3d --view left --anonymous --out $D/3d-left-anonymous.png $S
 r --layout 3d --slices --out $D/3d-slices.png $S
 r --plan $PLAN --focus "Iliac bifurcation" --out $D/measure-angle.png $S
 r --plan $PLAN --focus "Aorta diameter" --out $D/measure-distance.png $S
+r --layout 3d --plan $PLAN --focus "LAO 30°" --out $D/3d-saved-view.png $S
 if [ -d $TD ]; then
   r --out $D/ct-head.png $TD/head_ct/dicom
   r --out $D/ct-body.png $TD/totalsegmentator_ct/tests/reference_files/example_ct_dicom
@@ -27,5 +28,5 @@ python3 - <<'PY'
 from PIL import Image
 d = "docs/screenshots/"
 Image.open(d + "four-up.png").crop((0, 50, 330, 770)).save(d + "structures-panel.png")
-Image.open(d + "measure-angle.png").crop((0, 528, 432, 684)).save(d + "measurements-panel.png")
+Image.open(d + "measure-angle.png").crop((0, 528, 432, 752)).save(d + "measurements-panel.png")
 PY

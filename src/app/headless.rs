@@ -12,7 +12,7 @@ use bevy::render::render_resource::TextureFormat;
 use bevy::window::ExitCondition;
 
 use super::scene::{AnatomyCamera, HeadlessSize, ScenePlugin};
-use super::state::{Jobs, LogicPlugin, UiAction, Workspace};
+use super::state::{Jobs, LogicPlugin, UiAction, ViewState, Workspace};
 
 /// What to time.
 #[derive(Debug, Clone)]
@@ -69,7 +69,7 @@ pub fn bench_frames(bench: &FrameBench) -> anyhow::Result<FrameStats> {
     {
         let world = app.world_mut();
         world.resource_mut::<Workspace>().triangle_budget = bench.max_triangles;
-        world.resource_mut::<Workspace>().options_3d.show_crosshair = false;
+        world.resource_mut::<ViewState>().options_3d.show_crosshair = false;
         world.write_message(UiAction::Open(bench.path.clone()));
     }
     let start = Instant::now();
@@ -99,7 +99,7 @@ pub fn bench_frames(bench: &FrameBench) -> anyhow::Result<FrameStats> {
     for i in 0..bench.frames {
         // Turn the camera a little each frame so nothing can be cached.
         app.world_mut()
-            .resource_mut::<Workspace>()
+            .resource_mut::<ViewState>()
             .camera
             .orbit(if i % 2 == 0 { 2.0 } else { -2.0 }, 0.0);
         app.update();

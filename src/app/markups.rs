@@ -17,8 +17,9 @@ use std::sync::{Arc, Mutex};
 use bevy::prelude::*;
 use bevy_egui::egui::{self, Color32, Pos2, RichText, Stroke};
 
+use super::file_dialog::FileDialog;
 use super::slices::overlay_text;
-use super::state::{UiAction, Workspace};
+use super::state::{Step, UiAction, ViewState, Workspace};
 use crate::fsutil::write_atomic;
 use crate::mesh::TriMesh;
 use crate::mesh::pick::Bvh;
@@ -282,10 +283,10 @@ pub struct MarkupTool {
     pub selected: Option<u64>,
     /// The markup whose name is being edited, and the text so far.
     pub renaming: Option<(u64, String)>,
-    /// The save dialog: what it writes and the path typed.
-    pub saving: Option<(SaveWhat, String)>,
-    /// The open dialog for a plan or Slicer markups file: whether it imports, the path typed.
-    pub opening: Option<(bool, String)>,
+    /// The save dialog and what it writes.
+    pub saving: Option<(SaveWhat, FileDialog)>,
+    /// The open dialog for a plan or Slicer markups file, and whether it imports.
+    pub opening: Option<(bool, FileDialog)>,
     pub picks: PickIndex,
     /// Why the last 3D click placed nothing.
     pub pick_note: Option<String>,
@@ -398,10 +399,10 @@ impl PickIndex {
     /// The first visible surface point on the ray; opaque surfaces win over translucent ones
     /// in front of them (a click on bone seen through the skin lands on the bone). Points
     /// on the clipped-away side of the 3D view's clipping plane are not hit.
-    pub fn cast(&self, ws: &Workspace, origin: P, direction: P) -> Option<P> {
-        let clip = ws.options_3d.clip.map(|(plane, keep_positive)| {
+    pub fn cast(&self, ws: &Workspace, view: &ViewState, origin: P, direction: P) -> Option<P> {
+        let clip = view.options_3d.clip.map(|(plane, keep_positive)| {
             let (_, _, n) = plane.axes();
-            (n, ws.cursor.point().coords.dot(&n), keep_positive)
+            (n, view.cursor.point().coords.dot(&n), keep_positive)
         });
         let mut best: Option<(bool, f64, P)> = None;
         for s in ws.structures.iter().filter(|s| s.visible) {
@@ -456,10 +457,10 @@ impl Plugin for MeasurementsPlugin {
             .add_systems(
                 Update,
                 (
-                    reserve_structure_ids.before(super::state::apply_actions),
+                    reserve_structure_ids.in_set(Step::Prepare),
                     (follow_series, structures_follow_plan, plan_actions)
                         .chain()
-                        .after(super::state::poll_jobs),
+                        .in_set(Step::Follow),
                 ),
             );
     }
@@ -1020,12 +1021,12 @@ fn placing_clicks(
 /// Markups over the 3D view (on top of every surface, translucent or not).
 pub fn draw_on_3d(
     painter: &egui::Painter,
-    ws: &Workspace,
+    view: &ViewState,
     doc: &PlanDoc,
     tool: &MarkupTool,
     r: egui::Rect,
 ) {
-    let cam = &ws.camera;
+    let cam = &view.camera;
     let (w, h) = (f64::from(r.width()), f64::from(r.height()));
     let at = |p: &P| {
         cam.pixel(&nalgebra::Point3::from(*p), w, h)
@@ -1053,16 +1054,17 @@ pub fn input_3d(
     ui: &egui::Ui,
     response: &egui::Response,
     ws: &Workspace,
+    view: &ViewState,
     doc: &mut PlanDoc,
     tool: &mut MarkupTool,
     r: egui::Rect,
 ) -> bool {
-    let cam = ws.camera;
+    let cam = view.camera;
     let (w, h) = (f64::from(r.width()), f64::from(r.height()));
     let picks = std::mem::take(&mut tool.picks);
     let hit = |pos: Pos2| {
         let (o, d) = cam.ray(f64::from(pos.x - r.min.x), f64::from(pos.y - r.min.y), w, h);
-        picks.cast(ws, [o.x, o.y, o.z], [d.x, d.y, d.z])
+        picks.cast(ws, view, [o.x, o.y, o.z], [d.x, d.y, d.z])
     };
     if tool.placing.is_some() || tool.drag.is_some() {
         tool.hover = response.hover_pos().and_then(hit);
@@ -1126,22 +1128,50 @@ pub fn keys(ctx: &egui::Context, ws: &Workspace, doc: &mut PlanDoc, tool: &mut M
             Some(p) => {
                 doc.save(&p, ws);
             }
-            None => tool.saving = Some((SaveWhat::Plan, default_path(ws, SaveWhat::Plan))),
+            None => {
+                tool.saving = Some(save_dialog(
+                    SaveWhat::Plan,
+                    &default_path(doc, SaveWhat::Plan),
+                ))
+            }
         }
     }
 }
 
-/// Where a file is suggested: the plan's own file, else the working folder, named by what it
-/// holds (never by the patient).
-pub fn default_path(ws: &Workspace, what: SaveWhat) -> String {
-    let dir = std::env::current_dir().unwrap_or_default();
-    let name = match what {
+/// Where a file is suggested: beside the plan's own file when it has one, else in the
+/// working folder; named by what it holds (never by the patient).
+pub fn default_path(doc: &PlanDoc, what: SaveWhat) -> PathBuf {
+    let dir = doc
+        .path
+        .as_ref()
+        .and_then(|p| p.parent())
+        .filter(|p| !p.as_os_str().is_empty())
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| std::env::current_dir().unwrap_or_default());
+    dir.join(match what {
         SaveWhat::Plan => "plan.twinplan.json",
         SaveWhat::Csv => "measurements.csv",
         SaveWhat::Slicer => "measurements.mrk.json",
+    })
+}
+
+fn save_dialog(what: SaveWhat, path: &Path) -> (SaveWhat, FileDialog) {
+    let (title, suffixes): (&str, &[&'static str]) = match what {
+        SaveWhat::Plan => ("Save plan", &[".twinplan.json"]),
+        SaveWhat::Csv => ("Export measurements as CSV", &[".csv"]),
+        SaveWhat::Slicer => ("Export to 3D Slicer markups", &[".mrk.json"]),
     };
-    let _ = ws;
-    dir.join(name).display().to_string()
+    (what, FileDialog::save(title, path, suffixes))
+}
+
+fn open_dialog(import: bool, path: &Path) -> (bool, FileDialog) {
+    let dir = path.parent().unwrap_or(path);
+    let d = if import {
+        FileDialog::open_file("Import 3D Slicer markups", dir, &[".json"])
+    } else {
+        FileDialog::open_file("Open plan", dir, &[".json"])
+    };
+    (import, d)
 }
 
 /// The Edit menu: undo and redo, named.
@@ -1174,9 +1204,31 @@ pub fn file_menu(ui: &mut egui::Ui, ws: &Workspace, doc: &mut PlanDoc, tool: &mu
         .add_enabled(open, egui::Button::new("Open plan…"))
         .clicked()
     {
-        tool.opening = Some((false, default_path(ws, SaveWhat::Plan)));
+        tool.opening = Some(open_dialog(false, &default_path(doc, SaveWhat::Plan)));
         ui.close();
     }
+    ui.add_enabled_ui(open && !tool.recent_plans.is_empty(), |ui| {
+        ui.menu_button("Open recent plan", |ui| {
+            let mut chosen = None;
+            for p in &tool.recent_plans {
+                // File names only: a folder's name can carry the patient's.
+                let name = p
+                    .file_name()
+                    .map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into());
+                if ui
+                    .button(name)
+                    .on_hover_text("Opened for the series on screen; a plan made for another series is refused")
+                    .clicked()
+                {
+                    chosen = Some(p.clone());
+                }
+            }
+            if let Some(p) = chosen {
+                doc.open(&p, ws);
+                ui.close();
+            }
+        });
+    });
     if ui
         .add_enabled(open, egui::Button::new("Save plan").shortcut_text("Ctrl+S"))
         .clicked()
@@ -1185,7 +1237,12 @@ pub fn file_menu(ui: &mut egui::Ui, ws: &Workspace, doc: &mut PlanDoc, tool: &mu
             Some(p) => {
                 doc.save(&p, ws);
             }
-            None => tool.saving = Some((SaveWhat::Plan, default_path(ws, SaveWhat::Plan))),
+            None => {
+                tool.saving = Some(save_dialog(
+                    SaveWhat::Plan,
+                    &default_path(doc, SaveWhat::Plan),
+                ))
+            }
         }
         ui.close();
     }
@@ -1195,10 +1252,9 @@ pub fn file_menu(ui: &mut egui::Ui, ws: &Workspace, doc: &mut PlanDoc, tool: &mu
     {
         let path = doc
             .path
-            .as_ref()
-            .map(|p| p.display().to_string())
-            .unwrap_or_else(|| default_path(ws, SaveWhat::Plan));
-        tool.saving = Some((SaveWhat::Plan, path));
+            .clone()
+            .unwrap_or_else(|| default_path(doc, SaveWhat::Plan));
+        tool.saving = Some(save_dialog(SaveWhat::Plan, &path));
         ui.close();
     }
 }
@@ -1219,6 +1275,7 @@ const PALETTE: [[f32; 3]; 8] = [
 pub fn plan_panel(
     ui: &mut egui::Ui,
     ws: &Workspace,
+    view: &ViewState,
     doc: &mut PlanDoc,
     tool: &mut MarkupTool,
     actions: &mut Vec<UiAction>,
@@ -1244,9 +1301,12 @@ pub fn plan_panel(
         ] {
             let on = tool.placing.as_ref().is_some_and(|p| p.kind == kind);
             let hint = if key.is_empty() {
-                format!("Place a {} (Enter or double-click closes it)", kind.name())
+                format!(
+                    "Place {} (Enter or double-click closes it)",
+                    with_article(kind.name())
+                )
             } else {
-                format!("Place a {} ({key})", kind.name())
+                format!("Place {} ({key})", with_article(kind.name()))
             };
             let r = ui.selectable_label(on, text).on_hover_text(hint);
             if r.clicked() {
@@ -1268,8 +1328,8 @@ pub fn plan_panel(
         };
         ui.label(
             RichText::new(format!(
-                "Placing a {}: click on a slice or a surface — {needed} · Esc cancels",
-                pl.kind.name()
+                "Placing {}: click on a slice or a surface — {needed} · Esc cancels",
+                with_article(pl.kind.name())
             ))
             .small()
             .color(Color32::from_rgb(240, 200, 90)),
@@ -1337,7 +1397,7 @@ pub fn plan_panel(
                     MarkupKind::Landmark => m.points_lps_mm.first().map_or(String::new(), |p| {
                         crate::session::readout::position(
                             &nalgebra::Point3::from(*p),
-                            ws.coordinates,
+                            view.coordinates,
                         )
                     }),
                     _ => m.label(),
@@ -1378,20 +1438,27 @@ pub fn plan_panel(
     for e in edits {
         doc.edit(e);
     }
+    saved_views(ui, ws, view, doc, actions);
     ui.horizontal_wrapped(|ui| {
         let any = !doc.plan.markups.is_empty();
         if ui
             .add_enabled(any, egui::Button::new("Export CSV…"))
             .clicked()
         {
-            tool.saving = Some((SaveWhat::Csv, default_path(ws, SaveWhat::Csv)));
+            tool.saving = Some(save_dialog(
+                SaveWhat::Csv,
+                &default_path(doc, SaveWhat::Csv),
+            ));
         }
         if ui
             .add_enabled(any, egui::Button::new("Export to Slicer…"))
             .on_hover_text("3D Slicer markups JSON (.mrk.json), LPS")
             .clicked()
         {
-            tool.saving = Some((SaveWhat::Slicer, default_path(ws, SaveWhat::Slicer)));
+            tool.saving = Some(save_dialog(
+                SaveWhat::Slicer,
+                &default_path(doc, SaveWhat::Slicer),
+            ));
         }
         if ui
             .add_enabled(
@@ -1400,7 +1467,7 @@ pub fn plan_panel(
             )
             .clicked()
         {
-            tool.opening = Some((true, default_path(ws, SaveWhat::Slicer)));
+            tool.opening = Some(open_dialog(true, &default_path(doc, SaveWhat::Slicer)));
         }
     });
     if let Some((ok, text)) = &doc.message {
@@ -1410,6 +1477,77 @@ pub fn plan_panel(
             Color32::from_rgb(235, 110, 100)
         };
         ui.label(RichText::new(text).small().color(colour));
+    }
+}
+
+/// "a distance", "an angle".
+fn with_article(name: &str) -> String {
+    let vowel = name.starts_with(['a', 'e', 'i', 'o', 'u']);
+    format!("{} {name}", if vowel { "an" } else { "a" })
+}
+
+/// The plan's saved 3D views: save the current one, go back to one, delete one (each an
+/// undoable edit of the plan).
+fn saved_views(
+    ui: &mut egui::Ui,
+    ws: &Workspace,
+    view: &ViewState,
+    doc: &mut PlanDoc,
+    actions: &mut Vec<UiAction>,
+) {
+    ui.horizontal(|ui| {
+        ui.label(RichText::new("Saved 3D views").strong());
+        if ui
+            .add_enabled(ws.loaded.is_some(), egui::Button::new("+ Save view"))
+            .on_hover_text("Keep the 3D camera as it is now in the plan")
+            .clicked()
+        {
+            let name = (1..)
+                .map(|n| format!("View {n}"))
+                .find(|n| doc.plan.bookmarks.iter().all(|b| &b.name != n))
+                .unwrap_or_default();
+            doc.edit(PlanEdit::AddBookmark(bookmark_of(&view.camera, name)));
+        }
+    });
+    let mut remove = None;
+    for b in &doc.plan.bookmarks {
+        ui.horizontal(|ui| {
+            if ui
+                .selectable_label(false, &b.name)
+                .on_hover_text("Look from here again")
+                .clicked()
+            {
+                actions.push(UiAction::LookFrom {
+                    eye: b.eye_lps_mm,
+                    target: b.target_lps_mm,
+                    up: b.up,
+                });
+            }
+            if ui
+                .small_button("🗑")
+                .on_hover_text("Delete this view")
+                .clicked()
+            {
+                remove = Some(b.name.clone());
+            }
+        });
+    }
+    if let Some(name) = remove {
+        doc.edit(PlanEdit::RemoveBookmark(name));
+    }
+}
+
+/// The camera as a plan bookmark.
+pub fn bookmark_of(
+    camera: &crate::session::camera::OrbitCamera,
+    name: String,
+) -> crate::plan::CameraBookmark {
+    let (e, t, u) = (camera.eye_mm(), camera.target_mm, camera.up());
+    crate::plan::CameraBookmark {
+        name,
+        eye_lps_mm: [e.x, e.y, e.z],
+        target_lps_mm: [t.x, t.y, t.z],
+        up: [u.x, u.y, u.z],
     }
 }
 
@@ -1464,63 +1602,39 @@ pub fn dialogs(
                 });
             });
     }
-    if let Some((what, path)) = &mut tool.saving {
-        let title = match what {
-            SaveWhat::Plan => "Save plan",
-            SaveWhat::Csv => "Export measurements as CSV",
-            SaveWhat::Slicer => "Export to 3D Slicer markups",
-        };
-        let mut open = true;
+    let failure = |doc: &PlanDoc| match &doc.message {
+        Some((false, text)) => Some(text.clone()),
+        _ => Some("not done".to_string()),
+    };
+    if let Some((what, d)) = &mut tool.saving {
+        let (chosen, open) = d.show(ctx);
         let mut done = false;
-        egui::Window::new(title)
-            .open(&mut open)
-            .collapsible(false)
-            .show(ctx, |ui| {
-                ui.label("File:");
-                let r = ui.add(egui::TextEdit::singleline(path).desired_width(460.0));
-                let enter = r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
-                if ui.button("Save").clicked() || enter {
-                    let p = PathBuf::from(path.trim());
-                    done = match what {
-                        SaveWhat::Plan => doc.save(&p, ws),
-                        other => doc.export(&p, *other),
-                    };
-                }
-                if let Some((false, text)) = &doc.message {
-                    ui.colored_label(Color32::from_rgb(235, 110, 100), text);
-                }
-            });
+        if let Some(c) = chosen {
+            done = match what {
+                SaveWhat::Plan => doc.save(c.path(), ws),
+                other => doc.export(c.path(), *other),
+            };
+            if !done {
+                d.failure = failure(doc);
+            }
+        }
         if done || !open {
             tool.saving = None;
         }
     }
-    if let Some((import, path)) = &mut tool.opening {
-        let mut open = true;
+    if let Some((import, d)) = &mut tool.opening {
+        let (chosen, open) = d.show(ctx);
         let mut done = false;
-        let title = if *import {
-            "Import 3D Slicer markups"
-        } else {
-            "Open plan"
-        };
-        egui::Window::new(title)
-            .open(&mut open)
-            .collapsible(false)
-            .show(ctx, |ui| {
-                ui.label("File:");
-                let r = ui.add(egui::TextEdit::singleline(path).desired_width(460.0));
-                let enter = r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
-                if ui.button("Open").clicked() || enter {
-                    let p = PathBuf::from(path.trim());
-                    done = if *import {
-                        doc.import_slicer(&p)
-                    } else {
-                        doc.open(&p, ws)
-                    };
-                }
-                if let Some((false, text)) = &doc.message {
-                    ui.colored_label(Color32::from_rgb(235, 110, 100), text);
-                }
-            });
+        if let Some(c) = chosen {
+            done = if *import {
+                doc.import_slicer(c.path())
+            } else {
+                doc.open(c.path(), ws)
+            };
+            if !done {
+                d.failure = failure(doc);
+            }
+        }
         if done || !open {
             tool.opening = None;
         }

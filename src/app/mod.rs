@@ -4,10 +4,16 @@
 //! [`RenderRequest`] it waits for the study and its structures, saves a screenshot and
 //! exits (`twinplan render`, usable in CI under Xvfb).
 //!
-//! Plugins: `state::LogicPlugin` (document, actions, background jobs; runs under
-//! `MinimalPlugins`), `scene::ScenePlugin` (3D), [`UiPlugin`] (egui panels and slice views).
+//! Plugins, one per feature, ordered by `state::Step`: `state::LogicPlugin` gathers the
+//! jobs (what is open, background work), structures and view plugins and runs under
+//! `MinimalPlugins`; `markups::MeasurementsPlugin` (the plan document, its undo and files);
+//! `scene::ScenePlugin` (3D); `slices::SlicesPlugin` (slice cache, slices in 3D);
+//! `persist::PersistPlugin` (preferences, recovery copy); [`UiPlugin`] (egui panels, frame
+//! log, screenshots, render mode). The plan is `markups::PlanDoc`; how it is looked at is
+//! `state::ViewState`; what is open is `state::Workspace`.
 //! This module and its children are the only code that may use Bevy or egui.
 
+pub mod file_dialog;
 pub mod gpu;
 pub mod headless;
 pub mod markups;
@@ -31,7 +37,7 @@ use crate::session::camera::StandardView;
 use crate::session::layout::{Layout, ViewId};
 use scene::{ScenePlugin, SceneRedraw, SceneSync, SceneTexture, ThreeDRect};
 use slices::SliceCache;
-use state::{Jobs, LogicPlugin, UiAction, Workspace};
+use state::{Jobs, LogicPlugin, UiAction, ViewState, Workspace};
 use ui::{JobLine, UiState};
 
 static LAUNCH: OnceLock<Instant> = OnceLock::new();
@@ -81,7 +87,8 @@ pub struct RenderRequest {
     pub recipes: Option<Vec<crate::session::structures::Recipe>>,
     /// How the read-outs write positions.
     pub coordinates: crate::session::readout::Convention,
-    /// Go to the plan's markup of this name before the screenshot.
+    /// Go to the plan's markup of this name, or look from its saved view of this name,
+    /// before the screenshot.
     pub focus: Option<String>,
 }
 
@@ -174,7 +181,6 @@ pub struct UiPlugin;
 impl Plugin for UiPlugin {
     fn build(&self, app: &mut App) {
         app.add_plugins(EguiPlugin::default())
-            .init_resource::<SliceCache>()
             .init_resource::<UiState>()
             .init_resource::<FrameLog>()
             .init_resource::<SceneTexture>()
@@ -211,10 +217,7 @@ impl Plugin for UiPlugin {
                     lower_rasteriser,
                 ),
             )
-            .add_systems(
-                PostUpdate,
-                (slice_planes_3d, scene::scene_target).in_set(SceneSync),
-            );
+            .add_systems(PostUpdate, scene::scene_target.in_set(SceneSync));
         let mut order = app
             .world_mut()
             .resource_mut::<bevy::app::MainScheduleOrder>();
@@ -289,6 +292,7 @@ pub fn run(options: ViewerOptions) -> anyhow::Result<()> {
     .add_plugins((
         LogicPlugin,
         ScenePlugin,
+        slices::SlicesPlugin,
         UiPlugin,
         markups::MeasurementsPlugin,
     ));
@@ -306,15 +310,15 @@ pub fn run(options: ViewerOptions) -> anyhow::Result<()> {
         world.resource_mut::<markups::PendingPlan>().file = options.plan.clone();
         world.resource_mut::<Workspace>().triangle_budget = options.max_triangles;
         if let Some(r) = &options.render {
-            let mut ws = world.resource_mut::<Workspace>();
-            ws.view_3d = r.view;
-            ws.layout = r.layout;
-            ws.anonymous = r.anonymous;
+            world.resource_mut::<Workspace>().recipes_override = r.recipes.clone();
+            let mut view = world.resource_mut::<ViewState>();
+            view.view_3d = r.view;
+            view.layout = r.layout;
+            view.anonymous = r.anonymous;
             // A bare render is the anatomy alone: no crosshair over it.
-            ws.options_3d.show_crosshair = !r.bare;
-            ws.options_3d.show_slices = r.slices;
-            ws.recipes_override = r.recipes.clone();
-            ws.coordinates = r.coordinates;
+            view.options_3d.show_crosshair = !r.bare;
+            view.options_3d.show_slices = r.slices;
+            view.coordinates = r.coordinates;
             world.resource_mut::<UiState>().bare = r.bare;
         }
         world.write_message(UiAction::Open(path));
@@ -346,6 +350,7 @@ fn main_schedules_on_main_thread(app: &mut App) {
 fn ui_system(
     mut contexts: EguiContexts,
     ws: Res<Workspace>,
+    view: Res<ViewState>,
     jobs: Res<Jobs>,
     mut cache: ResMut<SliceCache>,
     mut st: ResMut<UiState>,
@@ -378,7 +383,7 @@ fn ui_system(
     st.scene_texture = scene_texture.egui;
     let mut out = Vec::new();
     let three_d = ui::workstation_ui(
-        ctx, &ws, &lines, &mut cache, &mut st, &mut out, &mut doc, &mut tool,
+        ctx, &ws, &view, &lines, &mut cache, &mut st, &mut out, &mut doc, &mut tool,
     );
     if rect.0 != three_d {
         rect.0 = three_d;
@@ -392,95 +397,6 @@ fn ui_system(
     // No repaint request while jobs run: the idle redraw (twice a second) updates their
     // progress, and results wake the loop themselves (`wake_on_results`).
     Ok(())
-}
-
-/// One textured quad per slice plane in the 3D view.
-#[derive(Component)]
-struct SlicePlane {
-    plane: usize,
-    revision: u64,
-}
-
-/// Shows the current slices (as windowed) on their planes in 3D, when asked.
-#[allow(clippy::too_many_arguments)]
-fn slice_planes_3d(
-    mut commands: Commands,
-    ws: Res<Workspace>,
-    cache: Res<SliceCache>,
-    mut images: ResMut<Assets<Image>>,
-    mut meshes: ResMut<Assets<Mesh>>,
-    mut materials: ResMut<Assets<StandardMaterial>>,
-    mut redraw: ResMut<SceneRedraw>,
-    q: Query<(Entity, &SlicePlane)>,
-) {
-    use crate::volume::display::Plane;
-    use bevy::asset::RenderAssetUsages;
-    use bevy::mesh::{Indices, PrimitiveTopology};
-    use bevy::render::render_resource::{Extent3d, TextureDimension, TextureFormat};
-    let _slow = SlowStep::start("slices in 3D");
-    let want = ws.options_3d.show_slices && ws.loaded.is_some();
-    for (i, plane) in Plane::ALL.into_iter().enumerate() {
-        let current = q.iter().find(|(_, p)| p.plane == i);
-        let slice = cache.plane(plane).filter(|_| want);
-        match (current, slice) {
-            (Some((e, _)), None) => {
-                commands.entity(e).despawn();
-                redraw.request("slices in 3D");
-            }
-            (Some((_, p)), Some((_, _, rev))) if p.revision == rev => {}
-            (current, Some((s, grey, rev))) => {
-                redraw.request("slices in 3D");
-                if let Some((e, _)) = current {
-                    commands.entity(e).despawn();
-                }
-                let rgba: Vec<u8> = grey.iter().flat_map(|&g| [g, g, g, 255]).collect();
-                let image = Image::new(
-                    Extent3d {
-                        width: s.width as u32,
-                        height: s.height as u32,
-                        depth_or_array_layers: 1,
-                    },
-                    TextureDimension::D2,
-                    rgba,
-                    TextureFormat::Rgba8UnormSrgb,
-                    RenderAssetUsages::RENDER_WORLD,
-                );
-                // Corners of the slice's pixel area in patient mm.
-                let (w, h) = (s.width as f64 - 0.5, s.height as f64 - 0.5);
-                let corners = [(-0.5, -0.5), (w, -0.5), (w, h), (-0.5, h)].map(|(u, v)| {
-                    let p = s.patient_at(u, v);
-                    [p.x as f32, p.y as f32, p.z as f32]
-                });
-                let mut mesh = Mesh::new(
-                    PrimitiveTopology::TriangleList,
-                    RenderAssetUsages::RENDER_WORLD,
-                );
-                mesh.insert_attribute(Mesh::ATTRIBUTE_POSITION, corners.to_vec());
-                mesh.insert_attribute(
-                    Mesh::ATTRIBUTE_UV_0,
-                    vec![[0.0f32, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]],
-                );
-                mesh.insert_attribute(Mesh::ATTRIBUTE_NORMAL, vec![[0.0f32, 0.0, 1.0]; 4]);
-                mesh.insert_indices(Indices::U32(vec![0, 1, 2, 0, 2, 3]));
-                commands.spawn((
-                    SlicePlane {
-                        plane: i,
-                        revision: rev,
-                    },
-                    Mesh3d(meshes.add(mesh)),
-                    MeshMaterial3d(materials.add(StandardMaterial {
-                        base_color_texture: Some(images.add(image)),
-                        unlit: true,
-                        double_sided: true,
-                        cull_mode: None,
-                        ..default()
-                    })),
-                    Transform::IDENTITY,
-                ));
-            }
-            (None, None) => {}
-        }
-    }
 }
 
 fn file_drop(mut drops: MessageReader<FileDragAndDrop>, mut actions: MessageWriter<UiAction>) {
@@ -749,11 +665,27 @@ fn render_mode(
                             }
                             tool.selected = Some(m.id);
                         }
-                        None => {
-                            tracing::error!("render: the plan has no markup named {name:?}");
-                            exit.write(AppExit::error());
-                            return;
-                        }
+                        None => match doc
+                            .plan
+                            .bookmarks
+                            .iter()
+                            .find(|b| b.name.eq_ignore_ascii_case(name))
+                        {
+                            Some(b) => {
+                                actions.write(UiAction::LookFrom {
+                                    eye: b.eye_lps_mm,
+                                    target: b.target_lps_mm,
+                                    up: b.up,
+                                });
+                            }
+                            None => {
+                                tracing::error!(
+                                    "render: the plan has no markup or saved view named {name:?}"
+                                );
+                                exit.write(AppExit::error());
+                                return;
+                            }
+                        },
                     }
                 }
             }

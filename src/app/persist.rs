@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use bevy::prelude::*;
 
 use super::markups::{MarkupTool, PlanDoc};
-use super::state::Workspace;
+use super::state::{ViewState, Workspace};
 use crate::plan::file::{PlanFile, Reference};
 use crate::plan::recovery::{self, Recovery};
 use crate::session::prefs::{self, Prefs};
@@ -54,12 +54,13 @@ impl Plugin for PersistPlugin {
         let found = offered.is_some();
         let world = app.world_mut();
         {
+            let mut view = world.resource_mut::<ViewState>();
+            if let Some(layout) = loaded.layout {
+                view.layout = layout;
+            }
+            view.anonymous = loaded.anonymous;
             let mut ws = world.resource_mut::<Workspace>();
             ws.recent = loaded.recent_studies.clone();
-            if let Some(layout) = loaded.layout {
-                ws.layout = layout;
-            }
-            ws.anonymous = loaded.anonymous;
             if let Some(w) = warning {
                 ws.notify(Notice::new(
                     Level::Warning,
@@ -89,7 +90,13 @@ impl Plugin for PersistPlugin {
     }
 }
 
-fn current_prefs(up: &UserPrefs, ws: &Workspace, doc: &PlanDoc, windows: &Query<&Window>) -> Prefs {
+fn current_prefs(
+    up: &UserPrefs,
+    ws: &Workspace,
+    view: &ViewState,
+    doc: &PlanDoc,
+    windows: &Query<&Window>,
+) -> Prefs {
     let mut p = up.prefs.clone();
     p.recent_studies = ws.recent.clone();
     if let Some(path) = &doc.path
@@ -97,8 +104,8 @@ fn current_prefs(up: &UserPrefs, ws: &Workspace, doc: &PlanDoc, windows: &Query<
     {
         prefs::remember(&mut p.recent_plans, path);
     }
-    p.layout = Some(ws.layout);
-    p.anonymous = ws.anonymous;
+    p.layout = Some(view.layout);
+    p.anonymous = view.anonymous;
     if let Some(w) = windows.iter().next() {
         p.window_size = Some((w.width().round() as u32, w.height().round() as u32));
     }
@@ -117,12 +124,13 @@ fn write_prefs(up: &mut UserPrefs) {
 /// changes them every frame).
 fn remember_prefs(
     ws: Res<Workspace>,
+    view: Res<ViewState>,
     doc: Res<PlanDoc>,
     windows: Query<&Window>,
     mut up: ResMut<UserPrefs>,
     mut tool: ResMut<MarkupTool>,
 ) {
-    let now = current_prefs(&up, &ws, &doc, &windows);
+    let now = current_prefs(&up, &ws, &view, &doc, &windows);
     if now == up.prefs {
         return;
     }
@@ -198,6 +206,7 @@ fn autosave(
 fn on_exit(
     mut exits: MessageReader<AppExit>,
     ws: Res<Workspace>,
+    view: Res<ViewState>,
     doc: Res<PlanDoc>,
     windows: Query<&Window>,
     mut up: ResMut<UserPrefs>,
@@ -206,7 +215,7 @@ fn on_exit(
     if exits.read().next().is_none() {
         return;
     }
-    up.prefs = current_prefs(&up, &ws, &doc, &windows);
+    up.prefs = current_prefs(&up, &ws, &view, &doc, &windows);
     if up.prefs != up.written {
         write_prefs(&mut up);
     }

@@ -22,7 +22,7 @@ use bevy::window::RequestRedraw;
 use bevy_egui::{EguiTextureHandle, EguiUserTextures, PrimaryEguiContext};
 use nalgebra::{Point3, Vector3};
 
-use super::state::{Workspace, world};
+use super::state::{ViewState, Workspace, world};
 use crate::mesh::TriMesh;
 use crate::session::layout::Rect as ViewRect;
 use crate::session::section::clipped_indices;
@@ -328,7 +328,7 @@ pub fn spawn_ui_camera(mut commands: Commands) {
 }
 
 fn sync_camera(
-    ws: Res<Workspace>,
+    view: Res<ViewState>,
     mut redraw: ResMut<SceneRedraw>,
     mut cams: Query<(&mut Camera, &mut Transform, &mut Projection), With<AnatomyCamera>>,
 ) {
@@ -340,7 +340,7 @@ fn sync_camera(
     if camera.viewport.is_some() {
         camera.viewport = None;
     }
-    let cam = &ws.camera;
+    let cam = &view.camera;
     let eye = cam.eye_mm();
     let q = cam.rotation.quaternion();
     let t = Transform {
@@ -534,13 +534,13 @@ fn material_for(colour: [f32; 3], opacity: f32, clipped: bool) -> StandardMateri
     }
 }
 
-fn clip_key(ws: &Workspace) -> Option<ClipKey> {
-    let (plane, keep_positive) = ws.options_3d.clip?;
+fn clip_key(view: &ViewState) -> Option<ClipKey> {
+    let (plane, keep_positive) = view.options_3d.clip?;
     let (_, _, n) = plane.axes();
     Some(ClipKey {
         plane: super::state::plane_index(plane),
         keep_positive,
-        depth_mm: ws.cursor.point().coords.dot(&n),
+        depth_mm: view.cursor.point().coords.dot(&n),
     })
 }
 
@@ -557,11 +557,12 @@ struct Staged {
 fn sync_structures(
     mut commands: Commands,
     ws: Res<Workspace>,
+    view: Res<ViewState>,
     mut meshes: ResMut<Assets<Mesh>>,
     mut materials: ResMut<Assets<StandardMaterial>>,
     mut redraw: ResMut<SceneRedraw>,
     mut new_meshes: ResMut<NewMeshes>,
-    mut staged: Local<Vec<Staged>>,
+    (mut staged, mut last_clip): (Local<Vec<Staged>>, Local<Option<ClipKey>>),
     mut redraws: MessageWriter<RequestRedraw>,
     mut q: Query<(
         Entity,
@@ -571,11 +572,13 @@ fn sync_structures(
         &mut Visibility,
     )>,
 ) {
-    if !ws.is_changed() && staged.is_empty() {
+    // Only what is open and the clipping matter here: turning the camera changes nothing.
+    let clip = clip_key(&view);
+    if !ws.is_changed() && *last_clip == clip && staged.is_empty() {
         return;
     }
+    *last_clip = clip;
     let _slow = super::SlowStep::start("structures to the scene");
-    let clip = clip_key(&ws);
     let items: HashMap<u64, &super::state::StructureItem> =
         ws.structures.iter().map(|s| (s.id, s)).collect();
     let mut present = Vec::new();
@@ -706,21 +709,26 @@ fn clipped(mesh: &TriMesh, clip: Option<ClipKey>) -> Vec<u32> {
     }
 }
 
-fn draw_crosshair(ws: Res<Workspace>, mut redraw: ResMut<SceneRedraw>, mut gizmos: Gizmos) {
+fn draw_crosshair(
+    ws: Res<Workspace>,
+    view: Res<ViewState>,
+    mut redraw: ResMut<SceneRedraw>,
+    mut gizmos: Gizmos,
+) {
     let shown = ws
         .loaded
         .as_ref()
-        .map(|_| (ws.cursor.position_mm, ws.options_3d.show_crosshair));
+        .map(|_| (view.cursor.position_mm, view.options_3d.show_crosshair));
     if redraw.crosshair != shown {
         redraw.crosshair = shown;
         redraw.request("crosshair moved");
     }
     let Some(loaded) = &ws.loaded else { return };
-    if !ws.options_3d.show_crosshair {
+    if !view.options_3d.show_crosshair {
         return;
     }
     let (lo, hi) = crate::volume::display::bounds_mm(&loaded.volume);
-    let c = ws.cursor.position_mm;
+    let c = view.cursor.position_mm;
     let colours = [
         Color::srgb(0.95, 0.35, 0.3),
         Color::srgb(0.35, 0.85, 0.4),
@@ -748,6 +756,7 @@ mod tests {
         world.init_resource::<NewMeshes>();
         world.init_resource::<HeadlessSize>();
         world.init_resource::<Workspace>();
+        world.init_resource::<ViewState>();
         world.insert_resource(ThreeDRect(Some(ViewRect::new(0.0, 0.0, 400.0, 300.0))));
         world.init_resource::<Messages<RequestRedraw>>();
         world.spawn(Window {
@@ -842,7 +851,7 @@ mod tests {
             world.run_system_once(sync_camera).expect("runs");
             assert!(!renders(&mut world), "camera unchanged");
         }
-        world.resource_mut::<Workspace>().camera.orbit(25.0, 0.0);
+        world.resource_mut::<ViewState>().camera.orbit(25.0, 0.0);
         world.run_system_once(sync_camera).expect("runs");
         assert!(renders(&mut world), "orbited");
     }

@@ -2,20 +2,124 @@
 //! cursor leaves the plane or the volume changes), window/level on the CPU into an egui
 //! texture (≈1 ms for 512², measured in benches/README.md), structure outlines from the
 //! exact mesh–plane section, the crosshair, orientation letters, position and value
-//! read-outs, and the peers' mouse conventions. Emits `UiAction`s; computes through
-//! `volume::display` and `session`.
+//! read-outs, and the peers' mouse conventions; [`SlicesPlugin`] also shows the slices on
+//! their planes in 3D. Emits `UiAction`s; computes through `volume::display` and `session`.
 
+use bevy::prelude::{
+    App, Assets, Commands, Component, Entity, Image, IntoScheduleConfigs, Mesh, Mesh3d,
+    MeshMaterial3d, Plugin, PostUpdate, Query, Res, ResMut, StandardMaterial, Transform, default,
+};
 use bevy_egui::egui::{self, Color32, Pos2, Sense, Stroke, TextureHandle, TextureOptions};
 use nalgebra::Point3;
 
 use super::markups::{self, MarkupTool, PlanDoc};
-use super::state::{UiAction, Workspace, plane_index};
+use super::scene::{SceneRedraw, SceneSync};
+use super::state::{UiAction, ViewState, Workspace, plane_index};
 use crate::session::layout::{
     Rect as ViewRect, SliceMapping, SliceViewState, ViewId, WheelSteps, WheelUnit,
 };
 use crate::session::section::plane_section_here;
 use crate::session::{modality, readout};
 use crate::volume::display::{Plane, Slice, WindowLevel, reslice_here};
+
+/// The slice views' cache, and the slices shown on their planes in the 3D view.
+pub struct SlicesPlugin;
+
+impl Plugin for SlicesPlugin {
+    fn build(&self, app: &mut App) {
+        app.init_resource::<SliceCache>()
+            .add_systems(PostUpdate, slice_planes_3d.in_set(SceneSync));
+    }
+}
+
+/// One textured quad per slice plane in the 3D view.
+#[derive(Component)]
+struct SlicePlane {
+    plane: usize,
+    revision: u64,
+}
+
+/// Shows the current slices (as windowed) on their planes in 3D, when asked.
+#[allow(clippy::too_many_arguments)]
+fn slice_planes_3d(
+    mut commands: Commands,
+    ws: Res<Workspace>,
+    view: Res<ViewState>,
+    cache: Res<SliceCache>,
+    mut images: ResMut<Assets<Image>>,
+    mut meshes: ResMut<Assets<Mesh>>,
+    mut materials: ResMut<Assets<StandardMaterial>>,
+    mut redraw: ResMut<SceneRedraw>,
+    q: Query<(Entity, &SlicePlane)>,
+) {
+    use bevy::asset::RenderAssetUsages;
+    use bevy::mesh::{Indices, PrimitiveTopology};
+    use bevy::render::render_resource::{Extent3d, TextureDimension, TextureFormat};
+    let _slow = super::SlowStep::start("slices in 3D");
+    let want = view.options_3d.show_slices && ws.loaded.is_some();
+    for (i, plane) in Plane::ALL.into_iter().enumerate() {
+        let current = q.iter().find(|(_, p)| p.plane == i);
+        let slice = cache.plane(plane).filter(|_| want);
+        match (current, slice) {
+            (Some((e, _)), None) => {
+                commands.entity(e).despawn();
+                redraw.request("slices in 3D");
+            }
+            (Some((_, p)), Some((_, _, rev))) if p.revision == rev => {}
+            (current, Some((s, grey, rev))) => {
+                redraw.request("slices in 3D");
+                if let Some((e, _)) = current {
+                    commands.entity(e).despawn();
+                }
+                let rgba: Vec<u8> = grey.iter().flat_map(|&g| [g, g, g, 255]).collect();
+                let image = Image::new(
+                    Extent3d {
+                        width: s.width as u32,
+                        height: s.height as u32,
+                        depth_or_array_layers: 1,
+                    },
+                    TextureDimension::D2,
+                    rgba,
+                    TextureFormat::Rgba8UnormSrgb,
+                    RenderAssetUsages::RENDER_WORLD,
+                );
+                // Corners of the slice's pixel area in patient mm.
+                let (w, h) = (s.width as f64 - 0.5, s.height as f64 - 0.5);
+                let corners = [(-0.5, -0.5), (w, -0.5), (w, h), (-0.5, h)].map(|(u, v)| {
+                    let p = s.patient_at(u, v);
+                    [p.x as f32, p.y as f32, p.z as f32]
+                });
+                let mut mesh = Mesh::new(
+                    PrimitiveTopology::TriangleList,
+                    RenderAssetUsages::RENDER_WORLD,
+                );
+                mesh.insert_attribute(Mesh::ATTRIBUTE_POSITION, corners.to_vec());
+                mesh.insert_attribute(
+                    Mesh::ATTRIBUTE_UV_0,
+                    vec![[0.0f32, 0.0], [1.0, 0.0], [1.0, 1.0], [0.0, 1.0]],
+                );
+                mesh.insert_attribute(Mesh::ATTRIBUTE_NORMAL, vec![[0.0f32, 0.0, 1.0]; 4]);
+                mesh.insert_indices(Indices::U32(vec![0, 1, 2, 0, 2, 3]));
+                commands.spawn((
+                    SlicePlane {
+                        plane: i,
+                        revision: rev,
+                    },
+                    Mesh3d(meshes.add(mesh)),
+                    MeshMaterial3d(materials.add(StandardMaterial {
+                        base_color_texture: Some(images.add(image)),
+                        unlit: true,
+                        double_sided: true,
+                        cull_mode: None,
+                        ..default()
+                    })),
+                    Transform::IDENTITY,
+                ));
+            }
+            (None, None) => {}
+        }
+    }
+}
 
 /// Colours of the planes (Slicer's: axial red, coronal green, sagittal yellow).
 pub fn plane_colour(plane: Plane) -> Color32 {
@@ -56,9 +160,9 @@ pub struct SliceCache {
 }
 
 /// Depth of the cursor along a plane's normal (mm).
-pub fn depth_of(ws: &Workspace, plane: Plane) -> f64 {
+pub fn depth_of(view: &ViewState, plane: Plane) -> f64 {
     let (_, _, n) = plane.axes();
-    ws.cursor.point().coords.dot(&n)
+    view.cursor.point().coords.dot(&n)
 }
 
 /// Slice step along a plane's normal: the voxel spacing projected on it.
@@ -69,9 +173,9 @@ pub fn step_mm(ws: &Workspace, plane: Plane) -> f64 {
 }
 
 /// Slice number (0-based) and count of the cursor's slice on a plane's MPR grid.
-pub fn slice_index(ws: &Workspace, plane: Plane) -> Option<(usize, usize)> {
+pub fn slice_index(ws: &Workspace, view: &ViewState, plane: Plane) -> Option<(usize, usize)> {
     let l = ws.loaded.as_ref()?;
-    Some(readout::grid_index(&l.volume, plane, depth_of(ws, plane)))
+    Some(readout::grid_index(&l.volume, plane, depth_of(view, plane)))
 }
 
 /// Text that stays legible over any image or surface: drawn on a dark backing. Returns
@@ -112,12 +216,12 @@ impl SliceCache {
     /// The first slices of a newly opened volume come one plane per frame: all three at
     /// once held the main thread 50 ms of CPU, over 100 ms of wall time while the first
     /// surfaces are being built.
-    pub fn refresh(&mut self, ctx: &egui::Context, ws: &Workspace, plane: Plane) {
+    pub fn refresh(&mut self, ctx: &egui::Context, ws: &Workspace, view: &ViewState, plane: Plane) {
         let Some(loaded) = &ws.loaded else {
             self.planes[plane_index(plane)] = None;
             return;
         };
-        let depth = depth_of(ws, plane);
+        let depth = depth_of(view, plane);
         let new_volume = self.planes[plane_index(plane)]
             .as_ref()
             .is_none_or(|c| c.volume_revision != ws.volume_revision);
@@ -135,7 +239,7 @@ impl SliceCache {
             .as_ref()
             .is_none_or(|c| c.volume_revision != ws.volume_revision || c.depth_mm != depth);
         if stale {
-            let slice = reslice_here(&loaded.volume, plane, &ws.cursor.point(), None);
+            let slice = reslice_here(&loaded.volume, plane, &view.cursor.point(), None);
             self.reslices += 1;
             let texture = slot.take().and_then(|c| c.texture);
             *slot = Some(PlaneCache {
@@ -150,8 +254,8 @@ impl SliceCache {
             });
         }
         let Some(c) = slot.as_mut() else { return };
-        if c.window != Some(ws.window) || c.texture.is_none() {
-            c.grey = c.slice.to_grey(&ws.window);
+        if c.window != Some(view.window) || c.texture.is_none() {
+            c.grey = c.slice.to_grey(&view.window);
             self.revision += 1;
             c.revision = self.revision;
             let image = egui::ColorImage::from_gray([c.slice.width, c.slice.height], &c.grey);
@@ -165,11 +269,11 @@ impl SliceCache {
                     ))
                 }
             }
-            c.window = Some(ws.window);
+            c.window = Some(view.window);
         }
         // Outlines of visible structures on this plane.
         let (_, _, n) = plane.axes();
-        let point = ws.cursor.point();
+        let point = view.cursor.point();
         c.outlines.retain(|o| {
             ws.structures
                 .iter()
@@ -206,6 +310,7 @@ fn erect(r: ViewRect) -> egui::Rect {
 pub fn slice_view(
     ui: &mut egui::Ui,
     ws: &Workspace,
+    view: &ViewState,
     cache: &mut SliceCache,
     plane: Plane,
     rect: ViewRect,
@@ -220,18 +325,18 @@ pub fn slice_view(
     painter.rect_filled(r, 0.0, Color32::BLACK);
     let id = egui::Id::new(("slice-view", plane_index(plane)));
     let response = ui.interact(r, id, Sense::click_and_drag());
-    let view = match plane {
+    let view_id = match plane {
         Plane::Axial => ViewId::Axial,
         Plane::Coronal => ViewId::Coronal,
         Plane::Sagittal => ViewId::Sagittal,
     };
-    cache.refresh(&ctx, ws, plane);
+    cache.refresh(&ctx, ws, view, plane);
     let title = |painter: &egui::Painter| {
         overlay_text(
             painter,
             r.left_top() + egui::vec2(8.0, 6.0),
             egui::Align2::LEFT_TOP,
-            view.name(),
+            view_id.name(),
             egui::FontId::proportional(14.0),
             plane_colour(plane),
         );
@@ -247,7 +352,7 @@ pub fn slice_view(
         );
         return;
     };
-    let state: SliceViewState = ws.slice_views[plane_index(plane)];
+    let state: SliceViewState = view.slice_views[plane_index(plane)];
     let map = SliceMapping::for_slice(&c.slice, rect, &state);
     if let Some(t) = &c.texture {
         let img = egui::Rect::from_min_size(
@@ -287,12 +392,12 @@ pub fn slice_view(
         slice: &c.slice,
         map: &map,
         plane,
-        depth_mm: depth_of(ws, plane),
+        depth_mm: depth_of(view, plane),
         step_mm: step_mm(ws, plane),
     };
     markups::draw_on_slice(&painter, doc, tool, &geometry);
     // Crosshair: the other two planes' lines through the cursor.
-    let (cu, cv) = c.slice.pixel_of(&ws.cursor.point());
+    let (cu, cv) = c.slice.pixel_of(&view.cursor.point());
     let cp = to_pos(map.screen_of(cu, cv));
     let (du, _, _) = plane.axes();
     for other in Plane::ALL.into_iter().filter(|p| *p != plane) {
@@ -354,14 +459,14 @@ pub fn slice_view(
     let mono = egui::FontId::monospace(12.0);
     let text_colour = Color32::from_gray(225);
     let volume = ws.loaded.as_ref().map(|l| &l.volume);
-    let depth = depth_of(ws, plane);
-    let mut lines = vec![readout::slice_position(plane, depth, ws.coordinates)];
+    let depth = depth_of(view, plane);
+    let mut lines = vec![readout::slice_position(plane, depth, view.coordinates)];
     if let Some(v) = volume {
         lines[0].push_str(&format!("   {}", readout::slice_number(v, plane, depth)));
     }
     lines.push(format!(
         "W {:.0}  L {:.0}  ({})",
-        ws.window.width, ws.window.center, ws.window_name
+        view.window.width, view.window.center, view.window_name
     ));
     overlay_text(
         &painter,
@@ -373,7 +478,7 @@ pub fn slice_view(
     );
     if let (Some(hover), Some(v)) = (response.hover_pos(), volume) {
         let p = map.patient_at_screen(&c.slice, f64::from(hover.x), f64::from(hover.y));
-        let mut hover_lines = vec![readout::position(&p, ws.coordinates)];
+        let mut hover_lines = vec![readout::position(&p, view.coordinates)];
         hover_lines.push(match readout::nearest_voxel(v, &p) {
             Some(([i, j, k], value)) => format!(
                 "voxel {i}, {j}, {k}   {}",
@@ -401,7 +506,7 @@ pub fn slice_view(
     }
     let modifiers = ui.input(|i| i.modifiers);
     if response.double_clicked() {
-        actions.push(UiAction::ToggleView(view));
+        actions.push(UiAction::ToggleView(view_id));
         return;
     }
     let primary = ui.input(|i| i.pointer.primary_down());
@@ -414,7 +519,7 @@ pub fn slice_view(
         s.pan_px[1] += f64::from(delta.y);
         actions.push(UiAction::SetSliceView(plane, s));
     } else if response.dragged() && secondary {
-        let w = ws.window.dragged(f64::from(delta.x), f64::from(delta.y));
+        let w = view.window.dragged(f64::from(delta.x), f64::from(delta.y));
         actions.push(UiAction::SetWindow("Custom".into(), w));
     } else if (response.clicked() || (response.dragged() && primary))
         && let Some(pos) = response.interact_pointer_pos()
@@ -457,7 +562,7 @@ pub fn slice_view(
             actions.push(UiAction::SetSliceView(plane, s));
         }
         if slices != 0 {
-            let mut cur = ws.cursor;
+            let mut cur = view.cursor;
             cur.scroll(plane, slices as f64, step_mm(ws, plane));
             actions.push(UiAction::MoveCursor(cur.position_mm));
         }

@@ -1,10 +1,13 @@
 //! The viewer's state and logic, without rendering: the [`Workspace`] resource (what is
-//! open, structures, cursor, window, layout, camera, anonymity, notices), the [`UiAction`]s
+//! open: the study, the structures' surfaces, notices), the [`ViewState`] (cursor, window,
+//! layout, camera, anonymity), the [`UiAction`]s
 //! panels emit, and the background [`Jobs`] (open, load, surface): each on a thread of its
 //! own whose parallel work runs in `work::pool` (lower priority, apart from the pool the UI
 //! uses), with progress, cancel, partial results (a coarse surface first) and the rule that
-//! a cancelled job's results are dropped, never installed. [`LogicPlugin`] runs under
-//! `MinimalPlugins` in tests. Computation is delegated to `session`; nothing here draws.
+//! a cancelled job's results are dropped, never installed. Feature plugins (jobs,
+//! structures, view; measurements and the scene elsewhere) order their systems by
+//! [`Step`]; [`LogicPlugin`] gathers this file's and runs under `MinimalPlugins` in tests.
+//! Computation is delegated to `session`; nothing here draws.
 
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
@@ -69,24 +72,15 @@ pub struct ThreeDOptions {
     pub clip: Option<(Plane, bool)>,
 }
 
-/// Everything the workstation shows.
+/// What is open: the study and its series, the structures' built surfaces (their recipes
+/// are the plan's, in [`super::markups::PlanDoc`]), notices and the studies opened lately.
+/// How it is looked at is [`ViewState`]'s.
 #[derive(Resource)]
 pub struct Workspace {
     pub catalog: Option<Catalog>,
     pub loaded: Option<LoadedSeries>,
     pub structures: Vec<StructureItem>,
-    pub cursor: Cursor,
-    pub window: WindowLevel,
-    pub window_name: String,
-    pub anonymous: bool,
-    /// How positions are written in the read-outs.
-    pub coordinates: Convention,
     pub notices: Vec<ShownNotice>,
-    pub layout: Layout,
-    pub slice_views: [SliceViewState; 3],
-    pub camera: OrbitCamera,
-    pub view_3d: StandardView,
-    pub options_3d: ThreeDOptions,
     pub recent: Vec<PathBuf>,
     pub landmarks: Vec<(String, [f64; 3])>,
     /// Bumped when a new volume arrives.
@@ -108,6 +102,41 @@ impl Default for Workspace {
             catalog: None,
             loaded: None,
             structures: Vec::new(),
+            notices: Vec::new(),
+            recent: Vec::new(),
+            landmarks: Vec::new(),
+            volume_revision: 0,
+            structures_baseline: 0,
+            triangle_budget: None,
+            recipes_override: None,
+            next_id: 1,
+            next_notice: 1,
+        }
+    }
+}
+
+/// How the study is looked at: the shared cursor, window and level, layout, slice views, the
+/// 3D camera and how the 3D view is dressed, anonymity and how positions are written. Not
+/// part of the plan and not undone (the tool in use is the measurements plugin's
+/// `MarkupTool`).
+#[derive(Resource, Debug, Clone, PartialEq)]
+pub struct ViewState {
+    pub cursor: Cursor,
+    pub window: WindowLevel,
+    pub window_name: String,
+    pub anonymous: bool,
+    /// How positions are written in the read-outs.
+    pub coordinates: Convention,
+    pub layout: Layout,
+    pub slice_views: [SliceViewState; 3],
+    pub camera: OrbitCamera,
+    pub view_3d: StandardView,
+    pub options_3d: ThreeDOptions,
+}
+
+impl Default for ViewState {
+    fn default() -> Self {
+        ViewState {
             cursor: Cursor {
                 position_mm: [0.0; 3],
             },
@@ -115,7 +144,6 @@ impl Default for Workspace {
             window_name: CT_PRESETS[0].0.into(),
             anonymous: false,
             coordinates: Convention::default(),
-            notices: Vec::new(),
             layout: Layout::FourUp,
             slice_views: [SliceViewState::default(); 3],
             camera: OrbitCamera::framing(
@@ -129,15 +157,14 @@ impl Default for Workspace {
                 show_slices: false,
                 clip: None,
             },
-            recent: Vec::new(),
-            landmarks: Vec::new(),
-            volume_revision: 0,
-            structures_baseline: 0,
-            triangle_budget: None,
-            recipes_override: None,
-            next_id: 1,
-            next_notice: 1,
         }
+    }
+}
+
+impl ViewState {
+    /// The slice-view state of a plane.
+    pub fn slice_view_mut(&mut self, plane: Plane) -> &mut SliceViewState {
+        &mut self.slice_views[plane_index(plane)]
     }
 }
 
@@ -219,11 +246,6 @@ impl Workspace {
         });
         id
     }
-
-    /// The slice-view state of a plane.
-    pub fn slice_view_mut(&mut self, plane: Plane) -> &mut SliceViewState {
-        &mut self.slice_views[plane_index(plane)]
-    }
 }
 
 pub fn plane_index(plane: Plane) -> usize {
@@ -267,6 +289,12 @@ pub enum UiAction {
     ZoomCamera(f64),
     /// Slices through the middle of this box (patient mm), the camera framed on it.
     FocusOn([f64; 3], [f64; 3]),
+    /// The 3D camera looks from `eye` at `target`, `up` upwards (a saved view).
+    LookFrom {
+        eye: [f64; 3],
+        target: [f64; 3],
+        up: [f64; 3],
+    },
     /// Opens a plan for the open series (handled by the measurements plugin).
     OpenPlan(PathBuf),
     /// Saves the plan here (handled by the measurements plugin).
@@ -427,19 +455,77 @@ impl Jobs {
     }
 }
 
-/// Runs the viewer's logic (no rendering): usable with `MinimalPlugins`.
+/// The order of the viewer's logic in `Update`; each feature plugin puts its systems in
+/// these sets.
+#[derive(SystemSet, Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Step {
+    /// Before any action is applied (ids set aside for what an opened plan adds).
+    Prepare,
+    /// The panels' and keys' actions applied: each plugin reads the ones it owns.
+    Actions,
+    /// Background jobs' results installed.
+    Results,
+    /// What follows what is open: the plan, the 3D cursor.
+    Follow,
+}
+
+/// Runs the viewer's logic (no rendering), usable with `MinimalPlugins`: the study and its
+/// jobs, the structures, the view.
 pub struct LogicPlugin;
 
 impl Plugin for LogicPlugin {
     fn build(&self, app: &mut App) {
+        app.add_message::<UiAction>()
+            .add_message::<AppExit>()
+            .configure_sets(
+                Update,
+                (Step::Prepare, Step::Actions, Step::Results, Step::Follow).chain(),
+            )
+            .add_plugins((JobsPlugin, StructuresPlugin, ViewPlugin));
+    }
+}
+
+/// What is open and the background jobs: opening, loading, cancelling, notices; job results.
+pub struct JobsPlugin;
+
+impl Plugin for JobsPlugin {
+    fn build(&self, app: &mut App) {
         app.init_resource::<Workspace>()
             .init_resource::<Jobs>()
-            .add_message::<UiAction>()
-            .add_message::<AppExit>()
+            .add_systems(Update, apply_actions.in_set(Step::Actions))
+            .add_systems(Update, poll_jobs.in_set(Step::Results));
+    }
+}
+
+/// The structures' surfaces: add, rebuild, remove, show, colour.
+pub struct StructuresPlugin;
+
+impl Plugin for StructuresPlugin {
+    fn build(&self, app: &mut App) {
+        app.add_systems(
+            Update,
+            apply_structure_actions
+                .in_set(Step::Actions)
+                .after(apply_actions),
+        );
+    }
+}
+
+/// The view: cursor, window, layout, slice views, camera; the 3D cursor's entity.
+pub struct ViewPlugin;
+
+impl Plugin for ViewPlugin {
+    fn build(&self, app: &mut App) {
+        app.init_resource::<ViewState>()
             .add_systems(Startup, spawn_crosshair)
             .add_systems(
                 Update,
-                (apply_actions, poll_jobs, sync_crosshair_marker).chain(),
+                (
+                    apply_view_actions
+                        .in_set(Step::Actions)
+                        .after(apply_structure_actions),
+                    sync_crosshair_marker.in_set(Step::Follow),
+                ),
             );
     }
 }
@@ -457,10 +543,10 @@ pub fn world(p: [f64; 3]) -> Vec3 {
     Vec3::new(p[0] as f32, p[1] as f32, p[2] as f32)
 }
 
-fn sync_crosshair_marker(ws: Res<Workspace>, mut q: Query<&mut Transform, With<Crosshair3d>>) {
-    if ws.is_changed() {
+fn sync_crosshair_marker(view: Res<ViewState>, mut q: Query<&mut Transform, With<Crosshair3d>>) {
+    if view.is_changed() {
         for mut t in &mut q {
-            t.translation = world(ws.cursor.position_mm);
+            t.translation = world(view.cursor.position_mm);
         }
     }
 }
@@ -494,9 +580,11 @@ pub fn start_build(jobs: &mut Jobs, ws: &Workspace, id: u64) {
     start_build_in(jobs, ws, id, &structures::PreviewsFirst::new());
 }
 
+/// The study's actions: open, load, cancel, notices, modality, quit.
 pub fn apply_actions(
     mut actions: MessageReader<UiAction>,
     mut ws: ResMut<Workspace>,
+    mut view: ResMut<ViewState>,
     mut jobs: ResMut<Jobs>,
     mut exit: MessageWriter<AppExit>,
 ) {
@@ -515,6 +603,31 @@ pub fn apply_actions(
                     });
                 }
             }
+            UiAction::Cancel(job) => {
+                if let Some(j) = jobs.running.iter().find(|j| j.id == job) {
+                    j.progress.cancel();
+                }
+            }
+            UiAction::CancelAll => jobs.running.iter().for_each(|j| j.progress.cancel()),
+            UiAction::DismissNotice(id) => ws.notices.retain(|n| n.id != id),
+            UiAction::SetModality(m) => set_modality(&mut ws, &mut view, &mut jobs, &m),
+            UiAction::Quit => {
+                jobs.running.iter().for_each(|j| j.progress.cancel());
+                exit.write(AppExit::Success);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The structures' actions.
+fn apply_structure_actions(
+    mut actions: MessageReader<UiAction>,
+    mut ws: ResMut<Workspace>,
+    mut jobs: ResMut<Jobs>,
+) {
+    for action in actions.read() {
+        match action.clone() {
             UiAction::AddStructure(recipe) => {
                 let id = ws.add_structure(recipe);
                 start_build(&mut jobs, &ws, id);
@@ -542,63 +655,72 @@ pub fn apply_actions(
                     s.recipe.colour = c;
                 }
             }
-            UiAction::Cancel(job) => {
-                if let Some(j) = jobs.running.iter().find(|j| j.id == job) {
-                    j.progress.cancel();
-                }
-            }
-            UiAction::CancelAll => jobs.running.iter().for_each(|j| j.progress.cancel()),
-            UiAction::DismissNotice(id) => ws.notices.retain(|n| n.id != id),
-            UiAction::SetAnonymous(a) => ws.anonymous = a,
-            UiAction::SetModality(m) => set_modality(&mut ws, &mut jobs, &m),
-            UiAction::SetCoordinates(c) => ws.coordinates = c,
-            UiAction::Quit => {
-                jobs.running.iter().for_each(|j| j.progress.cancel());
-                exit.write(AppExit::Success);
-            }
-            UiAction::SetLayout(l) => ws.layout = l,
-            UiAction::ToggleView(v) => ws.layout = ws.layout.toggled(v),
+            _ => {}
+        }
+    }
+}
+
+/// The view's actions.
+fn apply_view_actions(
+    mut actions: MessageReader<UiAction>,
+    mut ws: ResMut<Workspace>,
+    mut view: ResMut<ViewState>,
+) {
+    for action in actions.read() {
+        match action.clone() {
+            UiAction::SetAnonymous(a) => view.anonymous = a,
+            UiAction::SetCoordinates(c) => view.coordinates = c,
+            UiAction::SetLayout(l) => view.layout = l,
+            UiAction::ToggleView(v) => view.layout = view.layout.toggled(v),
             UiAction::StandardView(v) => {
-                ws.view_3d = v;
-                ws.camera.set_view(v);
+                view.view_3d = v;
+                view.camera.set_view(v);
             }
             UiAction::ResetCamera => {
-                let v = ws.view_3d;
-                ws.camera.reset(v);
+                let v = view.view_3d;
+                view.camera.reset(v);
             }
             UiAction::SetWindow(name, w) => {
-                ws.window = w;
-                ws.window_name = name;
+                view.window = w;
+                view.window_name = name;
             }
             UiAction::MoveCursor(p) => {
                 let cursor = Cursor { position_mm: p };
-                ws.cursor = match &ws.loaded {
+                view.cursor = match &ws.loaded {
                     Some(l) => cursor.clamped(&l.volume).snapped(&l.volume),
                     None => cursor,
                 };
             }
-            UiAction::SetSliceView(plane, s) => *ws.slice_view_mut(plane) = s,
-            UiAction::SetOptions3d(o) => ws.options_3d = o,
-            UiAction::OrbitCamera(dx, dy) => ws.camera.orbit(dx, dy),
-            UiAction::PanCamera(dx, dy, h) => ws.camera.pan(dx, dy, h),
-            UiAction::ZoomCamera(f) => ws.camera.zoom(f),
-            UiAction::FocusOn(lo, hi) => focus_on(&mut ws, lo, hi),
-            UiAction::OpenPlan(_)
-            | UiAction::SavePlan(_)
-            | UiAction::RecoverPlan
-            | UiAction::DiscardRecovery => {}
+            UiAction::SetSliceView(plane, s) => *view.slice_view_mut(plane) = s,
+            UiAction::SetOptions3d(o) => view.options_3d = o,
+            UiAction::OrbitCamera(dx, dy) => view.camera.orbit(dx, dy),
+            UiAction::PanCamera(dx, dy, h) => view.camera.pan(dx, dy, h),
+            UiAction::ZoomCamera(f) => view.camera.zoom(f),
+            UiAction::FocusOn(lo, hi) => focus_on(&ws, &mut view, lo, hi),
+            UiAction::LookFrom { eye, target, up } => {
+                let p = nalgebra::Point3::from;
+                if view.camera.look(&p(eye), &p(target), &up.into()).is_none() {
+                    ws.notify(Notice::new(
+                        Level::Warning,
+                        "That saved view cannot be shown",
+                        "Its eye and target coincide or its up direction is along the line of \
+                         sight (an edited plan file?).",
+                    ));
+                }
+            }
+            _ => {}
         }
     }
 }
 
 /// Moves the cursor to the middle of a box (the slices go through it) and frames the box
 /// in 3D, looking from where the camera looks now; a point gets a 60 mm field around it.
-fn focus_on(ws: &mut Workspace, lo: [f64; 3], hi: [f64; 3]) {
+fn focus_on(ws: &Workspace, view: &mut ViewState, lo: [f64; 3], hi: [f64; 3]) {
     let centre = [0, 1, 2].map(|a| (lo[a] + hi[a]) * 0.5);
     let cursor = Cursor {
         position_mm: centre,
     };
-    ws.cursor = match &ws.loaded {
+    view.cursor = match &ws.loaded {
         Some(l) => cursor.clamped(&l.volume),
         None => cursor,
     };
@@ -606,26 +728,26 @@ fn focus_on(ws: &mut Workspace, lo: [f64; 3], hi: [f64; 3]) {
         .map(|a| hi[a] - lo[a])
         .fold(0.0f64, f64::max)
         .max(60.0);
-    ws.camera.target_mm = nalgebra::Point3::from(centre);
-    ws.camera.distance_mm = size * 0.6 / (ws.camera.fov_y_rad * 0.5).sin();
+    view.camera.target_mm = nalgebra::Point3::from(centre);
+    view.camera.distance_mm = size * 0.6 / (view.camera.fov_y_rad * 0.5).sin();
 }
 
 /// Installs a freshly loaded series: cursor to its centre, window by modality, camera
 /// framing its bounds, default structures queued. Notices of the previous series go.
-fn install(ws: &mut Workspace, jobs: &mut Jobs, loaded: LoadedSeries) {
+fn install(ws: &mut Workspace, view: &mut ViewState, jobs: &mut Jobs, loaded: LoadedSeries) {
     for s in &ws.structures {
         jobs.cancel_structure(s.id);
     }
     ws.structures.clear();
     ws.drop_notices(&[NoticeScope::Series]);
     let volume = Arc::clone(&loaded.volume);
-    ws.cursor = Cursor::centred(&volume);
+    view.cursor = Cursor::centred(&volume);
     let (name, window) = loaded.default_window();
-    ws.window = window;
-    ws.window_name = name;
+    view.window = window;
+    view.window_name = name;
     let (lo, hi) = bounds_mm(&volume);
-    ws.camera = OrbitCamera::framing(&lo, &hi, ws.view_3d);
-    ws.slice_views = [SliceViewState::default(); 3];
+    view.camera = OrbitCamera::framing(&lo, &hi, view.view_3d);
+    view.slice_views = [SliceViewState::default(); 3];
     for n in loaded.notices.clone() {
         ws.notify_about(NoticeScope::Series, n);
     }
@@ -659,7 +781,7 @@ fn add_default_structures(ws: &mut Workspace, jobs: &mut Jobs) {
 
 /// The user says what the series is: units, window, presets and default structures follow
 /// (structures the user added stay).
-fn set_modality(ws: &mut Workspace, jobs: &mut Jobs, modality: &str) {
+fn set_modality(ws: &mut Workspace, view: &mut ViewState, jobs: &mut Jobs, modality: &str) {
     let Some(loaded) = ws.loaded.as_mut() else {
         return;
     };
@@ -669,8 +791,8 @@ fn set_modality(ws: &mut Workspace, jobs: &mut Jobs, modality: &str) {
     loaded.set_modality(modality);
     let (name, window) = loaded.default_window();
     let shown = loaded.modality.clone();
-    ws.window = window;
-    ws.window_name = name;
+    view.window = window;
+    view.window_name = name;
     let auto: Vec<u64> = ws
         .structures
         .iter()
@@ -701,7 +823,7 @@ fn set_modality(ws: &mut Workspace, jobs: &mut Jobs, modality: &str) {
     );
 }
 
-pub fn poll_jobs(mut ws: ResMut<Workspace>, mut jobs: ResMut<Jobs>) {
+pub fn poll_jobs(mut ws: ResMut<Workspace>, mut view: ResMut<ViewState>, mut jobs: ResMut<Jobs>) {
     let _slow = super::SlowStep::start("job results");
     let mut outputs = Vec::new();
     let mut i = 0;
@@ -766,12 +888,12 @@ pub fn poll_jobs(mut ws: ResMut<Workspace>, mut jobs: ResMut<Jobs>) {
                     }
                     crate::session::prefs::remember(&mut ws.recent, &path);
                     ws.catalog = Some(catalog);
-                    install(&mut ws, &mut jobs, loaded);
+                    install(&mut ws, &mut view, &mut jobs, loaded);
                 }
                 Err(e) => ws.notify(Notice::new(Level::Error, "Could not open", e.to_string())),
             },
             JobOutput::Loaded(result) => match result {
-                Ok(loaded) => install(&mut ws, &mut jobs, loaded),
+                Ok(loaded) => install(&mut ws, &mut view, &mut jobs, loaded),
                 Err(e) => ws.notify(Notice::new(
                     Level::Error,
                     "Could not load the series",

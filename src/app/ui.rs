@@ -1,6 +1,6 @@
 //! The workstation's panels, as functions over the state that emit [`UiAction`]s: menu bar,
 //! patient banner (with the Anonymous toggle), series browser, structures, window presets,
-//! status bar with background jobs (progress, Cancel) and notices, a pure-egui Open dialog,
+//! status bar with background jobs (progress, Cancel) and notices, the Open dialog,
 //! the help window, and the view area (four-up or one view; the 3D view's rectangle is
 //! handed to `scene`). [`workstation_ui`] draws everything into an `egui::Context`, so tests
 //! can run it on a bare context and read back every string on screen.
@@ -9,9 +9,10 @@ use std::path::{Path, PathBuf};
 
 use bevy_egui::egui::{self, Color32, RichText};
 
+use super::file_dialog::FileDialog;
 use super::markups::{self, MarkupTool, PlanDoc};
 use super::slices::{OVERLAY_BACKING, SliceCache, overlay_text, plane_colour, slice_view};
-use super::state::{StructureItem, ThreeDOptions, UiAction, Workspace, plane_index};
+use super::state::{StructureItem, ThreeDOptions, UiAction, ViewState, Workspace, plane_index};
 use crate::segment::Preset;
 use crate::session::Level;
 use crate::session::banner::Banner;
@@ -69,66 +70,6 @@ impl Default for UiState {
     }
 }
 
-/// A minimal folder/file browser drawn with egui (no GTK or portal).
-pub struct FileDialog {
-    pub dir: PathBuf,
-    pub typed: String,
-    entries: Vec<(String, bool)>,
-    listed: Option<PathBuf>,
-    error: Option<String>,
-}
-
-impl FileDialog {
-    pub fn new(start: &Path) -> FileDialog {
-        FileDialog {
-            dir: start.to_path_buf(),
-            typed: start.display().to_string(),
-            entries: Vec::new(),
-            listed: None,
-            error: None,
-        }
-    }
-
-    fn list(&mut self) {
-        if self.listed.as_deref() == Some(self.dir.as_path()) {
-            return;
-        }
-        match list_dir(&self.dir) {
-            Ok(entries) => {
-                self.entries = entries;
-                self.error = None;
-            }
-            Err(e) => {
-                self.entries.clear();
-                self.error = Some(e);
-            }
-        }
-        self.listed = Some(self.dir.clone());
-    }
-}
-
-/// A folder's visible entries for the Open dialog: (name, is a folder), folders first, by
-/// name. Symbolic links are followed, so a linked folder is listed as a folder.
-pub fn list_dir(dir: &Path) -> Result<Vec<(String, bool)>, String> {
-    let rd = std::fs::read_dir(dir).map_err(|e| e.kind().to_string())?;
-    let mut entries = Vec::new();
-    for e in rd.flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        if name.starts_with('.') {
-            continue;
-        }
-        let is_dir = std::fs::metadata(e.path())
-            .map(|m| m.is_dir())
-            .unwrap_or(false);
-        entries.push((name, is_dir));
-    }
-    entries.sort_by(|a, b| {
-        b.1.cmp(&a.1)
-            .then_with(|| a.0.to_lowercase().cmp(&b.0.to_lowercase()))
-    });
-    Ok(entries)
-}
-
 const MOUSE_HELP: &str = "Slices: click = move cursor · wheel = next/previous slice · right-drag = window (x) / level (y) · middle- or shift-drag = pan · ctrl-wheel = zoom · double-click = one view\n\
 3D: left-drag = orbit · middle- or shift-drag = pan · right-drag or wheel = zoom · Shift + A P L R S I = standard views · Home = reset\n\
 Measure: D distance · A angle · L landmark · C curve, then click on a slice or a surface · Enter or double-click ends a curve · Esc cancels · drag a point to move it · Ctrl+Z undo · Ctrl+Shift+Z redo · Ctrl+S save plan\n\
@@ -159,6 +100,7 @@ pub fn style(ctx: &egui::Context) {
 pub fn workstation_ui(
     ctx: &egui::Context,
     ws: &Workspace,
+    view: &ViewState,
     jobs: &[JobLine],
     cache: &mut SliceCache,
     st: &mut UiState,
@@ -177,54 +119,68 @@ pub fn workstation_ui(
     keyboard(ctx, actions);
     markups::keys(ctx, ws, doc, tool);
     if !st.bare {
-        egui::Panel::top("menu").show(&mut root, |ui| menu_bar(ui, ws, st, actions, doc, tool));
+        egui::Panel::top("menu").show(&mut root, |ui| {
+            menu_bar(ui, ws, view, st, actions, doc, tool)
+        });
         egui::Panel::top("banner")
             .frame(
                 egui::Frame::new()
                     .fill(Color32::from_rgb(28, 36, 48))
                     .inner_margin(egui::Margin::symmetric(10, 6)),
             )
-            .show(&mut root, |ui| banner_ui(ui, ws, actions));
-        egui::Panel::bottom("status").show(&mut root, |ui| status_bar(ui, ws, jobs, st, actions));
+            .show(&mut root, |ui| banner_ui(ui, ws, view, actions));
+        egui::Panel::bottom("status")
+            .show(&mut root, |ui| status_bar(ui, ws, view, jobs, st, actions));
         egui::Panel::left("left")
             .resizable(true)
             .default_size(330.0)
             .min_size(260.0)
             .show(&mut root, |ui| {
                 egui::ScrollArea::vertical().show(ui, |ui| {
-                    series_browser(ui, ws, actions);
+                    series_browser(ui, ws, view, actions);
                     ui.separator();
-                    structures_panel(ui, ws, st, actions);
+                    structures_panel(ui, ws, view, st, actions);
                     ui.separator();
-                    markups::plan_panel(ui, ws, doc, tool, actions);
+                    markups::plan_panel(ui, ws, view, doc, tool, actions);
                     ui.separator();
-                    window_panel(ui, ws, actions);
+                    window_panel(ui, ws, view, actions);
                 });
             });
     }
     let area = root.available_rect_before_wrap();
     let area = ViewRect::new(area.left(), area.top(), area.width(), area.height());
     let mut three_d = None;
-    for (view, rect) in ws.layout.arrange(area, 3.0) {
-        match view.plane() {
+    for (view_id, rect) in view.layout.arrange(area, 3.0) {
+        match view_id.plane() {
             Some(plane) => {
                 let wheel = &mut st.wheel[plane_index(plane)];
-                slice_view(&mut root, ws, cache, plane, rect, wheel, actions, doc, tool)
+                slice_view(
+                    &mut root, ws, view, cache, plane, rect, wheel, actions, doc, tool,
+                )
             }
             None => {
                 three_d = Some(rect);
-                view_3d_overlay(&mut root, ws, rect, st.scene_texture, actions, doc, tool);
+                view_3d_overlay(
+                    &mut root,
+                    ws,
+                    view,
+                    rect,
+                    st.scene_texture,
+                    actions,
+                    doc,
+                    tool,
+                );
             }
         }
     }
     // Slices shown in 3D need their pixels even when their own views are hidden.
-    if ws.options_3d.show_slices {
+    if view.options_3d.show_slices {
         for plane in Plane::ALL {
-            cache.refresh(ctx, ws, plane);
+            cache.refresh(ctx, ws, view, plane);
         }
     }
     if !st.bare {
-        dialogs(ctx, ws, st, actions);
+        dialogs(ctx, ws, view, st, actions);
         markups::dialogs(ctx, ws, doc, tool, actions);
     }
     three_d
@@ -274,6 +230,7 @@ fn keyboard(ctx: &egui::Context, actions: &mut Vec<UiAction>) {
 fn menu_bar(
     ui: &mut egui::Ui,
     ws: &Workspace,
+    view: &ViewState,
     st: &mut UiState,
     actions: &mut Vec<UiAction>,
     doc: &mut PlanDoc,
@@ -288,7 +245,7 @@ fn menu_bar(
                     .and_then(|c| c.source.parent().map(Path::to_path_buf))
                     .or_else(|| std::env::current_dir().ok())
                     .unwrap_or_else(|| PathBuf::from("/"));
-                st.dialog = Some(FileDialog::new(&start));
+                st.dialog = Some(FileDialog::open_study(&start));
                 ui.close();
             }
             ui.menu_button("Open recent", |ui| {
@@ -298,7 +255,7 @@ fn menu_bar(
                 for p in &ws.recent {
                     let shown = ws
                         .banner()
-                        .map(|b| b.scrub(&p.display().to_string(), ws.anonymous))
+                        .map(|b| b.scrub(&p.display().to_string(), view.anonymous))
                         .unwrap_or_else(|| p.display().to_string());
                     if ui.button(shown).clicked() {
                         actions.push(UiAction::Open(p.clone()));
@@ -312,7 +269,6 @@ fn menu_bar(
                 actions.push(UiAction::Open(sample));
                 ui.close();
             }
-            ui.separator();
             ui.separator();
             markups::file_menu(ui, ws, doc, tool);
             ui.separator();
@@ -344,7 +300,10 @@ fn menu_bar(
             ui.separator();
             ui.menu_button("Coordinates", |ui| {
                 for c in Convention::ALL {
-                    if ui.selectable_label(ws.coordinates == c, c.name()).clicked() {
+                    if ui
+                        .selectable_label(view.coordinates == c, c.name())
+                        .clicked()
+                    {
                         actions.push(UiAction::SetCoordinates(c));
                         ui.close();
                     }
@@ -360,19 +319,19 @@ fn menu_bar(
     });
 }
 
-fn banner_ui(ui: &mut egui::Ui, ws: &Workspace, actions: &mut Vec<UiAction>) {
+fn banner_ui(ui: &mut egui::Ui, ws: &Workspace, view: &ViewState, actions: &mut Vec<UiAction>) {
     ui.horizontal(|ui| {
         match ws.banner() {
             Some(b) => {
                 ui.label(
-                    RichText::new(b.identity_line(ws.anonymous))
+                    RichText::new(b.identity_line(view.anonymous))
                         .size(17.0)
                         .strong()
                         .color(Color32::WHITE),
                 );
                 ui.separator();
                 ui.label(
-                    RichText::new(b.series_line(ws.anonymous))
+                    RichText::new(b.series_line(view.anonymous))
                         .size(15.0)
                         .color(Color32::from_gray(200)),
                 );
@@ -386,7 +345,7 @@ fn banner_ui(ui: &mut egui::Ui, ws: &Workspace, actions: &mut Vec<UiAction>) {
             }
         }
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
-            let mut anon = ws.anonymous;
+            let mut anon = view.anonymous;
             if ui
                 .toggle_value(&mut anon, "Anonymous")
                 .on_hover_text(
@@ -401,7 +360,12 @@ fn banner_ui(ui: &mut egui::Ui, ws: &Workspace, actions: &mut Vec<UiAction>) {
     });
 }
 
-fn series_browser(ui: &mut egui::Ui, ws: &Workspace, actions: &mut Vec<UiAction>) {
+fn series_browser(
+    ui: &mut egui::Ui,
+    ws: &Workspace,
+    view: &ViewState,
+    actions: &mut Vec<UiAction>,
+) {
     ui.heading("Series");
     let Some(catalog) = &ws.catalog else {
         ui.label("Open a DICOM folder or a NIfTI file (File ▸ Open, or drop it on the window).");
@@ -409,13 +373,13 @@ fn series_browser(ui: &mut egui::Ui, ws: &Workspace, actions: &mut Vec<UiAction>
     };
     let current = ws.loaded.as_ref().map(|l| l.key.as_str());
     for (si, study) in catalog.studies.iter().enumerate() {
-        let date = Banner::shown_date(&study.date, ws.anonymous);
+        let date = Banner::shown_date(&study.date, view.anonymous);
         let patient = if catalog.identities.len() > 1 {
             format!("Patient {}", study.patient + 1)
         } else {
             String::new()
         };
-        let description = Banner::shown_description(&study.description, ws.anonymous);
+        let description = Banner::shown_description(&study.description, view.anonymous);
         // Only the parts there are, joined: no dangling " · ".
         let parts: Vec<&str> = [patient.as_str(), description, date.as_str()]
             .into_iter()
@@ -438,8 +402,8 @@ fn series_browser(ui: &mut egui::Ui, ws: &Workspace, actions: &mut Vec<UiAction>
                         (Some(l), true) => l.modality.as_str(),
                         _ => s.modality.as_str(),
                     };
-                    let desc = match Banner::shown_description(&s.description, ws.anonymous) {
-                        "" if ws.anonymous => "",
+                    let desc = match Banner::shown_description(&s.description, view.anonymous) {
+                        "" if view.anonymous => "",
                         "" => "(no description)",
                         d => d,
                     };
@@ -605,6 +569,7 @@ pub fn group_digits(n: usize) -> String {
 fn structures_panel(
     ui: &mut egui::Ui,
     ws: &Workspace,
+    view: &ViewState,
     st: &mut UiState,
     actions: &mut Vec<UiAction>,
 ) {
@@ -693,28 +658,31 @@ fn structures_panel(
                         Recipe::range(&format!("{} (seeded)", st.add_name), lo, hi)
                     };
                     actions.push(UiAction::AddStructure(
-                        recipe.with_seeds(vec![ws.cursor.position_mm]),
+                        recipe.with_seeds(vec![view.cursor.position_mm]),
                     ));
                 }
             });
         });
 }
 
-fn window_panel(ui: &mut egui::Ui, ws: &Workspace, actions: &mut Vec<UiAction>) {
+fn window_panel(ui: &mut egui::Ui, ws: &Workspace, view: &ViewState, actions: &mut Vec<UiAction>) {
     ui.heading("Window");
     let Some(l) = &ws.loaded else { return };
     ui.horizontal_wrapped(|ui| {
         // HU presets only where values are HU.
         if l.is_ct() {
             for (name, w) in CT_PRESETS {
-                if ui.selectable_label(ws.window_name == name, name).clicked() {
+                if ui
+                    .selectable_label(view.window_name == name, name)
+                    .clicked()
+                {
                     actions.push(UiAction::SetWindow(name.into(), w));
                 }
             }
         }
         if let Some([center, width]) = l.volume.scanner_window
             && ui
-                .selectable_label(ws.window_name == "Scanner", "Scanner")
+                .selectable_label(view.window_name == "Scanner", "Scanner")
                 .on_hover_text("The window stored in the images by the scanner")
                 .clicked()
         {
@@ -724,7 +692,7 @@ fn window_panel(ui: &mut egui::Ui, ws: &Workspace, actions: &mut Vec<UiAction>) 
             ));
         }
         if ui
-            .selectable_label(ws.window_name == "Auto", "Auto")
+            .selectable_label(view.window_name == "Auto", "Auto")
             .clicked()
         {
             actions.push(UiAction::SetWindow("Auto".into(), auto_window(&l.volume)));
@@ -733,13 +701,13 @@ fn window_panel(ui: &mut egui::Ui, ws: &Workspace, actions: &mut Vec<UiAction>) 
     ui.label(
         RichText::new(format!(
             "W {:.0}  L {:.0}",
-            ws.window.width, ws.window.center
+            view.window.width, view.window.center
         ))
         .monospace()
         .color(Color32::from_gray(200)),
     );
     ui.heading("3D view");
-    let mut o: ThreeDOptions = ws.options_3d;
+    let mut o: ThreeDOptions = view.options_3d;
     let mut changed = ui
         .checkbox(&mut o.show_crosshair, "Crosshair in 3D")
         .changed();
@@ -774,6 +742,7 @@ fn window_panel(ui: &mut egui::Ui, ws: &Workspace, actions: &mut Vec<UiAction>) 
 fn status_bar(
     ui: &mut egui::Ui,
     ws: &Workspace,
+    view: &ViewState,
     jobs: &[JobLine],
     st: &mut UiState,
     actions: &mut Vec<UiAction>,
@@ -813,7 +782,7 @@ fn status_bar(
             gap(ui);
             let notice = &shown.notice;
             let summary = match ws.banner() {
-                Some(b) => b.scrub(&notice.summary, ws.anonymous),
+                Some(b) => b.scrub(&notice.summary, view.anonymous),
                 None => notice.summary.clone(),
             };
             let r = ui.add(
@@ -838,13 +807,19 @@ fn status_bar(
     );
 }
 
-fn dialogs(ctx: &egui::Context, ws: &Workspace, st: &mut UiState, actions: &mut Vec<UiAction>) {
+fn dialogs(
+    ctx: &egui::Context,
+    ws: &Workspace,
+    view: &ViewState,
+    st: &mut UiState,
+    actions: &mut Vec<UiAction>,
+) {
     if let Some(id) = st.notice_open {
         match ws.notices.iter().find(|n| n.id == id) {
             Some(shown) => {
                 let n = &shown.notice;
                 let scrub = |t: &str| match ws.banner() {
-                    Some(b) => b.scrub(t, ws.anonymous),
+                    Some(b) => b.scrub(t, view.anonymous),
                     None => t.to_string(),
                 };
                 let mut open = true;
@@ -884,82 +859,23 @@ fn dialogs(ctx: &egui::Context, ws: &Workspace, st: &mut UiState, actions: &mut 
             });
         st.help_open = open;
     }
-    let mut close = false;
     if let Some(d) = &mut st.dialog {
-        d.list();
-        let mut open = true;
-        egui::Window::new("Open folder or file")
-            .open(&mut open)
-            .default_size([520.0, 420.0])
-            .show(ctx, |ui| {
-                ui.horizontal(|ui| {
-                    if ui.button("⬆ Up").clicked()
-                        && let Some(p) = d.dir.parent()
-                    {
-                        d.dir = p.to_path_buf();
-                        d.typed = d.dir.display().to_string();
-                    }
-                    let r = ui.add(egui::TextEdit::singleline(&mut d.typed).desired_width(380.0));
-                    if r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)) {
-                        let p = PathBuf::from(&d.typed);
-                        if p.is_dir() {
-                            d.dir = p;
-                        } else if p.is_file() {
-                            actions.push(UiAction::Open(p));
-                            close = true;
-                        }
-                    }
-                });
-                if let Some(e) = &d.error {
-                    ui.colored_label(level_colour(Level::Error), e);
-                }
-                egui::ScrollArea::vertical()
-                    .max_height(280.0)
-                    .show(ui, |ui| {
-                        let mut go = None;
-                        for (name, is_dir) in &d.entries {
-                            let label = if *is_dir {
-                                format!("📁 {name}")
-                            } else {
-                                format!("   {name}")
-                            };
-                            let r = ui.selectable_label(false, label);
-                            if r.double_clicked() || (r.clicked() && *is_dir) {
-                                go = Some((d.dir.join(name), *is_dir));
-                            }
-                        }
-                        if let Some((p, is_dir)) = go {
-                            if is_dir {
-                                d.typed = p.display().to_string();
-                                d.dir = p;
-                            } else {
-                                actions.push(UiAction::Open(p));
-                                close = true;
-                            }
-                        }
-                    });
-                ui.separator();
-                if ui
-                    .button(format!("Open this folder: {}", d.dir.display()))
-                    .clicked()
-                {
-                    actions.push(UiAction::Open(d.dir.clone()));
-                    close = true;
-                }
-            });
-        if !open {
-            close = true;
+        let (chosen, open) = d.show(ctx);
+        if let Some(c) = &chosen {
+            actions.push(UiAction::Open(c.path().to_path_buf()));
         }
-    }
-    if close {
-        st.dialog = None;
+        if chosen.is_some() || !open {
+            st.dialog = None;
+        }
     }
 }
 
 /// Overlay of the 3D view: standard-view buttons, reset, orientation marker; mouse input.
+#[allow(clippy::too_many_arguments)]
 fn view_3d_overlay(
     root: &mut egui::Ui,
     ws: &Workspace,
+    view: &ViewState,
     rect: ViewRect,
     scene: Option<egui::TextureId>,
     actions: &mut Vec<UiAction>,
@@ -985,7 +901,7 @@ fn view_3d_overlay(
     );
     // Buttons along the top edge, on a backing so they read over any surface. A button is
     // lit only while the camera looks exactly from that side.
-    let exact = ws.camera.standard_view();
+    let exact = view.camera.standard_view();
     let mut bar = root.new_child(
         egui::UiBuilder::new()
             .max_rect(egui::Rect::from_min_size(
@@ -1020,7 +936,7 @@ fn view_3d_overlay(
             });
         });
     // Orientation marker: patient axes as seen from the camera.
-    let cam = &ws.camera;
+    let cam = &view.camera;
     let centre = r.left_bottom() + egui::vec2(48.0, -48.0);
     let axes = [
         (nalgebra::Vector3::x(), "L", plane_colour(Plane::Sagittal)),
@@ -1063,9 +979,9 @@ fn view_3d_overlay(
             Color32::GRAY,
         );
     }
-    markups::draw_on_3d(&painter, ws, doc, tool, r);
+    markups::draw_on_3d(&painter, view, doc, tool, r);
     // Input.
-    if markups::input_3d(root, &response, ws, doc, tool, r) {
+    if markups::input_3d(root, &response, ws, view, doc, tool, r) {
         return;
     }
     if response.double_clicked() {
@@ -1109,24 +1025,6 @@ fn view_3d_overlay(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn open_dialog_lists_linked_folders_as_folders() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        std::fs::create_dir(dir.path().join("real")).expect("mkdir");
-        std::fs::write(dir.path().join("a.dcm"), b"x").expect("write");
-        std::fs::write(dir.path().join(".hidden"), b"x").expect("write");
-        #[cfg(unix)]
-        std::os::unix::fs::symlink(dir.path().join("real"), dir.path().join("linked"))
-            .expect("symlink");
-        let listed = list_dir(dir.path()).expect("list");
-        let mut want = vec![("real".to_string(), true), ("a.dcm".to_string(), false)];
-        if cfg!(unix) {
-            want.insert(0, ("linked".to_string(), true));
-        }
-        assert_eq!(listed, want);
-        assert!(list_dir(&dir.path().join("missing")).is_err());
-    }
 
     #[test]
     fn group_digits_groups_thousands() {

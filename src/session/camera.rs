@@ -131,6 +131,26 @@ impl OrbitCamera {
         self.set_view(view);
     }
 
+    /// Looks from `eye` at `target` with `up` as the screen's up (a saved view put back);
+    /// the home framing is kept. `None` when eye and target coincide or `up` is along the
+    /// line of sight.
+    pub fn look(
+        &mut self,
+        eye: &Point3<f64>,
+        target: &Point3<f64>,
+        up: &Vector3<f64>,
+    ) -> Option<()> {
+        let back = eye - target;
+        let distance = back.norm();
+        if !distance.is_finite() || distance < 1e-6 || up.cross(&back).norm() < 1e-9 * distance {
+            return None;
+        }
+        self.rotation = UnitQuaternion::face_towards(&back, up);
+        self.target_mm = *target;
+        self.distance_mm = distance;
+        Some(())
+    }
+
     pub fn eye_mm(&self) -> Point3<f64> {
         self.target_mm + self.rotation * Vector3::new(0.0, 0.0, self.distance_mm)
     }
@@ -225,6 +245,30 @@ mod tests {
             &Point3::new(100.0, 100.0, 0.0),
             view,
         )
+    }
+
+    #[test]
+    fn a_view_put_back_from_eye_target_and_up_is_the_same_view() {
+        let mut c = cam(StandardView::Left);
+        c.orbit(37.0, -21.0);
+        c.pan(13.0, 7.0, 600.0);
+        c.zoom(1.7);
+        let (eye, target, up) = (c.eye_mm(), c.target_mm, c.up());
+        let mut back = cam(StandardView::Anterior);
+        back.look(&eye, &target, &up).expect("a valid view");
+        assert!((back.eye_mm() - eye).norm() < 1e-9);
+        assert!((back.target_mm - target).norm() < 1e-9);
+        assert!((back.up() - up).norm() < 1e-12);
+        assert!(back.rotation.angle_to(&c.rotation) < 1e-9);
+        let p = Point3::new(20.0, -30.0, 5.0);
+        let (a, b) = (c.project(&p, 1.3), back.project(&p, 1.3));
+        let (a, b) = (a.expect("in view"), b.expect("in view"));
+        assert!((a.0 - b.0).abs() < 1e-9 && (a.1 - b.1).abs() < 1e-9);
+        // Degenerate views are refused and change nothing.
+        let before = back;
+        assert!(back.look(&target, &target, &up).is_none());
+        assert!(back.look(&eye, &target, &(eye - target)).is_none());
+        assert_eq!(back, before);
     }
 
     #[test]
