@@ -451,6 +451,11 @@ fn activate_camera(
         if p.0.checked.load(Relaxed) >= new_meshes.generation {
             if p.0.drawable.load(Relaxed) || new_meshes.retries >= NEW_MESH_RETRIES {
                 new_meshes.entities.clear();
+            } else if compiling {
+                // Its pipeline is still being compiled: rendering again now only takes the
+                // cores from the compiler (on a software rasteriser each render is most of
+                // a second). The render that follows "pipelines compiled" looks again.
+                new_meshes.generation += 1;
             } else {
                 new_meshes.retries += 1;
                 new_meshes.generation += 1;
