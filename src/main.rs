@@ -197,6 +197,12 @@ enum Command {
         #[arg(long, requires = "add_to")]
         name: Option<String>,
     },
+    /// Plan a catheter path through a vessel: the centred path from an entry to a target
+    /// (through waypoints, in order) that never leaves the lumen, with its length, the
+    /// lumen diameter along it, the narrowest point, tortuosity and curvature. A target the
+    /// lumen does not reach is an error (exit 1) naming the nearest reachable point and the
+    /// gap; the path is never bridged.
+    Plan(PlanArgs),
     /// List a plan file's measurements and landmarks (kind, name, value, unit, points).
     PlanInfo {
         /// A plan saved by the workstation (.twinplan.json).
@@ -309,6 +315,124 @@ fn with_progress<T: Send>(label: &str, work: impl FnOnce(&Progress) -> T + Send)
         let _ = watcher.join();
         out
     })
+}
+
+#[derive(clap::Args, Debug)]
+struct PlanArgs {
+    /// DICOM folder/file or NIfTI file.
+    path: PathBuf,
+    /// SeriesInstanceUID, UID#n or series number when the folder holds several.
+    #[arg(long)]
+    series: Option<String>,
+    /// The entry X,Y,Z (patient LPS mm), e.g. in the common femoral artery.
+    #[arg(long, value_parser = parse_point, allow_hyphen_values = true)]
+    from: [f64; 3],
+    /// The target X,Y,Z (patient LPS mm).
+    #[arg(long, value_parser = parse_point, allow_hyphen_values = true)]
+    to: [f64; 3],
+    /// Waypoints X,Y,Z the path must pass, in order (to force a branch).
+    #[arg(long, value_parser = parse_point, allow_hyphen_values = true)]
+    via: Vec<[f64; 3]>,
+    /// The lumen: the values of this preset (default vessels: contrast-filled blood) ...
+    #[arg(long, default_value = "vessels", conflicts_with = "range")]
+    structure: String,
+    /// ... or this value range LO:HI (HU).
+    #[arg(long, allow_hyphen_values = true, value_parser = parse_range)]
+    range: Option<(f64, f64)>,
+    /// ... grown from these points (default: from the entry), so other vessels and bone of
+    /// the same values stay out.
+    #[arg(long, value_parser = parse_point, allow_hyphen_values = true)]
+    seed: Vec<[f64; 3]>,
+    /// Also write the path and its measures as JSON to this file.
+    #[arg(long, value_name = "FILE")]
+    json: Option<PathBuf>,
+}
+
+/// `twinplan plan`: the lumen grown from the seeds, its distance transform, the path and its
+/// measures, each stage timed.
+fn plan_path(a: PlanArgs) -> Result<()> {
+    use twinplan::plan::path::{Lumen, measure};
+    use twinplan::segment::{Preset, ValueRange};
+    let range = match a.range {
+        Some((lo, hi)) => ValueRange::new(lo, hi),
+        None => Preset::from_name(&a.structure)
+            .ok_or_else(|| {
+                UsageError(format!(
+                    "unknown structure '{}'; choose one of: {}",
+                    a.structure,
+                    Preset::ALL.map(|p| p.name()).join(", ")
+                ))
+            })?
+            .range(),
+    };
+    let t = Instant::now();
+    let volume = open_volume(&a.path, a.series.as_deref())?;
+    let load_s = t.elapsed().as_secs_f64();
+    let seeds: Vec<nalgebra::Point3<f64>> = if a.seed.is_empty() {
+        vec![nalgebra::Point3::from(a.from)]
+    } else {
+        a.seed.iter().map(|p| nalgebra::Point3::from(*p)).collect()
+    };
+    let t = Instant::now();
+    let progress = twinplan::progress::Progress::new();
+    let mask = twinplan::segment::region_grow(&volume, &seeds, range, &progress)?;
+    let lumen_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let lumen = Lumen::new(&mask, &progress)?;
+    let distance_s = t.elapsed().as_secs_f64();
+    let mut points = vec![(a.from, "entry".to_string())];
+    for (n, v) in a.via.iter().enumerate() {
+        points.push((*v, format!("waypoint {}", n + 1)));
+    }
+    points.push((a.to, "target".to_string()));
+    let t = Instant::now();
+    let voxels = lumen.path(&points, &progress)?;
+    let search_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let report = measure(&lumen, &voxels);
+    let measure_s = t.elapsed().as_secs_f64();
+    let p = |q: &[f64; 3]| format!("{:.1}, {:.1}, {:.1}", q[0], q[1], q[2]);
+    println!(
+        "path: {:.1} mm, {} points (lumen {} voxels, {} settled)",
+        report.length_mm,
+        report.points_lps_mm.len(),
+        mask.count(),
+        voxels.settled
+    );
+    println!(
+        "narrowest lumen: {:.1} mm at {} (LPS mm), {:.1} mm from the entry",
+        report.min_lumen_diameter_mm,
+        p(&report.min_lumen_position_lps_mm),
+        report.min_lumen_at_mm
+    );
+    println!(
+        "tortuosity {:.3} (arc / chord), bends {:.0}° in all, smallest radius of curvature \
+         {:.1} mm at {}",
+        report.tortuosity,
+        report.total_bend_deg,
+        report.min_radius_of_curvature_mm,
+        p(&report.min_radius_position_lps_mm)
+    );
+    println!(
+        "times: load {load_s:.2} s, lumen {lumen_s:.2} s, distance {distance_s:.2} s, search \
+         {search_s:.3} s, measures {measure_s:.3} s"
+    );
+    if let Some(out) = a.json {
+        let mut value = serde_json::to_value(&report)?;
+        if let Some(m) = value.as_object_mut() {
+            for (k, v) in [
+                ("load_s", load_s),
+                ("lumen_s", lumen_s),
+                ("distance_s", distance_s),
+                ("search_s", search_s),
+                ("measure_s", measure_s),
+            ] {
+                m.insert(k.into(), serde_json::json!(v));
+            }
+        }
+        twinplan::fsutil::write_atomic(&out, serde_json::to_string_pretty(&value)?.as_bytes())?;
+    }
+    Ok(())
 }
 
 /// Opens a NIfTI file or a DICOM folder/file as one volume.
@@ -662,6 +786,7 @@ fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
+        Command::Plan(args) => plan_path(args),
         Command::PlanInfo {
             file,
             csv,

@@ -390,3 +390,131 @@ fn the_demo_plan_belongs_to_the_sample_and_matches_its_truth() {
     ]);
     assert_eq!(code, 0, "{err}");
 }
+
+/// The analytic centreline of the phantom from a point of the right femoral artery to the
+/// arch apex: femoral, external and common iliac, then the aorta up to the apex.
+fn phantom_access_centreline(entry: [f64; 3]) -> Vec<[f64; 3]> {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let text = std::fs::read_to_string(format!("{root}/sample_data/phantom_cta/ground_truth.json"))
+        .expect("ground truth");
+    let g: serde_json::Value = serde_json::from_str(&text).expect("json");
+    let point = |v: &serde_json::Value| -> [f64; 3] {
+        [0, 1, 2].map(|a| v[a].as_f64().expect("coordinate"))
+    };
+    let line = |name: &str| -> Vec<[f64; 3]> {
+        g["centrelines"]
+            .as_array()
+            .expect("centrelines")
+            .iter()
+            .find(|c| c["name"] == name)
+            .expect("centreline")["points_mm"]
+            .as_array()
+            .expect("points")
+            .iter()
+            .map(point)
+            .collect()
+    };
+    let apex = point(
+        &g["landmarks"]
+            .as_array()
+            .expect("landmarks")
+            .iter()
+            .find(|l| l["name"] == "aortic_arch_apex")
+            .expect("apex")["position_mm"],
+    );
+    let d = |a: &[f64; 3], b: &[f64; 3]| {
+        ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2) + (a[2] - b[2]).powi(2)).sqrt()
+    };
+    let oriented = |mut p: Vec<[f64; 3]>, from: &[f64; 3]| {
+        if d(&p[0], from) > d(&p[p.len() - 1], from) {
+            p.reverse();
+        }
+        p
+    };
+    let nearest = |p: &[[f64; 3]], q: &[f64; 3]| {
+        (0..p.len())
+            .min_by(|&a, &b| d(&p[a], q).total_cmp(&d(&p[b], q)))
+            .expect("points")
+    };
+    let femoral = oriented(line("femoral_right"), &entry);
+    let mut chain = femoral[nearest(&femoral, &entry)..].to_vec();
+    for name in ["external_iliac_right", "common_iliac_right"] {
+        let next = oriented(line(name), &chain[chain.len() - 1]);
+        chain.extend(next);
+    }
+    let aorta = oriented(line("aorta"), &chain[chain.len() - 1]);
+    chain.extend_from_slice(&aorta[..=nearest(&aorta, &apex)]);
+    chain
+}
+
+#[test]
+fn plan_finds_the_access_path_of_the_phantom_and_refuses_a_target_outside_it() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let sample = format!("{root}/sample_data/phantom_cta/dicom");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let json = dir.path().join("path.json");
+    let entry = [-59.0, -38.0, -600.0];
+    let truth = phantom_access_centreline(entry);
+    let apex = truth[truth.len() - 1];
+    let (code, out, err) = twinplan(&[
+        "plan",
+        &sample,
+        "--from=-59,-38,-600",
+        &format!("--to={},{},{}", apex[0], apex[1], apex[2]),
+        "--json",
+        json.to_str().expect("utf-8"),
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("narrowest lumen"), "{out}");
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).expect("written")).expect("json");
+    let d = |a: &[f64; 3], b: &[f64; 3]| {
+        ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2) + (a[2] - b[2]).powi(2)).sqrt()
+    };
+    let truth_length: f64 = truth.windows(2).map(|w| d(&w[0], &w[1])).sum();
+    let length = r["length_mm"].as_f64().expect("length");
+    assert!(
+        (length - truth_length).abs() < 0.01 * truth_length,
+        "{length} vs {truth_length}"
+    );
+    let chord = d(&truth[0], &apex);
+    let tortuosity = r["tortuosity"].as_f64().expect("tortuosity");
+    assert!((tortuosity - truth_length / chord).abs() < 0.02 * truth_length / chord);
+    // Every point near the analytic centreline (2 × 2 × 3.2 mm voxels): within a voxel.
+    let points: Vec<[f64; 3]> = r["points_lps_mm"]
+        .as_array()
+        .expect("points")
+        .iter()
+        .map(|p| [0, 1, 2].map(|a| p[a].as_f64().expect("coordinate")))
+        .collect();
+    for p in &points {
+        let off = truth.iter().map(|q| d(p, q)).fold(f64::INFINITY, f64::min);
+        assert!(off < 3.2, "{p:?} is {off} mm from the centreline");
+    }
+    for key in [
+        "min_lumen_diameter_mm",
+        "min_lumen_position_lps_mm",
+        "min_radius_of_curvature_mm",
+        "diameters_mm",
+        "load_s",
+        "search_s",
+    ] {
+        assert!(!r[key].is_null(), "{key} missing");
+    }
+    assert_eq!(
+        r["diameters_mm"].as_array().map(Vec::len),
+        Some(points.len())
+    );
+    // The narrowest lumen on the way is the femoral artery's (radius 4 – 4.5 mm), read
+    // within a voxel (2 mm).
+    let narrowest = r["min_lumen_diameter_mm"].as_f64().expect("diameter");
+    assert!((6.0..=10.5).contains(&narrowest), "{narrowest}");
+
+    // A target in the belly, far from any artery: exit 1, the nearest vessel point named.
+    let (code, _, err) = twinplan(&["plan", &sample, "--from=-59,-38,-600", "--to=60,60,-300"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("from the vessel") && err.contains("nearest point"),
+        "{err}"
+    );
+}

@@ -9,6 +9,7 @@
 
 pub mod file;
 pub mod geometry;
+pub mod path;
 pub mod placing;
 pub mod recovery;
 pub mod slicer;
