@@ -261,7 +261,8 @@ fn parse_point(s: &str) -> Result<[f64; 3], String> {
         })
         .collect::<Result<_, _>>()?;
     match v.as_slice() {
-        [x, y, z] => Ok([*x, *y, *z]),
+        [x, y, z] if v.iter().all(|c| c.is_finite()) => Ok([*x, *y, *z]),
+        [_, _, _] => Err("coordinates must be finite numbers (mm)".into()),
         _ => Err("expected X,Y,Z in mm".into()),
     }
 }

@@ -516,5 +516,8 @@ fn plan_finds_the_access_path_of_the_phantom_and_refuses_a_target_outside_it() {
     assert!(
         err.contains("from the vessel") && err.contains("nearest point"),
         "{err}"
-    );
+    ); // Coordinates that are not finite numbers are refused before anything is read.
+    let (code, _, err) = twinplan(&["plan", &sample, "--from=-59,-38,-600", "--to=inf,0,0"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("finite"), "{err}");
 }

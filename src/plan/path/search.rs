@@ -31,6 +31,8 @@ pub struct Lumen {
     /// `[k, j, i]` of the crop, non-zero inside.
     pub inside: Array3<u8>,
     pub distance: DistanceMap,
+    /// The largest distance to the wall (mm): what the cheapest millimetre of path costs.
+    pub deepest_mm: f64,
 }
 
 /// Why there is no path.
@@ -59,6 +61,8 @@ pub enum PathError {
         nearest_lps_mm: P,
         gap_mm: f64,
     },
+    #[error("the vessel's bounding box holds {voxels} voxels, more than a path search can index")]
+    TooLarge { voxels: usize },
     #[error("cancelled")]
     Cancelled,
 }
@@ -98,13 +102,21 @@ impl Lumen {
             .data
             .slice(ndarray::s![lo[2]..=hi[2], lo[1]..=hi[1], lo[0]..=hi[0]])
             .to_owned();
+        // Node indices of the search are u32.
+        if inside.len() >= u32::MAX as usize {
+            return Err(PathError::TooLarge {
+                voxels: inside.len(),
+            });
+        }
         let distance = distance_transform(&inside, mask.geometry.spacing_mm, progress)
             .ok_or(PathError::Cancelled)?;
+        let deepest_mm = distance.max().map_or(1.0, |(m, _)| m);
         Ok(Lumen {
             geometry: mask.geometry.clone(),
             offset: lo,
             inside,
             distance,
+            deepest_mm,
         })
     }
 
@@ -141,10 +153,21 @@ impl Lumen {
     pub fn snap(&self, p: P, which: &str) -> Result<[usize; 3], PathError> {
         let ijk = self.geometry.ijk_from_patient(&Point3::from(p));
         let s = self.geometry.spacing_mm;
-        let reach = [0, 1, 2].map(|a| (SNAP_TOLERANCE_MM / s[a]).ceil() as i64 + 1);
+        // At most 32 voxels each way (sub-0.1 mm voxels would otherwise make a huge box).
+        let reach = [0, 1, 2].map(|a| ((SNAP_TOLERANCE_MM / s[a]).ceil() as i64 + 1).min(32));
+        let dims = self.geometry.dims;
+        // A point far off the grid has no lumen voxel near it (and its index would not fit).
+        let near_grid = (0..3).all(|a| {
+            ijk[a].is_finite()
+                && ijk[a] >= -(reach[a] as f64)
+                && ijk[a] <= (dims[a] as i64 + reach[a]) as f64
+        });
         let centre = ijk.map(|x| x.round() as i64);
         let mut best: Option<(f64, [usize; 3])> = None;
         for dk in -reach[2]..=reach[2] {
+            if !near_grid {
+                break;
+            }
             for dj in -reach[1]..=reach[1] {
                 for di in -reach[0]..=reach[0] {
                     let v = [centre[0] + di, centre[1] + dj, centre[2] + dk];
@@ -182,18 +205,19 @@ impl Lumen {
 
     /// The lumen voxel centre nearest to `p` (all of them tried) and its distance.
     fn nearest(&self, p: P) -> (f64, P) {
-        let mut best = (f64::INFINITY, p);
+        let mut best: Option<(f64, P)> = None;
         for ((k, j, i), &v) in self.inside.indexed_iter() {
             if v == 0 {
                 continue;
             }
             let q = self.position(self.global([i, j, k]));
             let d = ((q[0] - p[0]).powi(2) + (q[1] - p[1]).powi(2) + (q[2] - p[2]).powi(2)).sqrt();
-            if d < best.0 {
-                best = (d, q);
+            // The first voxel is taken even when every distance is infinite (a point far off).
+            if best.is_none_or(|(b, _)| d < b) {
+                best = Some((d, q));
             }
         }
-        best
+        best.unwrap_or((f64::INFINITY, p))
     }
 
     /// The centred path through `points` in order (entry, waypoints, target), each leg
@@ -240,8 +264,7 @@ impl Lumen {
         let voxel = |n: usize| [n % d[0], (n / d[0]) % d[1], n / (d[0] * d[1])];
         let s = self.distance.spacing_mm;
         // The cheapest a millimetre can be: at the deepest point of the lumen.
-        let deepest = self.distance.max().map_or(1.0, |(m, _)| m);
-        let min_rate = 1.0 / (deepest * deepest);
+        let min_rate = 1.0 / (self.deepest_mm * self.deepest_mm);
         let mm = |a: [usize; 3], b: [usize; 3]| {
             let e = [0, 1, 2].map(|x| (a[x] as f64 - b[x] as f64) * s[x]);
             (e[0] * e[0] + e[1] * e[1] + e[2] * e[2]).sqrt()
@@ -462,5 +485,12 @@ mod tests {
         let v = lumen.snap([21.5, 15.0, 30.0], "entry").expect("snaps");
         assert!(lumen.contains(v));
         assert!(lumen.snap([27.0, 15.0, 30.0], "entry").is_err());
+        // Far off the grid: the same clear error, the vessel's nearest point named.
+        match lumen.snap([1e300, -1e300, 30.0], "target") {
+            Err(PathError::OutsideLumen { nearest_lps_mm, .. }) => {
+                assert!(lumen.contains(lumen.snap(nearest_lps_mm, "x").expect("in")))
+            }
+            other => panic!("expected outside, got {other:?}"),
+        }
     }
 }
