@@ -344,16 +344,65 @@ struct PlanArgs {
     /// the same values stay out.
     #[arg(long, value_parser = parse_point, allow_hyphen_values = true)]
     seed: Vec<[f64; 3]>,
+    /// The device whose fit is checked: a catalogue name ("Introducer sheath 14 F", or
+    /// just "14F"; `--device list` lists them) ...
+    #[arg(long, conflicts_with = "device_mm")]
+    device: Option<String>,
+    /// ... or a device of this outer diameter (mm).
+    #[arg(long, value_name = "D", value_parser = parse_positive_mm)]
+    device_mm: Option<f64>,
     /// Also write the path and its measures as JSON to this file.
     #[arg(long, value_name = "FILE")]
     json: Option<PathBuf>,
+    /// Add the path (its points, device and measures) to this plan file, made for the
+    /// series when it does not exist.
+    #[arg(long, value_name = "FILE")]
+    plan_out: Option<PathBuf>,
+    /// The path's name in the plan (default "Path N").
+    #[arg(long, requires = "plan_out")]
+    name: Option<String>,
+}
+
+fn parse_positive_mm(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number"))?;
+    if v.is_finite() && v > 0.0 && v < 100.0 {
+        Ok(v)
+    } else {
+        Err(format!("{v} mm is not a device diameter"))
+    }
 }
 
 /// `twinplan plan`: the lumen grown from the seeds, its distance transform, the path and its
 /// measures, each stage timed.
 fn plan_path(a: PlanArgs) -> Result<()> {
-    use twinplan::plan::path::{Lumen, measure};
+    use twinplan::plan::path::{Catalogue, Device, Lumen, fit, measure};
     use twinplan::segment::{Preset, ValueRange};
+    let catalogue = Catalogue::bundled();
+    let device = match (&a.device, a.device_mm) {
+        (Some(name), _) if name == "list" => {
+            for d in &catalogue.devices {
+                println!(
+                    "{:<28} outer {:.2} mm{}",
+                    d.name,
+                    d.outer_diameter_mm,
+                    d.min_bend_radius_mm
+                        .map_or_else(String::new, |r| format!(", bends to {r} mm"))
+                );
+            }
+            return Ok(());
+        }
+        (Some(name), _) => Some(catalogue.find(name).cloned().ok_or_else(|| {
+            UsageError(format!(
+                "no device {name:?} in the catalogue (`--device list` lists them; \
+                 --device-mm D for another)"
+            ))
+        })?),
+        (None, Some(d)) => Some(Device::custom(d, None)),
+        (None, None) => None,
+    };
     let range = match a.range {
         Some((lo, hi)) => ValueRange::new(lo, hi),
         None => Preset::from_name(&a.structure)
@@ -407,20 +456,62 @@ fn plan_path(a: PlanArgs) -> Result<()> {
         report.min_lumen_at_mm
     );
     println!(
-        "tortuosity {:.3} (arc / chord), bends {:.0}° in all, smallest radius of curvature \
-         {:.1} mm at {}",
-        report.tortuosity,
-        report.total_bend_deg,
-        report.min_radius_of_curvature_mm,
-        p(&report.min_radius_position_lps_mm)
+        "widest lumen: {:.1} mm at {} (LPS mm)",
+        report.max_lumen_diameter_mm,
+        p(&report.max_lumen_position_lps_mm)
     );
+    let radius = if report.min_radius_of_curvature_mm < 1e6 {
+        format!(
+            "smallest radius of curvature {:.1} mm at {}",
+            report.min_radius_of_curvature_mm,
+            p(&report.min_radius_position_lps_mm)
+        )
+    } else {
+        "straight".to_string()
+    };
+    println!(
+        "tortuosity {:.3} (arc / chord), bends {:.0}° in all ({} of 90° or more), {radius}",
+        report.tortuosity, report.total_bend_deg, report.bends_over_90
+    );
+    let fitted = device.as_ref().map(|d| fit(&report, d));
+    if let Some(f) = &fitted {
+        println!(
+            "device {} (outer {:.2} mm): largest SFAR {:.2} at {} (LPS mm)",
+            f.device.name,
+            f.device.outer_diameter_mm,
+            f.max_sfar,
+            p(&f.max_sfar_position_lps_mm)
+        );
+        for flag in &f.flags {
+            let what = match flag.concern {
+                twinplan::plan::path::devices::Concern::Tight => {
+                    format!("SFAR ≥ 1.0 (up to {:.2})", flag.worst)
+                }
+                twinplan::plan::path::devices::Concern::AtRisk => {
+                    format!("SFAR ≥ 1.05 (up to {:.2}): at risk", flag.worst)
+                }
+                twinplan::plan::path::devices::Concern::Bend => {
+                    format!("bends to {:.1} mm, tighter than the device", flag.worst)
+                }
+            };
+            println!(
+                "  flagged {:.0}–{:.0} mm from the entry: {what}, worst at {}",
+                flag.from_mm,
+                flag.to_mm,
+                p(&flag.position_lps_mm)
+            );
+        }
+    }
     println!(
         "times: load {load_s:.2} s, lumen {lumen_s:.2} s, distance {distance_s:.2} s, search \
          {search_s:.3} s, measures {measure_s:.3} s"
     );
-    if let Some(out) = a.json {
+    if let Some(out) = &a.json {
         let mut value = serde_json::to_value(&report)?;
         if let Some(m) = value.as_object_mut() {
+            if let Some(f) = &fitted {
+                m.insert("fit".into(), serde_json::to_value(f)?);
+            }
             for (k, v) in [
                 ("load_s", load_s),
                 ("lumen_s", lumen_s),
@@ -431,7 +522,51 @@ fn plan_path(a: PlanArgs) -> Result<()> {
                 m.insert(k.into(), serde_json::json!(v));
             }
         }
-        twinplan::fsutil::write_atomic(&out, serde_json::to_string_pretty(&value)?.as_bytes())?;
+        twinplan::fsutil::write_atomic(out, serde_json::to_string_pretty(&value)?.as_bytes())?;
+    }
+    if let Some(out) = &a.plan_out {
+        use twinplan::plan::{CatheterPath, PathVessel, PlanEdit, file};
+        use twinplan::session::structures::Source;
+        let reference = file::Reference::of(&volume);
+        let mut f = if out.exists() {
+            file::read_for(out, &reference)?
+        } else {
+            file::PlanFile::new(reference, twinplan::plan::Plan::default())
+        };
+        let id = f.plan.new_id();
+        let source = match a.range {
+            Some((lo, hi)) => Source::Range { lo, hi },
+            None => Source::Preset {
+                preset: a.structure.clone(),
+                min_hu: None,
+            },
+        };
+        let path = CatheterPath {
+            id,
+            name: a
+                .name
+                .clone()
+                .unwrap_or_else(|| format!("Path {}", f.plan.paths.len() + 1)),
+            vessel: PathVessel::Grown {
+                source,
+                seeds_lps_mm: a.seed.clone(),
+            },
+            entry_lps_mm: a.from,
+            waypoints_lps_mm: a.via.clone(),
+            target_lps_mm: a.to,
+            device,
+            colour: [0.15, 0.75, 0.95],
+            visible: true,
+            report: Some(report),
+            fit: fitted,
+            problem: None,
+        };
+        let name = path.name.clone();
+        f.plan
+            .apply(PlanEdit::AddPath(path))
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        file::write(out, &f)?;
+        println!("added {name} to {}", out.display());
     }
     Ok(())
 }
@@ -978,6 +1113,12 @@ impl std::error::Error for UsageError {}
 fn main() -> ExitCode {
     #[cfg(feature = "viewer")]
     twinplan::app::mark_launch();
+    // Output piped into `head` and cut short ends the process quietly, as other command
+    // line tools do, instead of a panic on the next print (Rust ignores SIGPIPE).
+    // SAFETY: restoring a signal's default disposition at start-up, before any thread.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
         .with_env_filter(

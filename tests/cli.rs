@@ -521,3 +521,68 @@ fn plan_finds_the_access_path_of_the_phantom_and_refuses_a_target_outside_it() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("finite"), "{err}");
 }
+
+#[test]
+fn plan_checks_a_sheath_and_keeps_left_and_right_access_in_one_plan_file() {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let sample = format!("{root}/sample_data/phantom_cta/dicom");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plan = dir.path().join("access.twinplan.json");
+    let plan_arg = plan.to_str().expect("utf-8");
+    let apex = "--to=11.6,-1.39,-16.4";
+    // A 24 F sheath (outer 8.67 mm) does not fit femoral arteries of 8–9 mm: flagged.
+    let (code, out, err) = twinplan(&[
+        "plan",
+        &sample,
+        "--from=-59,-38,-600",
+        apex,
+        "--device=24F",
+        "--plan-out",
+        plan_arg,
+        "--name",
+        "Right transfemoral",
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("Introducer sheath 24 F"), "{out}");
+    assert!(out.contains("SFAR ≥ 1.05"), "{out}");
+    // A 6 F sheath from the left: nothing flagged for its size.
+    let (code, out, err) = twinplan(&[
+        "plan",
+        &sample,
+        "--from=74.6,-38.3,-600",
+        apex,
+        "--device-mm=2.67",
+        "--plan-out",
+        plan_arg,
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(!out.contains("SFAR ≥"), "{out}");
+    let f = twinplan::plan::file::read(&plan).expect("the plan reads back");
+    assert_eq!(f.version, twinplan::plan::file::VERSION);
+    assert_eq!(f.plan.paths.len(), 2);
+    let right = &f.plan.paths[0];
+    assert_eq!(right.name, "Right transfemoral");
+    assert_eq!(f.plan.paths[1].name, "Path 2");
+    let fit = right.fit.as_ref().expect("a fit");
+    let report = right.report.as_ref().expect("measures");
+    assert!(fit.max_sfar >= 1.05, "{}", fit.max_sfar);
+    assert!(
+        (fit.max_sfar - fit.device.outer_diameter_mm / report.min_lumen_diameter_mm).abs() < 1e-9
+    );
+    // Both paths end at the arch; the left one starts 134 mm to the patient's left.
+    let left = f.plan.paths[1].report.as_ref().expect("measures");
+    assert!((left.length_mm - report.length_mm).abs() < 0.05 * report.length_mm);
+    let (code, out, _) = twinplan(&["plan-info", plan_arg]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("2 catheter path(s)") && out.contains("Right transfemoral"),
+        "{out}"
+    );
+    // The catalogue lists itself; an unknown device is a usage error.
+    let (code, out, _) = twinplan(&["plan", &sample, "--from=0,0,0", apex, "--device=list"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("Introducer sheath 14 F"), "{out}");
+    let (code, _, err) = twinplan(&["plan", &sample, "--from=-59,-38,-600", apex, "--device=99Q"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--device list"), "{err}");
+}

@@ -131,6 +131,28 @@ fn every_plan_version_still_loads() {
     };
     let e = file::read_for(&dir.join("v1.twinplan.json"), &other).expect_err("foreign");
     assert!(e.to_string().contains("1.2.3.999"), "{e}");
+    assert!(v1.plan.paths.is_empty(), "version 1 had no catheter paths");
+
+    // Version 2 added catheter paths: points, device and the figures measured through them
+    // (written by `twinplan plan --plan-out` on the bundled phantom's infrarenal aorta).
+    let v2 = file::read(&dir.join("v2.twinplan.json")).expect("version 2 loads");
+    assert_eq!(v2.version, 2);
+    let path = &v2.plan.paths[0];
+    assert_eq!(path.name, "Infrarenal aorta");
+    assert_eq!(
+        path.device.as_ref().map(|d| d.name.as_str()),
+        Some("Introducer sheath 14 F")
+    );
+    let report = path.report.as_ref().expect("measures saved");
+    assert_eq!(report.points_lps_mm.len(), report.min_diameters_mm.len());
+    // The phantom's aorta there is 19.3 mm across (radius 9.65 mm); 2 mm voxels.
+    assert!((report.min_lumen_diameter_mm - 19.3).abs() < 2.0);
+    assert!(path.label().contains("SFAR"), "{}", path.label());
+    // Written again by this build, it reads back the same.
+    let again = tempfile::tempdir().expect("tempdir");
+    let copy = again.path().join("copy.twinplan.json");
+    file::write(&copy, &v2).expect("write");
+    assert_eq!(file::read(&copy).expect("reads"), v2);
 }
 
 /// A plan made on a DICOM series names the study, the series and the frame of reference it

@@ -16,8 +16,9 @@ use crate::volume::Volume;
 
 /// The schema id every plan file carries.
 pub const SCHEMA: &str = "twinplan-plan";
-/// The version this build writes; every older one still loads.
-pub const VERSION: u32 = 1;
+/// The version this build writes; every older one still loads. 2 added catheter paths
+/// (`plan.paths`): a version 1 plan reads as one without paths.
+pub const VERSION: u32 = 2;
 
 /// The volume geometry a plan was made on: dimensions, spacing, origin and direction
 /// cosines (columns of the voxel-to-patient matrix), patient LPS mm.
@@ -223,9 +224,9 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<PlanFile, PlanFileError> {
     Ok(file)
 }
 
-/// Brings an older version's document to the current one. Version 1 is the first: every
-/// later version adds its step here, so every file ever written stays readable (a fixture
-/// of each version is under `tests/plans/`).
+/// Brings an older version's document to the current one: every version adds its step
+/// here, so every file ever written stays readable (a fixture of each version is under
+/// `tests/plans/`). 1 → 2 only added `plan.paths`, which defaults to none.
 fn upgrade(value: serde_json::Value, _from: u32) -> serde_json::Value {
     value
 }
@@ -332,7 +333,7 @@ mod tests {
         let good = serde_json::to_vec_pretty(&sample(reference)).expect("json");
         let newer = String::from_utf8(good.clone())
             .expect("utf8")
-            .replace("\"version\": 1", "\"version\": 7");
+            .replace(&format!("\"version\": {VERSION}"), "\"version\": 7");
         let cases: Vec<(&str, Vec<u8>, &str)> = vec![
             (
                 "truncated",

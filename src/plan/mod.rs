@@ -10,6 +10,7 @@
 pub mod file;
 pub mod geometry;
 pub mod path;
+pub mod paths;
 pub mod placing;
 pub mod recovery;
 pub mod slicer;
@@ -18,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::session::structures::Recipe;
 use geometry::{P, Spline, angle_deg, distance_mm, line_angle_deg};
+pub use paths::{CatheterPath, PathVessel};
 
 /// What a markup measures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -174,6 +176,9 @@ pub struct Plan {
     pub markups: Vec<Markup>,
     #[serde(default)]
     pub bookmarks: Vec<CameraBookmark>,
+    /// Catheter paths (plan file version 2 on).
+    #[serde(default)]
+    pub paths: Vec<CatheterPath>,
     /// The last id handed out (ids are never reused within a plan).
     #[serde(default)]
     pub next_id: u64,
@@ -226,6 +231,21 @@ impl Plan {
                 m.kind.name(),
                 values.join(", "),
                 points.join(" ")
+            ));
+        }
+        if !self.paths.is_empty() {
+            out.push_str(&format!("{} catheter path(s)\n", self.paths.len()));
+        }
+        for p in &self.paths {
+            let device = p
+                .device
+                .as_ref()
+                .map_or_else(String::new, |d| format!(" with {}", d.name));
+            out.push_str(&format!(
+                "{} [path, {} waypoint(s){device}] {}\n",
+                p.name,
+                p.waypoints_lps_mm.len(),
+                p.label()
             ));
         }
         out
@@ -315,6 +335,12 @@ pub enum PlanEdit {
     AddBookmark(CameraBookmark),
     InsertBookmark(usize, CameraBookmark),
     RemoveBookmark(String),
+    AddPath(CatheterPath),
+    InsertPath(usize, CatheterPath),
+    RemovePath(u64),
+    /// A path replaced whole (points, device, name, figures): undo brings back the old
+    /// points with the figures measured through them.
+    SetPath(CatheterPath),
     /// Several edits as one step (e.g. a plan imported); undone in reverse order.
     Batch(String, Vec<PlanEdit>),
 }
@@ -328,6 +354,8 @@ pub enum EditError {
     NoStructure(u64),
     #[error("no camera bookmark named {0:?}")]
     NoBookmark(String),
+    #[error("no catheter path {0} in the plan")]
+    NoPath(u64),
     #[error("{0} is locked")]
     Locked(String),
     #[error("id {0} is already in the plan")]
@@ -388,6 +416,15 @@ impl PlanEdit {
                 format!("add view {}", b.name)
             }
             PlanEdit::RemoveBookmark(n) => format!("delete view {n}"),
+            PlanEdit::AddPath(p) | PlanEdit::InsertPath(_, p) => format!("add path {}", p.name),
+            PlanEdit::RemovePath(id) => format!(
+                "delete path {}",
+                plan.paths
+                    .iter()
+                    .find(|p| p.id == *id)
+                    .map_or_else(|| id.to_string(), |p| p.name.clone())
+            ),
+            PlanEdit::SetPath(p) => format!("change path {}", p.name),
             PlanEdit::Batch(what, _) => what.clone(),
         }
     }
@@ -417,6 +454,7 @@ impl Plan {
             .iter()
             .map(|m| m.id)
             .chain(self.structures.iter().map(|s| s.id))
+            .chain(self.paths.iter().map(|p| p.id))
             .max()
             .unwrap_or(0);
         self.next_id = self.next_id.max(used) + 1;
@@ -442,7 +480,9 @@ impl Plan {
     }
 
     fn id_taken(&self, id: u64) -> bool {
-        self.markups.iter().any(|m| m.id == id) || self.structures.iter().any(|s| s.id == id)
+        self.markups.iter().any(|m| m.id == id)
+            || self.structures.iter().any(|s| s.id == id)
+            || self.paths.iter().any(|p| p.id == id)
     }
 
     /// Applies `edit`; returns the edit that undoes it. On error the plan is unchanged.
@@ -562,6 +602,41 @@ impl Plan {
                     .position(|b| b.name == name)
                     .ok_or(EditError::NoBookmark(name))?;
                 PlanEdit::InsertBookmark(at, self.bookmarks.remove(at))
+            }
+            PlanEdit::AddPath(p) => {
+                let at = self.paths.len();
+                self.apply(PlanEdit::InsertPath(at, p))?
+            }
+            PlanEdit::InsertPath(at, p) => {
+                if self.id_taken(p.id) {
+                    return Err(EditError::DuplicateId(p.id));
+                }
+                if !p.is_finite() {
+                    return Err(EditError::NotFinite);
+                }
+                let id = p.id;
+                self.next_id = self.next_id.max(id);
+                self.paths.insert(at.min(self.paths.len()), p);
+                PlanEdit::RemovePath(id)
+            }
+            PlanEdit::RemovePath(id) => {
+                let at = self
+                    .paths
+                    .iter()
+                    .position(|p| p.id == id)
+                    .ok_or(EditError::NoPath(id))?;
+                PlanEdit::InsertPath(at, self.paths.remove(at))
+            }
+            PlanEdit::SetPath(p) => {
+                if !p.is_finite() {
+                    return Err(EditError::NotFinite);
+                }
+                let slot = self
+                    .paths
+                    .iter_mut()
+                    .find(|x| x.id == p.id)
+                    .ok_or(EditError::NoPath(p.id))?;
+                PlanEdit::SetPath(std::mem::replace(slot, p))
             }
             PlanEdit::Batch(what, edits) => {
                 let mut inverses = Vec::with_capacity(edits.len());

@@ -223,7 +223,7 @@ fn a_merged_drag_is_one_step_back_to_where_it_began() {
 /// range so edits hit existing items often).
 fn edit_strategy() -> impl Strategy<Value = (u8, u64, Vec<[f64; 3]>, String, bool)> {
     (
-        0u8..14,
+        0u8..17,
         1u64..8,
         prop::collection::vec(prop::array::uniform3(-300.0f64..300.0), 0..6),
         "[a-z ]{0,12}",
@@ -288,7 +288,40 @@ fn build_edit(
             target_lps_mm: [0.0; 3],
             up: [0.0, 0.0, 1.0],
         }),
+        13 => PlanEdit::AddPath(catheter_path(id + 200, &text, points)),
+        14 => PlanEdit::RemovePath(id + 200),
+        15 => {
+            // Points moved (some not finite: refused) and the figures dropped with them.
+            let mut p = catheter_path(id + 200, &text, points);
+            if flag {
+                p.target_lps_mm = [f64::NAN, 0.0, 0.0];
+            }
+            PlanEdit::SetPath(p)
+        }
         _ => PlanEdit::SetNote { id, note: text },
+    }
+}
+
+fn catheter_path(id: u64, name: &str, waypoints: Vec<P>) -> CatheterPath {
+    CatheterPath {
+        id,
+        name: name.into(),
+        vessel: PathVessel::Grown {
+            source: Source::Range {
+                lo: 150.0,
+                hi: 600.0,
+            },
+            seeds_lps_mm: Vec::new(),
+        },
+        entry_lps_mm: [-59.0, -38.0, -600.0],
+        waypoints_lps_mm: waypoints,
+        target_lps_mm: [11.6, -1.4, -16.4],
+        device: Some(crate::plan::path::Device::custom(5.4, Some(20.0))),
+        colour: [0.2, 0.7, 0.9],
+        visible: true,
+        report: None,
+        fit: None,
+        problem: Some(name.into()),
     }
 }
 
@@ -323,11 +356,13 @@ proptest! {
         prop_assert_eq!(&plan.markups, &start.markups);
         prop_assert_eq!(&plan.structures, &start.structures);
         prop_assert_eq!(&plan.bookmarks, &start.bookmarks);
+        prop_assert_eq!(&plan.paths, &start.paths);
         for _ in 0..applied {
             prop_assert!(h.redo(&mut plan).is_some());
         }
         prop_assert_eq!(&plan.markups, &end.markups);
         prop_assert_eq!(&plan.structures, &end.structures);
         prop_assert_eq!(&plan.bookmarks, &end.bookmarks);
+        prop_assert_eq!(&plan.paths, &end.paths);
     }
 }

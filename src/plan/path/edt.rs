@@ -1,10 +1,12 @@
 //! The exact Euclidean distance transform of a mask with anisotropic voxels: for every voxel
-//! inside, the distance (mm) from its centre to the centre of the nearest voxel outside.
-//! Separable (one pass per axis, Felzenszwalb–Huttenlocher's lower envelope of parabolas,
-//! with the axis' own spacing), each pass parallel over its lines, in f64 throughout so the
-//! result is exact to rounding. Everything beyond the array counts as outside (a vessel cut
-//! by the edge of the scan has no room beyond it). Pure computation on `ndarray`: no
-//! volume I/O, no viewer.
+//! inside, the distance (mm) from its centre to the centre of the nearest voxel outside, and
+//! which voxel that is (the feature transform, what makes the distance at any point between
+//! voxel centres cheap). Separable (one pass per axis, Felzenszwalb–Huttenlocher's lower
+//! envelope of parabolas, with the axis' own spacing), each pass parallel over its lines and
+//! working only on the runs of inside voxels (an outside voxel is its own nearest, so a run
+//! needs only the two outside voxels that bound it), in f64 throughout so the result is exact
+//! to rounding. Everything beyond the array counts as outside (a vessel cut by the edge of the
+//! scan has no room beyond it). Pure computation on `ndarray`: no volume I/O, no viewer.
 
 use ndarray::{Array3, ArrayViewMut1, Axis, Zip};
 
@@ -16,12 +18,51 @@ pub struct DistanceMap {
     pub squared_mm2: Array3<f64>,
     /// Voxel spacing `[i, j, k]` (mm).
     pub spacing_mm: [f64; 3],
+    /// For each voxel inside, the nearest voxel outside, as an index into the grid padded
+    /// by one voxel on every side (see [`DistanceMap::nearest_outside`]); 0 outside.
+    nearest: Array3<u32>,
+}
+
+/// The grid padded by one voxel each side, and the linear index of `[i, j, k]` in it
+/// (−1 and n being the outside just beyond the array).
+#[derive(Debug, Clone, Copy)]
+struct Padded {
+    ni: i64,
+    nj: i64,
+}
+
+impl Padded {
+    fn index(&self, [i, j, k]: [i64; 3]) -> u32 {
+        (((k + 1) * (self.nj + 2) + (j + 1)) * (self.ni + 2) + (i + 1)) as u32
+    }
+
+    fn voxel(&self, n: u32) -> [i64; 3] {
+        let n = n as i64;
+        let (w, h) = (self.ni + 2, self.nj + 2);
+        [n % w - 1, (n / w) % h - 1, n / (w * h) - 1]
+    }
 }
 
 impl DistanceMap {
     /// Distance (mm) at voxel `[i, j, k]`; 0 outside the mask or the array.
     pub fn at(&self, [i, j, k]: [usize; 3]) -> f64 {
         self.squared_mm2.get((k, j, i)).map_or(0.0, |d| d.sqrt())
+    }
+
+    /// The voxel outside the mask nearest to voxel `[i, j, k]`'s centre (the voxel itself
+    /// when it is outside; −1 or n along an axis for the outside beyond the array). None
+    /// off the array.
+    pub fn nearest_outside(&self, [i, j, k]: [usize; 3]) -> Option<[i64; 3]> {
+        let (_, nj, ni) = self.squared_mm2.dim();
+        let padded = Padded {
+            ni: ni as i64,
+            nj: nj as i64,
+        };
+        let outside = *self.squared_mm2.get((k, j, i))? == 0.0;
+        let at = [i, j, k].map(|x| x as i64);
+        self.nearest
+            .get((k, j, i))
+            .map(|&n| if outside { at } else { padded.voxel(n) })
     }
 
     /// The largest distance and where (`[i, j, k]`), None for an empty mask.
@@ -36,104 +77,154 @@ impl DistanceMap {
     }
 }
 
+/// The largest padded grid (voxels) the feature indices (u32) can address.
+pub const MAX_PADDED_VOXELS: usize = u32::MAX as usize;
+
 /// The distance transform of `inside` (`[k, j, i]`, non-zero = inside) with voxel spacing
-/// `[i, j, k]` mm. Cancellable between passes.
+/// `[i, j, k]` mm. Cancellable between passes. None when cancelled, or when the grid padded
+/// by a voxel each side holds more than [`MAX_PADDED_VOXELS`].
 pub fn distance_transform(
     inside: &Array3<u8>,
     spacing_mm: [f64; 3],
     progress: &Progress,
 ) -> Option<DistanceMap> {
+    let (nk, nj, ni) = inside.dim();
+    if (ni + 2) * (nj + 2) * (nk + 2) > MAX_PADDED_VOXELS {
+        return None;
+    }
+    let padded = Padded {
+        ni: ni as i64,
+        nj: nj as i64,
+    };
     let mut d = inside.mapv(|v| if v != 0 { f64::INFINITY } else { 0.0 });
+    // Set for the inside voxels by the passes; an outside voxel is its own nearest.
+    let mut nearest = Array3::<u32>::zeros((nk, nj, ni));
     // Axis 2 of the array is i (spacing[0]), axis 1 is j, axis 0 is k.
     for (axis, spacing) in [(2, spacing_mm[0]), (1, spacing_mm[1]), (0, spacing_mm[2])] {
         if progress.is_cancelled() {
             return None;
         }
-        let n = d.len_of(Axis(axis));
-        Zip::from(d.lanes_mut(Axis(axis))).par_for_each(|lane| {
-            let mut scratch = Scratch::new(n);
-            pass(lane, spacing, &mut scratch);
-        });
+        Zip::indexed(d.lanes_mut(Axis(axis)))
+            .and(nearest.lanes_mut(Axis(axis)))
+            .par_for_each(|(a, b), lane, features| {
+                // The lane's voxel at position x along the axis, for the outside beyond it.
+                let voxel = |x: i64| -> [i64; 3] {
+                    let (a, b) = (a as i64, b as i64);
+                    match axis {
+                        2 => [x, b, a],
+                        1 => [b, x, a],
+                        _ => [b, a, x],
+                    }
+                };
+                let mut scratch = Scratch::new();
+                pass(lane, features, spacing, &mut scratch, |x| {
+                    padded.index(voxel(x))
+                });
+            });
     }
     Some(DistanceMap {
         squared_mm2: d,
         spacing_mm,
+        nearest,
     })
 }
 
 /// Work space of one line's pass.
 struct Scratch {
-    f: Vec<f64>,
-    /// Positions (in voxels, −1 and n being the outside beyond each end) of the parabolas in
-    /// the lower envelope, and where each starts to be the lowest.
+    /// Positions of the parabolas in the lower envelope (in voxels along the line), their
+    /// values, their nearest outside voxels, and where each starts to be the lowest.
     sites: Vec<f64>,
     values: Vec<f64>,
+    features: Vec<u32>,
     starts: Vec<f64>,
 }
 
 impl Scratch {
-    fn new(n: usize) -> Scratch {
+    /// Empty: a line without inside voxels allocates nothing.
+    fn new() -> Scratch {
         Scratch {
-            f: vec![0.0; n],
-            sites: Vec::with_capacity(n + 2),
-            values: Vec::with_capacity(n + 2),
-            starts: Vec::with_capacity(n + 3),
+            sites: Vec::new(),
+            values: Vec::new(),
+            features: Vec::new(),
+            starts: Vec::new(),
         }
+    }
+
+    /// Adds the parabola at `q` (value `fq`) to the lower envelope, dropping those it hides.
+    fn add(&mut self, q: f64, fq: f64, feature: u32, s2: f64) {
+        loop {
+            let Some((&r, &fr)) = self.sites.last().zip(self.values.last()) else {
+                self.push(q, fq, feature, f64::NEG_INFINITY);
+                return;
+            };
+            // Where the parabola at q becomes lower than the last one kept.
+            let cross = ((fq + q * q * s2) - (fr + r * r * s2)) / (2.0 * s2 * (q - r));
+            let start = *self.starts.last().unwrap_or(&f64::NEG_INFINITY);
+            if cross > start {
+                self.push(q, fq, feature, cross);
+                return;
+            }
+            self.sites.pop();
+            self.values.pop();
+            self.features.pop();
+            self.starts.pop();
+        }
+    }
+
+    fn push(&mut self, q: f64, fq: f64, feature: u32, start: f64) {
+        self.sites.push(q);
+        self.values.push(fq);
+        self.features.push(feature);
+        self.starts.push(start);
     }
 }
 
-/// One line: d(x) = min over sites q of (x − q)²·s² + f(q), the sites being the line's
-/// voxels with a finite f and the outside just beyond both ends (f = 0).
-fn pass(mut lane: ArrayViewMut1<f64>, spacing: f64, s: &mut Scratch) {
+/// One line: for each run of inside voxels (d > 0), d(x) = min over sites q of
+/// (x − q)²·s² + f(q), the sites being the run's voxels with a finite f and the two outside
+/// voxels that bound it (f = 0; any outside voxel beyond them is farther with the same f).
+/// `outside(x)` is the feature of the outside voxel at position x (−1 … n) of the line.
+fn pass(
+    mut lane: ArrayViewMut1<f64>,
+    mut features: ArrayViewMut1<u32>,
+    spacing: f64,
+    s: &mut Scratch,
+    outside: impl Fn(i64) -> u32,
+) {
     let n = lane.len();
-    if lane.iter().all(|&v| v == 0.0) {
-        return;
-    }
-    for (x, v) in lane.iter().enumerate() {
-        s.f[x] = *v;
-    }
-    s.sites.clear();
-    s.values.clear();
-    s.starts.clear();
     let s2 = spacing * spacing;
-    let candidates = std::iter::once((-1.0, 0.0))
-        .chain(
-            (0..n)
-                .filter(|&q| s.f[q].is_finite())
-                .map(|q| (q as f64, s.f[q])),
-        )
-        .chain(std::iter::once((n as f64, 0.0)));
-    for (q, fq) in candidates {
-        // Where the parabola at q becomes lower than the last one kept.
-        loop {
-            let Some((&r, &fr)) = s.sites.last().zip(s.values.last()) else {
-                s.sites.push(q);
-                s.values.push(fq);
-                s.starts.push(f64::NEG_INFINITY);
-                break;
-            };
-            let cross = ((fq + q * q * s2) - (fr + r * r * s2)) / (2.0 * s2 * (q - r));
-            let start = *s.starts.last().unwrap_or(&f64::NEG_INFINITY);
-            if cross <= start {
-                s.sites.pop();
-                s.values.pop();
-                s.starts.pop();
-                continue;
+    let mut x = 0;
+    while x < n {
+        if lane[x] == 0.0 {
+            x += 1;
+            continue;
+        }
+        let first = x;
+        while x < n && lane[x] != 0.0 {
+            x += 1;
+        }
+        let end = x;
+        s.sites.clear();
+        s.values.clear();
+        s.features.clear();
+        s.starts.clear();
+        let before = first as i64 - 1;
+        s.add(before as f64, 0.0, outside(before), s2);
+        for q in first..end {
+            if lane[q].is_finite() {
+                s.add(q as f64, lane[q], features[q], s2);
             }
-            s.sites.push(q);
-            s.values.push(fq);
-            s.starts.push(cross);
-            break;
         }
-    }
-    let mut at = 0;
-    for (x, out) in lane.iter_mut().enumerate() {
-        let xf = x as f64;
-        while at + 1 < s.sites.len() && s.starts[at + 1] < xf {
-            at += 1;
+        s.add(end as f64, 0.0, outside(end as i64), s2);
+        let mut at = 0;
+        for y in first..end {
+            let yf = y as f64;
+            while at + 1 < s.sites.len() && s.starts[at + 1] < yf {
+                at += 1;
+            }
+            let dy = yf - s.sites[at];
+            lane[y] = dy * dy * s2 + s.values[at];
+            features[y] = s.features[at];
         }
-        let dx = xf - s.sites[at];
-        *out = dx * dx * s2 + s.values[at];
     }
 }
 
@@ -206,12 +297,27 @@ mod tests {
             });
             let got = distance_transform(&inside, spacing, &Progress::new()).expect("runs");
             let want = brute_force(&inside, spacing);
-            for (g, w) in got.squared_mm2.iter().zip(want.iter()) {
+            for ((k, j, i), w) in want.indexed_iter() {
+                let g = got.squared_mm2[(k, j, i)];
                 assert!(
                     (g.sqrt() - w.sqrt()).abs() < 1e-9,
                     "case {case} {dims:?} {spacing:?}: {} vs {}",
                     g.sqrt(),
                     w.sqrt()
+                );
+                // The nearest outside voxel is one at that distance, and outside.
+                let o = got.nearest_outside([i, j, k]).expect("on the grid");
+                let e = [
+                    (o[0] - i as i64) as f64 * spacing[0],
+                    (o[1] - j as i64) as f64 * spacing[1],
+                    (o[2] - k as i64) as f64 * spacing[2],
+                ];
+                let to = (e[0] * e[0] + e[1] * e[1] + e[2] * e[2]).sqrt();
+                assert!((to - w.sqrt()).abs() < 1e-9, "case {case}: feature at {to}");
+                let in_array = (0..3).all(|a| (0..dims[a] as i64).contains(&o[a]));
+                assert!(
+                    !in_array || inside[(o[2] as usize, o[1] as usize, o[0] as usize)] == 0,
+                    "case {case}: the nearest outside voxel {o:?} is inside"
                 );
             }
         }

@@ -11,7 +11,7 @@ use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
 use nalgebra::Point3;
-use ndarray::Array3;
+use ndarray::{Array3, Axis};
 
 use super::edt::{DistanceMap, distance_transform};
 use crate::plan::geometry::P;
@@ -33,6 +33,15 @@ pub struct Lumen {
     pub distance: DistanceMap,
     /// The largest distance to the wall (mm): what the cheapest millimetre of path costs.
     pub deepest_mm: f64,
+    /// For each voxel of the crop padded by one voxel each side (so that every neighbour
+    /// of a lumen voxel is in it, without bounds checks), its number among the lumen's
+    /// voxels; `u32::MAX` outside. The searches keep their state per lumen voxel, not per
+    /// voxel of the box (a vessel fills a few per cent of its box).
+    slot: Vec<u32>,
+    /// The padded linear index of each lumen voxel, by number.
+    cells: Vec<u32>,
+    /// What a millimetre costs at each lumen voxel: 1 / (distance to the wall)², by number.
+    rates: Vec<f64>,
 }
 
 /// Why there is no path.
@@ -81,20 +90,39 @@ pub const SNAP_TOLERANCE_MM: f64 = 3.0;
 impl Lumen {
     /// The lumen of `mask`, with its distance transform.
     pub fn new(mask: &Mask, progress: &Progress) -> Result<Lumen, PathError> {
+        use rayon::prelude::*;
         let (nk, nj, ni) = mask.data.dim();
-        let mut lo = [usize::MAX; 3];
-        let mut hi = [0usize; 3];
-        for ((k, j, i), &v) in mask.data.indexed_iter() {
-            if v != 0 {
-                for (a, x) in [i, j, k].into_iter().enumerate() {
-                    lo[a] = lo[a].min(x);
-                    hi[a] = hi[a].max(x);
+        // The bounding box, slice by slice in parallel (the mask is the whole volume).
+        let boxes: Vec<Option<([usize; 3], [usize; 3])>> = mask
+            .data
+            .axis_iter(Axis(0))
+            .into_par_iter()
+            .enumerate()
+            .map(|(k, slice)| {
+                let mut found: Option<([usize; 3], [usize; 3])> = None;
+                for (j, row) in slice.outer_iter().enumerate() {
+                    let span = match row.as_slice() {
+                        Some(r) => nonzero_span(r),
+                        None => nonzero_span(&row.to_vec()),
+                    };
+                    if let Some((a, b)) = span {
+                        let (lo, hi) = found.get_or_insert(([a, j, k], [b, j, k]));
+                        lo[0] = lo[0].min(a);
+                        hi[0] = hi[0].max(b);
+                        hi[1] = j;
+                    }
                 }
-            }
-        }
-        if lo[0] == usize::MAX {
+                found
+            })
+            .collect();
+        let Some((lo, hi)) = boxes.into_iter().flatten().reduce(|(la, ha), (lb, hb)| {
+            (
+                [0, 1, 2].map(|a| la[a].min(lb[a])),
+                [0, 1, 2].map(|a| ha[a].max(hb[a])),
+            )
+        }) else {
             return Err(PathError::EmptyLumen);
-        }
+        };
         let n = [ni, nj, nk];
         let lo = lo.map(|x| x.saturating_sub(1));
         let hi = [0, 1, 2].map(|a| (hi[a] + 1).min(n[a] - 1));
@@ -102,22 +130,65 @@ impl Lumen {
             .data
             .slice(ndarray::s![lo[2]..=hi[2], lo[1]..=hi[1], lo[0]..=hi[0]])
             .to_owned();
-        // Node indices of the search are u32.
-        if inside.len() >= u32::MAX as usize {
+        // Node and feature indices are u32 (the feature grid padded by a voxel each side).
+        let padded: usize = (0..3).map(|a| hi[a] - lo[a] + 3).product();
+        if padded >= super::edt::MAX_PADDED_VOXELS {
             return Err(PathError::TooLarge {
                 voxels: inside.len(),
             });
         }
         let distance = distance_transform(&inside, mask.geometry.spacing_mm, progress)
             .ok_or(PathError::Cancelled)?;
-        let deepest_mm = distance.max().map_or(1.0, |(m, _)| m);
+        let squared = distance
+            .squared_mm2
+            .as_slice()
+            .ok_or(PathError::Cancelled)?;
+        let (bk, bj, bi) = inside.dim();
+        let (pi, pj) = (bi + 2, bj + 2);
+        let mut slot = vec![u32::MAX; pi * pj * (bk + 2)];
+        let mut cells = Vec::new();
+        let mut rates = Vec::new();
+        let mut deepest2 = 0.0f64;
+        for (n, &d2) in squared.iter().enumerate() {
+            if d2 > 0.0 {
+                let (k, j, i) = (n / (bi * bj), (n / bi) % bj, n % bi);
+                let p = ((k + 1) * pj + (j + 1)) * pi + (i + 1);
+                slot[p] = cells.len() as u32;
+                cells.push(p as u32);
+                rates.push(1.0 / d2);
+                deepest2 = deepest2.max(d2);
+            }
+        }
+        let deepest_mm = if deepest2 > 0.0 { deepest2.sqrt() } else { 1.0 };
         Ok(Lumen {
             geometry: mask.geometry.clone(),
             offset: lo,
             inside,
             distance,
             deepest_mm,
+            slot,
+            cells,
+            rates,
         })
+    }
+
+    /// The voxels of the lumen.
+    pub fn voxel_count(&self) -> usize {
+        self.cells.len()
+    }
+
+    /// The voxel outside the lumen nearest to lumen voxel `v`'s centre (`[i, j, k]` of the
+    /// full volume, possibly one beyond its edge); `v` itself when it is not in the lumen.
+    pub fn nearest_outside(&self, v: [usize; 3]) -> [i64; 3] {
+        match self.local(v) {
+            Some(l) if self.inside[(l[2], l[1], l[0])] != 0 => self
+                .distance
+                .nearest_outside(l)
+                .map_or(v.map(|x| x as i64), |o| {
+                    [0, 1, 2].map(|a| o[a] + self.offset[a] as i64)
+                }),
+            _ => v.map(|x| x as i64),
+        }
     }
 
     fn dims(&self) -> [usize; 3] {
@@ -260,8 +331,10 @@ impl Lumen {
         let (Some(start), Some(goal)) = (self.local(from), self.local(to)) else {
             return Err(PathError::EmptyLumen);
         };
-        let index = |v: [usize; 3]| (v[2] * d[1] + v[1]) * d[0] + v[0];
-        let voxel = |n: usize| [n % d[0], (n / d[0]) % d[1], n / (d[0] * d[1])];
+        // Indices into the padded grid (see `slot`).
+        let (pi, pj) = (d[0] + 2, d[1] + 2);
+        let index = |v: [usize; 3]| ((v[2] + 1) * pj + (v[1] + 1)) * pi + (v[0] + 1);
+        let voxel = |n: usize| [n % pi - 1, (n / pi) % pj - 1, n / (pi * pj) - 1];
         let s = self.distance.spacing_mm;
         // The cheapest a millimetre can be: at the deepest point of the lumen.
         let min_rate = 1.0 / (self.deepest_mm * self.deepest_mm);
@@ -270,26 +343,40 @@ impl Lumen {
             (e[0] * e[0] + e[1] * e[1] + e[2] * e[2]).sqrt()
         };
         let heuristic = |v: [usize; 3]| mm(v, goal) * min_rate;
-        let rate = |v: [usize; 3]| {
-            let r = self.distance.at(v);
-            1.0 / (r * r)
+        let (Some(&start_n), Some(&goal_n)) =
+            (self.slot.get(index(start)), self.slot.get(index(goal)))
+        else {
+            return Err(PathError::EmptyLumen);
         };
-        let total = d[0] * d[1] * d[2];
-        let mut cost = vec![f64::INFINITY; total];
-        let mut came = vec![u32::MAX; total];
-        let mut done = vec![false; total];
+        if start_n == u32::MAX || goal_n == u32::MAX {
+            return Err(PathError::EmptyLumen);
+        }
+        let count = self.cells.len();
+        let mut cost = vec![f64::INFINITY; count];
+        let mut came = vec![u32::MAX; count];
+        let mut done = vec![false; count];
         let mut open = BinaryHeap::new();
-        cost[index(start)] = 0.0;
+        cost[start_n as usize] = 0.0;
         open.push(Node {
             f: heuristic(start),
-            n: index(start),
+            n: start_n as usize,
         });
         let mut settled = 0usize;
         // The settled voxel nearest the goal, for the message when it is not reached.
         let mut nearest = (f64::INFINITY, start);
-        let steps: Vec<[i64; 3]> = (-1..=1)
+        // The 26 neighbours: offsets in the padded grid, in voxels, and lengths (mm).
+        let steps: Vec<(isize, [i64; 3], f64)> = (-1..=1)
             .flat_map(|k| (-1..=1).flat_map(move |j| (-1..=1).map(move |i| [i, j, k])))
             .filter(|o| *o != [0, 0, 0])
+            .map(|o: [i64; 3]| {
+                let e = [0, 1, 2].map(|a| o[a] as f64 * s[a]);
+                let offset = (o[2] * pj as i64 + o[1]) * pi as i64 + o[0];
+                (
+                    offset as isize,
+                    o,
+                    (e[0] * e[0] + e[1] * e[1] + e[2] * e[2]).sqrt(),
+                )
+            })
             .collect();
         while let Some(Node { n, .. }) = open.pop() {
             if done[n] {
@@ -300,13 +387,14 @@ impl Lumen {
             if settled.is_multiple_of(65_536) && progress.is_cancelled() {
                 return Err(PathError::Cancelled);
             }
-            let v = voxel(n);
-            if n == index(goal) {
+            let here_index = self.cells[n] as usize;
+            let v = voxel(here_index);
+            if n == goal_n as usize {
                 let mut voxels = vec![self.global(v)];
                 let mut at = n;
                 while came[at] != u32::MAX {
                     at = came[at] as usize;
-                    voxels.push(self.global(voxel(at)));
+                    voxels.push(self.global(voxel(self.cells[at] as usize)));
                 }
                 voxels.reverse();
                 return Ok(VoxelPath { voxels, settled });
@@ -315,24 +403,23 @@ impl Lumen {
             if gap < nearest.0 {
                 nearest = (gap, v);
             }
-            let here = rate(v);
-            for o in &steps {
-                let w = [0, 1, 2].map(|a| v[a] as i64 + o[a]);
-                if (0..3).any(|a| w[a] < 0 || w[a] >= d[a] as i64) {
+            let here = self.rates[n];
+            let base = cost[n];
+            for (offset, o, length) in &steps {
+                // A lumen voxel's neighbours are all in the padded grid.
+                let m = self.slot[here_index.wrapping_add_signed(*offset)];
+                if m == u32::MAX {
                     continue;
                 }
-                let w = w.map(|x| x as usize);
-                if self.inside[(w[2], w[1], w[0])] == 0 {
-                    continue;
-                }
-                let m = index(w);
+                let m = m as usize;
                 if done[m] {
                     continue;
                 }
-                let c = cost[n] + mm(v, w) * 0.5 * (here + rate(w));
+                let c = base + length * 0.5 * (here + self.rates[m]);
                 if c < cost[m] {
                     cost[m] = c;
                     came[m] = n as u32;
+                    let w = [0, 1, 2].map(|a| (v[a] as i64 + o[a]) as usize);
                     open.push(Node {
                         f: c + heuristic(w),
                         n: m,
@@ -350,6 +437,29 @@ impl Lumen {
     fn global(&self, l: [usize; 3]) -> [usize; 3] {
         [0, 1, 2].map(|a| l[a] + self.offset[a])
     }
+}
+
+/// The first and last non-zero bytes of a row, eight at a time (a whole volume's mask is
+/// scanned for the vessel's box).
+fn nonzero_span(row: &[u8]) -> Option<(usize, usize)> {
+    let word = |c: &[u8]| u64::from_ne_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]);
+    let chunks = row.len() / 8;
+    let first_chunk = (0..chunks).find(|&c| word(&row[c * 8..c * 8 + 8]) != 0);
+    let first = match first_chunk {
+        Some(c) => c * 8 + row[c * 8..].iter().position(|&v| v != 0)?,
+        None => chunks * 8 + row[chunks * 8..].iter().position(|&v| v != 0)?,
+    };
+    let tail = row[chunks * 8..].iter().rposition(|&v| v != 0);
+    let last = match tail {
+        Some(t) => chunks * 8 + t,
+        None => {
+            let c = (0..chunks)
+                .rev()
+                .find(|&c| word(&row[c * 8..c * 8 + 8]) != 0)?;
+            c * 8 + row[c * 8..c * 8 + 8].iter().rposition(|&v| v != 0)?
+        }
+    };
+    Some((first, last))
 }
 
 /// An open node: estimated total cost and voxel index (the heap pops the lowest).
@@ -475,6 +585,21 @@ mod tests {
         match lumen.path(&outside, &Progress::new()) {
             Err(PathError::OutsideLumen { which, .. }) => assert_eq!(which, "target"),
             other => panic!("expected outside, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_nonzero_span_of_a_row() {
+        for len in [0usize, 1, 7, 8, 9, 16, 23, 64] {
+            for a in 0..len {
+                for b in a..len {
+                    let mut row = vec![0u8; len];
+                    row[a] = 1;
+                    row[b] = 3;
+                    assert_eq!(nonzero_span(&row), Some((a, b)), "{len} {a} {b}");
+                }
+            }
+            assert_eq!(nonzero_span(&vec![0u8; len]), None);
         }
     }
 
