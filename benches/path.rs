@@ -15,7 +15,7 @@ use nalgebra::Point3;
 use twinplan::dicom;
 use twinplan::plan::path::{Lumen, measure};
 use twinplan::progress::Progress;
-use twinplan::segment::{Preset, ValueRange, region_grow};
+use twinplan::segment::{Preset, ValueRange, region_grow_bounded};
 use twinplan::volume::Volume;
 
 struct Case {
@@ -69,7 +69,7 @@ fn bench_path(c: &mut Criterion) {
         (case.to, "target".to_string()),
     ];
     let grow = || {
-        region_grow(
+        region_grow_bounded(
             &case.volume,
             &[Point3::from(case.from)],
             case.range,
@@ -83,34 +83,57 @@ fn bench_path(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(8));
     group.bench_function("cold: lumen + distance transform + path", |b| {
         b.iter(|| {
-            let lumen = Lumen::new(&grow(), &progress).expect("lumen");
+            let (mask, bounds) = grow();
+            let lumen = Lumen::with_bounds(&mask, bounds, &progress).expect("lumen");
             lumen.path(&stops, &progress).expect("path")
         })
     });
-    let mask = grow();
+    let (mask, bounds) = grow();
     group.bench_function("distance transform (lumen kept)", |b| {
-        b.iter(|| Lumen::new(&mask, &progress).expect("lumen"))
+        b.iter(|| Lumen::with_bounds(&mask, bounds, &progress).expect("lumen"))
     });
-    let lumen = Lumen::new(&mask, &progress).expect("lumen");
+    let lumen = Lumen::with_bounds(&mask, bounds, &progress).expect("lumen");
     let first = lumen.path(&stops, &progress).expect("path");
     let report = measure(&lumen, &first);
     // A waypoint halfway, dragged back and forth by a millimetre across the vessel.
     let mid = report.points_lps_mm[report.points_lps_mm.len() / 2];
+    let moved = |step: usize| {
+        let off = if step.is_multiple_of(2) { 1.0 } else { -1.0 };
+        [mid[0] + off, mid[1], mid[2]]
+    };
     let mut step = 0usize;
-    group.bench_function("re-plan after a waypoint drag (search + measures)", |b| {
+    group.bench_function("re-plan after a waypoint drag: two legs searched", |b| {
         b.iter(|| {
             step += 1;
-            let off = if step.is_multiple_of(2) { 1.0 } else { -1.0 };
-            let via = [mid[0] + off, mid[1], mid[2]];
             let stops = vec![
                 (case.from, "entry".to_string()),
-                (via, "waypoint 1".to_string()),
+                (moved(step), "waypoint 1".to_string()),
                 (case.to, "target".to_string()),
             ];
-            let p = lumen.path(&stops, &progress).expect("path");
-            measure(&lumen, &p)
+            lumen.path(&stops, &progress).expect("path")
         })
     });
+    // What the workstation does: trees from the fixed stops on either side, grown once
+    // when the drag begins; each move traces the two legs back and measures the path.
+    let snap = |p| lumen.snap(p, "stop").expect("inside");
+    let before = lumen.tree(snap(case.from), &progress).expect("tree");
+    let after = lumen.tree(snap(case.to), &progress).expect("tree");
+    group.bench_function("tree from a stop (once per drag)", |b| {
+        b.iter(|| lumen.tree(snap(case.from), &progress).expect("tree"))
+    });
+    group.bench_function(
+        "re-plan after a waypoint drag: legs traced + measures",
+        |b| {
+            b.iter(|| {
+                step += 1;
+                let via = moved(step);
+                let mut p = lumen.path_in_tree(&before, via, "waypoint").expect("leg");
+                let back = lumen.path_in_tree(&after, via, "waypoint").expect("leg");
+                p.voxels.extend(back.voxels.into_iter().rev().skip(1));
+                measure(&lumen, &p)
+            })
+        },
+    );
     group.bench_function("measures", |b| b.iter(|| measure(&lumen, &first)));
     group.finish();
 }

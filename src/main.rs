@@ -425,10 +425,10 @@ fn plan_path(a: PlanArgs) -> Result<()> {
     };
     let t = Instant::now();
     let progress = twinplan::progress::Progress::new();
-    let mask = twinplan::segment::region_grow(&volume, &seeds, range, &progress)?;
+    let (mask, bounds) = twinplan::segment::region_grow_bounded(&volume, &seeds, range, &progress)?;
     let lumen_s = t.elapsed().as_secs_f64();
     let t = Instant::now();
-    let lumen = Lumen::new(&mask, &progress)?;
+    let lumen = Lumen::with_bounds(&mask, bounds, &progress)?;
     let distance_s = t.elapsed().as_secs_f64();
     let mut points = vec![(a.from, "entry".to_string())];
     for (n, v) in a.via.iter().enumerate() {

@@ -223,6 +223,20 @@ pub fn region_grow(
     range: ValueRange,
     progress: &Progress,
 ) -> Result<Mask, SegmentError> {
+    region_grow_bounded(volume, seeds_mm, range, progress).map(|(mask, _)| mask)
+}
+
+/// The first and last voxel `[i, j, k]` of a box, inclusive.
+pub type VoxelBox = ([usize; 3], [usize; 3]);
+
+/// [`region_grow`], also answering the box of the grown voxels (first and last `[i, j, k]`,
+/// inclusive), which it knows without scanning the mask.
+pub fn region_grow_bounded(
+    volume: &Volume,
+    seeds_mm: &[Point3<f64>],
+    range: ValueRange,
+    progress: &Progress,
+) -> Result<(Mask, VoxelBox), SegmentError> {
     let g = &volume.geometry;
     let scale = volume.value_scale;
     let (nk, nj, ni) = volume.voxels.dim();
@@ -252,27 +266,66 @@ pub fn region_grow(
             queue.push_back(idx);
         }
     }
+    // Whether each stored value is in range, looked up (i16: 65,536 of them), and the
+    // voxels as flat slices with the 26 neighbours as offsets: a voxel off the volume's
+    // faces takes them all without bounds checks.
+    let in_range: Vec<bool> = (i16::MIN..=i16::MAX)
+        .map(|v| range.contains(scale.real(v)))
+        .collect();
+    let in_range = |v: i16| in_range[(i32::from(v) - i32::from(i16::MIN)) as usize];
+    let standard = volume.voxels.as_standard_layout();
+    let values: std::borrow::Cow<[i16]> = match standard.as_slice() {
+        Some(v) => std::borrow::Cow::Borrowed(v),
+        None => std::borrow::Cow::Owned(standard.iter().copied().collect()),
+    };
+    // A fresh array of zeros is in standard order: its vector is the volume's order.
+    let (mut flat, _) = data.into_raw_vec_and_offset();
     let offsets: Vec<_> = neighbours26().collect();
+    let linear: Vec<isize> = offsets
+        .iter()
+        .map(|&(dk, dj, di)| (dk * nj as isize + dj) * ni as isize + di)
+        .collect();
+    let mut flat_queue: VecDeque<usize> = queue
+        .drain(..)
+        .map(|(k, j, i)| (k * nj + j) * ni + i)
+        .collect();
     let mut visited = 0usize;
-    while let Some((k, j, i)) = queue.pop_front() {
+    let (mut lo, mut hi) = ([usize::MAX; 3], [0usize; 3]);
+    while let Some(n) = flat_queue.pop_front() {
         visited += 1;
         if visited.is_multiple_of(1 << 20) && progress.is_cancelled() {
             return Err(SegmentError::Cancelled);
         }
-        for &(dk, dj, di) in &offsets {
-            let Some(idx) = offset((nk, nj, ni), (k, j, i), (dk, dj, di)) else {
-                continue;
+        let (k, j, i) = (n / (ni * nj), (n / ni) % nj, n % ni);
+        for (a, x) in [i, j, k].into_iter().enumerate() {
+            lo[a] = lo[a].min(x);
+            hi[a] = hi[a].max(x);
+        }
+        let interior = i > 0 && j > 0 && k > 0 && i + 1 < ni && j + 1 < nj && k + 1 < nk;
+        for (o, &(dk, dj, di)) in linear.iter().zip(&offsets) {
+            let m = if interior {
+                n.wrapping_add_signed(*o)
+            } else {
+                match offset((nk, nj, ni), (k, j, i), (dk, dj, di)) {
+                    Some((k, j, i)) => (k * nj + j) * ni + i,
+                    None => continue,
+                }
             };
-            if data[idx] == 0 && range.contains(scale.real(volume.voxels[idx])) {
-                data[idx] = 1;
-                queue.push_back(idx);
+            if flat[m] == 0 && in_range(values[m]) {
+                flat[m] = 1;
+                flat_queue.push_back(m);
             }
         }
     }
-    Ok(Mask {
-        data,
-        geometry: g.clone(),
-    })
+    let data =
+        Array3::from_shape_vec((nk, nj, ni), flat).unwrap_or_else(|_| Array3::zeros((nk, nj, ni)));
+    Ok((
+        Mask {
+            data,
+            geometry: g.clone(),
+        },
+        (lo, hi),
+    ))
 }
 
 /// 26-connected components: a label per voxel (0 = background) and each label's size

@@ -8,7 +8,7 @@
 //! to rounding. Everything beyond the array counts as outside (a vessel cut by the edge of the
 //! scan has no room beyond it). Pure computation on `ndarray`: no volume I/O, no viewer.
 
-use ndarray::{Array3, ArrayViewMut1, Axis, Zip};
+use ndarray::{Array3, ArrayView1, ArrayViewMut1, Axis, Zip};
 
 use crate::progress::Progress;
 
@@ -96,7 +96,8 @@ pub fn distance_transform(
         ni: ni as i64,
         nj: nj as i64,
     };
-    let mut d = inside.mapv(|v| if v != 0 { f64::INFINITY } else { 0.0 });
+    // The first pass writes every inside voxel; outside stays 0.
+    let mut d = Array3::<f64>::zeros((nk, nj, ni));
     // Set for the inside voxels by the passes; an outside voxel is its own nearest.
     let mut nearest = Array3::<u32>::zeros((nk, nj, ni));
     // Axis 2 of the array is i (spacing[0]), axis 1 is j, axis 0 is k.
@@ -104,9 +105,11 @@ pub fn distance_transform(
         if progress.is_cancelled() {
             return None;
         }
+        let first = axis == 2;
         Zip::indexed(d.lanes_mut(Axis(axis)))
             .and(nearest.lanes_mut(Axis(axis)))
-            .par_for_each(|(a, b), lane, features| {
+            .and(inside.lanes(Axis(axis)))
+            .par_for_each(|(a, b), lane, features, mask| {
                 // The lane's voxel at position x along the axis, for the outside beyond it.
                 let voxel = |x: i64| -> [i64; 3] {
                     let (a, b) = (a as i64, b as i64);
@@ -117,7 +120,12 @@ pub fn distance_transform(
                     }
                 };
                 let mut scratch = Scratch::new();
-                pass(lane, features, spacing, &mut scratch, |x| {
+                let line = Line {
+                    mask,
+                    first,
+                    spacing,
+                };
+                pass(lane, features, &line, &mut scratch, |x| {
                     padded.index(voxel(x))
                 });
             });
@@ -179,27 +187,38 @@ impl Scratch {
     }
 }
 
-/// One line: for each run of inside voxels (d > 0), d(x) = min over sites q of
-/// (x − q)²·s² + f(q), the sites being the run's voxels with a finite f and the two outside
-/// voxels that bound it (f = 0; any outside voxel beyond them is farther with the same f).
-/// `outside(x)` is the feature of the outside voxel at position x (−1 … n) of the line.
+/// What a pass knows of its line besides the values: which voxels are inside, whether it
+/// is the first pass (every inside value still unknown: only the bounding outside voxels
+/// are sites), and the spacing along it (mm).
+struct Line<'a> {
+    mask: ArrayView1<'a, u8>,
+    first: bool,
+    spacing: f64,
+}
+
+/// One line: for each run of inside voxels, d(x) = min over sites q of (x − q)²·s² + f(q),
+/// the sites being the run's voxels and the two outside voxels that bound it (f = 0; any
+/// outside voxel beyond them is farther with the same f). `outside(x)` is the feature of
+/// the outside voxel at position x (−1 … n) of the line. Runs are found in the mask (a
+/// byte per voxel), so a line's outside costs little.
 fn pass(
     mut lane: ArrayViewMut1<f64>,
     mut features: ArrayViewMut1<u32>,
-    spacing: f64,
+    line: &Line,
     s: &mut Scratch,
     outside: impl Fn(i64) -> u32,
 ) {
     let n = lane.len();
-    let s2 = spacing * spacing;
+    let s2 = line.spacing * line.spacing;
+    let mask = &line.mask;
     let mut x = 0;
     while x < n {
-        if lane[x] == 0.0 {
+        if mask[x] == 0 {
             x += 1;
             continue;
         }
         let first = x;
-        while x < n && lane[x] != 0.0 {
+        while x < n && mask[x] != 0 {
             x += 1;
         }
         let end = x;
@@ -209,8 +228,8 @@ fn pass(
         s.starts.clear();
         let before = first as i64 - 1;
         s.add(before as f64, 0.0, outside(before), s2);
-        for q in first..end {
-            if lane[q].is_finite() {
+        if !line.first {
+            for q in first..end {
                 s.add(q as f64, lane[q], features[q], s2);
             }
         }

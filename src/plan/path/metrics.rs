@@ -152,26 +152,40 @@ fn inscribed_radius(lumen: &Lumen, points: &[P], i: usize) -> f64 {
     let w = t.cross(&u);
     let s = lumen.geometry.spacing_mm;
     let voxel = s[0].max(s[1]).max(s[2]);
-    // The exact distance over a grid of the cross-section (a voxel around the point, a
-    // quarter voxel apart), and where the interpolated transform is deepest.
-    let mut best = wall_distance_at(lumen, &p);
+    // The exact distance over the cross-section within a voxel of the point: a grid half a
+    // voxel apart, then a quarter voxel around its best point; and where the interpolated
+    // transform is deepest.
+    let at = |centre: &P, fa: f64, fb: f64, scale: f64| {
+        [0, 1, 2].map(|x| centre[x] + (u[x] * fa + w[x] * fb) * scale)
+    };
+    let mut best = (wall_distance_at(lumen, &p), p);
     let mut deepest = (interpolated(lumen, &p), p);
-    let steps = 4;
-    for a in -steps..=steps {
-        for b in -steps..=steps {
-            let (fa, fb) = (a as f64 / steps as f64, b as f64 / steps as f64);
-            if fa * fa + fb * fb > 1.0 {
+    for a in -2i32..=2 {
+        for b in -2i32..=2 {
+            if a * a + b * b > 4 || (a, b) == (0, 0) {
                 continue;
             }
-            let q = [0, 1, 2].map(|x| p[x] + (u[x] * fa + w[x] * fb) * voxel);
-            best = best.max(wall_distance_at(lumen, &q));
-            let d = interpolated(lumen, &q);
-            if d > deepest.0 {
-                deepest = (d, q);
+            let q = at(&p, f64::from(a) / 2.0, f64::from(b) / 2.0, voxel);
+            let d = wall_distance_at(lumen, &q);
+            if d > best.0 {
+                best = (d, q);
+            }
+            let i = interpolated(lumen, &q);
+            if i > deepest.0 {
+                deepest = (i, q);
             }
         }
     }
-    best.max(wall_distance_at(lumen, &deepest.1))
+    let coarse = best.1;
+    for a in -1i32..=1 {
+        for b in -1i32..=1 {
+            if (a, b) != (0, 0) {
+                let q = at(&coarse, f64::from(a), f64::from(b), voxel / 4.0);
+                best.0 = best.0.max(wall_distance_at(lumen, &q));
+            }
+        }
+    }
+    best.0.max(wall_distance_at(lumen, &deepest.1))
 }
 
 /// The transform interpolated trilinearly between voxel centres (mm).

@@ -14,4 +14,4 @@ pub mod section;
 
 pub use devices::{Catalogue, Device, Fit, fit};
 pub use metrics::{Bend, PathReport, measure};
-pub use search::{Lumen, PathError, SNAP_TOLERANCE_MM, VoxelPath};
+pub use search::{Lumen, PathError, SNAP_TOLERANCE_MM, Tree, VoxelPath};

@@ -7,9 +7,6 @@
 //! outside the lumen snap to its nearest voxel within a tolerance. Works on a [`Lumen`]
 //! (the mask cropped to its bounding box and its distance transform); no viewer, no I/O.
 
-use std::cmp::Ordering;
-use std::collections::BinaryHeap;
-
 use nalgebra::Point3;
 use ndarray::{Array3, Axis};
 
@@ -91,7 +88,6 @@ impl Lumen {
     /// The lumen of `mask`, with its distance transform.
     pub fn new(mask: &Mask, progress: &Progress) -> Result<Lumen, PathError> {
         use rayon::prelude::*;
-        let (nk, nj, ni) = mask.data.dim();
         // The bounding box, slice by slice in parallel (the mask is the whole volume).
         let boxes: Vec<Option<([usize; 3], [usize; 3])>> = mask
             .data
@@ -123,6 +119,21 @@ impl Lumen {
         }) else {
             return Err(PathError::EmptyLumen);
         };
+        Lumen::with_bounds(mask, (lo, hi), progress)
+    }
+
+    /// The lumen of `mask` whose non-zero voxels all lie within `bounds` (first and last
+    /// `[i, j, k]`, inclusive), e.g. as region growing found them: the volume's mask is
+    /// not scanned again.
+    pub fn with_bounds(
+        mask: &Mask,
+        (lo, hi): ([usize; 3], [usize; 3]),
+        progress: &Progress,
+    ) -> Result<Lumen, PathError> {
+        let (nk, nj, ni) = mask.data.dim();
+        if (0..3).any(|a| lo[a] > hi[a] || hi[a] >= [ni, nj, nk][a]) {
+            return Err(PathError::EmptyLumen);
+        }
         let n = [ni, nj, nk];
         let lo = lo.map(|x| x.saturating_sub(1));
         let hi = [0, 1, 2].map(|a| (hi[a] + 1).min(n[a] - 1));
@@ -149,14 +160,18 @@ impl Lumen {
         let mut cells = Vec::new();
         let mut rates = Vec::new();
         let mut deepest2 = 0.0f64;
-        for (n, &d2) in squared.iter().enumerate() {
-            if d2 > 0.0 {
-                let (k, j, i) = (n / (bi * bj), (n / bi) % bj, n % bi);
-                let p = ((k + 1) * pj + (j + 1)) * pi + (i + 1);
-                slot[p] = cells.len() as u32;
-                cells.push(p as u32);
-                rates.push(1.0 / d2);
-                deepest2 = deepest2.max(d2);
+        for (k, plane) in squared.chunks_exact(bi * bj).enumerate() {
+            for (j, row) in plane.chunks_exact(bi).enumerate() {
+                let row_start = ((k + 1) * pj + (j + 1)) * pi + 1;
+                for (i, &d2) in row.iter().enumerate() {
+                    if d2 > 0.0 {
+                        let p = row_start + i;
+                        slot[p] = cells.len() as u32;
+                        cells.push(p as u32);
+                        rates.push(1.0 / d2);
+                        deepest2 = deepest2.max(d2);
+                    }
+                }
             }
         }
         let deepest_mm = if deepest2 > 0.0 { deepest2.sqrt() } else { 1.0 };
@@ -327,13 +342,119 @@ impl Lumen {
         which: &str,
         progress: &Progress,
     ) -> Result<VoxelPath, PathError> {
-        let d = self.dims();
-        let (Some(start), Some(goal)) = (self.local(from), self.local(to)) else {
+        let search = self.search(from, Some(to), progress)?;
+        let (Some(goal), Some(start)) = (self.number(to), self.number(from)) else {
             return Err(PathError::EmptyLumen);
+        };
+        if search.cost[goal].is_finite() && search.done[goal] {
+            let voxels = self.trace(&search.came, start, goal);
+            return Ok(VoxelPath {
+                voxels,
+                settled: search.settled,
+            });
+        }
+        let (gap_mm, nearest) = search.nearest;
+        Err(PathError::Unreachable {
+            which: which.to_string(),
+            nearest_lps_mm: self.position(nearest),
+            gap_mm,
+        })
+    }
+
+    /// The cheapest paths from `from` to every lumen voxel it reaches (Dijkstra over the
+    /// whole lumen). Kept while a waypoint is dragged, a tree rooted at each fixed stop
+    /// gives the legs to and from the moving one by tracing back, without searching.
+    pub fn tree(&self, from: [usize; 3], progress: &Progress) -> Result<Tree, PathError> {
+        let search = self.search(from, None, progress)?;
+        let root = self.number(from).ok_or(PathError::EmptyLumen)?;
+        Ok(Tree {
+            root,
+            cost: search.cost,
+            came: search.came,
+            settled: search.settled,
+        })
+    }
+
+    /// The cheapest path from a tree's root to `to` (snapped like any stop), traced back.
+    pub fn path_in_tree(&self, tree: &Tree, to: P, which: &str) -> Result<VoxelPath, PathError> {
+        let v = self.snap(to, which)?;
+        let n = self.number(v).ok_or(PathError::EmptyLumen)?;
+        if !tree.cost[n].is_finite() {
+            // The nearest voxel the root reaches.
+            let target = self.position(v);
+            let (gap_mm, nearest) = (0..self.cells.len())
+                .filter(|&m| tree.cost[m].is_finite())
+                .map(|m| {
+                    let q = self.position(self.cell_voxel(m));
+                    (distance(&q, &target), q)
+                })
+                .fold(
+                    (f64::INFINITY, target),
+                    |b, x| if x.0 < b.0 { x } else { b },
+                );
+            return Err(PathError::Unreachable {
+                which: which.to_string(),
+                nearest_lps_mm: nearest,
+                gap_mm,
+            });
+        }
+        Ok(VoxelPath {
+            voxels: self.trace(&tree.came, tree.root, n),
+            settled: 0,
+        })
+    }
+
+    /// The number of lumen voxel `v` (full-volume `[i, j, k]`), None outside the lumen.
+    fn number(&self, v: [usize; 3]) -> Option<usize> {
+        let l = self.local(v)?;
+        let d = self.dims();
+        let (pi, pj) = (d[0] + 2, d[1] + 2);
+        let n = self.slot[((l[2] + 1) * pj + (l[1] + 1)) * pi + (l[0] + 1)];
+        (n != u32::MAX).then_some(n as usize)
+    }
+
+    /// Lumen voxel number `n` as a full-volume `[i, j, k]`.
+    fn cell_voxel(&self, n: usize) -> [usize; 3] {
+        let d = self.dims();
+        let (pi, pj) = (d[0] + 2, d[1] + 2);
+        let p = self.cells[n] as usize;
+        self.global([p % pi - 1, (p / pi) % pj - 1, p / (pi * pj) - 1])
+    }
+
+    /// The voxels from `start` to `end` along the `came` links (both lumen numbers).
+    fn trace(&self, came: &[u32], start: usize, end: usize) -> Vec<[usize; 3]> {
+        let mut voxels = vec![self.cell_voxel(end)];
+        let mut at = end;
+        while at != start && came[at] != u32::MAX {
+            at = came[at] as usize;
+            voxels.push(self.cell_voxel(at));
+        }
+        voxels.reverse();
+        voxels
+    }
+
+    /// Dijkstra from `from`, as A* toward `goal` (stopping there) when there is one. Only
+    /// lumen voxels are entered; each step costs its length times the mean of 1/d² at its
+    /// ends.
+    fn search(
+        &self,
+        from: [usize; 3],
+        goal: Option<[usize; 3]>,
+        progress: &Progress,
+    ) -> Result<Search, PathError> {
+        let d = self.dims();
+        let (Some(start), Some(start_n)) = (self.local(from), self.number(from)) else {
+            return Err(PathError::EmptyLumen);
+        };
+        let goal = match goal {
+            Some(g) => Some((
+                self.local(g).ok_or(PathError::EmptyLumen)?,
+                self.number(g).ok_or(PathError::EmptyLumen)?,
+            )),
+            None => None,
         };
         // Indices into the padded grid (see `slot`).
         let (pi, pj) = (d[0] + 2, d[1] + 2);
-        let index = |v: [usize; 3]| ((v[2] + 1) * pj + (v[1] + 1)) * pi + (v[0] + 1);
         let voxel = |n: usize| [n % pi - 1, (n / pi) % pj - 1, n / (pi * pj) - 1];
         let s = self.distance.spacing_mm;
         // The cheapest a millimetre can be: at the deepest point of the lumen.
@@ -342,25 +463,14 @@ impl Lumen {
             let e = [0, 1, 2].map(|x| (a[x] as f64 - b[x] as f64) * s[x]);
             (e[0] * e[0] + e[1] * e[1] + e[2] * e[2]).sqrt()
         };
-        let heuristic = |v: [usize; 3]| mm(v, goal) * min_rate;
-        let (Some(&start_n), Some(&goal_n)) =
-            (self.slot.get(index(start)), self.slot.get(index(goal)))
-        else {
-            return Err(PathError::EmptyLumen);
-        };
-        if start_n == u32::MAX || goal_n == u32::MAX {
-            return Err(PathError::EmptyLumen);
-        }
+        let heuristic = |v: [usize; 3]| goal.map_or(0.0, |(g, _)| mm(v, g) * min_rate);
         let count = self.cells.len();
         let mut cost = vec![f64::INFINITY; count];
         let mut came = vec![u32::MAX; count];
         let mut done = vec![false; count];
-        let mut open = BinaryHeap::new();
-        cost[start_n as usize] = 0.0;
-        open.push(Node {
-            f: heuristic(start),
-            n: start_n as usize,
-        });
+        let mut open = Open::new(count);
+        cost[start_n] = 0.0;
+        open.set(start_n, heuristic(start));
         let mut settled = 0usize;
         // The settled voxel nearest the goal, for the message when it is not reached.
         let mut nearest = (f64::INFINITY, start);
@@ -378,10 +488,7 @@ impl Lumen {
                 )
             })
             .collect();
-        while let Some(Node { n, .. }) = open.pop() {
-            if done[n] {
-                continue;
-            }
+        while let Some(n) = open.pop() {
             done[n] = true;
             settled += 1;
             if settled.is_multiple_of(65_536) && progress.is_cancelled() {
@@ -389,19 +496,14 @@ impl Lumen {
             }
             let here_index = self.cells[n] as usize;
             let v = voxel(here_index);
-            if n == goal_n as usize {
-                let mut voxels = vec![self.global(v)];
-                let mut at = n;
-                while came[at] != u32::MAX {
-                    at = came[at] as usize;
-                    voxels.push(self.global(voxel(self.cells[at] as usize)));
+            if let Some((g, goal_n)) = goal {
+                if n == goal_n {
+                    break;
                 }
-                voxels.reverse();
-                return Ok(VoxelPath { voxels, settled });
-            }
-            let gap = mm(v, goal);
-            if gap < nearest.0 {
-                nearest = (gap, v);
+                let gap = mm(v, g);
+                if gap < nearest.0 {
+                    nearest = (gap, v);
+                }
             }
             let here = self.rates[n];
             let base = cost[n];
@@ -420,23 +522,46 @@ impl Lumen {
                     cost[m] = c;
                     came[m] = n as u32;
                     let w = [0, 1, 2].map(|a| (v[a] as i64 + o[a]) as usize);
-                    open.push(Node {
-                        f: c + heuristic(w),
-                        n: m,
-                    });
+                    open.set(m, c + heuristic(w));
                 }
             }
         }
-        Err(PathError::Unreachable {
-            which: which.to_string(),
-            nearest_lps_mm: self.position(self.global(nearest.1)),
-            gap_mm: nearest.0,
+        Ok(Search {
+            cost,
+            came,
+            done,
+            settled,
+            nearest: (nearest.0, self.global(nearest.1)),
         })
     }
 
     fn global(&self, l: [usize; 3]) -> [usize; 3] {
         [0, 1, 2].map(|a| l[a] + self.offset[a])
     }
+}
+
+/// A search's state: the cost to each lumen voxel (by number), the link back toward the
+/// start, which voxels were settled, and the settled voxel nearest the goal (mm, voxel).
+struct Search {
+    cost: Vec<f64>,
+    came: Vec<u32>,
+    done: Vec<bool>,
+    settled: usize,
+    nearest: (f64, [usize; 3]),
+}
+
+/// The cheapest paths from one lumen voxel (the root) to all others it reaches.
+#[derive(Debug, Clone)]
+pub struct Tree {
+    root: usize,
+    cost: Vec<f64>,
+    came: Vec<u32>,
+    /// Voxels settled while growing it.
+    pub settled: usize,
+}
+
+fn distance(a: &P, b: &P) -> f64 {
+    ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2) + (a[2] - b[2]).powi(2)).sqrt()
 }
 
 /// The first and last non-zero bytes of a row, eight at a time (a whole volume's mask is
@@ -462,24 +587,98 @@ fn nonzero_span(row: &[u8]) -> Option<(usize, usize)> {
     Some((first, last))
 }
 
-/// An open node: estimated total cost and voxel index (the heap pops the lowest).
-#[derive(Debug, Clone, Copy, PartialEq)]
-struct Node {
-    f: f64,
-    n: usize,
+/// The open set: a 4-ary min-heap of lumen voxel numbers keyed by estimated total cost,
+/// each voxel at most once (a cheaper route found later lowers its key in place, so the
+/// heap holds the frontier, not every route ever found to it). Ties go to the lower
+/// number, so a search is deterministic.
+struct Open {
+    heap: Vec<(f64, u32)>,
+    /// Where each voxel is in `heap` (u32::MAX: not in it).
+    at: Vec<u32>,
 }
 
-impl Eq for Node {}
-
-impl Ord for Node {
-    fn cmp(&self, other: &Self) -> Ordering {
-        other.f.total_cmp(&self.f).then(other.n.cmp(&self.n))
+impl Open {
+    fn new(count: usize) -> Open {
+        Open {
+            heap: Vec::new(),
+            at: vec![u32::MAX; count],
+        }
     }
-}
 
-impl PartialOrd for Node {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
+    fn less(a: (f64, u32), b: (f64, u32)) -> bool {
+        a.0 < b.0 || (a.0 == b.0 && a.1 < b.1)
+    }
+
+    /// Puts voxel `n` in with key `f`, or lowers its key to `f`.
+    fn set(&mut self, n: usize, f: f64) {
+        let i = match self.at[n] {
+            u32::MAX => {
+                self.heap.push((f, n as u32));
+                self.heap.len() - 1
+            }
+            i => {
+                let i = i as usize;
+                if f >= self.heap[i].0 {
+                    return;
+                }
+                self.heap[i].0 = f;
+                i
+            }
+        };
+        self.up(i);
+    }
+
+    fn pop(&mut self) -> Option<usize> {
+        let top = *self.heap.first()?;
+        let last = self.heap.pop()?;
+        self.at[top.1 as usize] = u32::MAX;
+        if !self.heap.is_empty() {
+            self.heap[0] = last;
+            self.down(0);
+        }
+        Some(top.1 as usize)
+    }
+
+    fn up(&mut self, mut i: usize) {
+        let item = self.heap[i];
+        while i > 0 {
+            let parent = (i - 1) / 4;
+            if !Open::less(item, self.heap[parent]) {
+                break;
+            }
+            self.put(i, self.heap[parent]);
+            i = parent;
+        }
+        self.put(i, item);
+    }
+
+    /// Puts `item` at heap position `i`, noting where it is.
+    fn put(&mut self, i: usize, item: (f64, u32)) {
+        self.heap[i] = item;
+        self.at[item.1 as usize] = i as u32;
+    }
+
+    fn down(&mut self, mut i: usize) {
+        let item = self.heap[i];
+        let n = self.heap.len();
+        loop {
+            let first = 4 * i + 1;
+            if first >= n {
+                break;
+            }
+            let mut best = first;
+            for c in first + 1..(first + 4).min(n) {
+                if Open::less(self.heap[c], self.heap[best]) {
+                    best = c;
+                }
+            }
+            if !Open::less(self.heap[best], item) {
+                break;
+            }
+            self.put(i, self.heap[best]);
+            i = best;
+        }
+        self.put(i, item);
     }
 }
 
@@ -586,6 +785,92 @@ mod tests {
             Err(PathError::OutsideLumen { which, .. }) => assert_eq!(which, "target"),
             other => panic!("expected outside, got {other:?}"),
         }
+    }
+
+    #[test]
+    fn a_tree_from_a_stop_gives_the_same_legs_without_searching() {
+        let lumen = Lumen::new(&u_tube(5.0, 0), &Progress::new()).expect("lumen");
+        let (entry, target) = ([15.0, 15.0, 15.0], [45.0, 15.0, 15.0]);
+        let searched = lumen
+            .path(
+                &[(entry, "entry".into()), (target, "target".into())],
+                &Progress::new(),
+            )
+            .expect("reachable");
+        let root = lumen.snap(entry, "entry").expect("inside");
+        let tree = lumen.tree(root, &Progress::new()).expect("tree");
+        let traced = lumen
+            .path_in_tree(&tree, target, "target")
+            .expect("reachable");
+        let cost = |p: &VoxelPath| -> f64 {
+            p.voxels
+                .windows(2)
+                .map(|w| {
+                    let (a, b) = (lumen.position(w[0]), lumen.position(w[1]));
+                    let r = |v| {
+                        let d = lumen.wall_distance(v);
+                        1.0 / (d * d)
+                    };
+                    distance(&a, &b) * 0.5 * (r(w[0]) + r(w[1]))
+                })
+                .sum()
+        };
+        assert_eq!(traced.voxels.first(), searched.voxels.first());
+        assert_eq!(traced.voxels.last(), searched.voxels.last());
+        assert!((cost(&traced) - cost(&searched)).abs() < 1e-9 * cost(&searched));
+        // The whole lumen settled once; the separate tube is not reached from it.
+        assert!(tree.settled > searched.settled);
+        assert!(matches!(
+            lumen.path_in_tree(&tree, [63.0, 15.0, 30.0], "target"),
+            Err(PathError::Unreachable { .. })
+        ));
+    }
+
+    #[test]
+    fn known_bounds_give_the_same_lumen_as_a_scan() {
+        let mask = u_tube(5.0, 0);
+        let scanned = Lumen::new(&mask, &Progress::new()).expect("lumen");
+        let (mut lo, mut hi) = ([usize::MAX; 3], [0; 3]);
+        for ((k, j, i), &v) in mask.data.indexed_iter() {
+            if v != 0 {
+                for (a, x) in [i, j, k].into_iter().enumerate() {
+                    lo[a] = lo[a].min(x);
+                    hi[a] = hi[a].max(x);
+                }
+            }
+        }
+        let known = Lumen::with_bounds(&mask, (lo, hi), &Progress::new()).expect("lumen");
+        assert_eq!(known.offset, scanned.offset);
+        assert_eq!(known.inside, scanned.inside);
+        assert_eq!(known.voxel_count(), scanned.voxel_count());
+        assert!(matches!(
+            Lumen::with_bounds(&mask, (hi, lo), &Progress::new()),
+            Err(PathError::EmptyLumen)
+        ));
+    }
+
+    #[test]
+    fn the_open_set_pops_in_key_order_and_lowers_keys_in_place() {
+        let mut open = Open::new(100);
+        let mut seed = 3u64;
+        let mut keys = vec![f64::INFINITY; 100];
+        for _ in 0..400 {
+            seed = seed
+                .wrapping_mul(6_364_136_223_846_793_005)
+                .wrapping_add(1_442_695_040_888_963_407);
+            let n = (seed >> 33) as usize % 100;
+            let f = ((seed >> 13) % 1000) as f64;
+            open.set(n, f);
+            keys[n] = keys[n].min(f);
+        }
+        let mut last = (f64::NEG_INFINITY, 0usize);
+        let mut seen = 0;
+        while let Some(n) = open.pop() {
+            assert!((keys[n], n) > last, "{n} popped out of order");
+            last = (keys[n], n);
+            seen += 1;
+        }
+        assert_eq!(seen, keys.iter().filter(|k| k.is_finite()).count());
     }
 
     #[test]

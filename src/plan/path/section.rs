@@ -14,7 +14,7 @@ use super::search::Lumen;
 use crate::plan::geometry::P;
 
 /// Rays around the path point.
-pub const RAYS: usize = 72;
+pub const RAYS: usize = 36;
 /// No ray walks farther than this (mm): a section wider than it is not a vessel.
 pub const MAX_RADIUS_MM: f64 = 60.0;
 
@@ -123,7 +123,7 @@ pub fn section(lumen: &Lumen, centre: &P, direction: &P, inscribed_mm: f64) -> O
             radii.push((dir, cap));
             continue;
         }
-        for _ in 0..8 {
+        for _ in 0..6 {
             let mid = 0.5 * (lo + hi);
             if at(mid) >= 0.5 {
                 lo = mid;
