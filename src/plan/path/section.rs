@@ -31,10 +31,14 @@ pub struct Section {
     pub max_diameter_mm: f64,
     /// The direction of the narrowest width (a unit vector in patient space).
     pub min_direction: P,
-    /// Some ray ran on past [`OPEN_FACTOR`] times the inscribed radius: the plane cuts into
-    /// a branch's origin or another vessel here, and its widths are not the vessel's.
+    /// Some ray ran on past [`OPEN_FACTOR`] times the inscribed radius, or past
+    /// [`SPIKE_FACTOR`] times the median ray: the plane cuts into a branch's origin or
+    /// another vessel here, and its widths are not the vessel's.
     pub open: bool,
 }
+
+/// A ray longer than this many times the median ray marks the section open (a branch).
+pub const SPIKE_FACTOR: f64 = 1.6;
 
 /// A ray longer than this many inscribed radii (plus two voxels) has left the vessel's own
 /// section through a branch; it is stopped there and the section marked open.
@@ -132,6 +136,14 @@ pub fn section(lumen: &Lumen, centre: &P, direction: &P, inscribed_mm: f64) -> O
             }
         }
         radii.push((dir, 0.5 * (lo + hi)));
+    }
+    // A ray far longer than the typical one ran into a branch's origin (the renal arteries'
+    // off the aorta): a vessel's own section, even a 2:1 ellipse, has none.
+    let mut lengths: Vec<f64> = radii.iter().map(|(_, r)| *r).collect();
+    lengths.sort_by(f64::total_cmp);
+    let median = lengths[lengths.len() / 2];
+    if lengths.last().is_some_and(|&r| r > SPIKE_FACTOR * median) {
+        open = true;
     }
     let contour: Vec<Vector3<f64>> = radii.iter().map(|(d, r)| d * *r).collect();
     // Shoelace in the plane's own coordinates.
