@@ -2,9 +2,10 @@
 //! millimetre and smoothed (a Gaussian along its length, the ends fixed) without ever
 //! leaving the lumen — a smoothed point that would lie outside, or nearer the wall than the
 //! voxel path it came from allows, is pulled back toward it — then its length, the lumen
-//! diameter at every point (the largest sphere inscribed there), the narrowest point and
-//! where it is, tortuosity (arc ÷ chord, and the sum of bend angles) and the curvature
-//! (the smallest radius of curvature and where). Pure geometry over a [`Lumen`].
+//! at every point (the largest sphere inscribed there, and the cross-section perpendicular
+//! to the path: [`section`]), the narrowest and widest points and where they are,
+//! tortuosity (arc ÷ chord, and the sum of bend angles) and the curvature (its profile,
+//! the bends, the smallest radius and where). Pure geometry over a [`Lumen`].
 
 use serde::{Deserialize, Serialize};
 

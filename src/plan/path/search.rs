@@ -4,8 +4,10 @@
 //! keeps to the middle of the vessel and pays dearly for every step toward the wall. Only
 //! voxels inside the lumen are ever entered: a target that cannot be reached is reported
 //! with the nearest point that can and the gap between them, never bridged. Endpoints just
-//! outside the lumen snap to its nearest voxel within a tolerance. Works on a [`Lumen`]
-//! (the mask cropped to its bounding box and its distance transform); no viewer, no I/O.
+//! outside the lumen snap to its nearest voxel within a tolerance. For a waypoint being
+//! dragged, [`Tree`]s (Dijkstra from each fixed stop over the whole lumen) give the legs to
+//! and from it by tracing back, without searching. Works on a [`Lumen`] (the mask cropped
+//! to its bounding box, its distance and feature transforms); no viewer, no I/O.
 
 use nalgebra::Point3;
 use ndarray::{Array3, Axis};
