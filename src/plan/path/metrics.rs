@@ -542,6 +542,13 @@ mod tests {
             measured.to_degrees()
         );
         assert_eq!(r.bends_over_90, 0);
+        // The widest lumen is the tube's 8 mm (the arc bends at 30 mm, gently for its 4 mm
+        // radius), not a tilted or clipped section.
+        assert!(
+            (r.max_lumen_diameter_mm - 2.0 * radius).abs() <= 0.6,
+            "{}",
+            r.max_lumen_diameter_mm
+        );
         // The cross-sections: the tube's 8 mm away from the narrowing, round.
         let i = r.diameters_mm.len() / 5;
         for d in [
