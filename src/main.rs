@@ -218,7 +218,8 @@ enum Command {
         slicer: Option<PathBuf>,
     },
     /// Write the synthetic CTA phantom: DIR/dicom/ (a CT series, one file per slice) and
-    /// DIR/ground_truth.json (centrelines, radii, landmarks, distances, angles in LPS mm).
+    /// DIR/ground_truth.json (centrelines, radii, landmarks, distances, angles and the clinical
+    /// cases: the aneurysm, the stenosis and the tortuous iliac, in LPS mm).
     Phantom {
         /// Output folder (created if needed).
         #[arg(long)]

@@ -447,6 +447,58 @@ fn phantom_access_centreline(entry: [f64; 3]) -> Vec<[f64; 3]> {
     chain
 }
 
+fn phantom_truth() -> twinplan::phantom::GroundTruth {
+    let root = env!("CARGO_MANIFEST_DIR");
+    serde_json::from_slice(
+        &std::fs::read(format!("{root}/sample_data/phantom_cta/ground_truth.json"))
+            .expect("ground truth"),
+    )
+    .expect("ground truth parses")
+}
+
+fn point_of(v: &serde_json::Value) -> [f64; 3] {
+    [0, 1, 2].map(|a| v[a].as_f64().expect("coordinate"))
+}
+
+/// Every analytic centreline point, and whether it lies on a straight stretch: the
+/// centreline's radius of curvature (over points 2 mm either side) above `radius_mm`
+/// within `margin_mm`, and the point more than `margin_mm` from its branch's ends (where
+/// branches meet).
+fn straight_truth_points(
+    truth: &twinplan::phantom::GroundTruth,
+    radius_mm: f64,
+    margin_mm: f64,
+) -> Vec<([f64; 3], bool)> {
+    use nalgebra::Vector3;
+    let mut out = Vec::new();
+    for c in &truth.centrelines {
+        let p: Vec<Vector3<f64>> = c.points_mm.iter().map(|q| Vector3::from(*q)).collect();
+        let mut along = vec![0.0];
+        for w in p.windows(2) {
+            along.push(along[along.len() - 1] + (w[1] - w[0]).norm());
+        }
+        let total = along[along.len() - 1];
+        let curvature: Vec<f64> = (0..p.len())
+            .map(|i| {
+                if i < 4 || i + 4 >= p.len() {
+                    return f64::INFINITY;
+                }
+                let (a, b, e) = (p[i - 4], p[i], p[i + 4]);
+                let area2 = (b - a).cross(&(e - a)).norm();
+                2.0 * area2 / ((b - a).norm() * (e - b).norm() * (a - e).norm())
+            })
+            .collect();
+        for i in 0..p.len() {
+            let near_end = along[i] < margin_mm || total - along[i] < margin_mm;
+            let bent = (0..p.len())
+                .filter(|&j| (along[j] - along[i]).abs() <= margin_mm)
+                .any(|j| curvature[j] > 1.0 / radius_mm);
+            out.push((c.points_mm[i], !near_end && !bent));
+        }
+    }
+    out
+}
+
 #[test]
 fn plan_finds_the_access_path_of_the_phantom_and_refuses_a_target_outside_it() {
     let root = env!("CARGO_MANIFEST_DIR");
@@ -505,10 +557,50 @@ fn plan_finds_the_access_path_of_the_phantom_and_refuses_a_target_outside_it() {
         r["diameters_mm"].as_array().map(Vec::len),
         Some(points.len())
     );
-    // The narrowest lumen on the way is the femoral artery's (radius 4 – 4.5 mm), read
-    // within a voxel (2 mm).
+    // On straight stretches (the analytic centreline's radius of curvature over 150 mm
+    // within 15 mm, and over 15 mm from where branches meet) within half a voxel (1 mm).
+    let truth_file = phantom_truth();
+    let straight = straight_truth_points(&truth_file, 150.0, 15.0);
+    let mut on_straight = 0;
+    for p in &points {
+        let (off, is_straight) = straight
+            .iter()
+            .map(|(q, s)| (d(p, q), *s))
+            .min_by(|a, b| a.0.total_cmp(&b.0))
+            .expect("truth points");
+        if is_straight {
+            on_straight += 1;
+            assert!(off < 1.0, "{p:?} is {off} mm from a straight centreline");
+        }
+    }
+    assert!(on_straight > points.len() / 2, "{on_straight}");
+    // The narrowest lumen on the way is the right common iliac stenosis: its diameter
+    // within a voxel (2 mm) and its place within 2 mm.
+    let cases = truth_file
+        .cases
+        .as_ref()
+        .expect("schema 2 truth has the cases");
     let narrowest = r["min_lumen_diameter_mm"].as_f64().expect("diameter");
-    assert!((6.0..=10.5).contains(&narrowest), "{narrowest}");
+    let at = point_of(&r["min_lumen_position_lps_mm"]);
+    assert!(
+        (narrowest - cases.stenosis.min_diameter_mm).abs() < 2.0,
+        "{narrowest} vs {}",
+        cases.stenosis.min_diameter_mm
+    );
+    assert!(
+        d(&at, &cases.stenosis.min_position_mm) < 2.0,
+        "{at:?} vs {:?}",
+        cases.stenosis.min_position_mm
+    );
+    // The widest is the infrarenal aneurysm's: within a voxel, at its widest point.
+    let widest = r["max_lumen_diameter_mm"].as_f64().expect("diameter");
+    let at = point_of(&r["max_lumen_position_lps_mm"]);
+    assert!(
+        (widest - cases.aneurysm.max_diameter_mm).abs() < 2.0,
+        "{widest} vs {}",
+        cases.aneurysm.max_diameter_mm
+    );
+    assert!(d(&at, &cases.aneurysm.max_position_mm) < 5.0, "{at:?}");
 
     // A target in the belly, far from any artery: exit 1, the nearest vessel point named.
     let (code, _, err) = twinplan(&["plan", &sample, "--from=-59,-38,-600", "--to=60,60,-300"]);
@@ -520,6 +612,159 @@ fn plan_finds_the_access_path_of_the_phantom_and_refuses_a_target_outside_it() {
     let (code, _, err) = twinplan(&["plan", &sample, "--from=-59,-38,-600", "--to=inf,0,0"]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("finite"), "{err}");
+}
+
+/// The points of a `twinplan plan --json` file.
+fn path_points(r: &serde_json::Value) -> Vec<[f64; 3]> {
+    r["points_lps_mm"]
+        .as_array()
+        .expect("points")
+        .iter()
+        .map(point_of)
+        .collect()
+}
+
+fn distance(a: &[f64; 3], b: &[f64; 3]) -> f64 {
+    ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2) + (a[2] - b[2]).powi(2)).sqrt()
+}
+
+/// Runs `twinplan plan` on the bundled phantom with `args` and reads its JSON.
+fn plan_json(args: &[&str]) -> serde_json::Value {
+    let root = env!("CARGO_MANIFEST_DIR");
+    let sample = format!("{root}/sample_data/phantom_cta/dicom");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let json = dir.path().join("path.json");
+    let mut all = vec!["plan", sample.as_str()];
+    all.extend_from_slice(args);
+    all.extend_from_slice(&["--json", json.to_str().expect("utf-8")]);
+    let (code, out, err) = twinplan(&all);
+    assert_eq!(code, 0, "{out}{err}");
+    serde_json::from_str(&std::fs::read_to_string(&json).expect("written")).expect("json")
+}
+
+#[test]
+fn plan_measures_the_tortuous_iliac_and_reaches_a_renal_artery_through_a_waypoint() {
+    let truth = phantom_truth();
+    let cases = truth.cases.as_ref().expect("cases");
+    let line = |name: &str| {
+        truth
+            .centrelines
+            .iter()
+            .find(|c| c.name == name)
+            .expect("centreline")
+            .points_mm
+            .clone()
+    };
+    let arg = |flag: &str, p: &[f64; 3]| format!("--{flag}={},{},{}", p[0], p[1], p[2]);
+    // The whole tortuous left external iliac, groin to iliac bifurcation.
+    let iliac = line(&cases.tortuous_iliac.branch);
+    let (groin, top) = (iliac[iliac.len() - 1], iliac[0]);
+    let r = plan_json(&[&arg("from", &groin), &arg("to", &top)]);
+    let t = &cases.tortuous_iliac;
+    let tortuosity = r["tortuosity"].as_f64().expect("tortuosity");
+    assert!(
+        (tortuosity - t.tortuosity).abs() < 0.02 * t.tortuosity,
+        "{tortuosity} vs {}",
+        t.tortuosity
+    );
+    let length = r["length_mm"].as_f64().expect("length");
+    assert!(
+        (length - t.length_mm).abs() < 0.02 * t.length_mm,
+        "{length}"
+    );
+    // Its two bends of 90° or more (120° and 100° arcs of 18 mm), each found where it is,
+    // as tight as it is (within 15 %), and turning within 15° of its angle (the bend is
+    // counted where the radius is under 50 mm, so its gentle ends are left out).
+    assert_eq!(r["bends_over_90"].as_u64(), Some(2), "{}", r["bends"]);
+    for known in t.bends.iter().filter(|b| b.angle_deg >= 90.0) {
+        let found = r["bends"]
+            .as_array()
+            .expect("bends")
+            .iter()
+            .min_by(|a, b| {
+                let at = |x: &serde_json::Value| {
+                    distance(&point_of(&x["position_lps_mm"]), &known.apex_mm)
+                };
+                at(a).total_cmp(&at(b))
+            })
+            .expect("a bend");
+        let at = point_of(&found["position_lps_mm"]);
+        assert!(
+            distance(&at, &known.apex_mm) < 12.0,
+            "{at:?} vs {:?}",
+            known.apex_mm
+        );
+        let radius = found["min_radius_mm"].as_f64().expect("radius");
+        assert!(
+            (radius - known.radius_mm).abs() < 0.15 * known.radius_mm,
+            "{radius}"
+        );
+        let angle = found["angle_deg"].as_f64().expect("angle");
+        assert!(
+            (angle - known.angle_deg).abs() < 15.0,
+            "{angle} vs {}",
+            known.angle_deg
+        );
+    }
+    let radius = r["min_radius_of_curvature_mm"].as_f64().expect("radius");
+    assert!((radius - t.min_radius_of_curvature_mm).abs() < 0.15 * t.min_radius_of_curvature_mm);
+
+    // From the right femoral artery into the left renal artery, through a waypoint at its
+    // ostium: the path passes the waypoint, ends along the renal centreline, and is as long
+    // as the centrelines it follows (it cuts across the aorta to the ostium: within 2 %).
+    let renal = line("renal_left");
+    let ostium = renal[0];
+    let target = renal[renal.len() * 2 / 3];
+    let entry = [-59.0, -38.0, -600.0];
+    let r = plan_json(&[
+        &arg("from", &entry),
+        &arg("via", &ostium),
+        &arg("to", &target),
+    ]);
+    let points = path_points(&r);
+    let passes = points
+        .iter()
+        .map(|p| distance(p, &ostium))
+        .fold(f64::INFINITY, f64::min);
+    assert!(passes < 4.0, "{passes} mm from the waypoint");
+    let renal_end: f64 = renal
+        .windows(2)
+        .take(renal.len() * 2 / 3)
+        .map(|w| distance(&w[0], &w[1]))
+        .sum();
+    let mut chain = phantom_access_centreline(entry);
+    let aorta = line("aorta");
+    let nearest = |p: &[[f64; 3]], q: &[f64; 3]| {
+        (0..p.len())
+            .min_by(|&a, &b| distance(&p[a], q).total_cmp(&distance(&p[b], q)))
+            .expect("points")
+    };
+    // The access centreline runs up the aorta to the arch: cut it at the ostium's level.
+    let up_to = nearest(&chain, &aorta[nearest(&aorta, &ostium)]);
+    chain.truncate(up_to + 1);
+    let truth_length: f64 = chain
+        .windows(2)
+        .map(|w| distance(&w[0], &w[1]))
+        .sum::<f64>()
+        + renal_end;
+    let length = r["length_mm"].as_f64().expect("length");
+    assert!(
+        (length - truth_length).abs() < 0.02 * truth_length,
+        "{length} vs {truth_length}"
+    );
+    let tail: f64 = points[points.len() - 15..]
+        .iter()
+        .map(|p| {
+            renal
+                .iter()
+                .map(|q| distance(p, q))
+                .fold(f64::INFINITY, f64::min)
+        })
+        .fold(0.0, f64::max);
+    assert!(
+        tail < 1.5,
+        "the path's last 15 mm are {tail} mm from the renal centreline"
+    );
 }
 
 #[test]

@@ -66,10 +66,146 @@ fn point_at_z(branch: &Branch, z: f64) -> [f64; 3] {
         .unwrap_or([0.0, 0.0, z])
 }
 
-/// The arterial tree: aorta (root → arch → descending → bifurcation), renal arteries,
-/// common and external iliac and femoral arteries on both sides.
+/// Cumulative arc length at each point of a polyline (mm, 0 at the first point).
+pub fn arc_lengths(points: &[[f64; 3]]) -> Vec<f64> {
+    let mut s = Vec::with_capacity(points.len());
+    let mut total = 0.0;
+    for (i, p) in points.iter().enumerate() {
+        if i > 0 {
+            total += (Vector3::from(*p) - Vector3::from(points[i - 1])).norm();
+        }
+        s.push(total);
+    }
+    s
+}
+
+/// Blends a branch's radius towards `r_peak` over `peak_s ± half_mm` of arc length with a
+/// raised cosine: r = r₀·(1 − w) + r_peak·w, w = ½(1 + cos(π·Δs/half)). The extreme radius
+/// is exactly `r_peak`, reached at `peak_s` with zero slope, so the vessel's widest (an
+/// aneurysm) or narrowest (a stenosis) cross-section there is a disc of that radius. The
+/// profiles used keep |r·r''| < 1, so the union of spheres that paints the vessel has
+/// exactly this radius everywhere.
+fn reshape(branch: &mut Branch, peak_s: f64, half_mm: f64, r_peak: f64) {
+    let s = arc_lengths(&branch.points);
+    for (r, si) in branch.radii.iter_mut().zip(s) {
+        let d = (si - peak_s).abs();
+        if d < half_mm {
+            let w = 0.5 * (1.0 + (std::f64::consts::PI * d / half_mm).cos());
+            *r = *r * (1.0 - w) + r_peak * w;
+        }
+    }
+}
+
+/// One move of a planar centreline: an arc of the given radius turning by an angle
+/// (radians, signed about the plane's normal), or a straight run.
+#[derive(Debug, Clone, Copy)]
+pub enum Move {
+    Arc { radius_mm: f64, turn_rad: f64 },
+    Line { length_mm: f64 },
+}
+
+/// A centreline made of circular arcs and straight runs in the plane through `start`
+/// spanned by the unit heading `h0` and the unit `e2` ⟂ `h0`, sampled every ≤ 0.5 mm;
+/// returns the points and the final unit heading.
+fn planar_turtle(
+    start: Vector3<f64>,
+    h0: Vector3<f64>,
+    e2: Vector3<f64>,
+    moves: &[Move],
+) -> (Vec<[f64; 3]>, Vector3<f64>) {
+    let dir = |h: f64| h0 * h.cos() + e2 * h.sin();
+    let mut points = vec![[start.x, start.y, start.z]];
+    let (mut p, mut h) = (start, 0.0f64);
+    for m in moves {
+        match *m {
+            Move::Arc {
+                radius_mm,
+                turn_rad,
+            } => {
+                let n = ((turn_rad.abs() * radius_mm) / 0.5).ceil().max(1.0) as usize;
+                let side = turn_rad.signum();
+                // The centre lies on the side the arc turns to.
+                let normal = |h: f64| -h0 * h.sin() + e2 * h.cos();
+                let c = p + normal(h) * (radius_mm * side);
+                for i in 1..=n {
+                    let hh = h + turn_rad * i as f64 / n as f64;
+                    let q = c - normal(hh) * (radius_mm * side);
+                    points.push([q.x, q.y, q.z]);
+                }
+                h += turn_rad;
+                p = c - normal(h) * (radius_mm * side);
+            }
+            Move::Line { length_mm } => {
+                let n = (length_mm / 0.5).ceil().max(1.0) as usize;
+                let d = dir(h);
+                for i in 1..=n {
+                    let q = p + d * (length_mm * i as f64 / n as f64);
+                    points.push([q.x, q.y, q.z]);
+                }
+                p += d * length_mm;
+            }
+        }
+    }
+    (points, dir(h))
+}
+
+/// Where a branch's radius was reshaped: arc length of the extreme (mm), half-length of
+/// the reshaped stretch, the extreme radius and the radius the branch had there before.
+#[derive(Debug, Clone, Copy)]
+pub struct Reshaped {
+    pub peak_s: f64,
+    pub half_mm: f64,
+    pub radius_mm: f64,
+    pub parent_radius_mm: f64,
+}
+
+/// Reshapes `branch` (see [`reshape`]) and says where.
+fn reshaped(branch: &mut Branch, peak_s: f64, half_mm: f64, radius_mm: f64) -> Reshaped {
+    let s = arc_lengths(&branch.points);
+    let i = s
+        .partition_point(|&l| l < peak_s)
+        .min(branch.radii.len() - 1);
+    let parent_radius_mm = branch.radii[i];
+    reshape(branch, peak_s, half_mm, radius_mm);
+    Reshaped {
+        peak_s,
+        half_mm,
+        radius_mm,
+        parent_radius_mm,
+    }
+}
+
+/// The clinical cases painted into the arterial tree, with their analytic truth.
+#[derive(Debug, Clone)]
+pub struct Cases {
+    /// Infrarenal aortic aneurysm.
+    pub aneurysm: Reshaped,
+    /// Stenosis of the right common iliac artery.
+    pub stenosis: Reshaped,
+    /// The tortuous left external iliac artery: its moves (after the initial straight
+    /// lead-in it has none).
+    pub tortuous_moves: Vec<Move>,
+}
+
+/// Widest radius of the infrarenal aneurysm (mm): a 40 mm sac, past the 30 mm that defines
+/// an aneurysm and below the 55 mm repair threshold, as in a surveillance case.
+pub const ANEURYSM_RADIUS_MM: f64 = 20.0;
+/// Narrowest radius of the right common iliac stenosis (mm): a 6 mm residual lumen in an
+/// artery of ≈ 11.5 mm, a ≈ 50 % diameter stenosis.
+pub const STENOSIS_RADIUS_MM: f64 = 3.0;
+/// Radius of the tortuous left external iliac's bends (mm).
+pub const ILIAC_BEND_RADIUS_MM: f64 = 18.0;
+
+/// The arterial tree: aorta (root → arch → descending → bifurcation) with an infrarenal
+/// aneurysm, renal arteries, common and external iliac and femoral arteries on both sides,
+/// the right common iliac stenosed and the left external iliac tortuous.
 pub fn arterial_tree() -> Vec<Branch> {
-    let aorta = spline(
+    arterial_tree_with_cases().0
+}
+
+/// [`arterial_tree`] and where its clinical cases are.
+pub fn arterial_tree_with_cases() -> (Vec<Branch>, Cases) {
+    let mut aorta = spline(
         "aorta",
         &[
             ([2.0, -38.0, -130.0], 14.0),
@@ -87,6 +223,25 @@ pub fn arterial_tree() -> Vec<Branch> {
     );
     let ostium_left = point_at_z(&aorta, -324.0);
     let ostium_right = point_at_z(&aorta, -316.0);
+    // The aneurysm: a 12 mm neck below the lower (left) renal ostium, then a 46 mm sac
+    // ending 10 mm above the bifurcation.
+    let s_aorta = arc_lengths(&aorta.points);
+    let total = s_aorta.last().copied().unwrap_or(0.0);
+    let s_ostium = aorta
+        .points
+        .iter()
+        .zip(&s_aorta)
+        .min_by(|a, b| (a.0[2] + 324.0).abs().total_cmp(&(b.0[2] + 324.0).abs()))
+        .map(|(_, s)| *s)
+        .unwrap_or(0.0);
+    let sac_start = s_ostium + 12.0;
+    let sac_half = ((total - 10.0 - sac_start) * 0.5).max(5.0);
+    let aneurysm = reshaped(
+        &mut aorta,
+        sac_start + sac_half,
+        sac_half,
+        ANEURYSM_RADIUS_MM,
+    );
     let renal_left = spline(
         "renal_left",
         &[
@@ -106,8 +261,8 @@ pub fn arterial_tree() -> Vec<Branch> {
         ],
     );
     let bif = [8.0, 5.0, -395.0];
-    let side = |sign: f64| {
-        let common = spline(
+    let common = |sign: f64| {
+        spline(
             if sign > 0.0 {
                 "common_iliac_left"
             } else {
@@ -118,38 +273,105 @@ pub fn arterial_tree() -> Vec<Branch> {
                 ([8.0 + sign * 20.0, 2.0, -420.0], 5.8),
                 ([8.0 + sign * 42.0, 0.0, -450.0], 5.5),
             ],
-        );
-        let external = spline(
-            if sign > 0.0 {
-                "external_iliac_left"
-            } else {
-                "external_iliac_right"
-            },
-            &[
-                ([8.0 + sign * 42.0, 0.0, -450.0], 5.0),
-                ([8.0 + sign * 52.0, -15.0, -475.0], 4.9),
-                ([8.0 + sign * 59.0, -32.0, -500.0], 4.7),
-                ([8.0 + sign * 64.0, -40.0, -530.0], 4.5),
-            ],
-        );
-        let femoral = spline(
+        )
+    };
+    let femoral = |sign: f64, start: [f64; 3], second: [f64; 3]| {
+        spline(
             if sign > 0.0 {
                 "femoral_left"
             } else {
                 "femoral_right"
             },
             &[
-                ([8.0 + sign * 64.0, -40.0, -530.0], 4.5),
-                ([8.0 + sign * 66.0, -40.0, -570.0], 4.2),
+                (start, 4.5),
+                (second, 4.2),
                 ([8.0 + sign * 67.0, -38.0, -612.0], 4.0),
             ],
-        );
-        [common, external, femoral]
+        )
     };
-    let mut tree = vec![aorta, renal_left, renal_right];
-    tree.extend(side(1.0));
-    tree.extend(side(-1.0));
-    tree
+    // Right: a smooth external iliac, and a stenosis half-way down the common iliac.
+    let mut common_right = common(-1.0);
+    let s_common = arc_lengths(&common_right.points);
+    let stenosis = reshaped(
+        &mut common_right,
+        s_common.last().copied().unwrap_or(0.0) * 0.5,
+        10.0,
+        STENOSIS_RADIUS_MM,
+    );
+    let external_right = spline(
+        "external_iliac_right",
+        &[
+            ([-34.0, 0.0, -450.0], 5.0),
+            ([-44.0, -15.0, -475.0], 4.9),
+            ([-51.0, -32.0, -500.0], 4.7),
+            ([-56.0, -40.0, -530.0], 4.5),
+        ],
+    );
+    let femoral_right = femoral(-1.0, [-56.0, -40.0, -530.0], [-58.0, -40.0, -570.0]);
+    // Left: the external iliac leaves the common iliac along its end tangent and loops
+    // through three arcs of 18 mm radius (20°, 120° and 100°, the last two the ≥ 90° bends
+    // the access guidelines ask about) in a plane through the pelvis clear of bone, then
+    // runs straight down to the inguinal ligament at z = −530 mm.
+    let common_left = common(1.0);
+    let n = common_left.points.len();
+    let start = Vector3::from(common_left.points[n - 1]);
+    let h0 = (start - Vector3::from(common_left.points[n.saturating_sub(2)])).normalize();
+    let a0 = h0.cross(&Vector3::z()).normalize();
+    let b0 = h0.cross(&a0);
+    let psi = 50f64.to_radians();
+    let e2 = a0 * psi.cos() + b0 * psi.sin();
+    let r = ILIAC_BEND_RADIUS_MM;
+    let mut moves = vec![
+        Move::Arc {
+            radius_mm: r,
+            turn_rad: (-20f64).to_radians(),
+        },
+        Move::Line { length_mm: 6.0 },
+        Move::Arc {
+            radius_mm: r,
+            turn_rad: 120f64.to_radians(),
+        },
+        Move::Line { length_mm: 12.0 },
+        Move::Arc {
+            radius_mm: r,
+            turn_rad: (-100f64).to_radians(),
+        },
+    ];
+    let (loop_points, heading) = planar_turtle(start, h0, e2, &moves);
+    let end_loop = Vector3::from(loop_points[loop_points.len() - 1]);
+    let run = ((-530.0 - end_loop.z) / heading.z).max(1.0);
+    moves.push(Move::Line { length_mm: run });
+    let (points, heading) = planar_turtle(start, h0, e2, &moves);
+    let s = arc_lengths(&points);
+    let length = s.last().copied().unwrap_or(1.0).max(1e-9);
+    let radii = s.iter().map(|si| 5.0 - 0.5 * si / length).collect();
+    let groin = points[points.len() - 1];
+    let external_left = Branch {
+        name: "external_iliac_left",
+        points,
+        radii,
+    };
+    let second = Vector3::from(groin) + heading * 25.0;
+    let femoral_left = femoral(1.0, groin, [second.x, second.y, second.z]);
+    let tree = vec![
+        aorta,
+        renal_left,
+        renal_right,
+        common_left,
+        external_left,
+        femoral_left,
+        common_right,
+        external_right,
+        femoral_right,
+    ];
+    (
+        tree,
+        Cases {
+            aneurysm,
+            stenosis,
+            tortuous_moves: moves,
+        },
+    )
 }
 
 /// A conical capsule piece of a vessel: axis a→b, radii ra→rb.

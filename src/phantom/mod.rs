@@ -18,7 +18,9 @@ use crate::dicom::PatientIdentity;
 use crate::progress::Progress;
 use crate::volume::{Geometry, Volume};
 
-pub use anatomy::{Branch, arterial_tree};
+pub use anatomy::{
+    ANEURYSM_RADIUS_MM, Branch, ILIAC_BEND_RADIUS_MM, STENOSIS_RADIUS_MM, arterial_tree,
+};
 
 /// Physical extent of the phantom's field of view (mm): width (x), and height (z).
 pub const FOV_WIDTH_MM: f64 = 400.0;
@@ -76,6 +78,67 @@ pub struct GroundTruth {
     pub landmarks: Vec<Landmark>,
     pub distances: Vec<KnownDistance>,
     pub angles: Vec<KnownAngle>,
+    /// The clinical cases (schema 2 on; absent from schema 1 files, which still read).
+    #[serde(default)]
+    pub cases: Option<ClinicalCases>,
+}
+
+/// The phantom's pathology and anatomy variants with their analytic figures, for checking
+/// a planner's measures: the widest aneurysm diameter, the narrowest stenosis diameter and
+/// where they are, and the tortuosity and bends of a looping iliac artery.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClinicalCases {
+    pub aneurysm: Aneurysm,
+    pub stenosis: Stenosis,
+    pub tortuous_iliac: TortuousArtery,
+}
+
+/// A fusiform aneurysm: its lumen is a disc of `max_diameter_mm` perpendicular to the
+/// centreline at `max_position_mm`, and returns to the parent radius at `start_mm`/`end_mm`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Aneurysm {
+    pub branch: String,
+    pub max_diameter_mm: f64,
+    pub max_position_mm: [f64; 3],
+    /// The parent artery's diameter at the widest point had there been no aneurysm.
+    pub parent_diameter_mm: f64,
+    pub start_mm: [f64; 3],
+    pub end_mm: [f64; 3],
+    pub length_mm: f64,
+}
+
+/// A concentric stenosis: the lumen is a disc of `min_diameter_mm` at `min_position_mm`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Stenosis {
+    pub branch: String,
+    pub min_diameter_mm: f64,
+    pub min_position_mm: [f64; 3],
+    /// The diameter the artery would have there without the stenosis.
+    pub reference_diameter_mm: f64,
+    /// 100 × (1 − min ÷ reference).
+    pub diameter_reduction_percent: f64,
+    pub length_mm: f64,
+}
+
+/// An artery made of circular arcs and straight runs: exact tortuosity and bend radii.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TortuousArtery {
+    pub branch: String,
+    pub length_mm: f64,
+    pub chord_mm: f64,
+    /// Arc length ÷ chord.
+    pub tortuosity: f64,
+    pub min_radius_of_curvature_mm: f64,
+    /// The arcs, in order from proximal to distal.
+    pub bends: Vec<KnownBend>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KnownBend {
+    pub angle_deg: f64,
+    pub radius_mm: f64,
+    /// The middle of the arc.
+    pub apex_mm: [f64; 3],
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -174,7 +237,7 @@ pub fn generate(options: &PhantomOptions, progress: &Progress) -> Result<Phantom
     }
     let geometry = phantom_geometry(options.size);
     let [nx, ny, nz] = options.size;
-    let tree = arterial_tree();
+    let (tree, cases) = anatomy::arterial_tree_with_cases();
     let segments = anatomy::vessel_segments(&tree);
     let ramp_mm = geometry.spacing_mm[0].max(geometry.spacing_mm[2] * 0.5);
     progress.set_total(nz as u64);
@@ -214,7 +277,7 @@ pub fn generate(options: &PhantomOptions, progress: &Progress) -> Result<Phantom
     volume.description = "twinplan CTA phantom".into();
     Ok(Phantom {
         volume,
-        truth: ground_truth(&tree),
+        truth: ground_truth(&tree, &cases),
     })
 }
 
@@ -248,7 +311,73 @@ fn point_along(points: &[[f64; 3]], distance_mm: f64) -> [f64; 3] {
     points.last().copied().unwrap_or_default()
 }
 
-fn ground_truth(tree: &[Branch]) -> GroundTruth {
+fn clinical_cases(tree: &[Branch], cases: &anatomy::Cases) -> Option<ClinicalCases> {
+    let find = |name: &str| tree.iter().find(|b| b.name == name);
+    let aorta = find("aorta")?;
+    let common = find("common_iliac_right")?;
+    let tortuous = find("external_iliac_left")?;
+    let a = cases.aneurysm;
+    let aneurysm = Aneurysm {
+        branch: aorta.name.into(),
+        max_diameter_mm: 2.0 * a.radius_mm,
+        max_position_mm: point_along(&aorta.points, a.peak_s),
+        parent_diameter_mm: 2.0 * a.parent_radius_mm,
+        start_mm: point_along(&aorta.points, a.peak_s - a.half_mm),
+        end_mm: point_along(&aorta.points, a.peak_s + a.half_mm),
+        length_mm: 2.0 * a.half_mm,
+    };
+    let st = cases.stenosis;
+    let reference = 2.0 * st.parent_radius_mm;
+    let stenosis = Stenosis {
+        branch: common.name.into(),
+        min_diameter_mm: 2.0 * st.radius_mm,
+        min_position_mm: point_along(&common.points, st.peak_s),
+        reference_diameter_mm: reference,
+        diameter_reduction_percent: 100.0 * (1.0 - 2.0 * st.radius_mm / reference),
+        length_mm: 2.0 * st.half_mm,
+    };
+    let mut bends = Vec::new();
+    let mut s = 0.0;
+    let mut min_radius = f64::INFINITY;
+    for m in &cases.tortuous_moves {
+        match *m {
+            anatomy::Move::Arc {
+                radius_mm,
+                turn_rad,
+            } => {
+                let l = radius_mm * turn_rad.abs();
+                bends.push(KnownBend {
+                    angle_deg: turn_rad.abs().to_degrees(),
+                    radius_mm,
+                    apex_mm: point_along(&tortuous.points, s + 0.5 * l),
+                });
+                min_radius = min_radius.min(radius_mm);
+                s += l;
+            }
+            anatomy::Move::Line { length_mm } => s += length_mm,
+        }
+    }
+    let length = polyline_length(&tortuous.points);
+    let (first, last) = (
+        tortuous.points[0],
+        tortuous.points[tortuous.points.len() - 1],
+    );
+    let chord = (Vector3::from(last) - Vector3::from(first)).norm();
+    Some(ClinicalCases {
+        aneurysm,
+        stenosis,
+        tortuous_iliac: TortuousArtery {
+            branch: tortuous.name.into(),
+            length_mm: length,
+            chord_mm: chord,
+            tortuosity: length / chord,
+            min_radius_of_curvature_mm: min_radius,
+            bends,
+        },
+    })
+}
+
+fn ground_truth(tree: &[Branch], cases: &anatomy::Cases) -> GroundTruth {
     let centrelines: Vec<Centreline> = tree
         .iter()
         .map(|b| Centreline {
@@ -377,9 +506,10 @@ fn ground_truth(tree: &[Branch]) -> GroundTruth {
         ),
     ];
     GroundTruth {
-        schema: "twinplan-phantom-truth/1".into(),
+        schema: "twinplan-phantom-truth/2".into(),
         coordinate_system: "LPS".into(),
         units: "mm".into(),
+        cases: clinical_cases(tree, cases),
         centrelines,
         landmarks,
         distances,
@@ -434,7 +564,8 @@ mod tests {
 
     #[test]
     fn truth_is_consistent() {
-        let t = ground_truth(&arterial_tree());
+        let (tree, cases) = anatomy::arterial_tree_with_cases();
+        let t = ground_truth(&tree, &cases);
         let bif = t
             .angles
             .iter()
@@ -447,7 +578,7 @@ mod tests {
         );
         for c in &t.centrelines {
             assert_eq!(c.points_mm.len(), c.radii_mm.len());
-            assert!(c.radii_mm.iter().all(|r| (3.0..=14.5).contains(r)));
+            assert!(c.radii_mm.iter().all(|r| (3.0..=20.0).contains(r)));
             // Sampled no coarser than 1.5 mm.
             for w in c.points_mm.windows(2) {
                 assert!((Vector3::from(w[1]) - Vector3::from(w[0])).norm() <= 1.5);
@@ -456,5 +587,89 @@ mod tests {
         let json = serde_json::to_string(&t).expect("json");
         let back: GroundTruth = serde_json::from_str(&json).expect("parse");
         assert_eq!(back, t);
+    }
+
+    /// Circumradius of three points (mm): the discrete radius of curvature.
+    fn circumradius(a: [f64; 3], b: [f64; 3], c: [f64; 3]) -> f64 {
+        let (a, b, c) = (Vector3::from(a), Vector3::from(b), Vector3::from(c));
+        let (ab, bc, ca) = ((b - a).norm(), (c - b).norm(), (a - c).norm());
+        let area2 = (b - a).cross(&(c - a)).norm();
+        ab * bc * ca / (2.0 * area2)
+    }
+
+    #[test]
+    fn clinical_cases_match_the_painted_arteries() {
+        let (tree, cases) = anatomy::arterial_tree_with_cases();
+        let t = ground_truth(&tree, &cases);
+        assert_eq!(t.schema, "twinplan-phantom-truth/2");
+        let c = t.cases.as_ref().expect("cases");
+        let branch = |name: &str| tree.iter().find(|b| b.name == name).expect("branch");
+        let nearest = |b: &Branch, p: [f64; 3]| {
+            (0..b.points.len())
+                .min_by(|&i, &j| {
+                    let d = |k: usize| (Vector3::from(b.points[k]) - Vector3::from(p)).norm();
+                    d(i).total_cmp(&d(j))
+                })
+                .expect("points")
+        };
+        // The aneurysm: the aorta's widest radius below the arch, at the stated point.
+        let aorta = branch("aorta");
+        let i = nearest(aorta, c.aneurysm.max_position_mm);
+        assert!((aorta.radii[i] * 2.0 - c.aneurysm.max_diameter_mm).abs() < 1e-3);
+        let infrarenal_max = aorta
+            .points
+            .iter()
+            .zip(&aorta.radii)
+            .filter(|(p, _)| p[2] < -200.0)
+            .map(|(_, r)| *r)
+            .fold(0.0, f64::max);
+        assert!((infrarenal_max - ANEURYSM_RADIUS_MM).abs() < 1e-3);
+        assert!(c.aneurysm.max_diameter_mm > 1.5 * c.aneurysm.parent_diameter_mm);
+        // Infrarenal: the sac begins below the lower renal ostium, with a neck.
+        let ostium = t
+            .landmarks
+            .iter()
+            .find(|l| l.name == "renal_ostium_left")
+            .expect("ostium");
+        assert!(c.aneurysm.start_mm[2] < ostium.position_mm[2] - 10.0);
+        // The stenosis: the narrowest point of the right iliac axis, at the stated point.
+        let common = branch("common_iliac_right");
+        let i = nearest(common, c.stenosis.min_position_mm);
+        assert!((common.radii[i] * 2.0 - c.stenosis.min_diameter_mm).abs() < 0.02);
+        assert!(common.radii.iter().all(|&r| r >= STENOSIS_RADIUS_MM - 1e-9));
+        assert!((40.0..60.0).contains(&c.stenosis.diameter_reduction_percent));
+        // The tortuous iliac: arcs of the stated radius (discrete curvature at each apex),
+        // two of them ≥ 90°, and a tortuosity well above a straight iliac's.
+        let iliac = branch("external_iliac_left");
+        for bend in &c.tortuous_iliac.bends {
+            let k = nearest(iliac, bend.apex_mm);
+            let r = circumradius(iliac.points[k - 4], iliac.points[k], iliac.points[k + 4]);
+            assert!(
+                (r - bend.radius_mm).abs() < 0.05,
+                "{r} vs {}",
+                bend.radius_mm
+            );
+        }
+        let big = c
+            .tortuous_iliac
+            .bends
+            .iter()
+            .filter(|b| b.angle_deg >= 90.0);
+        assert_eq!(big.count(), 2);
+        assert!((1.2..1.5).contains(&c.tortuous_iliac.tortuosity));
+        // Sampled ≤ 0.5 mm, and continuous with the common iliac and the femoral artery.
+        for w in iliac.points.windows(2) {
+            assert!((Vector3::from(w[1]) - Vector3::from(w[0])).norm() <= 0.5 + 1e-9);
+        }
+        let end = |b: &Branch| *b.points.last().expect("points");
+        assert_eq!(iliac.points[0], end(branch("common_iliac_left")));
+        assert_eq!(branch("femoral_left").points[0], end(iliac));
+        // A schema 1 file (no cases) still reads.
+        let mut v1 = serde_json::to_value(&t).expect("json");
+        v1["schema"] = "twinplan-phantom-truth/1".into();
+        v1.as_object_mut().expect("object").remove("cases");
+        let old: GroundTruth = serde_json::from_value(v1).expect("schema 1 reads");
+        assert!(old.cases.is_none());
+        eprintln!("{}", serde_json::to_string_pretty(c).expect("json"));
     }
 }

@@ -190,6 +190,26 @@ pub fn section(lumen: &Lumen, centre: &P, direction: &P, inscribed_mm: f64) -> O
     })
 }
 
+/// The area centroid of a section's contour (patient LPS mm), the contour being star-shaped
+/// about `centre`, the point its rays start from. None for a degenerate contour.
+pub fn centroid(section: &Section, centre: &P) -> Option<P> {
+    let c = Vector3::from(*centre);
+    let ring = &section.contour_lps_mm;
+    let mut weighted = Vector3::zeros();
+    let mut total = 0.0;
+    for i in 0..ring.len() {
+        let a = Vector3::from(ring[i]) - c;
+        let b = Vector3::from(ring[(i + 1) % ring.len()]) - c;
+        let area = 0.5 * a.cross(&b).norm();
+        weighted += (a + b) * (area / 3.0);
+        total += area;
+    }
+    (total > 1e-12).then(|| {
+        let p = c + weighted / total;
+        [p.x, p.y, p.z]
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
