@@ -379,7 +379,7 @@ fn parse_positive_mm(s: &str) -> Result<f64, String> {
 /// `twinplan plan`: the lumen grown from the seeds, its distance transform, the path and its
 /// measures, each stage timed.
 fn plan_path(a: PlanArgs) -> Result<()> {
-    use twinplan::plan::path::{Catalogue, Device, Lumen, fit, measure};
+    use twinplan::plan::path::{Catalogue, Device, fit};
     use twinplan::segment::{Preset, ValueRange};
     let catalogue = Catalogue::bundled();
     let device = match (&a.device, a.device_mm) {
@@ -419,36 +419,28 @@ fn plan_path(a: PlanArgs) -> Result<()> {
     let t = Instant::now();
     let volume = open_volume(&a.path, a.series.as_deref())?;
     let load_s = t.elapsed().as_secs_f64();
-    let seeds: Vec<nalgebra::Point3<f64>> = if a.seed.is_empty() {
-        vec![nalgebra::Point3::from(a.from)]
-    } else {
-        a.seed.iter().map(|p| nalgebra::Point3::from(*p)).collect()
-    };
-    let t = Instant::now();
-    let progress = twinplan::progress::Progress::new();
-    let (mask, bounds) = twinplan::segment::region_grow_bounded(&volume, &seeds, range, &progress)?;
-    let lumen_s = t.elapsed().as_secs_f64();
-    let t = Instant::now();
-    let lumen = Lumen::with_bounds(&mask, bounds, &progress)?;
-    let distance_s = t.elapsed().as_secs_f64();
     let mut points = vec![(a.from, "entry".to_string())];
     for (n, v) in a.via.iter().enumerate() {
         points.push((*v, format!("waypoint {}", n + 1)));
     }
     points.push((a.to, "target".to_string()));
-    let t = Instant::now();
-    let voxels = lumen.path(&points, &progress)?;
-    let search_s = t.elapsed().as_secs_f64();
-    let t = Instant::now();
-    let report = measure(&lumen, &voxels);
-    let measure_s = t.elapsed().as_secs_f64();
+    let progress = twinplan::progress::Progress::new();
+    let planned = twinplan::plan::path::plan(&volume, &points, range, &a.seed, &progress)?;
+    let (lumen_s, distance_s, search_s, measure_s) = (
+        planned.lumen_s,
+        planned.distance_s,
+        planned.search_s,
+        planned.measure_s,
+    );
+    let (lumen_voxels, settled) = (planned.lumen_voxels, planned.settled);
+    let report = planned.report;
     let p = |q: &[f64; 3]| format!("{:.1}, {:.1}, {:.1}", q[0], q[1], q[2]);
     println!(
         "path: {:.1} mm, {} points (lumen {} voxels, {} settled)",
         report.length_mm,
         report.points_lps_mm.len(),
-        mask.count(),
-        voxels.settled
+        lumen_voxels,
+        settled
     );
     println!(
         "narrowest lumen: {:.1} mm at {} (LPS mm), {:.1} mm from the entry",

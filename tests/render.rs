@@ -564,3 +564,118 @@ fn a_plans_distance_is_drawn_where_its_points_project_on_the_slice() {
         "left untouched"
     );
 }
+
+/// A planned catheter path is drawn as a tube coloured by clearance where its points
+/// project: magenta where the 24 F sheath is at risk (SFAR ≥ 1.05, the femoral artery and
+/// the iliac stenosis), green where the aorta leaves it room; neither colour elsewhere.
+#[test]
+fn a_paths_tube_is_coloured_by_clearance_where_it_projects() {
+    if !can_render() {
+        return;
+    }
+    let Some(sample) = sample_path() else {
+        common::skip("bundled sample not found");
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let plan = dir.path().join("access.twinplan.json");
+    let status = Command::new(env!("CARGO_BIN_EXE_twinplan"))
+        .arg("plan")
+        .arg(&sample)
+        .args([
+            "--from=-59,-38,-600",
+            "--to=11.6,-1.39,-16.4",
+            "--device=24F",
+        ])
+        .arg("--plan-out")
+        .arg(&plan)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .expect("plan runs");
+    assert!(status.success());
+    let f = twinplan::plan::file::read(&plan).expect("the plan reads");
+    let path = &f.plan.paths[0];
+    let report = path.report.as_ref().expect("measured");
+    let sfar = &path.fit.as_ref().expect("fitted").sfar;
+    // The vessels see-through, so the tube inside shows.
+    let recipes = dir.path().join("recipes.json");
+    let list = serde_json::json!([{"name": "vessels",
+        "source": {"kind": "preset", "preset": "vessels"}, "seeds_mm": [[2.0, -38.0, -130.0]],
+        "colour": [0.8, 0.12, 0.1], "opacity": 0.3}]);
+    std::fs::write(&recipes, list.to_string()).expect("recipes written");
+    let image = render(
+        &sample,
+        &dir.path().join("paths.png"),
+        (W, H),
+        &[
+            "--layout",
+            "3d",
+            "--bare",
+            "--recipes",
+            &recipes.to_string_lossy(),
+            "--plan",
+            &plan.to_string_lossy(),
+        ],
+    );
+    let magenta = |p: [u8; 3]| {
+        let [r, g, b] = p.map(i32::from);
+        r > 100 && b > 80 && g * 5 < r.min(b) * 3
+    };
+    let green = |p: [u8; 3]| {
+        let [r, g, b] = p.map(i32::from);
+        g > 90 && g > r + 20 && g > b + 20
+    };
+    let (lo, hi) = bounds_mm(&common::load(&sample));
+    let cam = OrbitCamera::framing(&lo, &hi, StandardView::Anterior);
+    let mut on_path = vec![false; W * H];
+    let near = |x: f64, y: f64, pred: &dyn Fn([u8; 3]) -> bool| {
+        (-2i64..=2).any(|dy| {
+            (-2i64..=2).any(|dx| {
+                let (px, py) = (x.round() as i64 + dx, y.round() as i64 + dy);
+                px >= 0
+                    && py >= 0
+                    && (px as usize) < W
+                    && (py as usize) < H
+                    && pred(image[py as usize * W + px as usize])
+            })
+        })
+    };
+    let (mut risky, mut risky_hit, mut roomy, mut roomy_hit) = (0, 0, 0, 0);
+    for (p, s) in report.points_lps_mm.iter().zip(sfar) {
+        let Some((x, y)) = cam.pixel(&nalgebra::Point3::from(*p), W as f64, H as f64) else {
+            continue;
+        };
+        for dy in -6i64..=6 {
+            for dx in -6i64..=6 {
+                let (px, py) = (x.round() as i64 + dx, y.round() as i64 + dy);
+                if px >= 0 && py >= 0 && (px as usize) < W && (py as usize) < H {
+                    on_path[py as usize * W + px as usize] = true;
+                }
+            }
+        }
+        if *s >= 1.06 {
+            risky += 1;
+            risky_hit += usize::from(near(x, y, &magenta));
+        } else if *s < 0.5 {
+            roomy += 1;
+            roomy_hit += usize::from(near(x, y, &green));
+        }
+    }
+    let stray = (0..W * H)
+        .filter(|&i| !on_path[i] && (magenta(image[i]) || green(image[i])))
+        .count();
+    eprintln!("at risk {risky_hit}/{risky}, roomy {roomy_hit}/{roomy}, stray {stray}");
+    assert!(risky > 20 && roomy > 100, "{risky} at risk, {roomy} roomy");
+    assert!(
+        risky_hit * 10 >= risky * 7,
+        "magenta at {risky_hit} of {risky}"
+    );
+    assert!(
+        roomy_hit * 10 >= roomy * 8,
+        "green at {roomy_hit} of {roomy}"
+    );
+    assert!(
+        stray < 50,
+        "{stray} tube-coloured pixels away from the path"
+    );
+}

@@ -17,6 +17,20 @@ r --layout 3d --slices --out $D/3d-slices.png $S
 r --plan $PLAN --focus "Iliac bifurcation" --out $D/measure-angle.png $S
 r --plan $PLAN --focus "Aorta diameter" --out $D/measure-distance.png $S
 r --layout 3d --plan $PLAN --focus "LAO 30°" --out $D/3d-saved-view.png $S
+# Catheter paths: right and left transfemoral access to the arch, planned by the CLI into a
+# plan, the vessels see-through so the tubes (the sheaths' diameter, coloured by clearance)
+# show inside them; the right 20 F sheath is flagged at the iliac stenosis.
+PATHS=$(mktemp -d)
+"$T" plan $S --from=-59,-38,-600 --to=11.6,-1.39,-16.4 --device=20F \
+  --plan-out "$PATHS/access.twinplan.json" --name "Right transfemoral" > /dev/null
+"$T" plan $S --from=74.9,-37.5,-600 --to=11.6,-1.39,-16.4 --device=14F \
+  --plan-out "$PATHS/access.twinplan.json" --name "Left transfemoral" > /dev/null
+cat > "$PATHS/recipes.json" <<'JSON'
+[{"name":"bone","source":{"kind":"preset","preset":"bone","min_hu":680},"seeds_mm":[],"colour":[0.9,0.86,0.74],"opacity":1.0},
+ {"name":"vessels","source":{"kind":"preset","preset":"vessels"},"seeds_mm":[[2.0,-38.0,-130.0]],"colour":[0.8,0.12,0.1],"opacity":0.3}]
+JSON
+r --layout 3d --recipes "$PATHS/recipes.json" --plan "$PATHS/access.twinplan.json" --out $D/paths-3d.png $S
+rm -r "$PATHS"
 if [ -d $TD ]; then
   r --out $D/ct-head.png $TD/head_ct/dicom
   r --out $D/ct-body.png $TD/totalsegmentator_ct/tests/reference_files/example_ct_dicom

@@ -294,6 +294,8 @@ pub struct MarkupTool {
     pub offered_recovery: Option<Box<Recovery>>,
     /// Plans opened or saved lately (from the preferences), for File ▸ Open recent plan.
     pub recent_plans: Vec<PathBuf>,
+    /// The catheter paths' tool and view state.
+    pub paths: super::paths::PathUi,
 }
 
 impl MarkupTool {
@@ -322,6 +324,15 @@ impl MarkupTool {
     /// Finishes the placement in progress (a curve on Enter or double-click).
     pub fn finish(&mut self, doc: &mut PlanDoc) {
         let Some(pl) = &self.placing else { return };
+        // The path tool places its stops as a curve's points; they are planned, not kept.
+        if self.paths.placing && pl.kind == MarkupKind::Curve {
+            if pl.points.len() >= 2 {
+                self.paths.stops = Some(pl.points.clone());
+                self.placing = None;
+                self.paths.placing = false;
+            }
+            return;
+        }
         if let Some(m) = pl.finish(&mut doc.plan) {
             let id = m.id;
             if doc.edit(PlanEdit::AddMarkup(m)) {
@@ -900,6 +911,7 @@ pub fn draw_on_slice(painter: &egui::Painter, doc: &PlanDoc, tool: &MarkupTool, 
         }
     };
     draw_all(painter, doc, tool, &at, &seg);
+    super::paths::draw(painter, doc, &tool.paths, &at, &seg, false);
 }
 
 /// Input on a slice view for the measuring tool; true when it took the input (the view then
@@ -1034,6 +1046,7 @@ pub fn draw_on_3d(
     };
     let seg = |_: &P, _: &P| 1.0;
     draw_all(painter, doc, tool, &at, &seg);
+    super::paths::draw(painter, doc, &tool.paths, &at, &seg, true);
     if tool.placing.is_some()
         && let Some(note) = &tool.pick_note
     {
@@ -1076,6 +1089,10 @@ pub fn input_3d(
     let took = point_drag(ui, response, doc, tool, &screen, &hit)
         || placing_clicks(response, doc, tool, &hit);
     tool.picks = picks;
+    if let Some(pointer) = response.hover_pos() {
+        let on_screen = |p: &P| screen(p).map(|(x, y)| Pos2::new(x as f32, y as f32));
+        super::paths::hover_in_view(doc, &mut tool.paths, pointer, &on_screen);
+    }
     took
 }
 
@@ -1478,6 +1495,8 @@ pub fn plan_panel(
         };
         ui.label(RichText::new(text).small().color(colour));
     }
+    ui.separator();
+    super::paths::paths_panel(ui, ws, doc, tool);
 }
 
 /// "a distance", "an angle".

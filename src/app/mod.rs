@@ -17,6 +17,7 @@ pub mod file_dialog;
 pub mod gpu;
 pub mod headless;
 pub mod markups;
+pub mod paths;
 pub mod persist;
 pub mod scene;
 pub mod slices;
@@ -295,6 +296,7 @@ pub fn run(options: ViewerOptions) -> anyhow::Result<()> {
         slices::SlicesPlugin,
         UiPlugin,
         markups::MeasurementsPlugin,
+        paths::PathsPlugin,
     ));
     // An interactive session reads and keeps the user's preferences and the recovery copy
     // of an unsaved plan; renders and frame-log runs leave them alone.

@@ -1,0 +1,1123 @@
+//! Catheter paths in the workstation: placing one (the entry, waypoints and target clicked
+//! in 3D or on a slice like a curve's points, planned off the UI thread), the paths panel
+//! (each path's figures, its device, visibility, delete; undoable through the plan), the
+//! diameter and curvature plot along the selected path linked both ways with the views
+//! (hovering the plot marks the point in 3D and on the slices; hovering the path in 3D
+//! marks it on the plot), the tube of the device's diameter coloured by clearance in the
+//! 3D scene, and where a path could not be planned, where the lumen breaks. The planning
+//! and the geometry are the core's (`plan::path`); this module only shows and asks.
+
+use std::collections::HashMap;
+use std::sync::mpsc::{Receiver, channel};
+use std::sync::{Arc, Mutex};
+
+use bevy::asset::RenderAssetUsages;
+use bevy::mesh::{Indices, PrimitiveTopology};
+use bevy::prelude::*;
+use bevy_egui::egui::{self, Color32, Pos2, RichText, Stroke};
+use egui_plot::{HLine, Legend, Line, Plot, PlotPoints, VLine};
+
+use super::markups::{MarkupTool, PlanDoc};
+use super::scene::SceneRedraw;
+use super::state::{Step, Workspace};
+use crate::plan::geometry::P;
+use crate::plan::path::devices::Concern;
+use crate::plan::path::{Catalogue, Lumen, PathError, PlanningError, fit, section, tube};
+use crate::plan::{CatheterPath, PathVessel, PlanEdit};
+use crate::progress::Progress;
+use crate::segment::Preset;
+use crate::session::structures::Source;
+
+/// Colours of new paths, in turn.
+const COLOURS: [[f32; 3]; 4] = [
+    [0.15, 0.75, 0.95],
+    [0.95, 0.55, 0.20],
+    [0.60, 0.85, 0.30],
+    [0.85, 0.45, 0.90],
+];
+
+/// What a planning job hands back: the path and the lumen it ran through, or why not.
+type JobResult = Result<(CatheterPath, Arc<Lumen>), Failure>;
+
+/// A path being planned in the background.
+pub struct PlanJob {
+    result: Mutex<Receiver<JobResult>>,
+    pub progress: Progress,
+}
+
+/// The lumen of a path, kept for its cross-sections: ready, or being grown again (a path
+/// read from a plan file).
+enum LumenSlot {
+    Ready(Arc<Lumen>),
+    Growing(Mutex<Receiver<Option<Lumen>>>),
+    Failed,
+}
+
+/// Why the last path could not be planned, and where the lumen breaks when that is why.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    pub message: String,
+    /// The nearest point the lumen reaches and the stop it does not reach.
+    pub gap: Option<(P, P)>,
+}
+
+/// The paths' view state (part of the measuring tool's).
+#[derive(Default)]
+pub struct PathUi {
+    /// The path the panel shows the plot of.
+    pub selected: Option<u64>,
+    /// The point of a path under the pointer (in the plot or in 3D): path id, point index.
+    pub hover: Option<(u64, usize)>,
+    /// The hover came from the 3D view this frame (so the plot does not clear it).
+    pub hover_from_view: bool,
+    /// The curve tool is placing a path's stops rather than a curve.
+    pub placing: bool,
+    /// Stops placed and waiting to be planned (the placement ends where `ws` is not at hand).
+    pub stops: Option<Vec<P>>,
+    pub job: Option<PlanJob>,
+    pub failure: Option<Failure>,
+    /// Each path's lumen, for the volume of `lumens_revision`.
+    lumens: HashMap<u64, LumenSlot>,
+    lumens_revision: u64,
+}
+
+impl PathUi {
+    /// Starts planning through `stops` (entry, waypoints, target) in the vessels' lumen.
+    pub fn start(&mut self, ws: &Workspace, doc: &mut PlanDoc, stops: Vec<P>) {
+        let Some(loaded) = &ws.loaded else { return };
+        if stops.len() < 2 {
+            return;
+        }
+        let volume = loaded.volume.clone();
+        let id = doc.plan.new_id();
+        let n = doc.plan.paths.len();
+        let progress = Progress::new();
+        let p = progress.clone();
+        let (tx, rx) = channel();
+        let named: Vec<(P, String)> = stops
+            .iter()
+            .enumerate()
+            .map(|(i, q)| {
+                let name = if i == 0 {
+                    "entry".to_string()
+                } else if i + 1 == stops.len() {
+                    "target".to_string()
+                } else {
+                    format!("waypoint {i}")
+                };
+                (*q, name)
+            })
+            .collect();
+        let spawned = std::thread::Builder::new()
+            .name("twinplan-path".into())
+            .spawn(move || {
+                crate::work::lower_priority();
+                let range = Preset::Vessels.range();
+                let out =
+                    crate::work::run(|| crate::plan::path::plan(&volume, &named, range, &[], &p));
+                let result = match out {
+                    Ok(planned) => Ok((
+                        CatheterPath {
+                            id,
+                            name: format!("Path {}", n + 1),
+                            vessel: PathVessel::Grown {
+                                source: Source::Preset {
+                                    preset: Preset::Vessels.name().to_string(),
+                                    min_hu: None,
+                                },
+                                seeds_lps_mm: Vec::new(),
+                            },
+                            entry_lps_mm: named[0].0,
+                            waypoints_lps_mm: named[1..named.len() - 1]
+                                .iter()
+                                .map(|s| s.0)
+                                .collect(),
+                            target_lps_mm: named[named.len() - 1].0,
+                            device: None,
+                            colour: COLOURS[n % COLOURS.len()],
+                            visible: true,
+                            report: Some(planned.report),
+                            fit: None,
+                            problem: None,
+                        },
+                        Arc::new(planned.lumen),
+                    )),
+                    Err(e) => Err(failure(&e, &named)),
+                };
+                // The UI may have gone (window closed): nothing to hand over then.
+                let _ = tx.send(result);
+            });
+        self.failure = None;
+        match spawned {
+            Ok(_) => {
+                self.job = Some(PlanJob {
+                    result: Mutex::new(rx),
+                    progress,
+                })
+            }
+            Err(e) => {
+                self.failure = Some(Failure {
+                    message: format!("cannot start planning: {e}"),
+                    gap: None,
+                })
+            }
+        }
+    }
+
+    /// Takes a finished plan job's path into the plan (an undoable edit).
+    pub fn poll(&mut self, doc: &mut PlanDoc) {
+        let Some(job) = &self.job else { return };
+        let received = match job.result.lock() {
+            Ok(rx) => rx.try_recv(),
+            Err(_) => Err(std::sync::mpsc::TryRecvError::Disconnected),
+        };
+        match received {
+            Ok(Ok((path, lumen))) => {
+                let id = path.id;
+                if doc.edit(PlanEdit::AddPath(path)) {
+                    self.selected = Some(id);
+                    self.lumens.insert(id, LumenSlot::Ready(lumen));
+                }
+                self.job = None;
+            }
+            Ok(Err(f)) => {
+                self.failure = Some(f);
+                self.job = None;
+            }
+            Err(std::sync::mpsc::TryRecvError::Empty) => {}
+            Err(std::sync::mpsc::TryRecvError::Disconnected) => {
+                self.failure = Some(Failure {
+                    message: "the planning stopped without an answer".into(),
+                    gap: None,
+                });
+                self.job = None;
+            }
+        }
+    }
+}
+
+impl PathUi {
+    /// The lumen of `path` when it is at hand; otherwise it is grown again in the
+    /// background from the path's vessel recipe (None until then).
+    fn lumen(&mut self, ws: &Workspace, path: &CatheterPath) -> Option<Arc<Lumen>> {
+        if self.lumens_revision != ws.volume_revision {
+            self.lumens.clear();
+            self.lumens_revision = ws.volume_revision;
+        }
+        if let Some(LumenSlot::Growing(rx)) = self.lumens.get(&path.id) {
+            let got = rx.lock().ok().map(|rx| rx.try_recv());
+            match got {
+                Some(Ok(Some(l))) => {
+                    self.lumens.insert(path.id, LumenSlot::Ready(Arc::new(l)));
+                }
+                Some(Err(std::sync::mpsc::TryRecvError::Empty)) => {}
+                _ => {
+                    self.lumens.insert(path.id, LumenSlot::Failed);
+                }
+            }
+        }
+        match self.lumens.get(&path.id) {
+            Some(LumenSlot::Ready(l)) => return Some(l.clone()),
+            Some(_) => return None,
+            None => {}
+        }
+        let volume = ws.loaded.as_ref()?.volume.clone();
+        let PathVessel::Grown {
+            source,
+            seeds_lps_mm,
+        } = &path.vessel
+        else {
+            self.lumens.insert(path.id, LumenSlot::Failed);
+            return None;
+        };
+        let range = match source {
+            Source::Preset { preset, min_hu } => Preset::from_name(preset).map(|p| {
+                let mut r = p.range();
+                if let Some(lo) = min_hu {
+                    r = crate::segment::ValueRange::new(r.lo.max(*lo), r.hi);
+                }
+                r
+            }),
+            Source::Range { lo, hi } => Some(crate::segment::ValueRange::new(*lo, *hi)),
+            Source::Outline => None,
+        };
+        let Some(range) = range else {
+            self.lumens.insert(path.id, LumenSlot::Failed);
+            return None;
+        };
+        let seeds: Vec<nalgebra::Point3<f64>> = if seeds_lps_mm.is_empty() {
+            vec![nalgebra::Point3::from(path.entry_lps_mm)]
+        } else {
+            seeds_lps_mm
+                .iter()
+                .map(|p| nalgebra::Point3::from(*p))
+                .collect()
+        };
+        let (tx, rx) = channel();
+        let spawned = std::thread::Builder::new()
+            .name("twinplan-lumen".into())
+            .spawn(move || {
+                crate::work::lower_priority();
+                let grown = crate::work::run(|| {
+                    crate::plan::path::grow_lumen(&volume, range, &seeds, &Progress::new())
+                });
+                let _ = tx.send(grown.ok().map(|g| g.0));
+            });
+        self.lumens.insert(
+            path.id,
+            match spawned {
+                Ok(_) => LumenSlot::Growing(Mutex::new(rx)),
+                Err(_) => LumenSlot::Failed,
+            },
+        );
+        None
+    }
+}
+
+/// What the user is told when planning fails; where the lumen breaks, for the views.
+fn failure(e: &PlanningError, stops: &[(P, String)]) -> Failure {
+    let gap = match e {
+        PlanningError::Path(PathError::Unreachable {
+            which,
+            nearest_lps_mm,
+            ..
+        }) => stops
+            .iter()
+            .find(|(_, n)| n == which)
+            .map(|(p, _)| (*nearest_lps_mm, *p)),
+        _ => None,
+    };
+    Failure {
+        message: e.to_string(),
+        gap,
+    }
+}
+
+fn colour32(c: [f32; 3]) -> Color32 {
+    let b = |x: f32| (x.clamp(0.0, 1.0) * 255.0).round() as u8;
+    Color32::from_rgb(b(c[0]), b(c[1]), b(c[2]))
+}
+
+/// The paths panel: a path tool button, each path's row, the selected path's plot.
+pub fn paths_panel(ui: &mut egui::Ui, ws: &Workspace, doc: &mut PlanDoc, tool: &mut MarkupTool) {
+    if let Some(stops) = tool.paths.stops.take() {
+        tool.paths.start(ws, doc, stops);
+    }
+    tool.paths.poll(doc);
+    // Another tool chosen, or Escape: the path placement is over.
+    if tool
+        .placing
+        .as_ref()
+        .is_none_or(|p| p.kind != crate::plan::MarkupKind::Curve)
+    {
+        tool.paths.placing = false;
+    }
+    ui.horizontal(|ui| {
+        ui.heading("Catheter paths");
+        let placing = tool.paths.placing && tool.placing.is_some();
+        let button = ui
+            .add_enabled(
+                ws.loaded.is_some() && tool.paths.job.is_none(),
+                egui::Button::new("New path").selected(placing),
+            )
+            .on_hover_text(
+                "Click the entry (e.g. the common femoral artery), any waypoints, then the \
+                 target, in 3D or on a slice; Enter or a double click plans the centred path \
+                 through the vessels' lumen",
+            );
+        if button.clicked() {
+            if placing {
+                tool.placing = None;
+                tool.paths.placing = false;
+            } else {
+                tool.start(crate::plan::MarkupKind::Curve);
+                tool.paths.placing = true;
+            }
+        }
+    });
+    if tool.paths.placing && tool.placing.is_some() {
+        let n = tool.placing.as_ref().map_or(0, |p| p.points.len());
+        let next = match n {
+            0 => "click the entry",
+            1 => "click a waypoint or the target",
+            _ => "more waypoints, or Enter to plan to the last point",
+        };
+        ui.label(
+            RichText::new(format!("New path: {next} (Esc cancels)"))
+                .color(Color32::from_rgb(240, 200, 90)),
+        );
+    }
+    if let Some(job) = &tool.paths.job {
+        ui.horizontal(|ui| {
+            ui.spinner();
+            ui.label("planning the path…");
+            if ui.small_button("Cancel").clicked() {
+                job.progress.cancel();
+            }
+        });
+    }
+    if let Some(f) = &tool.paths.failure {
+        ui.label(RichText::new(&f.message).color(Color32::from_rgb(240, 110, 90)));
+    }
+    let catalogue = Catalogue::bundled();
+    let mut edits = Vec::new();
+    // The plot shows the first path until another is picked.
+    if tool
+        .paths
+        .selected
+        .is_none_or(|id| doc.plan.paths.iter().all(|p| p.id != id))
+    {
+        tool.paths.selected = doc.plan.paths.first().map(|p| p.id);
+    }
+    for path in &doc.plan.paths {
+        let selected = tool.paths.selected == Some(path.id);
+        ui.horizontal(|ui| {
+            let mut visible = path.visible;
+            if ui
+                .checkbox(&mut visible, "")
+                .on_hover_text("Show in the views")
+                .changed()
+            {
+                let mut p = path.clone();
+                p.visible = visible;
+                edits.push(PlanEdit::SetPath(p));
+            }
+            let (rect, _) = ui.allocate_exact_size(egui::vec2(12.0, 12.0), egui::Sense::hover());
+            ui.painter().rect_filled(rect, 2.0, colour32(path.colour));
+            if ui
+                .selectable_label(selected, RichText::new(&path.name).strong())
+                .clicked()
+            {
+                tool.paths.selected = Some(path.id);
+            }
+            if ui
+                .small_button("🗑")
+                .on_hover_text("Delete the path (undoable)")
+                .clicked()
+            {
+                edits.push(PlanEdit::RemovePath(path.id));
+            }
+        });
+        ui.label(RichText::new(path.label()).small());
+        let current = path
+            .device
+            .as_ref()
+            .map_or("No device".to_string(), |d| d.name.clone());
+        egui::ComboBox::from_id_salt(("path-device", path.id))
+            .selected_text(current)
+            .width(220.0)
+            .show_ui(ui, |ui| {
+                if ui
+                    .selectable_label(path.device.is_none(), "No device")
+                    .clicked()
+                {
+                    let mut p = path.clone();
+                    p.device = None;
+                    p.fit = None;
+                    edits.push(PlanEdit::SetPath(p));
+                }
+                for d in &catalogue.devices {
+                    let on = path.device.as_ref().is_some_and(|x| x.name == d.name);
+                    let text = format!("{}  ({:.2} mm)", d.name, d.outer_diameter_mm);
+                    if ui.selectable_label(on, text).clicked() && !on {
+                        let mut p = path.clone();
+                        p.fit = p.report.as_ref().map(|r| fit(r, d));
+                        p.device = Some(d.clone());
+                        edits.push(PlanEdit::SetPath(p));
+                    }
+                }
+            });
+        if let Some(f) = &path.fit {
+            for flag in &f.flags {
+                let (what, colour) = match flag.concern {
+                    Concern::AtRisk => (
+                        format!("SFAR {:.2} ≥ 1.05", flag.worst),
+                        Color32::from_rgb(225, 90, 225),
+                    ),
+                    Concern::Tight => (
+                        format!("SFAR {:.2} ≥ 1.0", flag.worst),
+                        Color32::from_rgb(235, 80, 70),
+                    ),
+                    Concern::Bend => (
+                        format!("bend {:.0} mm, tighter than the device", flag.worst),
+                        Color32::from_rgb(60, 190, 240),
+                    ),
+                };
+                ui.label(
+                    RichText::new(format!(
+                        "⚑ {:.0}–{:.0} mm: {what}",
+                        flag.from_mm, flag.to_mm
+                    ))
+                    .color(colour)
+                    .small(),
+                );
+            }
+        }
+        ui.add_space(4.0);
+    }
+    if doc.plan.paths.is_empty() && tool.paths.job.is_none() {
+        ui.label(RichText::new("No paths yet.").weak());
+    }
+    for e in edits {
+        if let PlanEdit::RemovePath(id) = e
+            && tool.paths.selected == Some(id)
+        {
+            tool.paths.selected = None;
+        }
+        doc.edit(e);
+    }
+}
+
+/// The profile of the selected path along the bottom of the window, under the views: its
+/// diameters and curvature against the distance from the entry, the hovered point's
+/// figures. Nothing when no path has been planned.
+pub fn profile_panel(root: &mut egui::Ui, ws: &Workspace, doc: &PlanDoc, pui: &mut PathUi) {
+    let Some(path) = pui
+        .selected
+        .and_then(|id| doc.plan.paths.iter().find(|p| p.id == id))
+        .filter(|p| p.report.is_some())
+    else {
+        return;
+    };
+    egui::Panel::bottom("path-profile")
+        .resizable(true)
+        .default_size(250.0)
+        .min_size(160.0)
+        .show(root, |ui| plot(ui, ws, path, pui));
+}
+
+/// The selected path's diameters and curvature along it; the hovered point is marked and
+/// shared with the views.
+fn plot(ui: &mut egui::Ui, ws: &Workspace, path: &CatheterPath, pui: &mut PathUi) {
+    let Some(r) = &path.report else { return };
+    let hovered = pui
+        .hover
+        .filter(|(id, i)| *id == path.id && *i < r.along_mm.len())
+        .map(|(_, i)| i);
+    let device = path.device.clone();
+    let title = match &path.fit {
+        Some(f) => format!(
+            "{} — {} · largest SFAR {:.2}",
+            path.name, f.device.name, f.max_sfar
+        ),
+        None => format!("{} — no device chosen", path.name),
+    };
+    ui.horizontal(|ui| {
+        ui.label(RichText::new(title).strong());
+        ui.label(RichText::new(path.label()).weak());
+    });
+    let height = (ui.available_height() - 22.0).max(190.0);
+    let width = ui.available_width();
+    let lumen = pui.lumen(ws, path);
+    let (shown, curved) = ui
+        .horizontal(|ui| {
+            let shown = diameter_plot(ui, path, r, hovered, device.as_ref(), width * 0.55, height);
+            let curved =
+                curvature_plot(ui, path, r, hovered, device.as_ref(), width * 0.24, height);
+            cross_section(ui, path, r, hovered, lumen.as_deref(), height);
+            (shown, curved)
+        })
+        .inner;
+    hover_and_readout(ui, path, r, hovered, pui, [&shown, &curved]);
+}
+
+type Shown = egui_plot::PlotResponse<Option<egui_plot::PlotPoint>>;
+
+fn series(along: &[f64], v: &[f64]) -> PlotPoints<'static> {
+    along
+        .iter()
+        .zip(v)
+        .map(|(x, y)| [*x, *y])
+        .collect::<Vec<_>>()
+        .into()
+}
+
+/// A plot against the distance from the entry: `add` draws its lines; the hovered point is
+/// a vertical line; the pointer's position comes back.
+#[allow(clippy::too_many_arguments)]
+fn along_plot<'a>(
+    ui: &mut egui::Ui,
+    id: (&str, u64),
+    width: f32,
+    height: f32,
+    y_label: &str,
+    legend: bool,
+    hovered_x: Option<f64>,
+    add: impl FnOnce(&mut egui_plot::PlotUi<'a>) + 'a,
+) -> Shown {
+    let mut plot = Plot::new(id)
+        .width(width)
+        .height(height)
+        .x_axis_label("mm from the entry")
+        .y_axis_label(y_label)
+        .allow_scroll(false);
+    if legend {
+        plot = plot.legend(Legend::default().position(egui_plot::Corner::LeftTop));
+    }
+    plot.show(ui, move |pu| {
+        add(pu);
+        if let Some(x) = hovered_x {
+            pu.vline(VLine::new("", x).color(Color32::WHITE));
+        }
+        pu.pointer_coordinate()
+    })
+}
+
+fn diameter_plot(
+    ui: &mut egui::Ui,
+    path: &CatheterPath,
+    r: &crate::plan::path::PathReport,
+    hovered: Option<usize>,
+    device: Option<&crate::plan::path::Device>,
+    width: f32,
+    height: f32,
+) -> Shown {
+    let series = |v: &[f64]| series(&r.along_mm, v);
+    let hovered_x = hovered.map(|i| r.along_mm[i]);
+    let id = ("path-diameters", path.id);
+    along_plot(
+        ui,
+        id,
+        width,
+        height,
+        "diameter, mm",
+        true,
+        hovered_x,
+        |pu| {
+            let lines = [
+                (
+                    "smallest calliper",
+                    &r.min_diameters_mm,
+                    Color32::from_rgb(240, 120, 90),
+                ),
+                (
+                    "largest calliper",
+                    &r.max_diameters_mm,
+                    Color32::from_rgb(120, 170, 240),
+                ),
+                (
+                    "area-equivalent",
+                    &r.area_equivalent_diameters_mm,
+                    Color32::from_gray(200),
+                ),
+            ];
+            for (name, values, colour) in lines {
+                pu.line(Line::new(name, series(values)).color(colour));
+            }
+            if let Some(d) = device {
+                let name = format!("{} outer", d.name);
+                pu.hline(
+                    HLine::new(name, d.outer_diameter_mm).color(Color32::from_rgb(240, 200, 90)),
+                );
+            }
+        },
+    )
+}
+
+fn curvature_plot(
+    ui: &mut egui::Ui,
+    path: &CatheterPath,
+    r: &crate::plan::path::PathReport,
+    hovered: Option<usize>,
+    device: Option<&crate::plan::path::Device>,
+    width: f32,
+    height: f32,
+) -> Shown {
+    let curvature: Vec<f64> = r.curvature_per_mm.iter().map(|k| k * 10.0).collect();
+    let bend_limit = device.and_then(|d| d.min_bend_radius_mm);
+    let hovered_x = hovered.map(|i| r.along_mm[i]);
+    let id = ("path-curvature", path.id);
+    along_plot(
+        ui,
+        id,
+        width,
+        height,
+        "curvature, 1/cm",
+        false,
+        hovered_x,
+        |pu| {
+            let line = Line::new("curvature", series(&r.along_mm, &curvature));
+            pu.line(line.color(Color32::from_rgb(160, 220, 140)));
+            if let Some(b) = bend_limit {
+                let limit = HLine::new("device's bend limit", 10.0 / b);
+                pu.hline(limit.color(Color32::from_rgb(60, 190, 240)));
+            }
+        },
+    )
+}
+
+/// The cross-section perpendicular to the path at the hovered point (the narrowest point
+/// when none is): the lumen's contour as the rays found it, its smallest calliper width,
+/// and the device's outer diameter as a circle on the path point, to scale, with the
+/// figures.
+fn cross_section(
+    ui: &mut egui::Ui,
+    path: &CatheterPath,
+    r: &crate::plan::path::PathReport,
+    hovered: Option<usize>,
+    lumen: Option<&Lumen>,
+    height: f32,
+) {
+    let n = r.points_lps_mm.len();
+    let i = hovered
+        .unwrap_or_else(|| {
+            r.points_lps_mm
+                .iter()
+                .position(|p| *p == r.min_lumen_position_lps_mm)
+                .unwrap_or(0)
+        })
+        .min(n.saturating_sub(1));
+    let side = height.min(ui.available_width() - 8.0).max(60.0);
+    let (rect, _) = ui.allocate_exact_size(egui::vec2(side, side + 16.0), egui::Sense::hover());
+    let painter = ui.painter_at(rect);
+    painter.rect_filled(rect, 4.0, Color32::from_gray(18));
+    let square = egui::Rect::from_min_size(rect.min, egui::vec2(side, side));
+    let title = format!(
+        "Cross-section at {:.0} mm",
+        r.along_mm.get(i).copied().unwrap_or(0.0)
+    );
+    painter.text(
+        square.left_top() + egui::vec2(6.0, 4.0),
+        egui::Align2::LEFT_TOP,
+        title,
+        egui::FontId::proportional(12.0),
+        Color32::from_gray(200),
+    );
+    let Some(lumen) = lumen else {
+        painter.text(
+            square.center(),
+            egui::Align2::CENTER_CENTER,
+            "growing the lumen…",
+            egui::FontId::proportional(12.0),
+            Color32::from_gray(150),
+        );
+        return;
+    };
+    if n < 2 {
+        return;
+    }
+    let p = r.points_lps_mm[i];
+    let (a, b) = (
+        r.points_lps_mm[i.saturating_sub(2)],
+        r.points_lps_mm[(i + 2).min(n - 1)],
+    );
+    let t = [b[0] - a[0], b[1] - a[1], b[2] - a[2]];
+    let Some(sec) = section::section(lumen, &p, &t, 0.5 * r.diameters_mm[i]) else {
+        painter.text(
+            square.center(),
+            egui::Align2::CENTER_CENTER,
+            "no section here",
+            egui::FontId::proportional(12.0),
+            Color32::from_gray(150),
+        );
+        return;
+    };
+    let Some(tn) = nalgebra::Vector3::from(t).try_normalize(1e-12) else {
+        return;
+    };
+    let (u, w) = section::plane_axes(tn);
+    let centre = nalgebra::Vector3::from(p);
+    let flat: Vec<[f64; 2]> = sec
+        .contour_lps_mm
+        .iter()
+        .map(|q| {
+            let d = nalgebra::Vector3::from(*q) - centre;
+            [d.dot(&u), d.dot(&w)]
+        })
+        .collect();
+    let extent = flat
+        .iter()
+        .fold(1.0f64, |m, q| m.max(q[0].abs()).max(q[1].abs()));
+    let od = path.device.as_ref().map_or(0.0, |d| d.outer_diameter_mm);
+    let scale = (0.5 * f64::from(side) - 18.0) / extent.max(0.5 * od + 0.5);
+    let mid = square.center() + egui::vec2(0.0, 6.0);
+    let to_screen = |q: [f64; 2]| mid + egui::vec2((q[0] * scale) as f32, (-q[1] * scale) as f32);
+    let outline: Vec<Pos2> = flat.iter().map(|q| to_screen(*q)).collect();
+    // The contour is star-shaped about the path point: a fan from it fills it.
+    let fill = Color32::from_rgba_unmultiplied(200, 40, 35, 90);
+    let mut fan = egui::Mesh::default();
+    fan.colored_vertex(to_screen([0.0, 0.0]), fill);
+    for q in &outline {
+        fan.colored_vertex(*q, fill);
+    }
+    let k = outline.len() as u32;
+    for j in 0..k {
+        fan.add_triangle(0, 1 + j, 1 + (j + 1) % k);
+    }
+    painter.add(egui::Shape::mesh(fan));
+    painter.add(egui::Shape::closed_line(
+        outline,
+        Stroke::new(2.0, Color32::from_rgb(240, 110, 90)),
+    ));
+    // The smallest width, across the centroid of the contour along its direction.
+    let m = nalgebra::Vector3::from(sec.min_direction);
+    let md = [m.dot(&u), m.dot(&w)];
+    let c = section::centroid(&sec, &p).map_or([0.0, 0.0], |q| {
+        let d = nalgebra::Vector3::from(q) - centre;
+        [d.dot(&u), d.dot(&w)]
+    });
+    let half = 0.5 * sec.min_diameter_mm;
+    painter.line_segment(
+        [
+            to_screen([c[0] - md[0] * half, c[1] - md[1] * half]),
+            to_screen([c[0] + md[0] * half, c[1] + md[1] * half]),
+        ],
+        Stroke::new(1.5, Color32::from_rgb(255, 220, 120)),
+    );
+    if od > 0.0 {
+        let colour = path
+            .fit
+            .as_ref()
+            .and_then(|f| f.sfar.get(i))
+            .map_or(tube::PATH_COLOUR, |s| tube::clearance_colour(*s));
+        painter.circle_stroke(
+            to_screen([0.0, 0.0]),
+            (0.5 * od * scale) as f32,
+            Stroke::new(2.0, colour32(colour)),
+        );
+    }
+    painter.circle_filled(to_screen([0.0, 0.0]), 2.5, Color32::WHITE);
+    // A 5 mm scale bar.
+    let bar = (5.0 * scale) as f32;
+    let y = square.bottom() - 10.0;
+    painter.line_segment(
+        [
+            egui::pos2(square.right() - 10.0 - bar, y),
+            egui::pos2(square.right() - 10.0, y),
+        ],
+        Stroke::new(2.0, Color32::from_gray(200)),
+    );
+    painter.text(
+        egui::pos2(square.right() - 10.0 - 0.5 * bar, y - 3.0),
+        egui::Align2::CENTER_BOTTOM,
+        "5 mm",
+        egui::FontId::proportional(10.5),
+        Color32::from_gray(200),
+    );
+    painter.text(
+        rect.left_bottom() + egui::vec2(6.0, -2.0),
+        egui::Align2::LEFT_BOTTOM,
+        format!(
+            "{:.1} × {:.1} mm · {:.0} mm², area-equivalent {:.1} mm{}",
+            sec.min_diameter_mm,
+            sec.max_diameter_mm,
+            sec.area_mm2,
+            sec.area_equivalent_diameter_mm,
+            if sec.open { " · open: a branch" } else { "" }
+        ),
+        egui::FontId::proportional(11.5),
+        Color32::from_gray(220),
+    );
+}
+
+/// The point under the pointer in either plot becomes the hovered one; its figures below.
+fn hover_and_readout(
+    ui: &mut egui::Ui,
+    path: &CatheterPath,
+    r: &crate::plan::path::PathReport,
+    hovered: Option<usize>,
+    pui: &mut PathUi,
+    plots: [&Shown; 2],
+) {
+    let pointer = plots
+        .into_iter()
+        .find(|p| p.response.hovered())
+        .and_then(|p| p.inner);
+    if let Some(at) = pointer {
+        let i = r
+            .along_mm
+            .partition_point(|&a| a < at.x)
+            .min(r.along_mm.len() - 1);
+        pui.hover = Some((path.id, i));
+    } else if !pui.hover_from_view && pui.hover.is_some_and(|(id, _)| id == path.id) {
+        pui.hover = None;
+    }
+    pui.hover_from_view = false;
+    if let Some(i) = hovered {
+        let sfar = path
+            .fit
+            .as_ref()
+            .and_then(|f| f.sfar.get(i))
+            .map_or(String::new(), |s| format!(", SFAR {s:.2}"));
+        ui.label(
+            RichText::new(format!(
+                "{:.1} mm from the entry: lumen {:.1} × {:.1} mm (area-equivalent {:.1}){sfar}",
+                r.along_mm[i],
+                r.min_diameters_mm[i],
+                r.max_diameters_mm[i],
+                r.area_equivalent_diameters_mm[i]
+            ))
+            .small(),
+        );
+    }
+}
+
+/// Paths over a view: on a slice the path itself (dimmed away from the slice), in 3D only
+/// its stops (the tube is in the scene); the hovered point, the narrowest point, and the
+/// break in the lumen of a path that could not be planned.
+pub fn draw(
+    painter: &egui::Painter,
+    doc: &PlanDoc,
+    pui: &PathUi,
+    at: &dyn Fn(&P) -> Option<(Pos2, f32)>,
+    seg: &dyn Fn(&P, &P) -> f32,
+    in_3d: bool,
+) {
+    for path in doc.plan.paths.iter().filter(|p| p.visible) {
+        let colour = colour32(path.colour);
+        if let Some(r) = &path.report
+            && !in_3d
+        {
+            let colours = tube::point_colours(r, path.fit.as_ref());
+            for (k, w) in r.points_lps_mm.windows(2).enumerate() {
+                let alpha = seg(&w[0], &w[1]);
+                if alpha <= 0.0 {
+                    continue;
+                }
+                if let (Some((a, _)), Some((b, _))) = (at(&w[0]), at(&w[1])) {
+                    let c = colour32(if path.fit.is_some() {
+                        colours[k]
+                    } else {
+                        path.colour
+                    });
+                    painter.line_segment(
+                        [a, b],
+                        Stroke::new(4.0, Color32::from_black_alpha((150.0 * alpha) as u8)),
+                    );
+                    painter.line_segment([a, b], Stroke::new(2.5, c.gamma_multiply(alpha)));
+                }
+            }
+        }
+        // Labels run away from the path: an entry left of its target is labelled leftward.
+        let target_x = at(&path.target_lps_mm).map(|(q, _)| q.x);
+        for (p, name) in path.stops() {
+            if let Some((q, alpha)) = at(&p)
+                && alpha > 0.0
+            {
+                painter.circle(
+                    q,
+                    5.0,
+                    colour.gamma_multiply(alpha),
+                    Stroke::new(1.5, Color32::BLACK),
+                );
+                let selected = pui.selected == Some(path.id);
+                if name == "entry" || (name == "target" && selected) {
+                    let leftward = name == "entry" && target_x.is_some_and(|x| q.x < x);
+                    let (offset, align, text) = match (name.as_str(), leftward) {
+                        ("entry", true) => (
+                            egui::vec2(-8.0, 6.0),
+                            egui::Align2::RIGHT_TOP,
+                            path.name.clone(),
+                        ),
+                        ("entry", false) => (
+                            egui::vec2(8.0, 6.0),
+                            egui::Align2::LEFT_TOP,
+                            path.name.clone(),
+                        ),
+                        _ => (
+                            egui::vec2(8.0, -8.0),
+                            egui::Align2::LEFT_BOTTOM,
+                            format!("{} target", path.name),
+                        ),
+                    };
+                    painter.text(
+                        q + offset,
+                        align,
+                        text,
+                        egui::FontId::proportional(12.5),
+                        colour.gamma_multiply(alpha.max(0.6)),
+                    );
+                }
+            }
+        }
+        if let Some(r) = &path.report
+            && let Some((q, alpha)) = at(&r.min_lumen_position_lps_mm)
+            && alpha > 0.0
+        {
+            painter.circle_stroke(
+                q,
+                7.0,
+                Stroke::new(2.0, Color32::from_rgb(240, 120, 90).gamma_multiply(alpha)),
+            );
+            painter.text(
+                q + egui::vec2(10.0, 6.0),
+                egui::Align2::LEFT_TOP,
+                format!("narrowest {:.1} mm", r.min_lumen_diameter_mm),
+                egui::FontId::proportional(12.0),
+                Color32::from_rgb(240, 150, 120).gamma_multiply(alpha.max(0.6)),
+            );
+        }
+    }
+    if let Some((id, i)) = pui.hover
+        && let Some(path) = doc.plan.paths.iter().find(|p| p.id == id && p.visible)
+        && let Some(r) = &path.report
+        && let Some(p) = r.points_lps_mm.get(i)
+        && let Some((q, alpha)) = at(p)
+        && alpha > 0.0
+    {
+        painter.circle_stroke(q, 9.0, Stroke::new(2.5, Color32::WHITE));
+        painter.text(
+            q + egui::vec2(12.0, -12.0),
+            egui::Align2::LEFT_BOTTOM,
+            format!("{:.0} mm · {:.1} mm", r.along_mm[i], r.min_diameters_mm[i]),
+            egui::FontId::proportional(13.0),
+            Color32::WHITE,
+        );
+    }
+    if let Some(Failure {
+        gap: Some((a, b)), ..
+    }) = &pui.failure
+        && let (Some((pa, _)), Some((pb, _))) = (at(a), at(b))
+    {
+        let red = Color32::from_rgb(240, 90, 70);
+        let n = 12;
+        for k in (0..n).step_by(2) {
+            let f = |t: f32| pa + (pb - pa) * t;
+            painter.line_segment(
+                [f(k as f32 / n as f32), f((k + 1) as f32 / n as f32)],
+                Stroke::new(2.0, red),
+            );
+        }
+        painter.circle(pa, 5.0, red, Stroke::new(1.5, Color32::BLACK));
+        let gap = ((a[0] - b[0]).powi(2) + (a[1] - b[1]).powi(2) + (a[2] - b[2]).powi(2)).sqrt();
+        painter.text(
+            pa + egui::vec2(8.0, 8.0),
+            egui::Align2::LEFT_TOP,
+            format!("the lumen ends here: {gap:.1} mm short"),
+            egui::FontId::proportional(12.5),
+            red,
+        );
+    }
+}
+
+/// The point of a visible path nearest the pointer in the 3D view, within 10 pixels.
+pub fn hover_in_view(
+    doc: &PlanDoc,
+    pui: &mut PathUi,
+    pointer: Pos2,
+    screen: &dyn Fn(&P) -> Option<Pos2>,
+) {
+    let mut best: Option<(f32, u64, usize)> = None;
+    for path in doc.plan.paths.iter().filter(|p| p.visible) {
+        let Some(r) = &path.report else { continue };
+        for (i, p) in r.points_lps_mm.iter().enumerate() {
+            if let Some(q) = screen(p) {
+                let d = q.distance(pointer);
+                if d < 10.0 && best.is_none_or(|b| d < b.0) {
+                    best = Some((d, path.id, i));
+                }
+            }
+        }
+    }
+    if let Some((_, id, i)) = best {
+        pui.hover = Some((id, i));
+        pui.hover_from_view = true;
+        if pui.selected.is_none() {
+            pui.selected = Some(id);
+        }
+    }
+}
+
+/// A path's tube entity in the 3D scene.
+#[derive(Component)]
+pub struct PathTube;
+
+/// What the tubes were last built from: per visible path, its id, points, device size and
+/// fit (by their figures), so the scene is rebuilt only when one of those changes.
+type TubeKey = Vec<(u64, usize, u64, u64)>;
+
+fn tube_key(doc: &PlanDoc) -> TubeKey {
+    doc.plan
+        .paths
+        .iter()
+        .filter(|p| p.visible)
+        .filter_map(|p| {
+            let r = p.report.as_ref()?;
+            Some((
+                p.id,
+                r.points_lps_mm.len(),
+                p.device
+                    .as_ref()
+                    .map_or(0, |d| d.outer_diameter_mm.to_bits()),
+                p.fit.as_ref().map_or(0, |f| f.max_sfar.to_bits()) ^ r.length_mm.to_bits(),
+            ))
+        })
+        .collect()
+}
+
+/// The tubes follow the plan: a tube of the device's diameter (2 mm without one) per
+/// visible path, coloured by clearance.
+#[allow(clippy::too_many_arguments)]
+fn sync_tubes(
+    mut commands: Commands,
+    doc: Res<PlanDoc>,
+    mut meshes: ResMut<Assets<Mesh>>,
+    mut materials: ResMut<Assets<StandardMaterial>>,
+    mut redraw: ResMut<SceneRedraw>,
+    mut last: Local<TubeKey>,
+    q: Query<Entity, With<PathTube>>,
+) {
+    let key = tube_key(&doc);
+    if key == *last {
+        return;
+    }
+    *last = key;
+    for e in &q {
+        commands.entity(e).despawn();
+    }
+    for path in doc.plan.paths.iter().filter(|p| p.visible) {
+        let Some(r) = &path.report else { continue };
+        let radius = path
+            .device
+            .as_ref()
+            .map_or(1.0, |d| 0.5 * d.outer_diameter_mm);
+        let colours = if path.fit.is_some() {
+            tube::point_colours(r, path.fit.as_ref())
+        } else {
+            vec![path.colour; r.points_lps_mm.len()]
+        };
+        let t = tube::tube(&r.points_lps_mm, radius, &colours);
+        if t.indices.is_empty() {
+            continue;
+        }
+        let mut mesh = Mesh::new(
+            PrimitiveTopology::TriangleList,
+            RenderAssetUsages::default(),
+        );
+        mesh.insert_attribute(Mesh::ATTRIBUTE_POSITION, t.positions_lps_mm);
+        mesh.insert_attribute(Mesh::ATTRIBUTE_NORMAL, t.normals);
+        // The colours are sRGB; the mesh's vertex colours are linear.
+        let linear: Vec<[f32; 4]> = t
+            .colours
+            .iter()
+            .map(|c| {
+                let l = Color::srgb(c[0], c[1], c[2]).to_linear();
+                [l.red, l.green, l.blue, c[3]]
+            })
+            .collect();
+        mesh.insert_attribute(Mesh::ATTRIBUTE_COLOR, linear);
+        mesh.insert_indices(Indices::U32(t.indices));
+        commands.spawn((
+            PathTube,
+            Mesh3d(meshes.add(mesh)),
+            MeshMaterial3d(materials.add(StandardMaterial {
+                base_color: Color::WHITE,
+                perceptual_roughness: 0.45,
+                reflectance: 0.4,
+                ..default()
+            })),
+            Transform::IDENTITY,
+            Visibility::Inherited,
+        ));
+    }
+    redraw.request_frames(3, "paths changed");
+}
+
+/// The tubes in the scene.
+pub struct PathsPlugin;
+
+impl Plugin for PathsPlugin {
+    fn build(&self, app: &mut App) {
+        app.add_systems(Update, sync_tubes.in_set(Step::Follow));
+    }
+}
