@@ -19,10 +19,10 @@ use egui_plot::{HLine, Legend, Line, Plot, PlotPoints, VLine};
 
 use super::markups::{MarkupTool, PlanDoc};
 use super::scene::SceneRedraw;
-use super::state::{Step, Workspace};
+use super::state::{Step, ViewState, Workspace};
 use crate::plan::geometry::P;
 use crate::plan::path::devices::Concern;
-use crate::plan::path::{Catalogue, Lumen, PathError, PlanningError, fit, section, tube};
+use crate::plan::path::{Catalogue, Lumen, PathError, PlanningError, fit, reformat, section, tube};
 use crate::plan::{CatheterPath, PathVessel, PlanEdit};
 use crate::progress::Progress;
 use crate::segment::Preset;
@@ -35,6 +35,8 @@ const COLOURS: [[f32; 3]; 4] = [
     [0.60, 0.85, 0.30],
     [0.85, 0.45, 0.90],
 ];
+
+type CprKey = (u64, usize, bool, u64, u64, u64, u64);
 
 /// What a planning job hands back: the path and the lumen it ran through, or why not.
 type JobResult = Result<(CatheterPath, Arc<Lumen>), Failure>;
@@ -76,6 +78,12 @@ pub struct PathUi {
     pub stops: Option<Vec<P>>,
     pub job: Option<PlanJob>,
     pub failure: Option<Failure>,
+    /// The reformat under the profile: which, turned how far about the path (degrees).
+    pub cpr_stretched: bool,
+    pub cpr_angle_deg: f64,
+    /// The reformat's texture and what it was made from (path id, points, kind, angle,
+    /// window centre and width).
+    cpr: Option<(CprKey, egui::TextureHandle, f64, f64)>,
     /// Each path's lumen, for the volume of `lumens_revision`.
     lumens: HashMap<u64, LumenSlot>,
     lumens_revision: u64,
@@ -197,6 +205,60 @@ impl PathUi {
 }
 
 impl PathUi {
+    /// The texture of the selected path's reformat (made again when the path, the kind,
+    /// the angle or the window changes), its length and half-width (mm).
+    fn cpr_texture(
+        &mut self,
+        ctx: &egui::Context,
+        ws: &Workspace,
+        view: &ViewState,
+        path: &CatheterPath,
+    ) -> Option<(egui::TextureId, f64, f64)> {
+        let r = path.report.as_ref()?;
+        let volume = &ws.loaded.as_ref()?.volume;
+        let key = (
+            path.id,
+            r.points_lps_mm.len(),
+            self.cpr_stretched,
+            self.cpr_angle_deg.to_bits(),
+            view.window.center.to_bits(),
+            view.window.width.to_bits(),
+            r.length_mm.to_bits(),
+        );
+        if self.cpr.as_ref().is_none_or(|c| c.0 != key) {
+            let half = 25.0;
+            let step = 0.5;
+            let kind = if self.cpr_stretched {
+                reformat::Kind::Stretched
+            } else {
+                reformat::Kind::Straightened
+            };
+            let f = reformat::reformat(
+                volume,
+                &r.points_lps_mm,
+                kind,
+                self.cpr_angle_deg.to_radians(),
+                half,
+                step,
+            );
+            if f.rows == 0 {
+                return None;
+            }
+            // x along the path, y across it (the first column at the bottom).
+            let mut pixels = Vec::with_capacity(f.rows * f.columns);
+            for c in (0..f.columns).rev() {
+                for row in 0..f.rows {
+                    pixels.push(f.at(row, c).map_or(0, |v| view.window.map(v)));
+                }
+            }
+            let image = egui::ColorImage::from_gray([f.rows, f.columns], &pixels);
+            let handle = ctx.load_texture("path-reformat", image, egui::TextureOptions::LINEAR);
+            let length = (f.rows - 1) as f64 * step;
+            self.cpr = Some((key, handle, length, half));
+        }
+        self.cpr.as_ref().map(|c| (c.1.id(), c.2, c.3))
+    }
+
     /// The lumen of `path` when it is at hand; otherwise it is grown again in the
     /// background from the path's vessel recipe (None until then).
     fn lumen(&mut self, ws: &Workspace, path: &CatheterPath) -> Option<Arc<Lumen>> {
@@ -471,7 +533,13 @@ pub fn paths_panel(ui: &mut egui::Ui, ws: &Workspace, doc: &mut PlanDoc, tool: &
 /// The profile of the selected path along the bottom of the window, under the views: its
 /// diameters and curvature against the distance from the entry, the hovered point's
 /// figures. Nothing when no path has been planned.
-pub fn profile_panel(root: &mut egui::Ui, ws: &Workspace, doc: &PlanDoc, pui: &mut PathUi) {
+pub fn profile_panel(
+    root: &mut egui::Ui,
+    ws: &Workspace,
+    view: &ViewState,
+    doc: &PlanDoc,
+    pui: &mut PathUi,
+) {
     let Some(path) = pui
         .selected
         .and_then(|id| doc.plan.paths.iter().find(|p| p.id == id))
@@ -481,14 +549,20 @@ pub fn profile_panel(root: &mut egui::Ui, ws: &Workspace, doc: &PlanDoc, pui: &m
     };
     egui::Panel::bottom("path-profile")
         .resizable(true)
-        .default_size(250.0)
-        .min_size(160.0)
-        .show(root, |ui| plot(ui, ws, path, pui));
+        .default_size(330.0)
+        .min_size(200.0)
+        .show(root, |ui| plot(ui, ws, view, path, pui));
 }
 
 /// The selected path's diameters and curvature along it; the hovered point is marked and
 /// shared with the views.
-fn plot(ui: &mut egui::Ui, ws: &Workspace, path: &CatheterPath, pui: &mut PathUi) {
+fn plot(
+    ui: &mut egui::Ui,
+    ws: &Workspace,
+    view: &ViewState,
+    path: &CatheterPath,
+    pui: &mut PathUi,
+) {
     let Some(r) = &path.report else { return };
     let hovered = pui
         .hover
@@ -505,20 +579,58 @@ fn plot(ui: &mut egui::Ui, ws: &Workspace, path: &CatheterPath, pui: &mut PathUi
     ui.horizontal(|ui| {
         ui.label(RichText::new(title).strong());
         ui.label(RichText::new(path.label()).weak());
+        ui.separator();
+        ui.selectable_value(&mut pui.cpr_stretched, false, "Straightened")
+            .on_hover_text("The path straightened: lengths along it read true");
+        ui.selectable_value(&mut pui.cpr_stretched, true, "Stretched")
+            .on_hover_text("Lines along one direction: the vessel's course in that plane");
+        ui.add(
+            egui::Slider::new(&mut pui.cpr_angle_deg, -180.0..=180.0)
+                .suffix("°")
+                .text("turned about the path"),
+        );
     });
-    let height = (ui.available_height() - 22.0).max(190.0);
+    let height = (ui.available_height() - 22.0).max(250.0);
     let width = ui.available_width();
     let lumen = pui.lumen(ws, path);
-    let (shown, curved) = ui
+    let cpr = pui.cpr_texture(ui.ctx(), ws, view, path);
+    let (shown, curved, reformatted) = ui
         .horizontal(|ui| {
-            let shown = diameter_plot(ui, path, r, hovered, device.as_ref(), width * 0.55, height);
+            let (shown, reformatted) = ui
+                .vertical(|ui| {
+                    let reformatted = cpr.map(|(tex, length, half)| {
+                        reformat_plot(
+                            ui,
+                            path,
+                            tex,
+                            length,
+                            half,
+                            hovered.map(|i| r.along_mm[i]),
+                            width * 0.55,
+                            height * 0.42,
+                        )
+                    });
+                    let shown = diameter_plot(
+                        ui,
+                        path,
+                        r,
+                        hovered,
+                        device.as_ref(),
+                        width * 0.55,
+                        height * 0.55,
+                    );
+                    (shown, reformatted)
+                })
+                .inner;
             let curved =
                 curvature_plot(ui, path, r, hovered, device.as_ref(), width * 0.24, height);
             cross_section(ui, path, r, hovered, lumen.as_deref(), height);
-            (shown, curved)
+            (shown, curved, reformatted)
         })
         .inner;
-    hover_and_readout(ui, path, r, hovered, pui, [&shown, &curved]);
+    let mut plots = vec![&shown, &curved];
+    plots.extend(reformatted.as_ref());
+    hover_and_readout(ui, path, r, hovered, pui, &plots);
 }
 
 type Shown = egui_plot::PlotResponse<Option<egui_plot::PlotPoint>>;
@@ -546,6 +658,8 @@ fn along_plot<'a>(
     add: impl FnOnce(&mut egui_plot::PlotUi<'a>) + 'a,
 ) -> Shown {
     let mut plot = Plot::new(id)
+        .link_axis("path-along", [true, false])
+        .link_cursor("path-along", [true, false])
         .width(width)
         .height(height)
         .x_axis_label("mm from the entry")
@@ -642,6 +756,35 @@ fn curvature_plot(
                 let limit = HLine::new("device's bend limit", 10.0 / b);
                 pu.hline(limit.color(Color32::from_rgb(60, 190, 240)));
             }
+        },
+    )
+}
+
+/// The reformat as an image in a plot sharing the profile's distance axis.
+#[allow(clippy::too_many_arguments)]
+fn reformat_plot(
+    ui: &mut egui::Ui,
+    path: &CatheterPath,
+    texture: egui::TextureId,
+    length_mm: f64,
+    half_mm: f64,
+    hovered_x: Option<f64>,
+    width: f32,
+    height: f32,
+) -> Shown {
+    let id = ("path-reformat", path.id);
+    along_plot(
+        ui,
+        id,
+        width,
+        height,
+        "across, mm",
+        false,
+        hovered_x,
+        move |pu| {
+            let centre = egui_plot::PlotPoint::new(0.5 * length_mm, 0.0);
+            let size = egui::vec2(length_mm as f32, (2.0 * half_mm) as f32);
+            pu.image(egui_plot::PlotImage::new("reformat", texture, centre, size));
         },
     )
 }
@@ -817,10 +960,10 @@ fn hover_and_readout(
     r: &crate::plan::path::PathReport,
     hovered: Option<usize>,
     pui: &mut PathUi,
-    plots: [&Shown; 2],
+    plots: &[&Shown],
 ) {
     let pointer = plots
-        .into_iter()
+        .iter()
         .find(|p| p.response.hovered())
         .and_then(|p| p.inner);
     if let Some(at) = pointer {

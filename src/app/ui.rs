@@ -131,7 +131,7 @@ pub fn workstation_ui(
             .show(&mut root, |ui| banner_ui(ui, ws, view, actions));
         egui::Panel::bottom("status")
             .show(&mut root, |ui| status_bar(ui, ws, view, jobs, st, actions));
-        super::paths::profile_panel(&mut root, ws, doc, &mut tool.paths);
+        super::paths::profile_panel(&mut root, ws, view, doc, &mut tool.paths);
         egui::Panel::left("left")
             .resizable(true)
             .default_size(330.0)

@@ -70,6 +70,36 @@ pub fn point_colours(report: &PathReport, fit: Option<&Fit>) -> Vec<[f32; 3]> {
     colours
 }
 
+/// A frame at each point of a path: the unit tangent t and two unit normals u, w (t, u, w
+/// right-handed), each frame the one before turned onto the new tangent (parallel
+/// transport), so the frames do not twist about the path.
+pub fn transported_frames(points: &[[f64; 3]]) -> Vec<[Vector3<f64>; 3]> {
+    let n = points.len();
+    let p: Vec<Vector3<f64>> = points.iter().map(|q| Vector3::from(*q)).collect();
+    let tangent = |i: usize| {
+        let (a, b) = (p[i.saturating_sub(1)], p[(i + 1).min(n.saturating_sub(1))]);
+        (b - a).try_normalize(1e-12).unwrap_or_else(Vector3::z)
+    };
+    let mut out = Vec::with_capacity(n);
+    if n == 0 {
+        return out;
+    }
+    let mut t = tangent(0);
+    let (mut u, _) = plane_axes(t);
+    for i in 0..n {
+        let next = tangent(i);
+        if let Some(rot) = nalgebra::Rotation3::rotation_between(&t, &next) {
+            u = rot * u;
+        }
+        t = next;
+        u = (u - t * u.dot(&t))
+            .try_normalize(1e-12)
+            .unwrap_or_else(|| plane_axes(t).0);
+        out.push([t, u, t.cross(&u)]);
+    }
+    out
+}
+
 /// A tube of `radius_mm` around `points` (patient LPS mm) with `colours` per point, its
 /// rings kept from twisting (each ring's frame is the last one turned onto the new
 /// direction), closed at both ends by flat caps.
@@ -80,12 +110,7 @@ pub fn tube(points: &[[f64; 3]], radius_mm: f64, colours: &[[f32; 3]]) -> Tube {
         return out;
     }
     let p: Vec<Vector3<f64>> = points.iter().map(|q| Vector3::from(*q)).collect();
-    let tangent = |i: usize| {
-        let (a, b) = (p[i.saturating_sub(1)], p[(i + 1).min(n - 1)]);
-        (b - a).try_normalize(1e-12).unwrap_or_else(Vector3::z)
-    };
-    let mut t = tangent(0);
-    let (mut u, _) = plane_axes(t);
+    let frames = transported_frames(points);
     let push = |out: &mut Tube, q: Vector3<f64>, normal: Vector3<f64>, c: [f32; 3]| {
         out.positions_lps_mm
             .push([q.x as f32, q.y as f32, q.z as f32]);
@@ -93,17 +118,7 @@ pub fn tube(points: &[[f64; 3]], radius_mm: f64, colours: &[[f32; 3]]) -> Tube {
             .push([normal.x as f32, normal.y as f32, normal.z as f32]);
         out.colours.push([c[0], c[1], c[2], 1.0]);
     };
-    for i in 0..n {
-        let next = tangent(i);
-        // Parallel transport: turn the frame by the rotation taking t onto next.
-        if let Some(rot) = nalgebra::Rotation3::rotation_between(&t, &next) {
-            u = rot * u;
-        }
-        t = next;
-        u = (u - t * u.dot(&t))
-            .try_normalize(1e-12)
-            .unwrap_or_else(|| plane_axes(t).0);
-        let w = t.cross(&u);
+    for (i, [_, u, w]) in frames.iter().enumerate() {
         for s in 0..SIDES {
             let a = std::f64::consts::TAU * s as f64 / SIDES as f64;
             let normal = u * a.cos() + w * a.sin();
@@ -124,7 +139,7 @@ pub fn tube(points: &[[f64; 3]], radius_mm: f64, colours: &[[f32; 3]]) -> Tube {
         }
     }
     // Caps: a centre vertex facing along the path at each end.
-    for (i, facing) in [(0, -tangent(0)), (n - 1, tangent(n - 1))] {
+    for (i, facing) in [(0, -frames[0][0]), (n - 1, frames[n - 1][0])] {
         let centre = out.positions_lps_mm.len() as u32;
         push(&mut out, p[i], facing, colours[i]);
         let first = out.positions_lps_mm.len() as u32;
