@@ -84,6 +84,12 @@ pub struct PathUi {
     /// The reformat's texture and what it was made from (path id, points, kind, angle,
     /// window centre and width).
     cpr: Option<(CprKey, egui::TextureHandle, f64, f64)>,
+    /// The fly-through: where along the selected path (mm), whether it travels on, when it
+    /// last moved, and its frame (path id, point index).
+    pub fly_mm: f64,
+    pub playing: bool,
+    fly_tick: Option<std::time::Instant>,
+    fly: Option<((u64, usize), egui::TextureHandle)>,
     /// Each path's lumen, for the volume of `lumens_revision`.
     lumens: HashMap<u64, LumenSlot>,
     lumens_revision: u64,
@@ -587,8 +593,45 @@ fn plot(
         ui.add(
             egui::Slider::new(&mut pui.cpr_angle_deg, -180.0..=180.0)
                 .suffix("°")
-                .text("turned about the path"),
+                .text("about the path"),
         );
+        ui.separator();
+        let length = r.length_mm;
+        let play = if pui.playing {
+            "⏸ Pause"
+        } else {
+            "▶ Fly through"
+        };
+        if ui.button(play).clicked() {
+            pui.playing = !pui.playing;
+            if pui.fly_mm >= length - 1.0 {
+                pui.fly_mm = 0.0;
+            }
+            pui.fly_tick = None;
+        }
+        let moved = ui
+            .add(egui::Slider::new(&mut pui.fly_mm, 0.0..=length).suffix(" mm"))
+            .changed();
+        if pui.playing {
+            // 25 mm of vessel a second, as fast as frames come.
+            let now = std::time::Instant::now();
+            if let Some(t) = pui.fly_tick {
+                pui.fly_mm = (pui.fly_mm + 25.0 * now.duration_since(t).as_secs_f64()).min(length);
+            }
+            pui.fly_tick = Some(now);
+            if pui.fly_mm >= length {
+                pui.playing = false;
+            }
+            ui.ctx().request_repaint();
+        }
+        if pui.playing || moved {
+            let i = r
+                .along_mm
+                .partition_point(|&a| a < pui.fly_mm)
+                .min(r.along_mm.len() - 1);
+            pui.hover = Some((path.id, i));
+            pui.hover_from_view = true;
+        }
     });
     let height = (ui.available_height() - 22.0).max(250.0);
     let width = ui.available_width();
@@ -606,7 +649,7 @@ fn plot(
                             length,
                             half,
                             hovered.map(|i| r.along_mm[i]),
-                            width * 0.55,
+                            width * 0.5,
                             height * 0.42,
                         )
                     });
@@ -616,15 +659,17 @@ fn plot(
                         r,
                         hovered,
                         device.as_ref(),
-                        width * 0.55,
+                        width * 0.5,
                         height * 0.55,
                     );
                     (shown, reformatted)
                 })
                 .inner;
             let curved =
-                curvature_plot(ui, path, r, hovered, device.as_ref(), width * 0.24, height);
-            cross_section(ui, path, r, hovered, lumen.as_deref(), height);
+                curvature_plot(ui, path, r, hovered, device.as_ref(), width * 0.15, height);
+            let square = height.min(width * 0.16);
+            cross_section(ui, path, r, hovered, lumen.as_deref(), square);
+            fly_view(ui, path, r, hovered, lumen.as_ref(), pui, square);
             (shown, curved, reformatted)
         })
         .inner;
@@ -787,6 +832,79 @@ fn reformat_plot(
             pu.image(egui_plot::PlotImage::new("reformat", texture, centre, size));
         },
     )
+}
+
+/// The view from inside the vessel at the hovered (or fly-through) point, looking along the
+/// path.
+fn fly_view(
+    ui: &mut egui::Ui,
+    path: &CatheterPath,
+    r: &crate::plan::path::PathReport,
+    hovered: Option<usize>,
+    lumen: Option<&Arc<Lumen>>,
+    pui: &mut PathUi,
+    side: f32,
+) {
+    let side = side.max(60.0);
+    let (rect, _) = ui.allocate_exact_size(egui::vec2(side, side + 16.0), egui::Sense::hover());
+    let painter = ui.painter_at(rect);
+    painter.rect_filled(rect, 4.0, Color32::from_gray(18));
+    // Where the cross-section is: the hovered point, else the narrowest.
+    let narrowest = r
+        .points_lps_mm
+        .iter()
+        .position(|p| *p == r.min_lumen_position_lps_mm)
+        .unwrap_or(0);
+    let i = hovered
+        .unwrap_or(narrowest)
+        .min(r.points_lps_mm.len().saturating_sub(1));
+    let Some(lumen) = lumen else {
+        painter.text(
+            rect.center(),
+            egui::Align2::CENTER_CENTER,
+            "growing the lumen…",
+            egui::FontId::proportional(12.0),
+            Color32::from_gray(150),
+        );
+        return;
+    };
+    let key = (path.id, i);
+    if pui.fly.as_ref().is_none_or(|f| f.0 != key) {
+        let Some((eye, forward, up)) =
+            crate::plan::path::flythrough::view_at(&r.points_lps_mm, i, 8.0)
+        else {
+            return;
+        };
+        let f = crate::plan::path::flythrough::render(lumen, eye, forward, up, 90.0, 160);
+        let pixels: Vec<u8> = f.rgb.iter().flat_map(|c| *c).collect();
+        let image = egui::ColorImage::from_rgb([f.size, f.size], &pixels);
+        let handle = ui
+            .ctx()
+            .load_texture("path-fly", image, egui::TextureOptions::LINEAR);
+        pui.fly = Some((key, handle));
+    }
+    if let Some((_, tex)) = &pui.fly {
+        let square = egui::Rect::from_min_size(rect.min, egui::vec2(side, side));
+        let uv = egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0));
+        painter.image(tex.id(), square, uv, Color32::WHITE);
+    }
+    painter.text(
+        rect.left_top() + egui::vec2(6.0, 4.0),
+        egui::Align2::LEFT_TOP,
+        "Inside, looking ahead",
+        egui::FontId::proportional(12.0),
+        Color32::from_gray(230),
+    );
+    painter.text(
+        rect.left_bottom() + egui::vec2(6.0, -2.0),
+        egui::Align2::LEFT_BOTTOM,
+        format!(
+            "{:.0} mm from the entry",
+            r.along_mm.get(i).copied().unwrap_or(0.0)
+        ),
+        egui::FontId::proportional(11.5),
+        Color32::from_gray(220),
+    );
 }
 
 /// The cross-section perpendicular to the path at the hovered point (the narrowest point

@@ -3,11 +3,12 @@
 //! between an entry, waypoints and a target that never leaves the lumen ([`search`]): a
 //! target it cannot reach is reported with the nearest reachable point and the gap, never
 //! joined by a straight line; its measures along the way ([`metrics`], [`section`]) and
-//! whether a device fits ([`devices`]), the tube that shows it ([`tube`]) and the reformats along it ([`reformat`]). Works on segmentation masks in the volume's voxel grid and
+//! whether a device fits ([`devices`]), the tube that shows it ([`tube`]), the reformats along it ([`reformat`]) and the view from inside ([`flythrough`]). Works on segmentation masks in the volume's voxel grid and
 //! answers in patient LPS mm; knows nothing of windows, files or patient identity.
 
 pub mod devices;
 pub mod edt;
+pub mod flythrough;
 pub mod metrics;
 pub mod reformat;
 pub mod search;
