@@ -413,8 +413,10 @@ fn bends_of(curvature: &[f64], along: &[f64], points: &[P]) -> Vec<Bend> {
 /// Passes of [`centred`]: the first takes the path off the voxel lattice onto the lumen's
 /// centre, the second corrects for the planes' tilt the first one changed.
 pub const CENTRING_PASSES: usize = 2;
-/// [`centred`] measures a section every this many points and interpolates between them.
+/// [`centred`] measures a section every this many points and interpolates between them,
+/// with this many rays (a centroid needs fewer than a calliper diameter).
 const CENTRING_EVERY: usize = 3;
+const CENTRING_RAYS: usize = 18;
 
 /// The path moved onto the centroid of the lumen's cross-section perpendicular to it.
 ///
@@ -443,7 +445,7 @@ fn centred(lumen: &Lumen, points: &[P], smoothing_mm: f64) -> Vec<P> {
             let (a, b) = (points[i.saturating_sub(2)], points[(i + 2).min(n - 1)]);
             let t = [b[0] - a[0], b[1] - a[1], b[2] - a[2]];
             let clear = wall_distance_at(lumen, &points[i]);
-            match section::section(lumen, &points[i], &t, clear) {
+            match section::section_with_rays(lumen, &points[i], &t, clear, CENTRING_RAYS) {
                 Some(sec) if !sec.open => section::centroid(&sec, &points[i])
                     .map_or(Vector3::zeros(), |c| {
                         Vector3::from(c) - Vector3::from(points[i])

@@ -92,6 +92,19 @@ pub fn inside_fraction(lumen: &Lumen, p: &Point3<f64>) -> f64 {
 /// known to be clear around the point, lets the rays start near the wall. None where the
 /// point is not in the lumen or the direction is undefined.
 pub fn section(lumen: &Lumen, centre: &P, direction: &P, inscribed_mm: f64) -> Option<Section> {
+    section_with_rays(lumen, centre, direction, inscribed_mm, RAYS)
+}
+
+/// [`section`] with `rays` rays (at least 3) instead of [`RAYS`]: coarser and faster, for
+/// finding the lumen's centre rather than measuring it.
+pub fn section_with_rays(
+    lumen: &Lumen,
+    centre: &P,
+    direction: &P,
+    inscribed_mm: f64,
+    rays: usize,
+) -> Option<Section> {
+    let rays = rays.max(3);
     let t = Vector3::from(*direction).try_normalize(1e-12)?;
     let c = Point3::from(*centre);
     if inside_fraction(lumen, &c) < 0.5 {
@@ -104,9 +117,9 @@ pub fn section(lumen: &Lumen, centre: &P, direction: &P, inscribed_mm: f64) -> O
     let coarsest = s[0].max(s[1]).max(s[2]);
     let cap = (OPEN_FACTOR * inscribed_mm + 2.0 * coarsest).min(MAX_RADIUS_MM);
     let mut open = false;
-    let mut radii = Vec::with_capacity(RAYS);
-    for r in 0..RAYS {
-        let a = std::f64::consts::TAU * r as f64 / RAYS as f64;
+    let mut radii = Vec::with_capacity(rays);
+    for r in 0..rays {
+        let a = std::f64::consts::TAU * r as f64 / rays as f64;
         let dir = u * a.cos() + w * a.sin();
         let at = |d: f64| inside_fraction(lumen, &(c + dir * d));
         // Walk out until the mask falls below one half, then halve the step to the wall.
