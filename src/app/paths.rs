@@ -220,7 +220,7 @@ impl PathUi {
         view: &ViewState,
         path: &CatheterPath,
     ) -> Option<(egui::TextureId, f64, f64)> {
-        let r = path.report.as_ref()?;
+        let r = report_of(path)?;
         let volume = &ws.loaded.as_ref()?.volume;
         let key = (
             path.id,
@@ -361,6 +361,12 @@ fn failure(e: &PlanningError, stops: &[(P, String)]) -> Failure {
     }
 }
 
+/// A path's saved figures when they can be shown (one value per point: a report read from
+/// an edited plan file may not have them, and is then not drawn).
+fn report_of(path: &CatheterPath) -> Option<&crate::plan::path::PathReport> {
+    path.report.as_ref().filter(|r| r.is_consistent())
+}
+
 fn colour32(c: [f32; 3]) -> Color32 {
     let b = |x: f32| (x.clamp(0.0, 1.0) * 255.0).round() as u8;
     Color32::from_rgb(b(c[0]), b(c[1]), b(c[2]))
@@ -489,7 +495,7 @@ pub fn paths_panel(ui: &mut egui::Ui, ws: &Workspace, doc: &mut PlanDoc, tool: &
                     let text = format!("{}  ({:.2} mm)", d.name, d.outer_diameter_mm);
                     if ui.selectable_label(on, text).clicked() && !on {
                         let mut p = path.clone();
-                        p.fit = p.report.as_ref().map(|r| fit(r, d));
+                        p.fit = report_of(&p).map(|r| fit(r, d));
                         p.device = Some(d.clone());
                         edits.push(PlanEdit::SetPath(p));
                     }
@@ -549,7 +555,7 @@ pub fn profile_panel(
     let Some(path) = pui
         .selected
         .and_then(|id| doc.plan.paths.iter().find(|p| p.id == id))
-        .filter(|p| p.report.is_some())
+        .filter(|p| report_of(p).is_some())
     else {
         return;
     };
@@ -569,7 +575,7 @@ fn plot(
     path: &CatheterPath,
     pui: &mut PathUi,
 ) {
-    let Some(r) = &path.report else { return };
+    let Some(r) = report_of(path) else { return };
     let hovered = pui
         .hover
         .filter(|(id, i)| *id == path.id && *i < r.along_mm.len())
@@ -1126,7 +1132,7 @@ pub fn draw(
 ) {
     for path in doc.plan.paths.iter().filter(|p| p.visible) {
         let colour = colour32(path.colour);
-        if let Some(r) = &path.report
+        if let Some(r) = report_of(path)
             && !in_3d
         {
             let colours = tube::point_colours(r, path.fit.as_ref());
@@ -1191,7 +1197,7 @@ pub fn draw(
                 }
             }
         }
-        if let Some(r) = &path.report
+        if let Some(r) = report_of(path)
             && let Some((q, alpha)) = at(&r.min_lumen_position_lps_mm)
             && alpha > 0.0
         {
@@ -1211,7 +1217,7 @@ pub fn draw(
     }
     if let Some((id, i)) = pui.hover
         && let Some(path) = doc.plan.paths.iter().find(|p| p.id == id && p.visible)
-        && let Some(r) = &path.report
+        && let Some(r) = report_of(path)
         && let Some(p) = r.points_lps_mm.get(i)
         && let Some((q, alpha)) = at(p)
         && alpha > 0.0
@@ -1260,7 +1266,7 @@ pub fn hover_in_view(
 ) {
     let mut best: Option<(f32, u64, usize)> = None;
     for path in doc.plan.paths.iter().filter(|p| p.visible) {
-        let Some(r) = &path.report else { continue };
+        let Some(r) = report_of(path) else { continue };
         for (i, p) in r.points_lps_mm.iter().enumerate() {
             if let Some(q) = screen(p) {
                 let d = q.distance(pointer);
@@ -1293,7 +1299,7 @@ fn tube_key(doc: &PlanDoc) -> TubeKey {
         .iter()
         .filter(|p| p.visible)
         .filter_map(|p| {
-            let r = p.report.as_ref()?;
+            let r = report_of(p)?;
             Some((
                 p.id,
                 r.points_lps_mm.len(),
@@ -1327,7 +1333,7 @@ fn sync_tubes(
         commands.entity(e).despawn();
     }
     for path in doc.plan.paths.iter().filter(|p| p.visible) {
-        let Some(r) = &path.report else { continue };
+        let Some(r) = report_of(path) else { continue };
         let radius = path
             .device
             .as_ref()

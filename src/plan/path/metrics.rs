@@ -77,6 +77,28 @@ pub struct PathReport {
     pub bends_over_90: usize,
 }
 
+impl PathReport {
+    /// Whether every per-point list has one value per point, the points are finite and the
+    /// distances along them never decrease: what a viewer may index by point without
+    /// checking (a report read from a plan file may have been edited).
+    pub fn is_consistent(&self) -> bool {
+        let n = self.points_lps_mm.len();
+        n >= 2
+            && [
+                self.along_mm.len(),
+                self.diameters_mm.len(),
+                self.min_diameters_mm.len(),
+                self.max_diameters_mm.len(),
+                self.area_equivalent_diameters_mm.len(),
+                self.curvature_per_mm.len(),
+            ]
+            .iter()
+            .all(|&m| m == n)
+            && self.points_lps_mm.iter().flatten().all(|c| c.is_finite())
+            && self.along_mm.windows(2).all(|w| w[1] >= w[0])
+    }
+}
+
 /// Resamples a polyline every `step` mm (its ends kept).
 fn resample(points: &[P], step: f64) -> Vec<P> {
     let mut out = vec![points[0]];
@@ -568,6 +590,34 @@ mod tests {
             u8::from((rho - bend).powi(2) + (y - cy).powi(2) <= r * r)
         });
         (Mask { data, geometry }, cy)
+    }
+
+    #[test]
+    fn a_report_with_a_list_of_another_length_is_not_consistent() {
+        let (mask, cy) = arc_tube(4.0, 2.0, 30.0);
+        let lumen = Lumen::new(&mask, &Progress::new()).expect("lumen");
+        let cx = mask.geometry.dims[0] as f64 * 0.6 / 2.0;
+        let at = |deg: f64| {
+            let a = f64::to_radians(deg);
+            [cx + 30.0 * a.cos(), cy, 5.0 + 30.0 * a.sin()]
+        };
+        let path = lumen
+            .path(
+                &[(at(30.0), "entry".into()), (at(150.0), "target".into())],
+                &Progress::new(),
+            )
+            .expect("reachable");
+        let r = measure(&lumen, &path);
+        assert!(r.is_consistent());
+        let mut short = r.clone();
+        short.min_diameters_mm.pop();
+        assert!(!short.is_consistent());
+        let mut backwards = r.clone();
+        backwards.along_mm.swap(1, 2);
+        assert!(!backwards.is_consistent());
+        let mut nan = r;
+        nan.points_lps_mm[3][1] = f64::NAN;
+        assert!(!nan.is_consistent());
     }
 
     #[test]
