@@ -840,6 +840,17 @@ fn reformat_plot(
     )
 }
 
+/// A note in the middle of an empty view box.
+fn placeholder(painter: &egui::Painter, rect: egui::Rect, text: &str) {
+    painter.text(
+        rect.center(),
+        egui::Align2::CENTER_CENTER,
+        text,
+        egui::FontId::proportional(12.0),
+        Color32::from_gray(150),
+    );
+}
+
 /// The view from inside the vessel at the hovered (or fly-through) point, looking along the
 /// path.
 fn fly_view(
@@ -865,13 +876,7 @@ fn fly_view(
         .unwrap_or(narrowest)
         .min(r.points_lps_mm.len().saturating_sub(1));
     let Some(lumen) = lumen else {
-        painter.text(
-            rect.center(),
-            egui::Align2::CENTER_CENTER,
-            "growing the lumen…",
-            egui::FontId::proportional(12.0),
-            Color32::from_gray(150),
-        );
+        placeholder(&painter, rect, "growing the lumen…");
         return;
     };
     let key = (path.id, i);
@@ -951,13 +956,7 @@ fn cross_section(
         Color32::from_gray(200),
     );
     let Some(lumen) = lumen else {
-        painter.text(
-            square.center(),
-            egui::Align2::CENTER_CENTER,
-            "growing the lumen…",
-            egui::FontId::proportional(12.0),
-            Color32::from_gray(150),
-        );
+        placeholder(&painter, square, "growing the lumen…");
         return;
     };
     if n < 2 {
@@ -970,13 +969,7 @@ fn cross_section(
     );
     let t = [b[0] - a[0], b[1] - a[1], b[2] - a[2]];
     let Some(sec) = section::section(lumen, &p, &t, 0.5 * r.diameters_mm[i]) else {
-        painter.text(
-            square.center(),
-            egui::Align2::CENTER_CENTER,
-            "no section here",
-            egui::FontId::proportional(12.0),
-            Color32::from_gray(150),
-        );
+        placeholder(&painter, square, "no section here");
         return;
     };
     let Some(tn) = nalgebra::Vector3::from(t).try_normalize(1e-12) else {
@@ -1065,12 +1058,12 @@ fn cross_section(
         rect.left_bottom() + egui::vec2(6.0, -2.0),
         egui::Align2::LEFT_BOTTOM,
         format!(
-            "{:.1} × {:.1} mm · {:.0} mm², area-equivalent {:.1} mm{}",
+            "{:.1} × {:.1} mm · {:.0} mm² · eq. {:.1} mm{}",
             sec.min_diameter_mm,
             sec.max_diameter_mm,
             sec.area_mm2,
             sec.area_equivalent_diameter_mm,
-            if sec.open { " · open: a branch" } else { "" }
+            if sec.open { " · open" } else { "" }
         ),
         egui::FontId::proportional(11.5),
         Color32::from_gray(220),
