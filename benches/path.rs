@@ -13,7 +13,7 @@ use std::time::Duration;
 use criterion::{Criterion, criterion_group, criterion_main};
 use nalgebra::Point3;
 use twinplan::dicom;
-use twinplan::plan::path::{Lumen, measure};
+use twinplan::plan::path::{Lumen, Replan, measure};
 use twinplan::progress::Progress;
 use twinplan::segment::{Preset, ValueRange, region_grow_bounded};
 use twinplan::volume::Volume;
@@ -113,23 +113,29 @@ fn bench_path(c: &mut Criterion) {
             lumen.path(&stops, &progress).expect("path")
         })
     });
-    // What the workstation does: trees from the fixed stops on either side, grown once
-    // when the drag begins; each move traces the two legs back and measures the path.
+    // What the workstation does (`plan::path::Replan`): trees from the fixed stops on
+    // either side, grown once when the drag begins; each move traces the two legs back
+    // and measures the path.
     let snap = |p| lumen.snap(p, "stop").expect("inside");
-    let before = lumen.tree(snap(case.from), &progress).expect("tree");
-    let after = lumen.tree(snap(case.to), &progress).expect("tree");
+    let stops = vec![
+        (case.from, "entry".to_string()),
+        (mid, "waypoint 1".to_string()),
+        (case.to, "target".to_string()),
+    ];
     group.bench_function("tree from a stop (once per drag)", |b| {
         b.iter(|| lumen.tree(snap(case.from), &progress).expect("tree"))
     });
+    group.bench_function(
+        "drag begins: both trees (in parallel) and the fixed legs",
+        |b| b.iter(|| Replan::new(&lumen, &stops, 1, &progress).expect("ready")),
+    );
+    let replan = Replan::new(&lumen, &stops, 1, &progress).expect("ready");
     group.bench_function(
         "re-plan after a waypoint drag: legs traced + measures",
         |b| {
             b.iter(|| {
                 step += 1;
-                let via = moved(step);
-                let mut p = lumen.path_in_tree(&before, via, "waypoint").expect("leg");
-                let back = lumen.path_in_tree(&after, via, "waypoint").expect("leg");
-                p.voxels.extend(back.voxels.into_iter().rev().skip(1));
+                let p = replan.path(&lumen, moved(step)).expect("legs");
                 measure(&lumen, &p)
             })
         },

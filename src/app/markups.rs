@@ -27,7 +27,9 @@ use crate::plan::file::{self, PlanFile, Reference};
 use crate::plan::geometry::P;
 use crate::plan::placing::{self, Placement};
 use crate::plan::recovery::Recovery;
-use crate::plan::{History, Markup, MarkupKind, Plan, PlanEdit, PlanStructure, slicer};
+use crate::plan::{
+    CatheterPath, History, Markup, MarkupKind, Plan, PlanEdit, PlanStructure, slicer,
+};
 use crate::session::layout::SliceMapping;
 use crate::session::structures::Recipe;
 use crate::volume::display::{Plane, Slice};
@@ -96,6 +98,26 @@ impl PlanDoc {
             .is_ok()
         {
             self.edit(PlanEdit::SetPoints { id, points: now });
+        }
+    }
+
+    /// Shows a path as it is re-planned while one of its stops is dragged (no step yet:
+    /// the drag's end is one).
+    pub fn preview_path(&mut self, path: CatheterPath) {
+        let _ = self.plan.apply(PlanEdit::SetPath(path));
+    }
+
+    /// Ends a path drag that began at `before`: one undoable step, whatever it passed
+    /// through.
+    pub fn end_path_drag(&mut self, before: CatheterPath) {
+        let Some(now) = self.plan.paths.iter().find(|p| p.id == before.id).cloned() else {
+            return;
+        };
+        if now == before {
+            return;
+        }
+        if self.plan.apply(PlanEdit::SetPath(before)).is_ok() {
+            self.edit(PlanEdit::SetPath(now));
         }
     }
 
@@ -947,7 +969,12 @@ pub fn slice_input(
         let (u, v) = slice.pixel_of(&nalgebra::Point3::from(*p));
         Some(map.screen_of(u, v))
     };
-    point_drag(ui, response, doc, tool, &screen, &|pos| Some(patient(pos)))
+    (tool.placing.is_none()
+        && tool.drag.is_none()
+        && super::paths::stop_drag(ui, response, doc, &mut tool.paths, &screen, &|pos| {
+            Some(patient(pos))
+        }))
+        || point_drag(ui, response, doc, tool, &screen, &|pos| Some(patient(pos)))
         || placing_clicks(response, doc, tool, &|pos| Some(patient(pos)))
 }
 
@@ -1079,14 +1106,17 @@ pub fn input_3d(
         let (o, d) = cam.ray(f64::from(pos.x - r.min.x), f64::from(pos.y - r.min.y), w, h);
         picks.cast(ws, view, [o.x, o.y, o.z], [d.x, d.y, d.z])
     };
-    if tool.placing.is_some() || tool.drag.is_some() {
+    if tool.placing.is_some() || tool.drag.is_some() || tool.paths.drag.is_some() {
         tool.hover = response.hover_pos().and_then(hit);
     }
     let screen = |p: &P| {
         cam.pixel(&nalgebra::Point3::from(*p), w, h)
             .map(|(x, y)| (x + f64::from(r.min.x), y + f64::from(r.min.y)))
     };
-    let took = point_drag(ui, response, doc, tool, &screen, &hit)
+    let took = (tool.placing.is_none()
+        && tool.drag.is_none()
+        && super::paths::stop_drag(ui, response, doc, &mut tool.paths, &screen, &hit))
+        || point_drag(ui, response, doc, tool, &screen, &hit)
         || placing_clicks(response, doc, tool, &hit);
     tool.picks = picks;
     if let Some(pointer) = response.hover_pos() {

@@ -5,10 +5,13 @@
 //! (hovering the plot marks the point in 3D and on the slices; hovering the path in 3D
 //! marks it on the plot), the tube of the device's diameter coloured by clearance in the
 //! 3D scene, and where a path could not be planned, where the lumen breaks. The planning
-//! and the geometry are the core's (`plan::path`); this module only shows and asks.
+//! and the geometry are the core's (`plan::path`); this module only shows and asks. The
+//! vessel is chosen among the plan's structures; a path's entry, waypoints and target are
+//! dragged in any view and the path follows live (trees grown once per drag on a worker
+//! thread, each move traced back through them), the drag one undoable step.
 
 use std::collections::HashMap;
-use std::sync::mpsc::{Receiver, channel};
+use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex};
 
 use bevy::asset::RenderAssetUsages;
@@ -22,10 +25,13 @@ use super::scene::SceneRedraw;
 use super::state::{Step, ViewState, Workspace};
 use crate::plan::geometry::P;
 use crate::plan::path::devices::Concern;
-use crate::plan::path::{Catalogue, Lumen, PathError, PlanningError, fit, reformat, section, tube};
-use crate::plan::{CatheterPath, PathVessel, PlanEdit};
+use crate::plan::path::{
+    Catalogue, Lumen, PathError, PathReport, PlanningError, Replan, fit, measure, reformat,
+    section, tube,
+};
+use crate::plan::{CatheterPath, PathVessel, PlanEdit, PlanStructure};
 use crate::progress::Progress;
-use crate::segment::Preset;
+use crate::segment::{Preset, ValueRange};
 use crate::session::structures::Source;
 
 /// Colours of new paths, in turn.
@@ -39,7 +45,7 @@ const COLOURS: [[f32; 3]; 4] = [
 type CprKey = (u64, usize, bool, u64, u64, u64, u64);
 
 /// What a planning job hands back: the path and the lumen it ran through, or why not.
-type JobResult = Result<(CatheterPath, Arc<Lumen>), Failure>;
+type JobResult = Result<(CatheterPath, (LumenKey, Arc<Lumen>)), Failure>;
 
 /// A path being planned in the background.
 pub struct PlanJob {
@@ -47,8 +53,11 @@ pub struct PlanJob {
     pub progress: Progress,
 }
 
-/// The lumen of a path, kept for its cross-sections: ready, or being grown again (a path
-/// read from a plan file).
+/// How a lumen was made: its values and seeds.
+type LumenKey = (ValueRange, Vec<P>);
+
+/// The lumen of a path, kept for its cross-sections and for dragging its stops: ready, or
+/// being grown again (a path read from a plan file, or its vessel's recipe changed).
 enum LumenSlot {
     Ready(Arc<Lumen>),
     Growing(Mutex<Receiver<Option<Lumen>>>),
@@ -90,9 +99,49 @@ pub struct PathUi {
     pub playing: bool,
     fly_tick: Option<std::time::Instant>,
     fly: Option<((u64, usize), egui::TextureHandle)>,
-    /// Each path's lumen, for the volume of `lumens_revision`.
-    lumens: HashMap<u64, LumenSlot>,
+    /// Each path's lumen and what it was made from, for the volume of `lumens_revision`.
+    lumens: HashMap<u64, (LumenKey, LumenSlot)>,
     lumens_revision: u64,
+    /// The vessel new paths are planned in: a structure of the plan, or (None) the vessels
+    /// preset grown from the entry.
+    pub vessel: Option<u64>,
+    /// A stop being dragged, re-planned live.
+    pub drag: Option<StopDrag>,
+}
+
+/// What the drag's worker answers: ready (the trees are grown), cannot start, or the path
+/// for the `seq`-th move (or why there is none there).
+enum DragAnswer {
+    Ready,
+    Failed(String),
+    Planned {
+        seq: usize,
+        at: P,
+        report: Box<PathReport>,
+    },
+    Refused {
+        seq: usize,
+        failure: Failure,
+    },
+}
+
+/// A stop of a path being dragged: the path as it was, which stop, and the worker that
+/// re-plans it for each move (trees grown once, each move traced back through them).
+pub struct StopDrag {
+    pub path_id: u64,
+    pub index: usize,
+    before: CatheterPath,
+    moves: Option<Sender<(usize, P)>>,
+    answers: Mutex<Receiver<DragAnswer>>,
+    progress: Progress,
+    /// The last move sent, and the last answered.
+    asked: usize,
+    answered: usize,
+    /// Where the last move asked the stop to be.
+    at: Option<P>,
+    /// The pointer was let go: the drag ends when the last move is answered.
+    released: bool,
+    pub ready: bool,
 }
 
 impl PathUi {
@@ -103,8 +152,36 @@ impl PathUi {
             return;
         }
         let volume = loaded.volume.clone();
-        let id = doc.plan.new_id();
+        let vessel = match self.vessel {
+            Some(id) if doc.plan.structures.iter().any(|s| s.id == id) => {
+                PathVessel::Structure { id }
+            }
+            _ => PathVessel::Grown {
+                source: Source::Preset {
+                    preset: Preset::Vessels.name().to_string(),
+                    min_hu: None,
+                },
+                seeds_lps_mm: Vec::new(),
+            },
+        };
         let n = doc.plan.paths.len();
+        let probe = CatheterPath::through(
+            0,
+            format!("Path {}", n + 1),
+            vessel,
+            &stops,
+            COLOURS[n % COLOURS.len()],
+        );
+        let (range, seeds) = match probe.lumen_recipe(&doc.plan.structures) {
+            Ok(r) => r,
+            Err(message) => {
+                self.failure = Some(Failure { message, gap: None });
+                return;
+            }
+        };
+        let key: LumenKey = (range, seeds.clone());
+        let mut path = probe;
+        path.id = doc.plan.new_id();
         let progress = Progress::new();
         let p = progress.clone();
         let (tx, rx) = channel();
@@ -126,35 +203,16 @@ impl PathUi {
             .name("twinplan-path".into())
             .spawn(move || {
                 crate::work::lower_priority();
-                let range = Preset::Vessels.range();
-                let out =
-                    crate::work::run(|| crate::plan::path::plan(&volume, &named, range, &[], &p));
+                let out = crate::work::run(|| {
+                    crate::plan::path::plan(&volume, &named, range, &seeds, &p)
+                });
                 let result = match out {
                     Ok(planned) => Ok((
                         CatheterPath {
-                            id,
-                            name: format!("Path {}", n + 1),
-                            vessel: PathVessel::Grown {
-                                source: Source::Preset {
-                                    preset: Preset::Vessels.name().to_string(),
-                                    min_hu: None,
-                                },
-                                seeds_lps_mm: Vec::new(),
-                            },
-                            entry_lps_mm: named[0].0,
-                            waypoints_lps_mm: named[1..named.len() - 1]
-                                .iter()
-                                .map(|s| s.0)
-                                .collect(),
-                            target_lps_mm: named[named.len() - 1].0,
-                            device: None,
-                            colour: COLOURS[n % COLOURS.len()],
-                            visible: true,
                             report: Some(planned.report),
-                            fit: None,
-                            problem: None,
+                            ..path
                         },
-                        Arc::new(planned.lumen),
+                        (key, Arc::new(planned.lumen)),
                     )),
                     Err(e) => Err(failure(&e, &named)),
                 };
@@ -186,11 +244,11 @@ impl PathUi {
             Err(_) => Err(std::sync::mpsc::TryRecvError::Disconnected),
         };
         match received {
-            Ok(Ok((path, lumen))) => {
+            Ok(Ok((path, (key, lumen)))) => {
                 let id = path.id;
                 if doc.edit(PlanEdit::AddPath(path)) {
                     self.selected = Some(id);
-                    self.lumens.insert(id, LumenSlot::Ready(lumen));
+                    self.lumens.insert(id, (key, LumenSlot::Ready(lumen)));
                 }
                 self.job = None;
             }
@@ -266,61 +324,42 @@ impl PathUi {
     }
 
     /// The lumen of `path` when it is at hand; otherwise it is grown again in the
-    /// background from the path's vessel recipe (None until then).
-    fn lumen(&mut self, ws: &Workspace, path: &CatheterPath) -> Option<Arc<Lumen>> {
+    /// background from the path's vessel recipe (None until then, and when it has none).
+    fn lumen(
+        &mut self,
+        ws: &Workspace,
+        structures: &[PlanStructure],
+        path: &CatheterPath,
+    ) -> Option<Arc<Lumen>> {
         if self.lumens_revision != ws.volume_revision {
             self.lumens.clear();
             self.lumens_revision = ws.volume_revision;
         }
-        if let Some(LumenSlot::Growing(rx)) = self.lumens.get(&path.id) {
+        let Ok(key) = path.lumen_recipe(structures) else {
+            return None;
+        };
+        if let Some((made, LumenSlot::Growing(rx))) = self.lumens.get(&path.id)
+            && *made == key
+        {
             let got = rx.lock().ok().map(|rx| rx.try_recv());
-            match got {
-                Some(Ok(Some(l))) => {
-                    self.lumens.insert(path.id, LumenSlot::Ready(Arc::new(l)));
-                }
-                Some(Err(std::sync::mpsc::TryRecvError::Empty)) => {}
-                _ => {
-                    self.lumens.insert(path.id, LumenSlot::Failed);
-                }
+            let slot = match got {
+                Some(Ok(Some(l))) => Some(LumenSlot::Ready(Arc::new(l))),
+                Some(Err(std::sync::mpsc::TryRecvError::Empty)) => None,
+                _ => Some(LumenSlot::Failed),
+            };
+            if let Some(slot) = slot {
+                self.lumens.insert(path.id, (key.clone(), slot));
             }
         }
         match self.lumens.get(&path.id) {
-            Some(LumenSlot::Ready(l)) => return Some(l.clone()),
-            Some(_) => return None,
-            None => {}
+            Some((made, LumenSlot::Ready(l))) if *made == key => return Some(l.clone()),
+            Some((made, _)) if *made == key => return None,
+            _ => {}
         }
         let volume = ws.loaded.as_ref()?.volume.clone();
-        let PathVessel::Grown {
-            source,
-            seeds_lps_mm,
-        } = &path.vessel
-        else {
-            self.lumens.insert(path.id, LumenSlot::Failed);
-            return None;
-        };
-        let range = match source {
-            Source::Preset { preset, min_hu } => Preset::from_name(preset).map(|p| {
-                let mut r = p.range();
-                if let Some(lo) = min_hu {
-                    r = crate::segment::ValueRange::new(r.lo.max(*lo), r.hi);
-                }
-                r
-            }),
-            Source::Range { lo, hi } => Some(crate::segment::ValueRange::new(*lo, *hi)),
-            Source::Outline => None,
-        };
-        let Some(range) = range else {
-            self.lumens.insert(path.id, LumenSlot::Failed);
-            return None;
-        };
-        let seeds: Vec<nalgebra::Point3<f64>> = if seeds_lps_mm.is_empty() {
-            vec![nalgebra::Point3::from(path.entry_lps_mm)]
-        } else {
-            seeds_lps_mm
-                .iter()
-                .map(|p| nalgebra::Point3::from(*p))
-                .collect()
-        };
+        let (range, seeds) = key.clone();
+        let seeds: Vec<nalgebra::Point3<f64>> =
+            seeds.iter().map(|p| nalgebra::Point3::from(*p)).collect();
         let (tx, rx) = channel();
         let spawned = std::thread::Builder::new()
             .name("twinplan-lumen".into())
@@ -333,13 +372,262 @@ impl PathUi {
             });
         self.lumens.insert(
             path.id,
-            match spawned {
-                Ok(_) => LumenSlot::Growing(Mutex::new(rx)),
-                Err(_) => LumenSlot::Failed,
-            },
+            (
+                key,
+                match spawned {
+                    Ok(_) => LumenSlot::Growing(Mutex::new(rx)),
+                    Err(_) => LumenSlot::Failed,
+                },
+            ),
         );
         None
     }
+
+    /// The lumen of `path` when it is ready and still made as the path's vessel says.
+    fn ready_lumen(&self, structures: &[PlanStructure], path: &CatheterPath) -> Option<Arc<Lumen>> {
+        let key = path.lumen_recipe(structures).ok()?;
+        match self.lumens.get(&path.id) {
+            Some((made, LumenSlot::Ready(l))) if *made == key => Some(l.clone()),
+            _ => None,
+        }
+    }
+}
+
+impl PathUi {
+    /// Begins dragging stop `index` of `path`: a worker grows the trees from the stops
+    /// beside it in the path's lumen, then re-plans the path for every move it is sent.
+    fn begin_drag(
+        &mut self,
+        structures: &[PlanStructure],
+        path: &CatheterPath,
+        index: usize,
+    ) -> Result<(), String> {
+        let lumen = self.ready_lumen(structures, path).ok_or_else(|| {
+            "the vessel is still being prepared for this path: try again in a moment".to_string()
+        })?;
+        let stops = path.stops();
+        let (to_worker, moves) = channel::<(usize, P)>();
+        let (tx, answers) = channel();
+        let progress = Progress::new();
+        let p = progress.clone();
+        std::thread::Builder::new()
+            .name("twinplan-path-drag".into())
+            .spawn(move || {
+                let replan = crate::work::run(|| Replan::new(&lumen, &stops, index, &p));
+                let replan = match replan {
+                    Ok(r) => r,
+                    Err(e) => {
+                        let _ = tx.send(DragAnswer::Failed(e.to_string()));
+                        return;
+                    }
+                };
+                if tx.send(DragAnswer::Ready).is_err() {
+                    return;
+                }
+                // Only the newest move matters: the ones it overtook are dropped.
+                while let Ok((mut seq, mut at)) = moves.recv() {
+                    while let Ok((s, q)) = moves.try_recv() {
+                        (seq, at) = (s, q);
+                    }
+                    let answer = match replan.path(&lumen, at) {
+                        Ok(voxels) => DragAnswer::Planned {
+                            seq,
+                            at,
+                            report: Box::new(measure(&lumen, &voxels)),
+                        },
+                        Err(e) => DragAnswer::Refused {
+                            seq,
+                            failure: failure(
+                                &PlanningError::Path(e),
+                                &[(at, stops[index].1.clone())],
+                            ),
+                        },
+                    };
+                    if tx.send(answer).is_err() {
+                        return;
+                    }
+                }
+            })
+            .map_err(|e| format!("cannot start re-planning: {e}"))?;
+        self.failure = None;
+        self.drag = Some(StopDrag {
+            path_id: path.id,
+            index,
+            before: path.clone(),
+            moves: Some(to_worker),
+            answers: Mutex::new(answers),
+            progress,
+            asked: 0,
+            answered: 0,
+            at: None,
+            released: false,
+            ready: false,
+        });
+        Ok(())
+    }
+
+    /// The dragged stop is asked to be at `p`.
+    fn drag_move(&mut self, p: P) {
+        let Some(d) = &mut self.drag else { return };
+        if d.at == Some(p) || d.released {
+            return;
+        }
+        if let Some(tx) = &d.moves {
+            d.asked += 1;
+            d.at = Some(p);
+            if tx.send((d.asked, p)).is_err() {
+                d.moves = None;
+            }
+        }
+    }
+
+    /// Takes the drag worker's answers: each planned move shows in the plan at once (no
+    /// step of its own); when the pointer is let go and the last move is answered, the
+    /// drag becomes one undoable step from where it began. A move out of the lumen's reach
+    /// leaves the path where it last was and shows where the lumen breaks.
+    pub fn poll_drag(&mut self, doc: &mut PlanDoc) {
+        let Some(d) = &mut self.drag else { return };
+        let mut answers = Vec::new();
+        if let Ok(rx) = d.answers.lock() {
+            while let Ok(a) = rx.try_recv() {
+                answers.push(a);
+            }
+        }
+        let mut failed = None;
+        for a in answers {
+            match a {
+                DragAnswer::Ready => d.ready = true,
+                DragAnswer::Failed(message) => failed = Some(message),
+                DragAnswer::Planned { seq, at, report } => {
+                    d.answered = seq;
+                    let mut moved = d.before.clone();
+                    let stop = if d.index == 0 {
+                        Some(&mut moved.entry_lps_mm)
+                    } else if d.index == d.before.waypoints_lps_mm.len() + 1 {
+                        Some(&mut moved.target_lps_mm)
+                    } else {
+                        moved.waypoints_lps_mm.get_mut(d.index - 1)
+                    };
+                    if let Some(stop) = stop {
+                        *stop = at;
+                    }
+                    // A lumen grown from the entry stays the one it was grown in.
+                    if d.index == 0
+                        && let PathVessel::Grown { seeds_lps_mm, .. } = &mut moved.vessel
+                        && seeds_lps_mm.is_empty()
+                    {
+                        seeds_lps_mm.push(d.before.entry_lps_mm);
+                    }
+                    moved.fit = moved.device.as_ref().map(|dev| fit(&report, dev));
+                    moved.report = Some(*report);
+                    moved.problem = None;
+                    doc.preview_path(moved);
+                    self.failure = None;
+                }
+                DragAnswer::Refused { seq, failure } => {
+                    d.answered = seq;
+                    self.failure = Some(failure);
+                }
+            }
+        }
+        if let Some(message) = failed {
+            d.progress.cancel();
+            doc.end_path_drag(d.before.clone());
+            self.failure = Some(Failure { message, gap: None });
+            self.drag = None;
+            return;
+        }
+        if d.released && (d.answered == d.asked || d.moves.is_none()) {
+            d.moves = None;
+            d.progress.cancel();
+            let before = d.before.clone();
+            let which = before.stops().get(d.index).map(|s| s.1.clone());
+            self.drag = None;
+            doc.end_path_drag(before);
+            // Let go where there is no path: say where the stop stayed.
+            if let (Some(f), Some(which)) = (&mut self.failure, which) {
+                f.message = format!(
+                    "The {which} stays at its last place inside the vessel: {}",
+                    f.message
+                );
+            }
+        }
+    }
+}
+
+/// The stop of a visible, planned path nearest `pos` on screen within `radius` pixels:
+/// path id and stop index.
+fn grab_stop(
+    doc: &PlanDoc,
+    screen: &dyn Fn(&P) -> Option<(f64, f64)>,
+    pos: Pos2,
+    radius: f64,
+) -> Option<(u64, usize)> {
+    let mut best: Option<(f64, u64, usize)> = None;
+    for path in doc.plan.paths.iter().filter(|p| p.visible) {
+        if report_of(path).is_none() {
+            continue;
+        }
+        for (i, (p, _)) in path.stops().iter().enumerate() {
+            if let Some((x, y)) = screen(p) {
+                let d = (x - f64::from(pos.x)).hypot(y - f64::from(pos.y));
+                if d <= radius && best.is_none_or(|b| d < b.0) {
+                    best = Some((d, path.id, i));
+                }
+            }
+        }
+    }
+    best.map(|(_, id, i)| (id, i))
+}
+
+/// Grabbing, moving and dropping a path's stop (entry, waypoint or target) with the
+/// primary button in a slice or the 3D view: the path is re-planned as it moves (off the
+/// UI thread), and the drag is one undoable step. True when it took the input.
+pub fn stop_drag(
+    ui: &egui::Ui,
+    response: &egui::Response,
+    doc: &mut PlanDoc,
+    pui: &mut PathUi,
+    screen: &dyn Fn(&P) -> Option<(f64, f64)>,
+    patient: &dyn Fn(Pos2) -> Option<P>,
+) -> bool {
+    pui.poll_drag(doc);
+    let primary = ui.input(|i| i.pointer.primary_down() && !i.modifiers.shift);
+    if pui.drag.is_none()
+        && response.drag_started()
+        && primary
+        && let Some(pos) = ui
+            .input(|i| i.pointer.press_origin())
+            .or_else(|| response.interact_pointer_pos())
+        && let Some((id, index)) = grab_stop(doc, screen, pos, 8.0)
+        && let Some(path) = doc.plan.paths.iter().find(|p| p.id == id).cloned()
+    {
+        pui.selected = Some(id);
+        if let Err(message) = pui.begin_drag(&doc.plan.structures, &path, index) {
+            pui.failure = Some(Failure { message, gap: None });
+            return true;
+        }
+    }
+    let Some(d) = &mut pui.drag else {
+        return false;
+    };
+    ui.ctx().request_repaint();
+    if d.released {
+        return false;
+    }
+    if response.dragged()
+        && let Some(pos) = response.interact_pointer_pos()
+        && let Some(p) = patient(pos)
+    {
+        pui.drag_move(p);
+    }
+    if response.drag_stopped() || !ui.input(|i| i.pointer.primary_down()) {
+        if let Some(d) = &mut pui.drag {
+            d.released = true;
+        }
+        pui.poll_drag(doc);
+    }
+    true
 }
 
 /// What the user is told when planning fails; where the lumen breaks, for the views.
@@ -372,12 +660,75 @@ fn colour32(c: [f32; 3]) -> Color32 {
     Color32::from_rgb(b(c[0]), b(c[1]), b(c[2]))
 }
 
+/// The vessel new paths are planned in: the vessels preset grown from the entry, or one
+/// of the plan's structures made of image values (e.g. the vessels grown from a seed in
+/// the aorta, so a path cannot stray into a vein or bone of the same values).
+fn vessel_choice(ui: &mut egui::Ui, doc: &PlanDoc, pui: &mut PathUi) {
+    let usable: Vec<&PlanStructure> = doc
+        .plan
+        .structures
+        .iter()
+        .filter(|s| s.recipe.range_of().is_some())
+        .collect();
+    if pui
+        .vessel
+        .is_some_and(|id| usable.iter().all(|s| s.id != id))
+    {
+        pui.vessel = None;
+    }
+    let preset = "vessels, grown from the entry";
+    let current = pui
+        .vessel
+        .and_then(|id| usable.iter().find(|s| s.id == id))
+        .map_or(preset.to_string(), |s| describe_structure(s));
+    ui.horizontal(|ui| {
+        ui.label("Vessel");
+        egui::ComboBox::from_id_salt("path-vessel")
+            .selected_text(current)
+            .width(230.0)
+            .show_ui(ui, |ui| {
+                ui.selectable_value(&mut pui.vessel, None, preset)
+                    .on_hover_text(
+                        "Contrast-filled blood (the vessels preset) connected to the entry",
+                    );
+                for s in &usable {
+                    ui.selectable_value(&mut pui.vessel, Some(s.id), describe_structure(s))
+                        .on_hover_text(
+                            "The voxels of this structure's values connected to its seeds \
+                             (to the entry when it has none)",
+                        );
+                }
+            })
+            .response
+            .on_hover_text("The lumen new paths are planned in");
+    });
+}
+
+/// A structure's name with how it is made, for the vessel list.
+fn describe_structure(s: &PlanStructure) -> String {
+    let range = s.recipe.range_of();
+    let values = range.map_or(String::new(), |r| format!(" ({:.0}..{:.0})", r.lo, r.hi));
+    let seeds = match s.recipe.seeds_mm.len() {
+        0 => String::new(),
+        1 => ", seeded".to_string(),
+        n => format!(", {n} seeds"),
+    };
+    format!("{}{values}{seeds}", s.recipe.name)
+}
+
 /// The paths panel: a path tool button, each path's row, the selected path's plot.
 pub fn paths_panel(ui: &mut egui::Ui, ws: &Workspace, doc: &mut PlanDoc, tool: &mut MarkupTool) {
     if let Some(stops) = tool.paths.stops.take() {
         tool.paths.start(ws, doc, stops);
     }
     tool.paths.poll(doc);
+    tool.paths.poll_drag(doc);
+    // The planned paths' lumens are made ready ahead, so a stop can be dragged at once.
+    for path in doc.plan.paths.iter().filter(|p| p.visible) {
+        if report_of(path).is_some() {
+            let _ = tool.paths.lumen(ws, &doc.plan.structures, path);
+        }
+    }
     // Another tool chosen, or Escape: the path placement is over.
     if tool
         .placing
@@ -397,7 +748,7 @@ pub fn paths_panel(ui: &mut egui::Ui, ws: &Workspace, doc: &mut PlanDoc, tool: &
             .on_hover_text(
                 "Click the entry (e.g. the common femoral artery), any waypoints, then the \
                  target, in 3D or on a slice; Enter or a double click plans the centred path \
-                 through the vessels' lumen",
+                 through the chosen vessel's lumen. Drag a path's stops afterwards to re-plan it",
             );
         if button.clicked() {
             if placing {
@@ -409,6 +760,7 @@ pub fn paths_panel(ui: &mut egui::Ui, ws: &Workspace, doc: &mut PlanDoc, tool: &
             }
         }
     });
+    vessel_choice(ui, doc, &mut tool.paths);
     if tool.paths.placing && tool.placing.is_some() {
         let n = tool.placing.as_ref().map_or(0, |p| p.points.len());
         let next = match n {
@@ -428,6 +780,16 @@ pub fn paths_panel(ui: &mut egui::Ui, ws: &Workspace, doc: &mut PlanDoc, tool: &
             if ui.small_button("Cancel").clicked() {
                 job.progress.cancel();
             }
+        });
+    }
+    if let Some(d) = &tool.paths.drag {
+        ui.horizontal(|ui| {
+            ui.spinner();
+            ui.label(if d.ready {
+                "re-planning as the stop moves…"
+            } else {
+                "getting the vessel ready for the drag…"
+            });
         });
     }
     if let Some(f) = &tool.paths.failure {
@@ -473,6 +835,14 @@ pub fn paths_panel(ui: &mut egui::Ui, ws: &Workspace, doc: &mut PlanDoc, tool: &
             }
         });
         ui.label(RichText::new(path.label()).small());
+        ui.label(
+            RichText::new(format!(
+                "in {} · drag its stops in a view to re-plan",
+                path.vessel_label(&doc.plan.structures)
+            ))
+            .small()
+            .weak(),
+        );
         let current = path
             .device
             .as_ref()
@@ -563,7 +933,9 @@ pub fn profile_panel(
         .resizable(true)
         .default_size(330.0)
         .min_size(200.0)
-        .show(root, |ui| plot(ui, ws, view, path, pui));
+        .show(root, |ui| {
+            plot(ui, ws, view, &doc.plan.structures, path, pui)
+        });
 }
 
 /// The selected path's diameters and curvature along it; the hovered point is marked and
@@ -572,6 +944,7 @@ fn plot(
     ui: &mut egui::Ui,
     ws: &Workspace,
     view: &ViewState,
+    structures: &[PlanStructure],
     path: &CatheterPath,
     pui: &mut PathUi,
 ) {
@@ -641,7 +1014,7 @@ fn plot(
     });
     let height = (ui.available_height() - 22.0).max(250.0);
     let width = ui.available_width();
-    let lumen = pui.lumen(ws, path);
+    let lumen = pui.lumen(ws, structures, path);
     let cpr = pui.cpr_texture(ui.ctx(), ws, view, path);
     let (shown, curved, reformatted) = ui
         .horizontal(|ui| {
@@ -1379,5 +1752,120 @@ pub struct PathsPlugin;
 impl Plugin for PathsPlugin {
     fn build(&self, app: &mut App) {
         app.add_systems(Update, sync_tubes.in_set(Step::Follow));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::path::search::tests::u_tube;
+
+    /// A planned path in the U-tube: entry low in one leg, target low in the other.
+    fn planned(lumen: &Lumen) -> CatheterPath {
+        let mut path = CatheterPath::through(
+            1,
+            "Path 1".into(),
+            PathVessel::Grown {
+                source: Source::Range { lo: 0.5, hi: 1.5 },
+                seeds_lps_mm: vec![[15.0, 15.0, 20.0]],
+            },
+            &[[15.0, 15.0, 20.0], [45.0, 15.0, 20.0]],
+            COLOURS[0],
+        );
+        let voxels = lumen.path(&path.stops(), &Progress::new()).expect("path");
+        path.report = Some(measure(lumen, &voxels));
+        path
+    }
+
+    /// Polls until the drag is over (the worker answers in well under a second here).
+    fn settle(pui: &mut PathUi, doc: &mut PlanDoc) {
+        let start = std::time::Instant::now();
+        while pui.drag.is_some() {
+            assert!(start.elapsed().as_secs() < 30, "the drag never ended");
+            pui.poll_drag(doc);
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+
+    #[test]
+    fn dragging_a_stop_re_plans_the_path_and_is_one_undoable_step() {
+        let lumen = Arc::new(Lumen::new(&u_tube(5.0, 0), &Progress::new()).expect("lumen"));
+        let path = planned(&lumen);
+        let mut doc = PlanDoc::default();
+        assert!(doc.edit(PlanEdit::AddPath(path.clone())));
+        let mut pui = PathUi::default();
+        let key = path.lumen_recipe(&[]).expect("recipe");
+        pui.lumens
+            .insert(path.id, (key, LumenSlot::Ready(lumen.clone())));
+
+        // The target dragged up the leg and then into the bend.
+        pui.begin_drag(&[], &path, 1).expect("drag starts");
+        pui.drag_move([45.0, 15.0, 40.0]);
+        pui.drag_move([40.0, 15.0, 72.0]);
+        if let Some(d) = &mut pui.drag {
+            d.released = true;
+        }
+        settle(&mut pui, &mut doc);
+        let now = doc.plan.paths[0].clone();
+        assert_eq!(now.target_lps_mm, [40.0, 15.0, 72.0]);
+        // The figures are those of a path planned afresh through the moved target.
+        let fresh = measure(
+            &lumen,
+            &lumen.path(&now.stops(), &Progress::new()).expect("path"),
+        );
+        let report = now.report.as_ref().expect("report");
+        assert!((report.length_mm - fresh.length_mm).abs() < 1e-6);
+        assert!(report.length_mm < path.report.as_ref().expect("report").length_mm);
+        // One step back to where the drag began.
+        assert!(doc.undo().is_some());
+        assert_eq!(doc.plan.paths[0], path);
+        assert!(doc.undo().is_some()); // the path's addition
+        assert!(doc.plan.paths.is_empty());
+    }
+
+    #[test]
+    fn a_stop_dragged_out_of_reach_stays_at_the_last_reachable_place() {
+        let lumen = Arc::new(Lumen::new(&u_tube(5.0, 0), &Progress::new()).expect("lumen"));
+        let mut path = planned(&lumen);
+        path.device = Some(Catalogue::bundled().devices[0].clone());
+        let mut doc = PlanDoc::default();
+        assert!(doc.edit(PlanEdit::AddPath(path.clone())));
+        let mut pui = PathUi::default();
+        let key = path.lumen_recipe(&[]).expect("recipe");
+        pui.lumens.insert(path.id, (key, LumenSlot::Ready(lumen)));
+        // The entry: first along its leg, then into the separate tube beside the U.
+        pui.begin_drag(&[], &path, 0).expect("drag starts");
+        pui.drag_move([15.0, 15.0, 30.0]);
+        // Let the first move be answered before the next.
+        let start = std::time::Instant::now();
+        while pui.drag.as_ref().is_some_and(|d| d.answered < 1) {
+            assert!(start.elapsed().as_secs() < 30);
+            pui.poll_drag(&mut doc);
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        pui.drag_move([63.0, 15.0, 30.0]);
+        if let Some(d) = &mut pui.drag {
+            d.released = true;
+        }
+        settle(&mut pui, &mut doc);
+        let now = &doc.plan.paths[0];
+        assert_eq!(now.entry_lps_mm, [15.0, 15.0, 30.0]);
+        // The device's fit follows the moved path; the lumen stays the one it was grown in.
+        assert!(now.fit.is_some());
+        assert_eq!(now.lumen_recipe(&[]), path.lumen_recipe(&[]));
+        // Where the lumen breaks is shown, never bridged.
+        let f = pui.failure.as_ref().expect("the refusal is said");
+        assert!(f.message.contains("cannot be reached"), "{}", f.message);
+        assert!(f.message.starts_with("The entry stays at its last place"));
+        assert!(f.gap.is_some());
+    }
+
+    #[test]
+    fn a_drag_needs_the_paths_lumen_ready() {
+        let lumen = Lumen::new(&u_tube(5.0, 0), &Progress::new()).expect("lumen");
+        let path = planned(&lumen);
+        let mut pui = PathUi::default();
+        assert!(pui.begin_drag(&[], &path, 0).is_err());
+        assert!(pui.drag.is_none());
     }
 }

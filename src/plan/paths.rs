@@ -7,8 +7,10 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::PlanStructure;
 use super::geometry::P;
 use super::path::{Device, Fit, PathReport};
+use crate::segment::ValueRange;
 use crate::session::structures::Source;
 
 /// The vessel a path runs through.
@@ -54,6 +56,36 @@ pub struct CatheterPath {
 }
 
 impl CatheterPath {
+    /// A visible path not planned yet through `stops` (entry, any waypoints, target; at
+    /// least the entry), without a device.
+    pub fn through(
+        id: u64,
+        name: String,
+        vessel: PathVessel,
+        stops: &[P],
+        colour: [f32; 3],
+    ) -> Self {
+        let entry = stops.first().copied().unwrap_or_default();
+        let target = stops.last().copied().unwrap_or(entry);
+        CatheterPath {
+            id,
+            name,
+            vessel,
+            entry_lps_mm: entry,
+            waypoints_lps_mm: stops
+                .get(1..stops.len().saturating_sub(1))
+                .unwrap_or_default()
+                .to_vec(),
+            target_lps_mm: target,
+            device: None,
+            colour,
+            visible: true,
+            report: None,
+            fit: None,
+            problem: None,
+        }
+    }
+
     /// Entry, waypoints and target in order, with the names errors use.
     pub fn stops(&self) -> Vec<(P, String)> {
         let mut out = vec![(self.entry_lps_mm, "entry".to_string())];
@@ -62,6 +94,71 @@ impl CatheterPath {
         }
         out.push((self.target_lps_mm, "target".to_string()));
         out
+    }
+
+    /// How its lumen is made: the values it takes and the points it is grown from (the
+    /// entry when there are none). A structure's recipe is looked up among `structures`
+    /// (the plan's); Err says why there is no lumen (the structure was removed, or it is
+    /// drawn from the image's outline rather than from values).
+    pub fn lumen_recipe(
+        &self,
+        structures: &[PlanStructure],
+    ) -> Result<(ValueRange, Vec<P>), String> {
+        let (range, seeds, name) = match &self.vessel {
+            PathVessel::Structure { id } => {
+                let s = structures
+                    .iter()
+                    .find(|s| s.id == *id)
+                    .ok_or("the vessel structure it was planned in is no longer in the plan")?;
+                (
+                    s.recipe.range_of(),
+                    s.recipe.seeds_mm.clone(),
+                    s.recipe.name.clone(),
+                )
+            }
+            PathVessel::Grown {
+                source,
+                seeds_lps_mm,
+            } => (
+                source.range(),
+                seeds_lps_mm.clone(),
+                vessel_source_name(source),
+            ),
+        };
+        let range = range.ok_or_else(|| {
+            format!("{name} is not made of image values, so it has no lumen to plan in")
+        })?;
+        let seeds = if seeds.is_empty() {
+            vec![self.entry_lps_mm]
+        } else {
+            seeds
+        };
+        Ok((range, seeds))
+    }
+
+    /// The vessel's name for the panel ("vessels, grown from the entry", a structure's name).
+    pub fn vessel_label(&self, structures: &[PlanStructure]) -> String {
+        match &self.vessel {
+            PathVessel::Structure { id } => structures
+                .iter()
+                .find(|s| s.id == *id)
+                .map_or_else(|| "a removed structure".into(), |s| s.recipe.name.clone()),
+            PathVessel::Grown {
+                source,
+                seeds_lps_mm,
+            } => {
+                let name = vessel_source_name(source);
+                if seeds_lps_mm.is_empty() {
+                    format!("{name}, grown from the entry")
+                } else {
+                    let n = seeds_lps_mm.len();
+                    format!(
+                        "{name}, grown from {n} seed{}",
+                        if n == 1 { "" } else { "s" }
+                    )
+                }
+            }
+        }
     }
 
     /// Whether every placed point is a finite position.
@@ -87,5 +184,89 @@ impl CatheterPath {
             (None, Some(p)) => format!("no path: {p}"),
             (None, None) => "not planned yet".into(),
         }
+    }
+}
+
+/// A vessel source's name: the preset's, or the range's values.
+fn vessel_source_name(source: &Source) -> String {
+    match source {
+        Source::Preset { preset, .. } => preset.replace('_', " "),
+        Source::Range { lo, hi } => format!("values {lo}..{hi}"),
+        Source::Outline => "the body outline".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::session::structures::Recipe;
+
+    fn path(vessel: PathVessel) -> CatheterPath {
+        let stops = [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [7.0, 8.0, 9.0]];
+        let p = CatheterPath::through(7, "Path 1".into(), vessel, &stops, [1.0, 0.0, 0.0]);
+        assert_eq!(p.stops().len(), 3);
+        assert_eq!(p.waypoints_lps_mm, vec![[4.0, 5.0, 6.0]]);
+        p
+    }
+
+    fn structure(id: u64, recipe: Recipe) -> PlanStructure {
+        PlanStructure {
+            id,
+            recipe,
+            visible: true,
+        }
+    }
+
+    #[test]
+    fn a_paths_lumen_comes_from_its_structure_or_its_own_recipe() {
+        use crate::segment::Preset;
+        let seeded = Recipe::preset(Preset::Vessels).with_seeds(vec![[0.0, 0.0, -130.0]]);
+        let range = Recipe::range_of(&seeded).expect("a range");
+        let structures = vec![
+            structure(3, Recipe::preset(Preset::Bone)),
+            structure(4, seeded),
+            structure(5, Recipe::outline()),
+        ];
+        // A structure: its range and its seeds.
+        let p = path(PathVessel::Structure { id: 4 });
+        assert_eq!(
+            p.lumen_recipe(&structures),
+            Ok((range, vec![[0.0, 0.0, -130.0]]))
+        );
+        assert_eq!(p.vessel_label(&structures), "vessels");
+        // An unseeded one grows from the entry.
+        let bone = path(PathVessel::Structure { id: 3 });
+        let (r, seeds) = bone.lumen_recipe(&structures).expect("a lumen");
+        assert_eq!(r, Preset::Bone.range());
+        assert_eq!(seeds, vec![[1.0, 2.0, 3.0]]);
+        // Removed, or not made of values: said, not guessed.
+        let gone = path(PathVessel::Structure { id: 9 });
+        assert!(
+            gone.lumen_recipe(&structures)
+                .is_err_and(|e| e.contains("no longer"))
+        );
+        assert_eq!(gone.vessel_label(&structures), "a removed structure");
+        let outline = path(PathVessel::Structure { id: 5 });
+        assert!(
+            outline
+                .lumen_recipe(&structures)
+                .is_err_and(|e| e.contains("not made of image values"))
+        );
+        // Its own recipe.
+        let grown = path(PathVessel::Grown {
+            source: Source::Range {
+                lo: 150.0,
+                hi: 700.0,
+            },
+            seeds_lps_mm: vec![[9.0, 9.0, 9.0]],
+        });
+        assert_eq!(
+            grown.lumen_recipe(&[]),
+            Ok((ValueRange::new(150.0, 700.0), vec![[9.0, 9.0, 9.0]]))
+        );
+        assert_eq!(
+            grown.vessel_label(&[]),
+            "values 150..700, grown from 1 seed"
+        );
     }
 }

@@ -32,6 +32,21 @@ pub enum Source {
     Outline,
 }
 
+impl Source {
+    /// The value range it selects (None for the outline, whose threshold is the image's,
+    /// and for an unknown preset).
+    pub fn range(&self) -> Option<ValueRange> {
+        match self {
+            Source::Preset { preset, min_hu } => Preset::from_name(preset).map(|p| {
+                let r = p.range();
+                ValueRange::new(min_hu.map_or(r.lo, |m| m.max(r.lo)), r.hi)
+            }),
+            Source::Range { lo, hi } => Some(ValueRange::new(*lo, *hi)),
+            Source::Outline => None,
+        }
+    }
+}
+
 /// How a structure is made from the volume.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Recipe {
@@ -106,14 +121,7 @@ impl Recipe {
 
     /// The value range the recipe selects.
     pub fn range_of(&self) -> Option<ValueRange> {
-        match &self.source {
-            Source::Preset { preset, min_hu } => Preset::from_name(preset).map(|p| {
-                let r = p.range();
-                ValueRange::new(min_hu.map_or(r.lo, |m| m.max(r.lo)), r.hi)
-            }),
-            Source::Range { lo, hi } => Some(ValueRange::new(*lo, *hi)),
-            Source::Outline => None,
-        }
+        self.source.range()
     }
 
     /// Whether the recipe thresholds in HU, so makes sense only for CT.

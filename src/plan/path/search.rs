@@ -71,6 +71,8 @@ pub enum PathError {
     },
     #[error("the vessel's bounding box holds {voxels} voxels, more than a path search can index")]
     TooLarge { voxels: usize },
+    #[error("the path has no stop {0} to move")]
+    NoSuchStop(usize),
     #[error("cancelled")]
     Cancelled,
 }
@@ -361,6 +363,22 @@ impl Lumen {
             nearest_lps_mm: self.position(nearest),
             gap_mm,
         })
+    }
+
+    /// What `voxels` cost as a path (the searches' measure: each step's length times the
+    /// mean of 1/d² at its ends); infinite when a voxel is outside the lumen.
+    pub fn path_cost(&self, voxels: &[[usize; 3]]) -> f64 {
+        voxels
+            .windows(2)
+            .map(|w| match (self.number(w[0]), self.number(w[1])) {
+                (Some(a), Some(b)) => {
+                    distance(&self.position(w[0]), &self.position(w[1]))
+                        * 0.5
+                        * (self.rates[a] + self.rates[b])
+                }
+                _ => f64::INFINITY,
+            })
+            .sum()
     }
 
     /// The cheapest paths from `from` to every lumen voxel it reaches (Dijkstra over the
@@ -685,12 +703,12 @@ impl Open {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     /// A U-shaped tube of radius `r` mm (two straight legs along k joined by a bend), in
     /// 1 mm voxels with 1.5 mm slices; a second, separate tube beside it.
-    fn u_tube(r: f64, gap_slices: usize) -> Mask {
+    pub(crate) fn u_tube(r: f64, gap_slices: usize) -> Mask {
         let (ni, nj, nk) = (70, 30, 60);
         let geometry = Geometry::axis_aligned([ni, nj, nk], [1.0, 1.0, 1.5], [0.0, 0.0, 0.0]);
         let data = Array3::from_shape_fn((nk, nj, ni), |(k, j, i)| {
