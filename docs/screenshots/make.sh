@@ -31,6 +31,10 @@ cat > "$PATHS/recipes.json" <<'JSON'
 JSON
 r --layout 3d --recipes "$PATHS/recipes.json" --plan "$PATHS/access.twinplan.json" --out $D/paths-3d.png $S
 rm -r "$PATHS"
+# paths-drag.png is the running workstation caught mid-drag (render cannot hold a button):
+# `twinplan --plan P.twinplan.json sample_data/phantom_cta/dicom` on an Xvfb display, P planned
+# with `--via=20.0,12.0,-300.0` (the aorta's axis), the waypoint grabbed in the 3D view with
+# xdotool (mousedown, mousemove up 42 px in steps of 3), the screen grabbed before mouseup.
 if [ -d $TD ]; then
   r --out $D/ct-head.png $TD/head_ct/dicom
   r --out $D/ct-body.png $TD/totalsegmentator_ct/tests/reference_files/example_ct_dicom

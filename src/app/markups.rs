@@ -971,7 +971,7 @@ pub fn slice_input(
     };
     (tool.placing.is_none()
         && tool.drag.is_none()
-        && super::paths::stop_drag(ui, response, doc, &mut tool.paths, &screen, &|pos| {
+        && super::paths::stop_drag(ui, response, doc, &mut tool.paths, &screen, &|pos, _| {
             Some(patient(pos))
         }))
         || point_drag(ui, response, doc, tool, &screen, &|pos| Some(patient(pos)))
@@ -1113,9 +1113,20 @@ pub fn input_3d(
         cam.pixel(&nalgebra::Point3::from(*p), w, h)
             .map(|(x, y)| (x + f64::from(r.min.x), y + f64::from(r.min.y)))
     };
+    // A path's stop keeps its depth as it is dragged (not onto the skin in front of it).
+    let at_depth = |pos: Pos2, grabbed: &P| {
+        cam.at_depth_of(
+            &nalgebra::Point3::from(*grabbed),
+            f64::from(pos.x - r.min.x),
+            f64::from(pos.y - r.min.y),
+            w,
+            h,
+        )
+        .map(|q| [q.x, q.y, q.z])
+    };
     let took = (tool.placing.is_none()
         && tool.drag.is_none()
-        && super::paths::stop_drag(ui, response, doc, &mut tool.paths, &screen, &hit))
+        && super::paths::stop_drag(ui, response, doc, &mut tool.paths, &screen, &at_depth))
         || point_drag(ui, response, doc, tool, &screen, &hit)
         || placing_clicks(response, doc, tool, &hit);
     tool.picks = picks;

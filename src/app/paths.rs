@@ -98,7 +98,7 @@ pub struct PathUi {
     pub fly_mm: f64,
     pub playing: bool,
     fly_tick: Option<std::time::Instant>,
-    fly: Option<((u64, usize), egui::TextureHandle)>,
+    fly: Option<((u64, usize, u64), egui::TextureHandle)>,
     /// Each path's lumen and what it was made from, for the volume of `lumens_revision`.
     lumens: HashMap<u64, (LumenKey, LumenSlot)>,
     lumens_revision: u64,
@@ -289,7 +289,10 @@ impl PathUi {
             view.window.width.to_bits(),
             r.length_mm.to_bits(),
         );
-        if self.cpr.as_ref().is_none_or(|c| c.0 != key) {
+        // While a stop is dragged the path changes every frame: the last picture stays up
+        // (a texture replaced every frame is never shown) and is made again when it ends.
+        let dragging = self.drag.is_some() && self.cpr.is_some();
+        if !dragging && self.cpr.as_ref().is_none_or(|c| c.0 != key) {
             let half = 25.0;
             let step = 0.5;
             let kind = if self.cpr_stretched {
@@ -316,7 +319,15 @@ impl PathUi {
                 }
             }
             let image = egui::ColorImage::from_gray([f.rows, f.columns], &pixels);
-            let handle = ctx.load_texture("path-reformat", image, egui::TextureOptions::LINEAR);
+            // The texture is updated in place, so the last picture stays up while the path
+            // changes every frame (a stop being dragged).
+            let handle = match self.cpr.take() {
+                Some((_, mut handle, _, _)) => {
+                    handle.set(image, egui::TextureOptions::LINEAR);
+                    handle
+                }
+                None => ctx.load_texture("path-reformat", image, egui::TextureOptions::LINEAR),
+            };
             let length = (f.rows - 1) as f64 * step;
             self.cpr = Some((key, handle, length, half));
         }
@@ -582,14 +593,16 @@ fn grab_stop(
 
 /// Grabbing, moving and dropping a path's stop (entry, waypoint or target) with the
 /// primary button in a slice or the 3D view: the path is re-planned as it moves (off the
-/// UI thread), and the drag is one undoable step. True when it took the input.
+/// UI thread), and the drag is one undoable step. `patient` gives the point under the
+/// pointer for the stop where it was grabbed (in 3D it keeps that depth: the skin in front
+/// of a vessel is not where the stop goes). True when it took the input.
 pub fn stop_drag(
     ui: &egui::Ui,
     response: &egui::Response,
     doc: &mut PlanDoc,
     pui: &mut PathUi,
     screen: &dyn Fn(&P) -> Option<(f64, f64)>,
-    patient: &dyn Fn(Pos2) -> Option<P>,
+    patient: &dyn Fn(Pos2, &P) -> Option<P>,
 ) -> bool {
     pui.poll_drag(doc);
     let primary = ui.input(|i| i.pointer.primary_down() && !i.modifiers.shift);
@@ -615,9 +628,11 @@ pub fn stop_drag(
     if d.released {
         return false;
     }
+    let grabbed = d.before.stops().get(d.index).map(|s| s.0);
     if response.dragged()
         && let Some(pos) = response.interact_pointer_pos()
-        && let Some(p) = patient(pos)
+        && let Some(grabbed) = grabbed
+        && let Some(p) = patient(pos, &grabbed)
     {
         pui.drag_move(p);
     }
@@ -1252,8 +1267,10 @@ fn fly_view(
         placeholder(&painter, rect, "growing the lumen…");
         return;
     };
-    let key = (path.id, i);
-    if pui.fly.as_ref().is_none_or(|f| f.0 != key) {
+    // The path's length stands for its points: a re-planned path is drawn again.
+    let key = (path.id, i, r.length_mm.to_bits());
+    let dragging = pui.drag.is_some() && pui.fly.is_some();
+    if !dragging && pui.fly.as_ref().is_none_or(|f| f.0 != key) {
         let Some((eye, forward, up)) =
             crate::plan::path::flythrough::view_at(&r.points_lps_mm, i, 8.0)
         else {
@@ -1262,9 +1279,15 @@ fn fly_view(
         let f = crate::plan::path::flythrough::render(lumen, eye, forward, up, 90.0, 160);
         let pixels: Vec<u8> = f.rgb.iter().flat_map(|c| *c).collect();
         let image = egui::ColorImage::from_rgb([f.size, f.size], &pixels);
-        let handle = ui
-            .ctx()
-            .load_texture("path-fly", image, egui::TextureOptions::LINEAR);
+        let handle = match pui.fly.take() {
+            Some((_, mut handle)) => {
+                handle.set(image, egui::TextureOptions::LINEAR);
+                handle
+            }
+            None => ui
+                .ctx()
+                .load_texture("path-fly", image, egui::TextureOptions::LINEAR),
+        };
         pui.fly = Some((key, handle));
     }
     if let Some((_, tex)) = &pui.fly {

@@ -233,6 +233,28 @@ impl OrbitCamera {
         let dir_cam = Vector3::new(ndc_x * t * aspect, ndc_y * t, -1.0);
         (self.eye_mm(), (self.rotation * dir_cam).normalize())
     }
+
+    /// The point under pixel (x, y) at the depth of `anchor`: where the pixel's ray meets
+    /// the plane through `anchor` facing the camera. A point grabbed in 3D is moved in that
+    /// plane, so it keeps its depth whatever lies in front of it. None when the plane is
+    /// behind the eye.
+    pub fn at_depth_of(
+        &self,
+        anchor: &Point3<f64>,
+        x: f64,
+        y: f64,
+        width: f64,
+        height: f64,
+    ) -> Option<Point3<f64>> {
+        let forward = self.rotation * Vector3::new(0.0, 0.0, -1.0);
+        let (eye, d) = self.ray(x, y, width, height);
+        let along = d.dot(&forward);
+        let depth = (anchor - eye).dot(&forward);
+        if along <= 1e-9 || depth <= 0.0 {
+            return None;
+        }
+        Some(eye + d * (depth / along))
+    }
 }
 
 #[cfg(test)]
@@ -245,6 +267,30 @@ mod tests {
             &Point3::new(100.0, 100.0, 0.0),
             view,
         )
+    }
+
+    #[test]
+    fn a_point_dragged_in_3d_keeps_its_depth() {
+        let mut c = cam(StandardView::Left);
+        c.orbit(25.0, 10.0);
+        let (w, h) = (800.0, 600.0);
+        let anchor = Point3::new(10.0, -20.0, -150.0);
+        let forward = c.rotation * Vector3::new(0.0, 0.0, -1.0);
+        let (x, y) = c.pixel(&anchor, w, h).expect("in view");
+        // Its own pixel gives it back.
+        let back = c.at_depth_of(&anchor, x, y, w, h).expect("in front");
+        assert!((back - anchor).norm() < 1e-6);
+        // Anywhere else: on that pixel, at the same depth.
+        let moved = c
+            .at_depth_of(&anchor, x + 40.0, y - 25.0, w, h)
+            .expect("in front");
+        let (mx, my) = c.pixel(&moved, w, h).expect("in view");
+        assert!((mx - x - 40.0).abs() < 1e-6 && (my - y + 25.0).abs() < 1e-6);
+        let eye = c.eye_mm();
+        assert!(((moved - eye).dot(&forward) - (anchor - eye).dot(&forward)).abs() < 1e-6);
+        // Behind the eye: nothing.
+        let behind = eye - forward * 10.0;
+        assert!(c.at_depth_of(&behind, x, y, w, h).is_none());
     }
 
     #[test]

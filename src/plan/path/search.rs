@@ -50,8 +50,11 @@ pub enum PathError {
     EmptyLumen,
     #[error(
         "the {which} point is {distance_mm:.1} mm from the vessel, whose nearest point is at \
-         {nearest_lps_mm:?} (LPS mm); at most {tolerance_mm:.1} mm is taken as a click on its \
-         wall: place it inside the vessel"
+         ({:.1}, {:.1}, {:.1}) (LPS mm); at most {tolerance_mm:.1} mm is taken as a click on its \
+         wall: place it inside the vessel",
+        .nearest_lps_mm[0],
+        .nearest_lps_mm[1],
+        .nearest_lps_mm[2]
     )]
     OutsideLumen {
         which: String,
@@ -61,8 +64,11 @@ pub enum PathError {
     },
     #[error(
         "the {which} point cannot be reached inside the vessel: the nearest reachable point is \
-         at {nearest_lps_mm:?} (LPS mm), {gap_mm:.1} mm short of it; the lumen is interrupted \
-         there (a stenosis closed at this threshold, or another vessel)"
+         at ({:.1}, {:.1}, {:.1}) (LPS mm), {gap_mm:.1} mm short of it; the lumen is interrupted \
+         there (a stenosis closed at this threshold, or another vessel)",
+        .nearest_lps_mm[0],
+        .nearest_lps_mm[1],
+        .nearest_lps_mm[2]
     )]
     Unreachable {
         which: String,
