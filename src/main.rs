@@ -321,17 +321,17 @@ fn with_progress<T: Send>(label: &str, work: impl FnOnce(&Progress) -> T + Send)
 
 #[derive(clap::Args, Debug)]
 struct PlanArgs {
-    /// DICOM folder/file or NIfTI file.
-    path: PathBuf,
+    /// DICOM folder/file or NIfTI file (not needed for `--device list`).
+    path: Option<PathBuf>,
     /// SeriesInstanceUID, UID#n or series number when the folder holds several.
     #[arg(long)]
     series: Option<String>,
     /// The entry X,Y,Z (patient LPS mm), e.g. in the common femoral artery.
     #[arg(long, value_parser = parse_point, allow_hyphen_values = true)]
-    from: [f64; 3],
+    from: Option<[f64; 3]>,
     /// The target X,Y,Z (patient LPS mm).
     #[arg(long, value_parser = parse_point, allow_hyphen_values = true)]
-    to: [f64; 3],
+    to: Option<[f64; 3]>,
     /// Waypoints X,Y,Z the path must pass, in order (to force a branch).
     #[arg(long, value_parser = parse_point, allow_hyphen_values = true)]
     via: Vec<[f64; 3]>,
@@ -404,6 +404,13 @@ fn plan_path(a: PlanArgs) -> Result<()> {
         (None, Some(d)) => Some(Device::custom(d, None)),
         (None, None) => None,
     };
+    let (Some(path), Some(from), Some(to)) = (&a.path, a.from, a.to) else {
+        return Err(UsageError(
+            "plan needs the study (PATH), the entry (--from X,Y,Z) and the target (--to X,Y,Z)"
+                .into(),
+        )
+        .into());
+    };
     let range = match a.range {
         Some((lo, hi)) => ValueRange::new(lo, hi),
         None => Preset::from_name(&a.structure)
@@ -417,13 +424,13 @@ fn plan_path(a: PlanArgs) -> Result<()> {
             .range(),
     };
     let t = Instant::now();
-    let volume = open_volume(&a.path, a.series.as_deref())?;
+    let volume = open_volume(path, a.series.as_deref())?;
     let load_s = t.elapsed().as_secs_f64();
-    let mut points = vec![(a.from, "entry".to_string())];
+    let mut points = vec![(from, "entry".to_string())];
     for (n, v) in a.via.iter().enumerate() {
         points.push((*v, format!("waypoint {}", n + 1)));
     }
-    points.push((a.to, "target".to_string()));
+    points.push((to, "target".to_string()));
     let progress = twinplan::progress::Progress::new();
     let planned = twinplan::plan::path::plan(&volume, &points, range, &a.seed, &progress)?;
     let (lumen_s, distance_s, search_s, measure_s) = (
@@ -544,9 +551,9 @@ fn plan_path(a: PlanArgs) -> Result<()> {
                 source,
                 seeds_lps_mm: a.seed.clone(),
             },
-            entry_lps_mm: a.from,
+            entry_lps_mm: from,
             waypoints_lps_mm: a.via.clone(),
-            target_lps_mm: a.to,
+            target_lps_mm: to,
             device,
             colour: [0.15, 0.75, 0.95],
             visible: true,

@@ -823,10 +823,17 @@ fn plan_checks_a_sheath_and_keeps_left_and_right_access_in_one_plan_file() {
         out.contains("2 catheter path(s)") && out.contains("Right transfemoral"),
         "{out}"
     );
-    // The catalogue lists itself; an unknown device is a usage error.
+    // The catalogue lists itself, with or without a study; an unknown device is a usage
+    // error, and so is a plan without its points.
     let (code, out, _) = twinplan(&["plan", &sample, "--from=0,0,0", apex, "--device=list"]);
     assert_eq!(code, 0);
     assert!(out.contains("Introducer sheath 14 F"), "{out}");
+    let (code, alone, _) = twinplan(&["plan", "--device", "list"]);
+    assert_eq!(code, 0);
+    assert_eq!(alone, out);
+    let (code, _, err) = twinplan(&["plan", &sample, "--from=-59,-38,-600"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--to X,Y,Z"), "{err}");
     let (code, _, err) = twinplan(&["plan", &sample, "--from=-59,-38,-600", apex, "--device=99Q"]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("--device list"), "{err}");
