@@ -346,6 +346,14 @@ impl PathUi {
             self.lumens.clear();
             self.lumens_revision = ws.volume_revision;
         }
+        // A path being dragged is shown in the lumen the drag plans in: its moving entry
+        // must not start a new growth every frame.
+        if self.drag.as_ref().is_some_and(|d| d.path_id == path.id) {
+            return match self.lumens.get(&path.id) {
+                Some((_, LumenSlot::Ready(l))) => Some(l.clone()),
+                _ => None,
+            };
+        }
         let Ok(key) = path.lumen_recipe(structures) else {
             return None;
         };
@@ -512,16 +520,7 @@ impl PathUi {
                 DragAnswer::Planned { seq, at, report } => {
                     d.answered = seq;
                     let mut moved = d.before.clone();
-                    let stop = if d.index == 0 {
-                        Some(&mut moved.entry_lps_mm)
-                    } else if d.index == d.before.waypoints_lps_mm.len() + 1 {
-                        Some(&mut moved.target_lps_mm)
-                    } else {
-                        moved.waypoints_lps_mm.get_mut(d.index - 1)
-                    };
-                    if let Some(stop) = stop {
-                        *stop = at;
-                    }
+                    moved.set_stop(d.index, at);
                     // A lumen grown from the entry stays the one it was grown in.
                     if d.index == 0
                         && let PathVessel::Grown { seeds_lps_mm, .. } = &mut moved.vessel

@@ -161,6 +161,18 @@ impl CatheterPath {
         }
     }
 
+    /// Moves stop `index` (in the order of [`CatheterPath::stops`]) to `p`; false when
+    /// there is no such stop.
+    pub fn set_stop(&mut self, index: usize, p: P) -> bool {
+        let n = self.waypoints_lps_mm.len();
+        let stop = match index {
+            0 => Some(&mut self.entry_lps_mm),
+            i if i == n + 1 => Some(&mut self.target_lps_mm),
+            i => self.waypoints_lps_mm.get_mut(i - 1),
+        };
+        stop.map(|s| *s = p).is_some()
+    }
+
     /// Whether every placed point is a finite position.
     pub fn is_finite(&self) -> bool {
         self.stops()
@@ -207,6 +219,17 @@ mod tests {
         assert_eq!(p.stops().len(), 3);
         assert_eq!(p.waypoints_lps_mm, vec![[4.0, 5.0, 6.0]]);
         p
+    }
+
+    #[test]
+    fn each_stop_is_set_by_its_index_in_stops() {
+        let mut p = path(PathVessel::Structure { id: 1 });
+        for (i, q) in [[0.0; 3], [1.0; 3], [2.0; 3]].iter().enumerate() {
+            assert!(p.set_stop(i, *q));
+            assert_eq!(p.stops()[i].0, *q);
+        }
+        assert!(!p.set_stop(3, [9.0; 3]));
+        assert_eq!(p.stops().len(), 3);
     }
 
     fn structure(id: u64, recipe: Recipe) -> PlanStructure {
