@@ -1,9 +1,13 @@
 //! Mutation fuzzer of the readers: every DICOM and NIfTI file of a corpus folder is mutated
 //! (bits flipped, bytes inserted, deleted, duplicated or overwritten; DICOM value lengths,
-//! VRs and sequence item/delimiter tags corrupted; NIfTI header fields set to extremes, also
-//! inside `.nii.gz`) and each mutant goes the workstation's whole way: folder scan, series
-//! load, and the first default structure's segmentation and surface (without smoothing or
-//! decimation, which only see the mesh).
+//! VRs and sequence item/delimiter tags corrupted; geometry and rescale values set to
+//! finite-but-huge numbers, NaN, infinity and degenerate orientations; encapsulated
+//! fragments split, corrupted, cut off and their RLE headers overwritten; NIfTI header
+//! fields and units set to extremes, also inside `.nii.gz`), deflate bombs are built and
+//! mutated, one input in a hundred is a FIFO, and each mutant goes the workstation's whole
+//! way: folder scan, series load, and the first default structure's segmentation and
+//! surface (without smoothing or decimation, which only see the mesh). A loaded grid or a
+//! surface holding a coordinate that is not a finite number is a finding too.
 //!
 //! usage: fuzz_readers CORPUS_DIR WORK_DIR SECONDS [SEED]
 //!
@@ -14,7 +18,7 @@
 //! the input and exits with code 3), and inputs whose peak heap use while reading exceeds 4×
 //! the largest of the file, its unpacked size and the original file's volume (plus 64 MiB of
 //! fixed costs), or while surfacing exceeds 4× the loaded volume plus its worst-case mesh.
-//! Prints one JSON line at the end: inputs, seconds, outcome counts, findings.
+//! Prints one JSON line at the end: inputs, seconds, outcome counts, findings, peak RSS.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::path::{Path, PathBuf};
@@ -102,6 +106,8 @@ struct Seed {
     budget: usize,
     /// Bytes of image data once unpacked (the file itself, or its volume).
     work: usize,
+    /// A decompression bomb built by the fuzzer.
+    bomb: bool,
 }
 
 fn is_dicom(bytes: &[u8]) -> bool {
@@ -208,19 +214,238 @@ fn mutate_nifti_header(b: &mut [u8], rng: &mut Rng) {
         ][rng.below(8)];
         b[off..off + 2].copy_from_slice(&v.to_le_bytes());
     } else {
+        // Finite but huge (an attack's favourite), not numbers, tiny, and plain values.
         let v: f32 = [
             0.0,
             -1.0,
             f32::NAN,
             f32::INFINITY,
+            f32::NEG_INFINITY,
             1e30,
             -1e30,
+            1e38,
+            f32::MAX,
+            -f32::MAX,
             1e-30,
+            f32::MIN_POSITIVE,
             352.0,
             1e9,
-        ][rng.below(9)];
+            1e4,
+        ][rng.below(15)];
         b[off..off + 4].copy_from_slice(&v.to_le_bytes());
     }
+    // Now and then the spatial unit too (metre, micron, nonsense).
+    if rng.below(4) == 0 {
+        b[123] = [0, 1, 2, 3, 0x0A, 0xFF][rng.below(6)];
+    }
+}
+
+/// Values an attacker writes into a DICOM decimal string: finite but huge, not numbers,
+/// tiny, negative zero, and degenerate vectors for orientations.
+const EXTREME_DS: [&str; 14] = [
+    "1e308", "-1e308", "1e155", "NaN", "inf", "-inf", "-0", "1e-308", "0", "3.4e38", "1e9", "-1e5",
+    "1e5", "2",
+];
+/// Whole ImageOrientationPatient values that are not two unit, orthogonal vectors.
+const BAD_ORIENTATIONS: [&str; 6] = [
+    "0\\0\\0\\0\\0\\0",
+    "1\\0\\0\\1\\0\\0",
+    "2\\0\\0\\0\\2\\0",
+    "1\\0\\0\\0\\0.5\\0.5",
+    "1e308\\0\\0\\0\\1e308\\0",
+    "1\\0\\0\\0.2\\0.98\\0",
+];
+
+/// Rewrites the value of one geometry or rescale element (explicit VR little endian DS:
+/// position, orientation, spacing, thickness, rescale) with extreme numbers, fixing its
+/// length so that the file stays well formed and the values themselves are what is tested.
+fn mutate_dicom_numbers(b: &mut Vec<u8>, rng: &mut Rng) {
+    const TAGS: [(u16, u16); 7] = [
+        (0x0020, 0x0032),
+        (0x0020, 0x0037),
+        (0x0028, 0x0030),
+        (0x0028, 0x1052),
+        (0x0028, 0x1053),
+        (0x0018, 0x0050),
+        (0x0018, 0x0088),
+    ];
+    let found: Vec<(usize, (u16, u16))> = (0..b.len().saturating_sub(8))
+        .filter(|&i| &b[i + 4..i + 6] == b"DS")
+        .filter_map(|i| {
+            let g = u16::from_le_bytes([b[i], b[i + 1]]);
+            let e = u16::from_le_bytes([b[i + 2], b[i + 3]]);
+            TAGS.contains(&(g, e)).then_some((i, (g, e)))
+        })
+        .collect();
+    if found.is_empty() {
+        return;
+    }
+    let (at, tag) = found[rng.below(found.len())];
+    let old_len = u16::from_le_bytes([b[at + 6], b[at + 7]]) as usize;
+    if at + 8 + old_len > b.len() {
+        return;
+    }
+    let count = match tag {
+        (0x0020, 0x0032) => 3,
+        (0x0020, 0x0037) => 6,
+        (0x0028, 0x0030) => 2,
+        _ => 1,
+    };
+    let mut text = if tag == (0x0020, 0x0037) && rng.below(2) == 0 {
+        BAD_ORIENTATIONS[rng.below(BAD_ORIENTATIONS.len())].to_string()
+    } else {
+        let old = String::from_utf8_lossy(&b[at + 8..at + 8 + old_len]).into_owned();
+        let mut parts: Vec<String> = old.trim().split('\\').map(str::to_string).collect();
+        parts.resize(count, "0".into());
+        let k = rng.below(count);
+        parts[k] = EXTREME_DS[rng.below(EXTREME_DS.len())].to_string();
+        parts.join("\\")
+    };
+    if text.len() % 2 == 1 {
+        text.push(' ');
+    }
+    b[at + 6..at + 8].copy_from_slice(&(text.len() as u16).to_le_bytes());
+    b.splice(at + 8..at + 8 + old_len, text.into_bytes());
+}
+
+/// Where encapsulated pixel data's items start (after the top-level pixel data tag with
+/// an undefined length): `(offset of the item header, its declared length)`.
+fn fragment_items(b: &[u8]) -> Vec<(usize, u32)> {
+    let pixel = [0xE0, 0x7F, 0x10, 0x00];
+    let Some(start) = b
+        .windows(12)
+        .rposition(|w| w[..4] == pixel && w[8..12] == [0xFF; 4])
+    else {
+        return Vec::new();
+    };
+    let mut items = Vec::new();
+    let mut at = start + 12;
+    while at + 8 <= b.len() && items.len() < 4096 {
+        if b[at..at + 4] != [0xFE, 0xFF, 0x00, 0xE0] {
+            break;
+        }
+        let len = u32::from_le_bytes([b[at + 4], b[at + 5], b[at + 6], b[at + 7]]);
+        items.push((at, len));
+        at = at.saturating_add(8).saturating_add(len as usize);
+    }
+    items
+}
+
+/// Encapsulated fragments split in two, their lengths corrupted, cut off inside, or their
+/// first bytes (an RLE header's segment count and offsets) overwritten.
+fn mutate_fragments(b: &mut Vec<u8>, rng: &mut Rng) {
+    let items = fragment_items(b);
+    // The first item is the basic offset table; fragments follow.
+    if items.len() < 2 {
+        return;
+    }
+    let (at, len) = items[1 + rng.below(items.len() - 1)];
+    let value = at + 8;
+    match rng.below(4) {
+        0 if len >= 16 && value + len as usize <= b.len() => {
+            let k = (2 + rng.below(len as usize / 2 - 1)) * 2;
+            let k = k.min(len as usize - 2);
+            b[at + 4..at + 8].copy_from_slice(&(k as u32).to_le_bytes());
+            let mut header = vec![0xFE, 0xFF, 0x00, 0xE0];
+            header.extend_from_slice(&((len as usize - k) as u32).to_le_bytes());
+            b.splice(value + k..value + k, header);
+        }
+        1 => {
+            let v: u32 = [
+                0,
+                1,
+                len.wrapping_add(1),
+                len.wrapping_sub(1),
+                0xFFFF_FFFF,
+                0x7FFF_FFFF,
+            ][rng.below(6)];
+            b[at + 4..at + 8].copy_from_slice(&v.to_le_bytes());
+        }
+        2 => {
+            let cut = value + rng.below(len as usize + 1);
+            b.truncate(cut.min(b.len()));
+        }
+        _ if value + 64 <= b.len() => {
+            let word = |v: u32| v.to_le_bytes();
+            let w = rng.below(16);
+            let v: u32 = [0, 1, 2, 15, 16, 0xFFFF_FFFF, 64, 63, len, len + 1][rng.below(10)];
+            b[value + 4 * w..value + 4 * w + 4].copy_from_slice(&word(v));
+        }
+        _ => {}
+    }
+}
+
+/// An explicit VR little endian element.
+fn element(group: u16, elem: u16, vr: &[u8; 2], value: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    out.extend_from_slice(&group.to_le_bytes());
+    out.extend_from_slice(&elem.to_le_bytes());
+    out.extend_from_slice(vr);
+    if matches!(vr, b"OB" | b"OW" | b"SQ" | b"UN" | b"UT") {
+        out.extend_from_slice(&[0, 0]);
+        out.extend_from_slice(&(value.len() as u32).to_le_bytes());
+    } else {
+        out.extend_from_slice(&(value.len() as u16).to_le_bytes());
+    }
+    out.extend_from_slice(value);
+    out
+}
+
+/// A deflated-explicit-VR DICOM file whose data set inflates to about `mib` MiB (one
+/// huge element of zeros after a few real ones): a decompression bomb, as the attack made.
+fn deflate_bomb(mib: usize, pieces: usize) -> Vec<u8> {
+    use std::io::Write;
+    let uid = |s: &str| {
+        let mut v = s.as_bytes().to_vec();
+        if v.len() % 2 == 1 {
+            v.push(0);
+        }
+        v
+    };
+    let mut meta = Vec::new();
+    meta.extend(element(0x0002, 0x0001, b"OB", &[0, 1]));
+    meta.extend(element(
+        0x0002,
+        0x0002,
+        b"UI",
+        &uid("1.2.840.10008.5.1.4.1.1.2"),
+    ));
+    meta.extend(element(0x0002, 0x0003, b"UI", &uid("2.25.1234")));
+    meta.extend(element(
+        0x0002,
+        0x0010,
+        b"UI",
+        &uid("1.2.840.10008.1.2.1.99"),
+    ));
+    let mut file = vec![0u8; 128];
+    file.extend_from_slice(b"DICM");
+    file.extend(element(
+        0x0002,
+        0x0000,
+        b"UL",
+        &(meta.len() as u32).to_le_bytes(),
+    ));
+    file.extend(meta);
+    let mut z = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
+    let _ = z.write_all(&element(0x0008, 0x0060, b"CS", b"CT"));
+    let each = (mib << 20) / pieces.max(1);
+    let zeros = vec![0u8; 1 << 20];
+    for p in 0..pieces.max(1) {
+        let mut head = Vec::new();
+        head.extend_from_slice(&0x0009u16.to_le_bytes());
+        head.extend_from_slice(&(0x1000u16 + p as u16).to_le_bytes());
+        head.extend_from_slice(b"OB\0\0");
+        head.extend_from_slice(&(each as u32).to_le_bytes());
+        let _ = z.write_all(&head);
+        let mut left = each;
+        while left > 0 {
+            let n = left.min(zeros.len());
+            let _ = z.write_all(&zeros[..n]);
+            left -= n;
+        }
+    }
+    file.extend(z.finish().unwrap_or_default());
+    file
 }
 
 fn mutate_bytes(b: &mut Vec<u8>, rng: &mut Rng) {
@@ -276,9 +501,13 @@ fn mutant(seed: &Seed, rng: &mut Rng) -> Vec<u8> {
         seed.bytes.clone()
     };
     for _ in 0..1 + rng.below(3) {
-        match rng.below(4) {
-            0 if seed.nifti && !raw_gz => mutate_nifti_header(&mut b, rng),
+        match rng.below(7) {
+            0 | 1 if seed.nifti && !raw_gz => mutate_nifti_header(&mut b, rng),
             1 if !seed.nifti => mutate_dicom(&mut b, rng),
+            2 | 3 if !seed.nifti => mutate_dicom_numbers(&mut b, rng),
+            4 if !seed.nifti => mutate_fragments(&mut b, rng),
+            // A bomb is tested as built most of the time: a flipped byte mostly breaks it.
+            _ if seed.bomb && rng.below(4) != 0 => {}
             _ => mutate_bytes(&mut b, rng),
         }
     }
@@ -293,6 +522,8 @@ struct Outcome {
     /// Peak heap of segmentation and surface.
     surface_peak: usize,
     voxels: usize,
+    /// A loaded grid or a surface with a coordinate that is not a finite number.
+    nonfinite: bool,
 }
 
 fn peak_since(before: usize) -> usize {
@@ -309,6 +540,7 @@ fn run_one(path: &Path) -> Outcome {
         read_peak: 0,
         surface_peak: 0,
         voxels: 0,
+        nonfinite: false,
     };
     let opened = open::open_path(path, &progress);
     out.read_peak = peak_since(before);
@@ -317,6 +549,12 @@ fn run_one(path: &Path) -> Outcome {
     };
     out.stage = "loaded";
     out.voxels = loaded.volume.voxels.len();
+    let scale = loaded.volume.value_scale;
+    if loaded.volume.geometry.check_plausible().is_err()
+        || !(scale.slope.is_finite() && scale.intercept.is_finite())
+    {
+        out.nonfinite = true;
+    }
     let recipes = structures::default_recipes(
         &loaded.volume,
         &loaded.modality,
@@ -333,8 +571,11 @@ fn run_one(path: &Path) -> Outcome {
     options.target_triangles = None;
     let before = CURRENT.load(Ordering::Relaxed);
     PEAK.store(before, Ordering::Relaxed);
-    if twinplan::surface::surface(&loaded.volume, &options, &progress).is_ok() {
+    if let Ok((mesh, _)) = twinplan::surface::surface(&loaded.volume, &options, &progress) {
         out.stage = "surfaced";
+        if !mesh.positions_mm.iter().flatten().all(|c| c.is_finite()) {
+            out.nonfinite = true;
+        }
     }
     out.surface_peak = peak_since(before);
     out
@@ -401,6 +642,20 @@ fn corpus(root: &Path) -> Result<Vec<Seed>> {
             nifti,
             budget,
             work,
+            bomb: false,
+        });
+    }
+    // Deflate bombs: one element inflating to 1 GiB, and two of 384 MiB.
+    for (mib, pieces) in [(1024, 1), (768, 2)] {
+        let bytes = deflate_bomb(mib, pieces);
+        seeds.push(Seed {
+            name: format!("{}-bomb.dcm", seeds.len()),
+            budget: 4 * bytes.len() + (64 << 20),
+            work: bytes.len(),
+            bytes,
+            gz: false,
+            nifti: false,
+            bomb: true,
         });
     }
     Ok(seeds)
@@ -441,6 +696,16 @@ fn replay(files: &[String]) -> Result<()> {
             Err(_) => println!("{f}: panic"),
         }
         let _ = std::fs::remove_dir_all(&dir);
+    }
+    Ok(())
+}
+
+/// A FIFO at `path` (what a folder or a name can hold besides files).
+fn make_fifo(path: &Path) -> Result<()> {
+    let c = std::ffi::CString::new(path.to_string_lossy().as_bytes())?;
+    // SAFETY: a valid NUL-terminated path.
+    if unsafe { libc::mkfifo(c.as_ptr(), 0o600) } != 0 {
+        return Err(anyhow!("mkfifo {}", path.display()));
     }
     Ok(())
 }
@@ -500,7 +765,7 @@ fn main() -> Result<()> {
     let mut rng = Rng(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1);
     let start = Instant::now();
     let (mut n, mut refused, mut loaded, mut surfaced) = (0u64, 0u64, 0u64, 0u64);
-    let (mut panics, mut blowups) = (0u64, 0u64);
+    let (mut panics, mut blowups, mut nonfinite) = (0u64, 0u64, 0u64);
     while start.elapsed().as_secs_f64() < seconds {
         // Big inputs (over 4 MB of image data once unpacked: the NIfTI volumes and masks)
         // are taken a fiftieth as often: each costs a hundred slices' time.
@@ -512,7 +777,17 @@ fn main() -> Result<()> {
         let _ = std::fs::remove_dir_all(&case);
         std::fs::create_dir_all(&case)?;
         let path = case.join(format!("{n}-{}", s.name));
-        std::fs::write(&path, &bytes)?;
+        // One input in a hundred is a special file instead: a FIFO under the name (a
+        // NIfTI opened directly), or beside the mutant (a folder scan). Opening one blocks.
+        let fifo = rng.below(100) == 0;
+        if fifo && s.nifti {
+            make_fifo(&path)?;
+        } else {
+            std::fs::write(&path, &bytes)?;
+            if fifo {
+                make_fifo(&case.join("pipe.dcm"))?;
+            }
+        }
         if let Ok(mut c) = current.lock() {
             *c = Some((Instant::now(), path.clone()));
         }
@@ -545,6 +820,14 @@ fn main() -> Result<()> {
             "surfaced" => surfaced += 1,
             _ => loaded += 1,
         }
+        if o.nonfinite {
+            nonfinite += 1;
+            eprintln!("nonfinite: a grid or surface that is not finite numbers");
+            let _ = std::fs::copy(
+                &path,
+                findings.join(format!("nonfinite-{seed}-{n}-{}", s.name)),
+            );
+        }
         let over_read = o.read_peak > s.budget;
         let over_surface = o.surface_peak > surface_budget(o.voxels);
         if over_read || over_surface {
@@ -570,6 +853,8 @@ fn main() -> Result<()> {
             "seed": seed, "inputs": n, "seconds": start.elapsed().as_secs_f64(),
             "corpus_files": seeds.len(), "refused": refused, "loaded_no_surface": loaded,
             "surfaced": surfaced, "panics": panics, "memory_blowups": blowups,
+            "nonfinite_outputs": nonfinite,
+            "peak_rss_mb": twinplan::memory::peak_resident_bytes().unwrap_or(0) as f64 / 1e6,
         })
     );
     Ok(())

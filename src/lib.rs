@@ -12,6 +12,7 @@ pub mod mesh;
 pub mod nifti_io;
 pub mod phantom;
 pub mod plan;
+pub mod privacy;
 pub mod progress;
 pub mod segment;
 pub mod session;

@@ -18,6 +18,19 @@ use twinplan::phantom::{self, PhantomOptions};
 use twinplan::progress::Progress;
 use twinplan::volume::Volume;
 
+// Every line this tool prints goes through the one scrubber (`twinplan::privacy`): a
+// patient's name, ID or birth date met in any header never reaches the terminal, a log or
+// an error, unless `info --phi` asked for them.
+macro_rules! say {
+    ($($t:tt)*) => { println!("{}", twinplan::privacy::scrub(&format!($($t)*))) };
+}
+macro_rules! say_raw {
+    ($($t:tt)*) => { print!("{}", twinplan::privacy::scrub(&format!($($t)*))) };
+}
+macro_rules! tell {
+    ($($t:tt)*) => { eprintln!("{}", twinplan::privacy::scrub(&format!($($t)*))) };
+}
+
 #[derive(Parser)]
 #[command(
     name = "twinplan",
@@ -84,7 +97,7 @@ enum Command {
         #[arg(long, group = "selection")]
         preset: Option<String>,
         /// Iso-surface of the volume at this value (HU).
-        #[arg(long, group = "selection", allow_hyphen_values = true)]
+        #[arg(long, group = "selection", allow_hyphen_values = true, value_parser = parse_finite)]
         iso: Option<f64>,
         /// Value range LO:HI (HU).
         #[arg(long, group = "selection", allow_hyphen_values = true, value_parser = parse_range)]
@@ -92,9 +105,9 @@ enum Command {
         /// Seed X,Y,Z in patient LPS mm (repeatable): keep what is connected to it.
         #[arg(long, allow_hyphen_values = true, value_parser = parse_point)]
         seed: Vec<[f64; 3]>,
-        /// Taubin smoothing iterations.
-        #[arg(long, default_value_t = 0)]
-        smooth: usize,
+        /// Taubin smoothing iterations (0 to 1000).
+        #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u32).range(0..=twinplan::surface::MAX_SMOOTH_ITERATIONS as i64))]
+        smooth: u32,
         /// Decimate to about this many triangles.
         #[arg(long)]
         target_triangles: Option<usize>,
@@ -236,16 +249,18 @@ enum Command {
     },
 }
 
+/// A finite number (NaN and infinity are words Rust's parser also accepts).
+fn parse_finite(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() => Ok(v),
+        _ => Err(format!("'{s}' is not a finite number")),
+    }
+}
+
 fn parse_range(s: &str) -> Result<(f64, f64), String> {
     let (a, b) = s.split_once(':').ok_or("expected LO:HI, e.g. 200:600")?;
-    let lo: f64 = a
-        .trim()
-        .parse()
-        .map_err(|_| format!("'{a}' is not a number"))?;
-    let hi: f64 = b
-        .trim()
-        .parse()
-        .map_err(|_| format!("'{b}' is not a number"))?;
+    let lo = parse_finite(a)?;
+    let hi = parse_finite(b)?;
     if lo > hi {
         return Err("LO must not exceed HI".into());
     }
@@ -385,7 +400,7 @@ fn plan_path(a: PlanArgs) -> Result<()> {
     let device = match (&a.device, a.device_mm) {
         (Some(name), _) if name == "list" => {
             for d in &catalogue.devices {
-                println!(
+                say!(
                     "{:<28} outer {:.2} mm{}",
                     d.name,
                     d.outer_diameter_mm,
@@ -442,40 +457,44 @@ fn plan_path(a: PlanArgs) -> Result<()> {
     let (lumen_voxels, settled) = (planned.lumen_voxels, planned.settled);
     let report = planned.report;
     let p = |q: &[f64; 3]| format!("{:.1}, {:.1}, {:.1}", q[0], q[1], q[2]);
-    println!(
+    say!(
         "path: {:.1} mm, {} points (lumen {} voxels, {} settled)",
         report.length_mm,
         report.points_lps_mm.len(),
         lumen_voxels,
         settled
     );
-    println!(
+    say!(
         "narrowest lumen: {:.1} mm at {} (LPS mm), {:.1} mm from the entry",
         report.min_lumen_diameter_mm,
         p(&report.min_lumen_position_lps_mm),
         report.min_lumen_at_mm
     );
-    println!(
-        "widest lumen: {:.1} mm at {} (LPS mm)",
-        report.max_lumen_diameter_mm,
-        p(&report.max_lumen_position_lps_mm)
-    );
-    let radius = if report.min_radius_of_curvature_mm < 1e6 {
-        format!(
-            "smallest radius of curvature {:.1} mm at {}",
-            report.min_radius_of_curvature_mm,
-            p(&report.min_radius_position_lps_mm)
-        )
+    if report.max_lumen_diameter_mm > 0.0 {
+        say!(
+            "widest lumen: {:.1} mm at {} (LPS mm)",
+            report.max_lumen_diameter_mm,
+            p(&report.max_lumen_position_lps_mm)
+        );
     } else {
-        "straight".to_string()
+        say!("widest lumen: not measured (no cross-section along the path is closed by a wall)");
+    }
+    let radius = match report.min_radius_of_curvature_mm {
+        Some(r) if r < 1e6 => format!(
+            "smallest radius of curvature {r:.1} mm at {}",
+            p(&report.min_radius_position_lps_mm)
+        ),
+        _ => "straight".to_string(),
     };
-    println!(
+    say!(
         "tortuosity {:.3} (arc / chord), bends {:.0}° in all ({} of 90° or more), {radius}",
-        report.tortuosity, report.total_bend_deg, report.bends_over_90
+        report.tortuosity,
+        report.total_bend_deg,
+        report.bends_over_90
     );
     let fitted = device.as_ref().map(|d| fit(&report, d));
     if let Some(f) = &fitted {
-        println!(
+        say!(
             "device {} (outer {:.2} mm): largest SFAR {:.2} at {} (LPS mm)",
             f.device.name,
             f.device.outer_diameter_mm,
@@ -494,7 +513,7 @@ fn plan_path(a: PlanArgs) -> Result<()> {
                     format!("bends to {:.1} mm, tighter than the device", flag.worst)
                 }
             };
-            println!(
+            say!(
                 "  flagged {:.0}–{:.0} mm from the entry: {what}, worst at {}",
                 flag.from_mm,
                 flag.to_mm,
@@ -502,7 +521,7 @@ fn plan_path(a: PlanArgs) -> Result<()> {
             );
         }
     }
-    println!(
+    say!(
         "times: load {load_s:.2} s, lumen {lumen_s:.2} s, distance {distance_s:.2} s, search \
          {search_s:.3} s, measures {measure_s:.3} s"
     );
@@ -528,6 +547,9 @@ fn plan_path(a: PlanArgs) -> Result<()> {
         use twinplan::plan::{CatheterPath, PathVessel, PlanEdit, file};
         use twinplan::session::structures::Source;
         let reference = file::Reference::of(&volume);
+        let _lock = file::lock(out, || {
+            tell!("the plan is locked by another twinplan process; waiting…")
+        })?;
         let mut f = if out.exists() {
             file::read_for(out, &reference)?
         } else {
@@ -566,7 +588,7 @@ fn plan_path(a: PlanArgs) -> Result<()> {
             .apply(PlanEdit::AddPath(path))
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         file::write(out, &f)?;
-        println!("added {name} to {}", out.display());
+        say!("added {name} to {}", out.display());
     }
     Ok(())
 }
@@ -578,7 +600,7 @@ fn open_volume(path: &Path, series: Option<&str>) -> Result<Volume> {
     }
     let (volume, report) = with_progress("loading", |p| dicom::load_path(path, series, p))?;
     if !report.skipped.is_empty() {
-        eprintln!(
+        tell!(
             "note: {} file(s) skipped (see `twinplan info`)",
             report.skipped.len()
         );
@@ -587,16 +609,13 @@ fn open_volume(path: &Path, series: Option<&str>) -> Result<Volume> {
 }
 
 fn parse_sigma(s: &str) -> Result<f64, String> {
-    let v: f64 = s
-        .trim()
-        .parse()
-        .map_err(|_| format!("{s:?} is not a number"))?;
-    if (0.0..=twinplan::surface::MAX_MASK_SIGMA_MM).contains(&v) {
+    use twinplan::surface::{MAX_MASK_SIGMA_MM, MIN_MASK_SIGMA_MM};
+    let v = parse_finite(s)?;
+    if v == 0.0 || (MIN_MASK_SIGMA_MM..=MAX_MASK_SIGMA_MM).contains(&v) {
         Ok(v)
     } else {
         Err(format!(
-            "σ must be between 0 and {} mm",
-            twinplan::surface::MAX_MASK_SIGMA_MM
+            "σ must be 0 or between {MIN_MASK_SIGMA_MM} and {MAX_MASK_SIGMA_MM} mm"
         ))
     }
 }
@@ -744,7 +763,7 @@ fn run(cli: Cli) -> Result<()> {
             let mut sorted = stats.frames_ms.clone();
             sorted.sort_by(f64::total_cmp);
             let pick = |q: f64| sorted[((sorted.len() - 1) as f64 * q).round() as usize];
-            println!(
+            say!(
                 "{}",
                 serde_json::json!({
                     "adapter": stats.adapter,
@@ -759,8 +778,10 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Info { path, json, phi } => {
+            twinplan::privacy::reveal(phi);
             if nifti_io::is_nifti_path(&path) {
-                let v = nifti_io::read_nifti(&path)?;
+                // The header alone: a small .nii.gz can unpack to gigabytes.
+                let v = nifti_io::read_nifti_header(&path)?;
                 let g = &v.geometry;
                 if json {
                     let out = serde_json::json!({
@@ -773,9 +794,9 @@ fn run(cli: Cli) -> Result<()> {
                         "value_scale": v.value_scale,
                         "warnings": v.warnings.iter().map(|w| w.to_string()).collect::<Vec<_>>(),
                     });
-                    println!("{}", serde_json::to_string_pretty(&out)?);
+                    say!("{}", serde_json::to_string_pretty(&out)?);
                 } else {
-                    println!(
+                    say!(
                         "NIfTI {}x{}x{}  {:.3} x {:.3} x {:.3} mm  {}  origin (LPS) {:.2}, {:.2}, {:.2}",
                         g.dims[0],
                         g.dims[1],
@@ -789,7 +810,7 @@ fn run(cli: Cli) -> Result<()> {
                         g.origin_mm[2]
                     );
                     for w in &v.warnings {
-                        println!("  warning: {w}");
+                        say!("  warning: {w}");
                     }
                 }
                 return Ok(());
@@ -798,9 +819,9 @@ fn run(cli: Cli) -> Result<()> {
                 .with_context(|| format!("cannot scan {}", path.display()))?;
             let info = describe(&report, phi);
             if json {
-                println!("{}", serde_json::to_string_pretty(&info)?);
+                say!("{}", serde_json::to_string_pretty(&info)?);
             } else {
-                print!("{}", info.to_text());
+                say_raw!("{}", info.to_text());
             }
             Ok(())
         }
@@ -813,11 +834,14 @@ fn run(cli: Cli) -> Result<()> {
             }
             let volume = open_volume(&path, series.as_deref())?;
             for w in &volume.warnings {
-                eprintln!("warning: {w}");
+                tell!("warning: {w}");
             }
-            with_progress("writing", |_| nifti_io::write_nifti(&volume, &out))?;
+            let notes = with_progress("writing", |_| nifti_io::write_nifti(&volume, &out))?;
+            for n in &notes {
+                tell!("note: {n}");
+            }
             let g = &volume.geometry;
-            println!(
+            say!(
                 "wrote {} ({}x{}x{}, {:.3} x {:.3} x {:.3} mm)",
                 out.display(),
                 g.dims[0],
@@ -870,13 +894,18 @@ fn run(cli: Cli) -> Result<()> {
             let load_s = t.elapsed().as_secs_f64();
             let options = SurfaceOptions::new(selection)
                 .with_seeds(seed.iter().map(|p| nalgebra::Point3::from(*p)).collect())
-                .with_smoothing(smooth)
+                .with_smoothing(smooth as usize)
                 .with_target_triangles(target_triangles)
                 .with_pad(!no_pad)
                 .with_mask_sigma(mask_sigma);
             let (mesh, times) = with_progress("surface", |p| {
                 twinplan::surface::surface(&volume, &options, p)
             })?;
+            if mesh.indices.is_empty() {
+                bail!(
+                    "the selection holds no surface in this volume (0 triangles): nothing written"
+                );
+            }
             let t = Instant::now();
             twinplan::mesh::io::write_mesh(&mesh, &out)?;
             let write_s = t.elapsed().as_secs_f64();
@@ -894,9 +923,9 @@ fn run(cli: Cli) -> Result<()> {
                     "decimate_s": times.decimate_s,
                     "write_s": write_s,
                 });
-                println!("{json}");
+                say!("{json}");
             } else {
-                println!(
+                say!(
                     "wrote {}: {} triangles, {} vertices, area {:.1} mm², volume {:.2} mL",
                     out.display(),
                     stats.triangles,
@@ -936,11 +965,11 @@ fn run(cli: Cli) -> Result<()> {
                     .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", out.display()))?;
             }
             if csv {
-                print!("{}", plan.plan.markups_csv());
+                say_raw!("{}", plan.plan.markups_csv());
             } else if json {
-                println!("{}", serde_json::to_string_pretty(&plan.plan.summary())?);
+                say!("{}", serde_json::to_string_pretty(&plan.plan.summary())?);
             } else {
-                print!("{}", plan.plan.summary_text());
+                say_raw!("{}", plan.plan.summary_text());
             }
             Ok(())
         }
@@ -976,7 +1005,7 @@ fn run(cli: Cli) -> Result<()> {
             twinplan::fsutil::write_atomic(&out.join("ground_truth.json"), &truth).with_context(
                 || format!("cannot write {}", out.join("ground_truth.json").display()),
             )?;
-            println!(
+            say!(
                 "wrote {} DICOM files to {}/dicom and the ground truth to ground_truth.json beside it",
                 files.len(),
                 out.display()
@@ -1033,15 +1062,15 @@ fn measure(
         .collect();
     if json {
         let out = serde_json::json!({"kind": kind, "value": value, "unit": unit, "points": at});
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        say!("{}", serde_json::to_string_pretty(&out)?);
     } else {
-        println!("{kind} {value:.3} {unit}");
+        say!("{kind} {value:.3} {unit}");
         for (n, a) in at.iter().enumerate() {
             let inside = a["inside"].as_bool().unwrap_or(false);
             let value = a["value"]
                 .as_f64()
                 .map_or_else(|| "-".to_string(), |v| format!("{v}"));
-            println!(
+            say!(
                 "  point {}: {} {}",
                 n + 1,
                 a["point_lps_mm"],
@@ -1074,6 +1103,10 @@ struct MeasuredMarkup {
 /// Appends a measured markup to a plan file (atomically), creating it for the series.
 fn add_to_plan(path: &Path, m: MeasuredMarkup, name: Option<String>) -> Result<()> {
     use twinplan::plan::{PlanEdit, file, placing};
+    // Held from the read to the write: concurrent `--add-to` runs each add their markup.
+    let _lock = file::lock(path, || {
+        tell!("the plan is locked by another twinplan process; waiting…")
+    })?;
     let mut f = if path.exists() {
         file::read_for(path, &m.reference)?
     } else {
@@ -1094,7 +1127,7 @@ fn add_to_plan(path: &Path, m: MeasuredMarkup, name: Option<String>) -> Result<(
         .apply(PlanEdit::AddMarkup(markup))
         .map_err(|e| anyhow::anyhow!("{e}"))?;
     file::write(path, &f)?;
-    println!("added {label} to {}", path.display());
+    say!("added {label} to {}", path.display());
     Ok(())
 }
 
@@ -1110,6 +1143,14 @@ impl std::fmt::Display for UsageError {
 
 impl std::error::Error for UsageError {}
 
+/// Logs the run's peak resident memory, for measurements of a whole run
+/// (`TWINPLAN_LOG=twinplan::peak=info`).
+fn report_peak() {
+    if let Some(b) = twinplan::memory::peak_resident_bytes() {
+        tracing::info!(target: "twinplan::peak", "peak resident memory {:.1} MB", b as f64 / 1e6);
+    }
+}
+
 fn main() -> ExitCode {
     #[cfg(feature = "viewer")]
     twinplan::app::mark_launch();
@@ -1120,15 +1161,25 @@ fn main() -> ExitCode {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
+        .with_writer(|| twinplan::privacy::Scrubbed(std::io::stderr()))
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_env("TWINPLAN_LOG")
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .without_time()
         .init();
-    let cli = Cli::parse();
-    match run(cli) {
+    twinplan::privacy::install_panic_hook();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            report_peak();
+            e.exit()
+        }
+    };
+    let result = run(cli);
+    report_peak();
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             let usage = e.downcast_ref::<UsageError>().is_some()
@@ -1136,7 +1187,7 @@ fn main() -> ExitCode {
                     e.downcast_ref::<dicom::DicomError>(),
                     Some(dicom::DicomError::Ambiguous { .. } | dicom::DicomError::NoMatch { .. })
                 );
-            eprintln!("error: {e:#}");
+            tell!("error: {e:#}");
             if usage {
                 ExitCode::from(2)
             } else {

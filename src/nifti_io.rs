@@ -9,6 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use nalgebra::{Matrix3, Rotation3, UnitQuaternion, Vector3};
+
 use ndarray::{Array3, Axis, Ix3};
 use nifti::writer::WriterOptions;
 use nifti::{IntoNdArray, NiftiObject, NiftiType, NiftiVolume, ReaderOptions};
@@ -76,21 +77,28 @@ fn quaternion_matrix(b: f64, c: f64, d: f64) -> Matrix3<f64> {
     )
 }
 
-/// The RAS affine's 3×3 part (columns = voxel axes scaled by spacing) and translation.
-fn ras_affine(h: &nifti::NiftiHeader) -> (Matrix3<f64>, Vector3<f64>) {
+/// The RAS affine's 3×3 part (columns = voxel axes scaled by spacing) and translation, in
+/// millimetres, and a note when the header's preferred transform could not be used or its
+/// units were not millimetres. A transform whose numbers are not finite is never used.
+/// A 3×3 part, a translation and notes about how they were read.
+type Affine = (Matrix3<f64>, Vector3<f64>, Vec<String>);
+
+fn ras_affine(h: &nifti::NiftiHeader) -> Result<Affine, String> {
+    let mut notes = Vec::new();
     let pix = |n: usize| {
         let v = f64::from(h.pixdim[n]).abs();
         if v > 0.0 && v.is_finite() { v } else { 1.0 }
     };
-    if h.sform_code > 0 {
+    let usable = |m: &Matrix3<f64>, t: &Vector3<f64>| {
+        m.iter().chain(t.iter()).all(|v| v.is_finite()) && m.determinant().abs() > 1e-12
+    };
+    let sform = (h.sform_code > 0).then(|| {
         let r = [h.srow_x, h.srow_y, h.srow_z];
         let m = Matrix3::from_fn(|row, col| f64::from(r[row][col]));
         let t = Vector3::new(f64::from(r[0][3]), f64::from(r[1][3]), f64::from(r[2][3]));
-        if m.determinant().abs() > 1e-12 && m.iter().all(|v| v.is_finite()) {
-            return (m, t);
-        }
-    }
-    if h.qform_code > 0 {
+        (m, t)
+    });
+    let qform = (h.qform_code > 0).then(|| {
         let r = quaternion_matrix(
             f64::from(h.quatern_b),
             f64::from(h.quatern_c),
@@ -103,16 +111,62 @@ fn ras_affine(h: &nifti::NiftiHeader) -> (Matrix3<f64>, Vector3<f64>) {
             f64::from(h.quatern_y),
             f64::from(h.quatern_z),
         );
-        return (r * s, t);
-    }
-    (
-        Matrix3::from_diagonal(&Vector3::new(pix(1), pix(2), pix(3))),
-        Vector3::zeros(),
-    )
+        (r * s, t)
+    });
+    let chosen = match (sform, qform) {
+        (Some((m, t)), _) if usable(&m, &t) => (m, t),
+        (Some(_), Some((m, t))) if usable(&m, &t) => {
+            notes.push(
+                "the sform is not usable (numbers not finite or axes degenerate): the qform is used"
+                    .to_string(),
+            );
+            (m, t)
+        }
+        (Some(_), _) => {
+            return Err(
+                "the sform is not usable (numbers not finite or axes degenerate) and there is no usable qform"
+                    .into(),
+            );
+        }
+        (None, Some((m, t))) if usable(&m, &t) => (m, t),
+        (None, Some(_)) => {
+            return Err("the qform is not usable (numbers not finite)".into());
+        }
+        (None, None) => (
+            Matrix3::from_diagonal(&Vector3::new(pix(1), pix(2), pix(3))),
+            Vector3::zeros(),
+        ),
+    };
+    // xyzt_units, bits 0-2: 1 metre, 2 millimetre, 3 micron; 0 (unknown) is read as mm.
+    let mm_per_unit = match h.xyzt_units & 0x07 {
+        1 => {
+            notes.push("the header's spatial unit is the metre: converted to mm".to_string());
+            1000.0
+        }
+        3 => {
+            notes.push("the header's spatial unit is the micron: converted to mm".to_string());
+            0.001
+        }
+        _ => 1.0,
+    };
+    Ok((chosen.0 * mm_per_unit, chosen.1 * mm_per_unit, notes))
 }
 
-/// Reads only the header of a NIfTI file and returns its grid in LPS.
-pub fn read_nifti_geometry(path: &Path) -> Result<Geometry, NiftiError> {
+/// What the header alone tells: the grid in LPS, the stored-to-real scale and notes.
+#[derive(Debug, Clone)]
+pub struct NiftiHeaderInfo {
+    pub geometry: Geometry,
+    pub value_scale: ValueScale,
+    pub warnings: Vec<VolumeWarning>,
+}
+
+/// Reads only the header of a NIfTI file (never its image data: a small `.nii.gz` can
+/// unpack to gigabytes) and returns its grid in LPS, checked as [`read_nifti`] checks it.
+pub fn read_nifti_header(path: &Path) -> Result<NiftiHeaderInfo, NiftiError> {
+    crate::fsutil::regular_file(path, "a NIfTI file", u64::MAX).map_err(|e| NiftiError::Read {
+        message: e.to_string(),
+        path: path.to_path_buf(),
+    })?;
     let header = nifti::NiftiHeader::from_file(path).map_err(|e| NiftiError::Read {
         message: e.to_string(),
         path: path.to_path_buf(),
@@ -125,16 +179,73 @@ pub fn read_nifti_geometry(path: &Path) -> Result<Geometry, NiftiError> {
             1
         }
     };
-    geometry_from_header(&header, [dim(1), dim(2), dim(3)]).map_err(|detail| {
-        NiftiError::Unsupported {
-            detail,
-            path: path.to_path_buf(),
-        }
+    let unsupported = |detail: String| NiftiError::Unsupported {
+        detail,
+        path: path.to_path_buf(),
+    };
+    let (geometry, notes) =
+        geometry_from_header(&header, [dim(1), dim(2), dim(3)]).map_err(unsupported)?;
+    let (scale, scale_note) = header_scale(&header).map_err(unsupported)?;
+    let mut warnings: Vec<VolumeWarning> = notes
+        .into_iter()
+        .chain(scale_note)
+        .map(|message| VolumeWarning::Other { message })
+        .collect();
+    let extra: usize = (4..=ndim).map(dim).product();
+    if extra > 1 {
+        warnings.push(VolumeWarning::Other {
+            message: format!("4D NIfTI with {extra} volumes: the first is shown"),
+        });
+    }
+    Ok(NiftiHeaderInfo {
+        geometry,
+        value_scale: scale.unwrap_or(ValueScale::IDENTITY),
+        warnings,
     })
 }
 
-fn geometry_from_header(header: &nifti::NiftiHeader, dims: [usize; 3]) -> Result<Geometry, String> {
-    let (m_ras, t_ras) = ras_affine(header);
+/// Reads only the header of a NIfTI file and returns its grid in LPS.
+pub fn read_nifti_geometry(path: &Path) -> Result<Geometry, NiftiError> {
+    read_nifti_header(path).map(|h| h.geometry)
+}
+
+/// The header's scl_slope and scl_inter as a scale (`None`: store values are real values),
+/// with a note when they are not numbers (read unscaled, as nibabel and dcm2niix do; the
+/// reader had applied a NaN slope and made every voxel 0). Scales beyond ±1e9 are refused.
+fn header_scale(h: &nifti::NiftiHeader) -> Result<(Option<ValueScale>, Option<String>), String> {
+    let slope = f64::from(h.scl_slope);
+    let inter = f64::from(h.scl_inter);
+    if !slope.is_finite() || !inter.is_finite() {
+        return Ok((
+            None,
+            Some(format!(
+                "scl_slope {slope} / scl_inter {inter} are not numbers: values read unscaled"
+            )),
+        ));
+    }
+    if slope == 0.0 || (slope == 1.0 && inter == 0.0) {
+        return Ok((None, None));
+    }
+    let max = crate::dicom::header::MAX_RESCALE;
+    if slope.abs() > max || inter.abs() > max {
+        return Err(format!(
+            "scl_slope {slope:e} / scl_inter {inter:e} are beyond ±{max:e}: not a usable scale"
+        ));
+    }
+    Ok((
+        Some(ValueScale {
+            slope,
+            intercept: inter,
+        }),
+        None,
+    ))
+}
+
+fn geometry_from_header(
+    header: &nifti::NiftiHeader,
+    dims: [usize; 3],
+) -> Result<(Geometry, Vec<String>), String> {
+    let (m_ras, t_ras, notes) = ras_affine(header)?;
     let flip = Matrix3::from_diagonal(&Vector3::from(LPS_FROM_RAS));
     let m = flip * m_ras;
     let t = flip * t_ras;
@@ -142,14 +253,16 @@ fn geometry_from_header(header: &nifti::NiftiHeader, dims: [usize; 3]) -> Result
     if spacing.iter().any(|s| !s.is_finite() || *s <= 0.0) {
         return Err("degenerate voxel axes".into());
     }
-    Ok(Geometry::new(
+    let g = Geometry::new(
         dims,
         spacing,
         [t.x, t.y, t.z],
         m.column(0).into(),
         m.column(1).into(),
         m.column(2).into(),
-    ))
+    );
+    g.check_plausible()?;
+    Ok((g, notes))
 }
 
 /// The first 3D volume of an n-D array (shape `[ni, nj, nk, ...]`), checked against the header.
@@ -301,7 +414,9 @@ pub fn read_nifti(path: &Path) -> Result<Volume, NiftiError> {
         detail,
         path: path.to_path_buf(),
     };
-    // The header alone first: its sizes decide whether the data may be read at all.
+    // The header alone first: its grid, scale and sizes decide whether the data may be
+    // read at all (geometry and scale are checked before gigabytes are unpacked).
+    let info = read_nifti_header(path)?;
     let header = nifti::NiftiHeader::from_file(path).map_err(|e| read_err(e.to_string()))?;
     check_nifti_size(&header).map_err(|e| NiftiError::TooLarge(e, path.to_path_buf()))?;
     check_data_present(path, &header).map_err(read_err)?;
@@ -319,23 +434,16 @@ pub fn read_nifti(path: &Path) -> Result<Volume, NiftiError> {
         }
     };
     let (ni, nj, nk) = (dim(1), dim(2), dim(3));
-    let extra: usize = (4..=ndim).map(dim).product();
-    let mut warnings = Vec::new();
-    if extra > 1 {
-        warnings.push(VolumeWarning::Other {
-            message: format!("4D NIfTI with {extra} volumes: the first is shown"),
-        });
-    }
+    let mut warnings = info.warnings;
     let datatype = header.data_type().map_err(|e| unsupported(e.to_string()))?;
-    let slope = f64::from(header.scl_slope);
-    let inter = f64::from(header.scl_inter);
-    let identity_scale = slope == 0.0 || !slope.is_finite() || (slope == 1.0 && inter == 0.0);
+    let (scale, _) = header_scale(&header).map_err(unsupported)?;
+    let identity_scale = scale.is_none();
     let small_int = matches!(
         datatype,
         NiftiType::Int16 | NiftiType::Uint8 | NiftiType::Int8
     );
     let dims = (ni, nj, nk);
-    let volume = obj.into_volume();
+    let mut volume = obj.into_volume();
     // The reader's conversion asserts that the data fills the header's grid exactly (a
     // damaged header made it panic): check first and say what does not match.
     let samples = volume
@@ -350,6 +458,26 @@ pub fn read_nifti(path: &Path) -> Result<Volume, NiftiError> {
             expected.map_or_else(|| "too many".to_string(), |n| n.to_string()),
             volume.raw_data().len()
         )));
+    }
+    if !(header.scl_slope.is_finite() && header.scl_inter.is_finite()) {
+        // The reader applies the header's scale itself: a slope that is not a number
+        // (read unscaled, noted above) is taken out of its hands.
+        let endianness = header.endianness;
+        let raw_dim = volume.dim().to_vec();
+        let mut dim8 = [1u16; 8];
+        dim8[0] = raw_dim.len().min(7) as u16;
+        for (d, v) in dim8[1..].iter_mut().zip(&raw_dim) {
+            *d = *v;
+        }
+        volume = nifti::InMemNiftiVolume::from_raw_fields(
+            dim8,
+            datatype,
+            0.0,
+            0.0,
+            volume.into_raw_data(),
+            endianness,
+        )
+        .map_err(|e| read_err(e.to_string()))?;
     }
     let (voxels_ijk, value_scale) = if small_int && identity_scale {
         let a = volume
@@ -402,7 +530,7 @@ pub fn read_nifti(path: &Path) -> Result<Volume, NiftiError> {
         .as_standard_layout()
         .into_owned();
 
-    let geometry = geometry_from_header(&header, [ni, nj, nk]).map_err(unsupported)?;
+    let geometry = info.geometry;
     let mut v = Volume::new(voxels, geometry).map_err(|e| unsupported(e.to_string()))?;
     v.value_scale = value_scale;
     v.warnings = warnings;
@@ -413,8 +541,40 @@ pub fn read_nifti(path: &Path) -> Result<Volume, NiftiError> {
     Ok(v)
 }
 
-/// Writes a volume as NIfTI-1 (gzip when the name ends in `.gz`), atomically.
-pub fn write_nifti(volume: &Volume, path: &Path) -> Result<(), NiftiError> {
+/// Shear below this (degrees between axes off 90°) is rounding in the source's numbers.
+const SHEAR_NOTICE_DEG: f64 = 0.01;
+
+/// The rotation nearest to `m` (its polar factor, from a singular value decomposition with
+/// a bounded number of iterations) and how far `m`'s columns are from orthogonal, in
+/// degrees. `None` for a singular, non-finite or reflecting matrix. nalgebra's
+/// `Rotation3::from_matrix` iterates without a limit and never finished on a real sheared
+/// volume.
+fn nearest_rotation(m: &Matrix3<f64>) -> Option<(Rotation3<f64>, f64)> {
+    if !m.iter().all(|v| v.is_finite()) {
+        return None;
+    }
+    let cols: Vec<Vector3<f64>> = (0..3).map(|c| m.column(c).into_owned()).collect();
+    if cols.iter().any(|c| c.norm() <= 1e-9) {
+        return None;
+    }
+    let svd = m.try_svd(true, true, 1e-15, 200)?;
+    let (u, v_t) = (svd.u?, svd.v_t?);
+    let r = u * v_t;
+    let det = r.determinant();
+    if det.is_nan() || det <= 0.0 || !r.iter().all(|v| v.is_finite()) {
+        return None;
+    }
+    let mut shear: f64 = 0.0;
+    for (a, b) in [(0, 1), (0, 2), (1, 2)] {
+        let cos = cols[a].dot(&cols[b]) / (cols[a].norm() * cols[b].norm());
+        shear = shear.max((90.0 - cos.clamp(-1.0, 1.0).acos().to_degrees()).abs());
+    }
+    Some((Rotation3::from_matrix_unchecked(r), shear))
+}
+
+/// Writes a volume as NIfTI-1 (gzip when the name ends in `.gz`), atomically. Returns what
+/// the file cannot say exactly (a sheared grid's qform), for the caller to show.
+pub fn write_nifti(volume: &Volume, path: &Path) -> Result<Vec<String>, NiftiError> {
     let write_err = |message: String| NiftiError::Write {
         message,
         path: path.to_path_buf(),
@@ -447,7 +607,17 @@ pub fn write_nifti(volume: &Volume, path: &Path) -> Result<(), NiftiError> {
     } else {
         1.0
     };
-    let q = UnitQuaternion::from_rotation_matrix(&Rotation3::from_matrix(&r));
+    let (rotation, shear_deg) = nearest_rotation(&r).ok_or_else(|| {
+        write_err("the volume's voxel axes are degenerate (no rotation fits them)".into())
+    })?;
+    let mut warnings = Vec::new();
+    if shear_deg > SHEAR_NOTICE_DEG {
+        warnings.push(format!(
+            "the voxel axes are not orthogonal (sheared by up to {shear_deg:.2}°): the sform \
+             keeps the exact geometry, the qform holds its nearest rotation"
+        ));
+    }
+    let q = UnitQuaternion::from_rotation_matrix(&rotation);
     let (w, b, c, d) = (q.w, q.i, q.j, q.k);
     let sign = if w < 0.0 { -1.0 } else { 1.0 };
     header.quatern_b = (sign * b) as f32;
@@ -477,14 +647,16 @@ pub fn write_nifti(volume: &Volume, path: &Path) -> Result<(), NiftiError> {
         .unwrap_or_else(|| "volume.nii".into());
     let gz = name.to_ascii_lowercase().ends_with(".gz");
     // The nifti writer derives its output name from the extension, so the temporary name
-    // must have no other dots.
-    let tmp = path.with_file_name(format!(
-        "twinplan-partial-{}{}",
-        std::process::id(),
-        if gz { ".nii.gz" } else { ".nii" }
-    ));
+    // has no other dots. It is created exclusively under a random name (a link planted
+    // there is never followed); the writer then fills that same file.
+    let tmp = crate::fsutil::partial_file(
+        crate::fsutil::folder_of(path),
+        false,
+        if gz { ".nii.gz" } else { ".nii" },
+    )
+    .map_err(|e| write_err(e.kind().to_string()))?;
     let data = volume.voxels.view().permuted_axes([2, 1, 0]);
-    let writer = WriterOptions::new(&tmp)
+    let writer = WriterOptions::new(tmp.path())
         .reference_header(&header)
         .compress(gz);
     // The writer always stores scl_slope = 1, scl_inter = 0: a volume whose samples are
@@ -495,13 +667,10 @@ pub fn write_nifti(volume: &Volume, path: &Path) -> Result<(), NiftiError> {
         let scale = volume.value_scale;
         writer.write_nifti(&data.mapv(|v| scale.real(v) as f32))
     };
-    let result = written
-        .map_err(|e| write_err(e.to_string()))
-        .and_then(|_| std::fs::rename(&tmp, path).map_err(|e| write_err(e.kind().to_string())));
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    // On an error the temporary is removed as it is dropped.
+    written.map_err(|e| write_err(e.to_string()))?;
+    crate::fsutil::persist(tmp, path).map_err(|e| write_err(e.kind().to_string()))?;
+    Ok(warnings)
 }
 
 #[cfg(test)]

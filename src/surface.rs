@@ -88,6 +88,11 @@ impl SurfaceOptions {
 
 /// Largest Gaussian σ (mm) for smoothing a mask before surfacing.
 pub const MAX_MASK_SIGMA_MM: f64 = 10.0;
+/// Smallest σ (mm) that smooths: below it a mask is surfaced as it is.
+pub const MIN_MASK_SIGMA_MM: f64 = 0.01;
+/// Most Taubin smoothing iterations (hundreds already round a surface off; a count of
+/// 4,294,967,296 never ended and 100,000 blew the area up to 3e76 mm²).
+pub const MAX_SMOOTH_ITERATIONS: usize = 1000;
 
 /// Seconds spent in each stage.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]
@@ -104,6 +109,48 @@ pub enum SurfaceError {
     Segment(#[from] SegmentError),
     #[error("surface extraction was cancelled")]
     Cancelled,
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl SurfaceOptions {
+    /// What is wrong with these options, if anything: values that are not numbers, σ
+    /// outside its range, smoothing beyond [`MAX_SMOOTH_ITERATIONS`].
+    pub fn check(&self) -> Result<(), String> {
+        match &self.selection {
+            Selection::Iso(v) if !v.is_finite() => {
+                return Err(format!("the iso-value {v} is not a number"));
+            }
+            Selection::Range(r) if r.lo.is_nan() || r.hi.is_nan() || r.lo > r.hi => {
+                return Err(format!(
+                    "the range {}:{} is not a range of numbers",
+                    r.lo, r.hi
+                ));
+            }
+            _ => {}
+        }
+        if let Some(s) = self.mask_sigma_mm
+            && !(s == 0.0 || (MIN_MASK_SIGMA_MM..=MAX_MASK_SIGMA_MM).contains(&s))
+        {
+            return Err(format!(
+                "σ {s} mm is neither 0 nor within {MIN_MASK_SIGMA_MM}–{MAX_MASK_SIGMA_MM} mm"
+            ));
+        }
+        if self.smooth_iterations > MAX_SMOOTH_ITERATIONS {
+            return Err(format!(
+                "{} smoothing iterations, more than {MAX_SMOOTH_ITERATIONS}",
+                self.smooth_iterations
+            ));
+        }
+        if let Some(p) = self
+            .seeds_mm
+            .iter()
+            .find(|p| !p.iter().all(|c| c.is_finite()))
+        {
+            return Err(format!("a seed ({}, {}, {}) is not a point", p.x, p.y, p.z));
+        }
+        Ok(())
+    }
 }
 
 /// The mask a selection describes (None for a plain iso-surface without seeds).
@@ -203,8 +250,9 @@ fn bounding_box(mask: &Mask, margin: usize) -> Option<[(usize, usize); 3]> {
 pub fn mask_surface(mask: &Mask, sigma_mm: f64, pad: bool, progress: &Progress) -> Option<TriMesh> {
     // A kernel wider than the structure smooths nothing more: bound it (and NaN) so an
     // argument cannot size a kernel or margin without limit.
-    let sigma_mm = if sigma_mm.is_finite() {
-        sigma_mm.clamp(0.0, MAX_MASK_SIGMA_MM)
+    // A σ far below a voxel smooths nothing but underflows the kernel's weights to 0/0.
+    let sigma_mm = if sigma_mm.is_finite() && sigma_mm >= MIN_MASK_SIGMA_MM {
+        sigma_mm.min(MAX_MASK_SIGMA_MM)
     } else {
         0.0
     };
@@ -317,6 +365,7 @@ pub fn surface(
     options: &SurfaceOptions,
     progress: &Progress,
 ) -> Result<(TriMesh, StageTimes), SurfaceError> {
+    options.check().map_err(SurfaceError::Invalid)?;
     let mut times = StageTimes::default();
     let t = Instant::now();
     let mask = select_mask(volume, options, progress)?;

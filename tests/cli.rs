@@ -706,7 +706,9 @@ fn plan_measures_the_tortuous_iliac_and_reaches_a_renal_artery_through_a_waypoin
             known.angle_deg
         );
     }
-    let radius = r["min_radius_of_curvature_mm"].as_f64().expect("radius");
+    let radius = r["min_radius_of_curvature_mm"]
+        .as_f64()
+        .expect("a bending path has a radius");
     assert!((radius - t.min_radius_of_curvature_mm).abs() < 0.15 * t.min_radius_of_curvature_mm);
 
     // From the right femoral artery into the left renal artery, through a waypoint at its

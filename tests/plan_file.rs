@@ -192,3 +192,50 @@ fn a_plan_names_the_uids_of_its_dicom_series() {
         assert!(json.contains(uid.as_deref().unwrap_or("missing")), "{json}");
     }
 }
+
+/// `docs/schemas/plan.schema.json` is what the code generates (regenerate it with
+/// `UPDATE_SCHEMAS=1 cargo test --test plan_file`), and every plan fixture and the demo
+/// plan validate against it; a plan of the wrong shape does not.
+#[test]
+fn the_shipped_plan_schema_is_the_codes_and_the_fixtures_validate() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let path = root.join("docs/schemas/plan.schema.json");
+    let generated = twinplan::plan::file::json_schema();
+    let text = format!(
+        "{}\n",
+        serde_json::to_string_pretty(&generated).expect("schema JSON")
+    );
+    if std::env::var_os("UPDATE_SCHEMAS").is_some() {
+        std::fs::create_dir_all(path.parent().expect("folder")).expect("mkdir");
+        std::fs::write(&path, &text).expect("write the schema");
+    }
+    let shipped = std::fs::read_to_string(&path).unwrap_or_default();
+    assert!(
+        shipped == text,
+        "docs/schemas/plan.schema.json is stale: run UPDATE_SCHEMAS=1 cargo test --test plan_file"
+    );
+    let validator = jsonschema::validator_for(&generated).expect("a valid schema");
+    let mut fixtures: Vec<std::path::PathBuf> = std::fs::read_dir(root.join("tests/plans"))
+        .expect("fixtures")
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    fixtures.push(root.join("sample_data/phantom_cta/demo.twinplan.json"));
+    assert!(fixtures.len() >= 3);
+    for f in &fixtures {
+        let doc: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(f).expect("fixture")).expect("JSON");
+        let errors: Vec<String> = validator
+            .iter_errors(&doc)
+            .map(|e| format!("{} at {}", e, e.instance_path()))
+            .collect();
+        assert!(errors.is_empty(), "{}: {errors:?}", f.display());
+    }
+    // The test can fail: a markup without points, a kind that does not exist.
+    let mut bad: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(root.join("sample_data/phantom_cta/demo.twinplan.json")).expect("demo"),
+    )
+    .expect("JSON");
+    bad["plan"]["markups"][0]["kind"] = serde_json::json!("spiral");
+    assert!(!validator.is_valid(&bad));
+}

@@ -90,6 +90,67 @@ pub fn first_fragment(path: &Path, pixel_value_at: u64) -> std::io::Result<Optio
     Ok(Some(prefix))
 }
 
+/// Most fragments [`rle_problem`] looks at (one per frame).
+const MAX_FRAGMENTS: usize = 100_000;
+
+/// What is wrong with the RLE headers of the encapsulated pixel data whose value starts at
+/// `pixel_value_at`, if anything: each fragment's 64-byte header must declare 1 to 15
+/// segments whose offsets start at 64, never decrease and lie inside the fragment. The
+/// decoder trusted the count and reserved 4 bytes per declared segment first (15.8 GB for
+/// a damaged header), then sliced past the fragment's end (a panic).
+pub fn rle_problem(path: &Path, pixel_value_at: u64) -> std::io::Result<Option<String>> {
+    let mut f = std::io::BufReader::new(std::fs::File::open(path)?);
+    f.seek(SeekFrom::Start(pixel_value_at))?;
+    let mut item = [0u8; 8];
+    if f.read_exact(&mut item).is_err() {
+        return Ok(None);
+    }
+    let Some(table_len) = item_length(&item) else {
+        return Ok(None);
+    };
+    f.seek_relative(i64::from(table_len))?;
+    for n in 0..MAX_FRAGMENTS {
+        if f.read_exact(&mut item).is_err() {
+            return Ok(None);
+        }
+        let Some(len) = item_length(&item) else {
+            return Ok(None); // the sequence delimiter, or not an item: the decoder judges
+        };
+        let mut header = [0u8; 64];
+        if len < 64 || f.read_exact(&mut header).is_err() {
+            return Ok(Some(format!(
+                "RLE fragment {} is {len} bytes, shorter than its 64-byte header",
+                n + 1
+            )));
+        }
+        let word = |i: usize| {
+            u32::from_le_bytes([
+                header[4 * i],
+                header[4 * i + 1],
+                header[4 * i + 2],
+                header[4 * i + 3],
+            ])
+        };
+        let segments = word(0) as usize;
+        if !(1..=15).contains(&segments) {
+            return Ok(Some(format!(
+                "RLE fragment {} declares {segments} segments (1 to 15 exist)",
+                n + 1
+            )));
+        }
+        let offsets: Vec<u32> = (1..=segments).map(word).collect();
+        let ordered = offsets.first() == Some(&64) && offsets.windows(2).all(|w| w[0] <= w[1]);
+        if !ordered || offsets.iter().any(|&o| o > len) {
+            return Ok(Some(format!(
+                "RLE fragment {} has segment offsets {offsets:?} that do not fit its {len} bytes",
+                n + 1
+            )));
+        }
+        f.seek_relative(i64::from(len) - 64)?;
+    }
+    Ok(None)
+}
+
 /// The length of an item header (FFFE,E000), little endian as encapsulation always is.
 fn item_length(b: &[u8; 8]) -> Option<u32> {
     (b[..4] == [0xFE, 0xFF, 0x00, 0xE0])

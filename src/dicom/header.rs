@@ -15,6 +15,7 @@ use dicom_object::file::ReadPreamble;
 use dicom_object::{DefaultDicomObject, InMemDicomObject, OpenFileOptions};
 
 use crate::volume::quantize::Rescale;
+use nalgebra::Vector3;
 
 /// Patient name, ID and birth date. Shown only in the banner or with `--phi`; its `Debug`
 /// prints nothing of them, so it can never leak through a `{:?}`.
@@ -297,8 +298,21 @@ fn voi_window(item: &InMemDicomObject) -> Option<[f64; 2]> {
 }
 
 fn rescale_of(obj: &InMemDicomObject) -> Option<Rescale> {
-    let slope = get_f64(obj, tags::RESCALE_SLOPE);
-    let intercept = get_f64(obj, tags::RESCALE_INTERCEPT);
+    // Present but not a number (NaN, inf) is kept as it is, for `check_frame` to refuse:
+    // read as absent, a NaN intercept put every CT value 1,024 HU off.
+    let raw = |tag| {
+        let e = obj.get(tag)?;
+        let blank = e
+            .to_str()
+            .map(|t| {
+                t.trim_matches(|c: char| c == '\0' || c.is_whitespace())
+                    .is_empty()
+            })
+            .unwrap_or(false);
+        (!blank).then(|| e.to_float64().unwrap_or(f64::NAN))
+    };
+    let slope = raw(tags::RESCALE_SLOPE);
+    let intercept = raw(tags::RESCALE_INTERCEPT);
     if slope.is_none() && intercept.is_none() {
         return None;
     }
@@ -401,6 +415,12 @@ pub fn open_full(path: &Path, no_meta: bool) -> Result<DefaultDicomObject, Strin
 /// Reads one file's header. `Err` carries the one-line reason the file is not loaded.
 pub fn read_header(path: &Path) -> Result<ImageHeader, SkipReason> {
     let (obj, no_meta, pixel_data_at) = open_header(path)?;
+    // Remembered first, so that whatever is said of this file (its path included, even
+    // when it is skipped) is scrubbed of them.
+    let name = get_str(&obj, tags::PATIENT_NAME);
+    let id = get_str(&obj, tags::PATIENT_ID);
+    let birth_date = get_str(&obj, tags::PATIENT_BIRTH_DATE);
+    crate::privacy::remember(&[&name, &id, &birth_date]);
     let transfer_syntax = trim(obj.meta().transfer_syntax());
     let mut sop_class_uid = get_str(&obj, tags::SOP_CLASS_UID);
     if sop_class_uid.is_empty() {
@@ -478,7 +498,16 @@ pub fn read_header(path: &Path) -> Result<ImageHeader, SkipReason> {
                 rescale: g.rescale.unwrap_or_default(),
             }
         })
-        .collect();
+        .collect::<Vec<FrameInfo>>();
+    for (n, f) in frames.iter().enumerate() {
+        check_frame(f).map_err(|e| {
+            SkipReason(if number_of_frames > 1 {
+                format!("frame {}: {e}", n + 1)
+            } else {
+                e
+            })
+        })?;
+    }
 
     let image_type = obj
         .get(tags::IMAGE_TYPE)
@@ -492,9 +521,9 @@ pub fn read_header(path: &Path) -> Result<ImageHeader, SkipReason> {
         sop_class_uid,
         modality: get_str(&obj, tags::MODALITY),
         patient: PatientIdentity {
-            name: get_str(&obj, tags::PATIENT_NAME),
-            id: get_str(&obj, tags::PATIENT_ID),
-            birth_date: get_str(&obj, tags::PATIENT_BIRTH_DATE),
+            name,
+            id,
+            birth_date,
         },
         study_uid: get_str(&obj, tags::STUDY_INSTANCE_UID),
         study_date: get_str(&obj, tags::STUDY_DATE),
@@ -534,6 +563,98 @@ pub fn read_header(path: &Path) -> Result<ImageHeader, SkipReason> {
         mosaic: None,
     }
     .with_mosaic(&obj))
+}
+
+/// Largest |coordinate| of an image position (mm): 100 m is beyond any scanner's table.
+pub const MAX_POSITION_MM: f64 = 1e5;
+/// Pixel spacing accepted (mm): from 0.1 µm (microscopy) to 100 mm.
+pub const PIXEL_SPACING_MM: (f64, f64) = (1e-4, 100.0);
+/// How far ImageOrientationPatient's two vectors may be from unit length and from
+/// orthogonal (their dot product) before the image is refused: 0.01 is 0.57°. Within it
+/// the loader orthonormalises them (values are written with few decimals).
+pub const ORIENTATION_TOLERANCE: f64 = 0.01;
+/// Largest |RescaleSlope| or |RescaleIntercept|: beyond it stored values become
+/// meaningless (or infinite) real values.
+pub const MAX_RESCALE: f64 = 1e9;
+
+/// Refuses a frame whose geometry or rescale no scanner writes: orientation vectors not
+/// unit and orthogonal, positions or spacings out of any physical range, rescales that
+/// are not numbers. Such values made NaN surfaces, hangs and 4 GB grids.
+fn check_frame(f: &FrameInfo) -> Result<(), String> {
+    if let Some(o) = f.orientation {
+        check_orientation(&o)?;
+    }
+    if let Some(p) = f.position
+        && p.iter().any(|c| c.is_nan() || c.abs() > MAX_POSITION_MM)
+    {
+        return Err(format!(
+            "ImagePositionPatient ({}) mm lies beyond any scanner (|x| > {MAX_POSITION_MM} mm)",
+            p.map(num).join(", ")
+        ));
+    }
+    if let Some(ps) = f.pixel_spacing
+        && ps
+            .iter()
+            .any(|v| !(PIXEL_SPACING_MM.0..=PIXEL_SPACING_MM.1).contains(v))
+    {
+        return Err(format!(
+            "PixelSpacing {} mm is outside {}–{} mm",
+            ps.map(num).join("\\"),
+            PIXEL_SPACING_MM.0,
+            PIXEL_SPACING_MM.1
+        ));
+    }
+    let r = f.rescale;
+    if !(r.slope.abs() <= MAX_RESCALE && r.intercept.abs() <= MAX_RESCALE) {
+        return Err(format!(
+            "RescaleSlope {} / RescaleIntercept {} is not a usable value (finite, within ±{MAX_RESCALE:e})",
+            num(r.slope),
+            num(r.intercept)
+        ));
+    }
+    Ok(())
+}
+
+/// A number as a message shows it: plain for ordinary magnitudes, in exponent form for
+/// huge or tiny ones (a crafted 1e308 printed as 309 digits).
+fn num(v: f64) -> String {
+    if v != 0.0 && !(1e-4..1e6).contains(&v.abs()) {
+        format!("{v:.4e}")
+    } else {
+        let t = format!("{v:.4}");
+        t.trim_end_matches('0').trim_end_matches('.').to_string()
+    }
+}
+
+/// Length of a vector without overflow (1e308 squared is infinite).
+fn length(v: &[f64]) -> f64 {
+    v.iter().fold(0.0, |acc: f64, x| acc.hypot(*x))
+}
+
+/// Checks ImageOrientationPatient: two finite vectors of unit length (within
+/// [`ORIENTATION_TOLERANCE`]) at right angles (likewise).
+pub fn check_orientation(o: &[f64; 6]) -> Result<(), String> {
+    let row = Vector3::new(o[0], o[1], o[2]);
+    let col = Vector3::new(o[3], o[4], o[5]);
+    let (nr, nc) = (length(&o[..3]), length(&o[3..]));
+    let shown = || o.map(num).join("\\");
+    if !((nr - 1.0).abs() <= ORIENTATION_TOLERANCE && (nc - 1.0).abs() <= ORIENTATION_TOLERANCE) {
+        return Err(format!(
+            "ImageOrientationPatient {} is not two unit vectors (lengths {} and {})",
+            shown(),
+            num(nr),
+            num(nc)
+        ));
+    }
+    let dot = row.dot(&col) / (nr * nc);
+    if dot.is_nan() || dot.abs() > ORIENTATION_TOLERANCE {
+        return Err(format!(
+            "ImageOrientationPatient {} is not orthogonal (the rows and columns meet at {:.2}°)",
+            shown(),
+            dot.clamp(-1.0, 1.0).acos().to_degrees()
+        ));
+    }
+    Ok(())
 }
 
 impl ImageHeader {

@@ -350,13 +350,39 @@ pub fn check_file(path: &Path, header_only: bool) -> Result<Option<u64>, String>
         match ts.as_str() {
             "1.2.840.10008.1.2" => Encoding::ImplicitLittle,
             "1.2.840.10008.1.2.2" => Encoding::ExplicitBig,
-            // Deflated: the data set is compressed; the parser inflates it.
-            "1.2.840.10008.1.2.1.99" => return Ok(None),
+            // Deflated: the data set is compressed; the parser inflates it, after a
+            // count of what it inflates to (a 4 MB file inflated to 4 GiB in memory).
+            "1.2.840.10008.1.2.1.99" => {
+                check_inflated(path, w.pos, MAX_INFLATED_BYTES)?;
+                return Ok(None);
+            }
             _ => Encoding::ExplicitLittle,
         }
     };
     w.walk(encoding, header_only)?;
     Ok(w.pixel_value_at)
+}
+
+/// Largest data set a deflated file may inflate to (bytes). Deflate packs up to about
+/// 1032:1, so a few megabytes can claim gigabytes; no deflated image comes near this.
+pub const MAX_INFLATED_BYTES: u64 = 512 << 20;
+
+/// Inflates a deflated data set starting at `at` into nothing, counting, and refuses it
+/// once it passes `limit` bytes: nothing is kept, so memory stays flat whatever it claims.
+fn check_inflated(path: &Path, at: u64, limit: u64) -> Result<(), String> {
+    let io = |e: std::io::Error| format!("cannot read file: {}", e.kind());
+    let mut f = std::fs::File::open(path).map_err(io)?;
+    f.seek(SeekFrom::Start(at)).map_err(io)?;
+    let mut inflate = flate2::read::DeflateDecoder::new(BufReader::new(f)).take(limit + 1);
+    // A damaged stream is the parser's to report; only the size is judged here.
+    let n = std::io::copy(&mut inflate, &mut std::io::sink()).unwrap_or(0);
+    if n > limit {
+        return Err(format!(
+            "its deflated data set inflates to more than {} MiB (a decompression bomb)",
+            limit >> 20
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -269,6 +269,9 @@ fn finish(
     value_scale: crate::volume::ValueScale,
     warnings: Vec<VolumeWarning>,
 ) -> Result<Volume, LoadError> {
+    geometry
+        .check_plausible()
+        .map_err(|reason| LoadError::NotAVolume { reason })?;
     let mut volume = Volume::new(voxels, geometry).map_err(|e| LoadError::NotAVolume {
         reason: e.to_string(),
     })?;
@@ -373,6 +376,14 @@ fn check_compressed_sizes(frames: &[FrameRef]) -> Result<(), LoadError> {
                 return Err(LoadError::BeyondRleExpansion {
                     needed,
                     size,
+                    path: path.to_path_buf(),
+                });
+            }
+            if let Some(at) = h.pixel_data_at
+                && let Ok(Some(problem)) = codestream::rle_problem(path, at)
+            {
+                return Err(LoadError::Decode {
+                    message: format!("damaged RLE data: {problem}"),
                     path: path.to_path_buf(),
                 });
             }
@@ -672,17 +683,16 @@ fn decode_general(
         message,
         path: path.clone(),
     })?;
-    let decoded = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        obj.decode_pixel_data().map(|d| d.to_owned())
-    }))
-    .map_err(|_| LoadError::Decode {
-        message: "decoder failed on malformed data".into(),
-        path: path.clone(),
-    })?
-    .map_err(|e| LoadError::Decode {
-        message: first_line(&e.to_string()),
-        path: path.clone(),
-    })?;
+    // The decoders panic on some malformed data (RLE segment offsets): caught, quietly.
+    let decoded = crate::privacy::quietly(|| obj.decode_pixel_data().map(|d| d.to_owned()))
+        .ok_or_else(|| LoadError::Decode {
+            message: "decoder failed on malformed data".into(),
+            path: path.clone(),
+        })?
+        .map_err(|e| LoadError::Decode {
+            message: first_line(&e.to_string()),
+            path: path.clone(),
+        })?;
     let bytes_per_sample = usize::from(decoded.bits_allocated() / 8).max(1);
     let spp = usize::from(decoded.samples_per_pixel()).max(1);
     if !matches!(bytes_per_sample, 1 | 2 | 4) || !matches!(spp, 1 | 3) {

@@ -25,14 +25,43 @@ use std::path::PathBuf;
 pub enum DicomError {
     #[error("cannot read ({message}): {path}")]
     Io { message: String, path: PathBuf },
-    #[error("no image series found ({skipped} file(s) skipped)")]
-    NoImages { skipped: usize },
-    #[error("several image series found; choose one with --series:\n  {}", choices.join("\n  "))]
+    #[error(
+        "no image series found ({skipped} file(s) skipped{})",
+        reasons_text(reasons)
+    )]
+    NoImages {
+        skipped: usize,
+        /// The commonest reasons files were skipped, with how many each.
+        reasons: Vec<(usize, String)>,
+    },
+    #[error("several image series found; choose one with --series (`twinplan info --phi` shows their descriptions):\n  {}", choices.join("\n  "))]
     Ambiguous { choices: Vec<String> },
     #[error("no series matches '{key}'; the choices are:\n  {}", choices.join("\n  "))]
     NoMatch { key: String, choices: Vec<String> },
     #[error(transparent)]
     Load(#[from] LoadError),
+}
+
+/// The `most` commonest skip reasons, commonest first, with their counts.
+pub fn common_reasons(skipped: &[SkippedFile], most: usize) -> Vec<(usize, String)> {
+    let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
+    for s in skipped {
+        *counts.entry(s.reason.as_str()).or_default() += 1;
+    }
+    let mut v: Vec<(usize, String)> = counts
+        .into_iter()
+        .map(|(r, n)| (n, r.to_string()))
+        .collect();
+    v.sort_by(|a, b| b.0.cmp(&a.0).then_with(|| a.1.cmp(&b.1)));
+    v.truncate(most);
+    v
+}
+
+fn reasons_text(reasons: &[(usize, String)]) -> String {
+    reasons
+        .iter()
+        .map(|(n, r)| format!("\n  {n} × {r}"))
+        .collect()
 }
 
 /// Picks one stack: by selector (UID, `UID#n`, series number), or the only image stack.
@@ -53,6 +82,7 @@ pub fn select_series<'a>(
             match pool.as_slice() {
                 [] => Err(DicomError::NoImages {
                     skipped: report.skipped.len(),
+                    reasons: common_reasons(&report.skipped, 3),
                 }),
                 [one] => Ok(one),
                 many => Err(DicomError::Ambiguous {

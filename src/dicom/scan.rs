@@ -163,19 +163,19 @@ impl ScanReport {
     }
 }
 
-/// One line naming a stack, for choice lists in errors.
+/// One line naming a stack, for choice lists in errors. The free-text SeriesDescription
+/// is left out (it can hold a patient's name, "SURNAME^Protocol"): `info --phi` shows it.
 pub fn describe_choice(s: &SeriesInfo) -> String {
     format!(
-        "{} (series {}, {} {}, {}x{}x{})",
+        "{} (series {}, {}, {}x{}x{})",
         s.id(),
         s.series_number
             .map(|n| n.to_string())
             .unwrap_or_else(|| "-".into()),
-        s.modality,
-        if s.description.is_empty() {
-            "(no description)"
+        if s.modality.is_empty() {
+            "no modality"
         } else {
-            &s.description
+            &s.modality
         },
         s.columns,
         s.rows,

@@ -314,12 +314,19 @@ pub fn write_ct_series(
                     path: path.clone(),
                 })?;
             let file_obj = obj.with_exact_meta(meta);
+            // Encoded in memory, then written atomically: a full disk leaves no
+            // empty or half-written slice behind.
+            let mut bytes = Vec::new();
             file_obj
-                .write_to_file(&path)
+                .write_all(&mut bytes)
                 .map_err(|e| WriteError::Encode {
                     message: e.to_string(),
                     path: path.clone(),
                 })?;
+            crate::fsutil::write_atomic(&path, &bytes).map_err(|e| WriteError::Io {
+                message: e.kind().to_string(),
+                path: path.clone(),
+            })?;
             progress.inc(1);
             Ok(path)
         })

@@ -112,6 +112,16 @@ fn encode_ply(mesh: &TriMesh) -> Vec<u8> {
 
 /// Writes `mesh` in the format named by the file's extension.
 pub fn write_mesh(mesh: &TriMesh, path: &Path) -> Result<(), MeshIoError> {
+    // A coordinate that is not a number makes a file every other tool misreads.
+    if let Some(n) = mesh.positions_mm.iter().position(|p| {
+        !p.iter()
+            .all(|c| c.is_finite() && c.abs() < f64::from(f32::MAX))
+    }) {
+        return Err(MeshIoError::Write {
+            message: format!("vertex {n} is not a finite position; nothing written"),
+            path: path.to_path_buf(),
+        });
+    }
     let bytes = match MeshFormat::from_path(path) {
         Some(MeshFormat::Stl) => encode_stl(mesh),
         Some(MeshFormat::Obj) => encode_obj(mesh),

@@ -22,7 +22,7 @@ pub const VERSION: u32 = 2;
 
 /// The volume geometry a plan was made on: dimensions, spacing, origin and direction
 /// cosines (columns of the voxel-to-patient matrix), patient LPS mm.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct GeometryFingerprint {
     pub dims: [usize; 3],
     pub spacing_mm: [f64; 3],
@@ -73,7 +73,7 @@ impl GeometryFingerprint {
 
 /// What a plan belongs to. UIDs are DICOM identifiers of the study and series, not of the
 /// patient; a NIfTI input has none and is matched by its geometry.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Reference {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub study_uid: Option<String>,
@@ -114,9 +114,10 @@ impl Reference {
 }
 
 /// The file as written.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PlanFile {
     pub schema: String,
+    #[schemars(range(min = 1))]
     pub version: u32,
     pub coordinate_system: String,
     pub units: String,
@@ -172,10 +173,142 @@ pub enum PlanFileError {
         kind: std::io::ErrorKind,
         path: PathBuf,
     },
+    #[error("the plan holds what no plan can ({count} problem(s)): {path}\n  {}", problems.join("\n  "))]
+    Invalid {
+        count: usize,
+        problems: Vec<String>,
+        path: PathBuf,
+    },
+    #[error("{0}")]
+    NotAFile(#[from] crate::fsutil::NotAFile),
+    #[error(
+        "the plan is being changed by another twinplan process (still locked after {seconds} s): {path}"
+    )]
+    Locked { seconds: u64, path: PathBuf },
+}
+
+/// Largest plan file read (bytes): a plan of 10,000 markups is about 4 MB.
+pub const MAX_PLAN_BYTES: u64 = 32 << 20;
+/// Most markups, paths, bookmarks and structures a plan may hold, each.
+pub const MAX_ITEMS: usize = 10_000;
+/// Most points one markup or one path's report may hold.
+pub const MAX_POINTS: usize = 100_000;
+/// Largest |coordinate| a plan may hold (mm): 100 m, beyond any scanner.
+pub const MAX_COORDINATE_MM: f64 = 1e5;
+
+/// What is wrong with a plan's content (each item names where): the checks a plan read
+/// from a file must pass before anything measures, draws or exports it.
+pub fn problems(plan: &Plan) -> Vec<String> {
+    let mut out = Vec::new();
+    let ok_point = |p: &[f64; 3]| p.iter().all(|c| c.abs() <= MAX_COORDINATE_MM);
+    let bad_points = |points: &[[f64; 3]]| points.iter().position(|p| !ok_point(p));
+    for (what, n) in [
+        ("markups", plan.markups.len()),
+        ("paths", plan.paths.len()),
+        ("bookmarks", plan.bookmarks.len()),
+        ("structures", plan.structures.len()),
+    ] {
+        if n > MAX_ITEMS {
+            out.push(format!("plan.{what}: {n} entries, more than {MAX_ITEMS}"));
+        }
+    }
+    let mut ids = std::collections::HashSet::new();
+    for (n, m) in plan.markups.iter().enumerate() {
+        let at = format!("plan.markups[{n}] ({:?})", m.name);
+        let count = m.points_lps_mm.len();
+        match m.kind.points_needed() {
+            Some(k) if count != k => out.push(format!(
+                "{at}: a {} has {k} point(s), this one has {count}",
+                m.kind.name()
+            )),
+            None if count < m.kind.min_points() || count > MAX_POINTS => out.push(format!(
+                "{at}: a {} has {} to {MAX_POINTS} points, this one has {count}",
+                m.kind.name(),
+                m.kind.min_points()
+            )),
+            _ => {}
+        }
+        if let Some(p) = bad_points(&m.points_lps_mm) {
+            out.push(format!(
+                "{at}: point {} is not a finite coordinate within ±{MAX_COORDINATE_MM} mm",
+                p + 1
+            ));
+        }
+        if !m.colour.iter().all(|c| c.is_finite()) {
+            out.push(format!("{at}: its colour is not a number"));
+        }
+        if !ids.insert(m.id) {
+            out.push(format!("{at}: id {} is used twice", m.id));
+        }
+    }
+    for (n, b) in plan.bookmarks.iter().enumerate() {
+        let at = format!("plan.bookmarks[{n}] ({:?})", b.name);
+        if !(ok_point(&b.eye_lps_mm)
+            && ok_point(&b.target_lps_mm)
+            && b.up.iter().all(|c| c.is_finite()))
+        {
+            out.push(format!(
+                "{at}: a position is not a finite coordinate within ±{MAX_COORDINATE_MM} mm"
+            ));
+        } else if b.eye_lps_mm == b.target_lps_mm {
+            out.push(format!("{at}: the eye is at the target"));
+        }
+    }
+    for (n, p) in plan.paths.iter().enumerate() {
+        let at = format!("plan.paths[{n}] ({:?})", p.name);
+        let stops: Vec<[f64; 3]> = std::iter::once(p.entry_lps_mm)
+            .chain(p.waypoints_lps_mm.iter().copied())
+            .chain(std::iter::once(p.target_lps_mm))
+            .collect();
+        if stops.len() > MAX_POINTS {
+            out.push(format!("{at}: more than {MAX_POINTS} waypoints"));
+        }
+        if let Some(k) = bad_points(&stops) {
+            out.push(format!(
+                "{at}: stop {} is not a finite coordinate within ±{MAX_COORDINATE_MM} mm",
+                k + 1
+            ));
+        }
+        if let Some(d) = &p.device {
+            if !(d.outer_diameter_mm > 0.0 && d.outer_diameter_mm <= 100.0) {
+                out.push(format!(
+                    "{at}: the device's outer diameter {} mm is not within 0–100 mm",
+                    d.outer_diameter_mm
+                ));
+            }
+            if let Some(r) = d.min_bend_radius_mm
+                && !(r > 0.0 && r.is_finite())
+            {
+                out.push(format!(
+                    "{at}: the device's bend radius {r} mm is not positive"
+                ));
+            }
+        }
+        if let Some(r) = &p.report
+            && (!r.is_consistent() || r.points_lps_mm.len() > MAX_POINTS)
+        {
+            out.push(format!(
+                "{at}: its saved report's lists do not hold one finite value per point (re-plan it)"
+            ));
+        }
+        if !ids.insert(p.id) {
+            out.push(format!("{at}: id {} is used twice", p.id));
+        }
+    }
+    out
+}
+
+/// The plan file's JSON Schema (draft 2020-12), generated from the types above: what
+/// `docs/schemas/plan.schema.json` ships (a test fails when that file is stale). It says
+/// the shape; [`problems`] checks what a schema cannot (points per kind, ids).
+pub fn json_schema() -> serde_json::Value {
+    serde_json::to_value(schemars::schema_for!(PlanFile)).unwrap_or(serde_json::Value::Null)
 }
 
 /// Reads and checks a plan file (any version up to [`VERSION`]); nothing is written.
 pub fn read(path: &Path) -> Result<PlanFile, PlanFileError> {
+    // A FIFO blocks and /dev/zero never ends: regular files of a plan's size only.
+    crate::fsutil::regular_file(path, "a plan file", MAX_PLAN_BYTES)?;
     let bytes = std::fs::read(path).map_err(|e| PlanFileError::Io {
         kind: e.kind(),
         path: path.to_path_buf(),
@@ -207,6 +340,14 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<PlanFile, PlanFileError> {
         .and_then(|v| v.as_u64())
         .and_then(|v| u32::try_from(v).ok())
         .unwrap_or(0);
+    if version == 0 {
+        return Err(PlanFileError::Corrupt {
+            line: 1,
+            column: 1,
+            detail: format!("\"version\" must be a plan version from 1 to {VERSION}"),
+            path: path.to_path_buf(),
+        });
+    }
     if version > VERSION {
         return Err(PlanFileError::Newer {
             found: version,
@@ -218,6 +359,14 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<PlanFile, PlanFileError> {
     if file.coordinate_system != "LPS" || file.units != "mm" {
         return Err(PlanFileError::Coordinates {
             found: format!("{} {}", file.coordinate_system, file.units),
+            path: path.to_path_buf(),
+        });
+    }
+    let problems = problems(&file.plan);
+    if !problems.is_empty() {
+        return Err(PlanFileError::Invalid {
+            count: problems.len(),
+            problems: problems.into_iter().take(20).collect(),
             path: path.to_path_buf(),
         });
     }
@@ -244,7 +393,59 @@ pub fn read_for(path: &Path, open: &Reference) -> Result<PlanFile, PlanFileError
     Ok(file)
 }
 
-/// Writes a plan atomically: the old file or the new one is always there, whole.
+/// Holds a plan's lock (an advisory lock on `.NAME.lock` beside it) until dropped:
+/// read-modify-write by several processes at once (`measure --add-to` run in parallel)
+/// lost markups without it.
+#[derive(Debug)]
+pub struct PlanLock {
+    _file: std::fs::File,
+}
+
+/// How long [`lock`] waits for another process to finish with the plan.
+pub const LOCK_WAIT_S: u64 = 30;
+
+/// Takes the plan's lock, waiting up to [`LOCK_WAIT_S`] seconds for another process that
+/// holds it (`on_wait` is called once, to say so).
+pub fn lock(path: &Path, on_wait: impl FnOnce()) -> Result<PlanLock, PlanFileError> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "plan".into());
+    let lock_path = crate::fsutil::folder_of(path).join(format!(".{name}.lock"));
+    let werr = |e: std::io::Error| PlanFileError::Write {
+        kind: e.kind(),
+        path: lock_path.clone(),
+    };
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(werr)?;
+    let start = std::time::Instant::now();
+    let mut on_wait = Some(on_wait);
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(PlanLock { _file: file }),
+            Err(std::fs::TryLockError::WouldBlock) => {
+                if let Some(f) = on_wait.take() {
+                    f();
+                }
+                if start.elapsed().as_secs() >= LOCK_WAIT_S {
+                    return Err(PlanFileError::Locked {
+                        seconds: LOCK_WAIT_S,
+                        path: path.to_path_buf(),
+                    });
+                }
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(werr(e)),
+        }
+    }
+}
+
+/// Writes a plan atomically: the old file or the new one is always there, whole. The
+/// caller holds the plan's [`lock`] when it read the plan it changed.
 pub fn write(path: &Path, file: &PlanFile) -> Result<(), PlanFileError> {
     let werr = |e: std::io::Error| PlanFileError::Write {
         kind: e.kind(),

@@ -22,7 +22,7 @@ use geometry::{P, Spline, angle_deg, distance_mm, line_angle_deg};
 pub use paths::{CatheterPath, PathVessel};
 
 /// What a markup measures.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum MarkupKind {
     /// Two points: their distance.
@@ -73,7 +73,7 @@ impl MarkupKind {
 }
 
 /// A measurement or landmark: points in patient LPS mm and how it is shown.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Markup {
     pub id: u64,
     pub name: String,
@@ -151,7 +151,7 @@ impl Markup {
 }
 
 /// A saved camera: where it looks from, what at, which way is up (patient mm).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CameraBookmark {
     pub name: String,
     pub eye_lps_mm: P,
@@ -160,7 +160,7 @@ pub struct CameraBookmark {
 }
 
 /// A structure in the plan: how it is made and shown (its surface is rebuilt on load).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PlanStructure {
     pub id: u64,
     pub recipe: Recipe,
@@ -168,7 +168,7 @@ pub struct PlanStructure {
 }
 
 /// The plan of one case: everything undo reverts and a plan file holds.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Plan {
     #[serde(default)]
     pub structures: Vec<PlanStructure>,

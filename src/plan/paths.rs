@@ -14,7 +14,7 @@ use crate::segment::ValueRange;
 use crate::session::structures::Source;
 
 /// The vessel a path runs through.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum PathVessel {
     /// A structure of the plan: its recipe says how the lumen is made.
@@ -28,7 +28,7 @@ pub enum PathVessel {
 }
 
 /// A planned catheter path.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CatheterPath {
     pub id: u64,
     pub name: String,

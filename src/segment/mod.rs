@@ -57,7 +57,7 @@ fn index_of(g: &Geometry, p: &Point3<f64>) -> Option<(usize, usize, usize)> {
 }
 
 /// A closed range of real-world values (HU for CT).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ValueRange {
     pub lo: f64,
     pub hi: f64,
@@ -73,7 +73,7 @@ impl ValueRange {
 }
 
 /// Named threshold presets, tuned on the phantom and on the real CTs in ../shared/testdata.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Preset {
     /// Cortical and dense cancellous bone, above contrast-enhanced blood.

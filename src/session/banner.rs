@@ -115,7 +115,7 @@ impl Banner {
         // Longest first, so "DOE^JOHN" goes before "DOE".
         secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
         for s in secrets {
-            out = replace_ignore_case(&out, &s, "▒▒▒");
+            out = crate::privacy::replace_ignore_case(&out, &s, "▒▒▒");
         }
         out
     }
@@ -146,27 +146,6 @@ impl Banner {
         out.dedup();
         out
     }
-}
-
-/// Replaces every case-insensitive (ASCII) occurrence of `needle`.
-fn replace_ignore_case(text: &str, needle: &str, with: &str) -> String {
-    if needle.is_empty() {
-        return text.to_string();
-    }
-    let lower = text.to_ascii_lowercase();
-    let n = needle.to_ascii_lowercase();
-    let mut out = String::new();
-    let mut last = 0;
-    for (at, _) in lower.match_indices(&n) {
-        if at < last {
-            continue;
-        }
-        out.push_str(&text[last..at]);
-        out.push_str(with);
-        last = at + n.len();
-    }
-    out.push_str(&text[last..]);
-    out
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use nalgebra::{Matrix4, Point3, UnitQuaternion, Vector3};
 use serde::{Deserialize, Serialize};
 
 /// The six standard views: the patient seen from that side.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 pub enum StandardView {
     Anterior,
     Posterior,

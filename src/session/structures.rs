@@ -16,7 +16,7 @@ use crate::surface::{Selection, SurfaceError, SurfaceOptions, surface};
 use crate::volume::Volume;
 
 /// What to segment.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Source {
     /// A named preset (see `segment::Preset`), optionally from a higher lower bound (bone
@@ -48,7 +48,7 @@ impl Source {
 }
 
 /// How a structure is made from the volume.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Recipe {
     pub name: String,
     pub source: Source,

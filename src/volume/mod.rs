@@ -72,6 +72,13 @@ impl Orientation {
     }
 }
 
+/// Voxel sizes a grid may have, mm (see [`Geometry::check_plausible`]).
+pub const SPACING_RANGE_MM: (f64, f64) = (1e-4, 100.0);
+/// Largest |coordinate| of a grid's origin, mm.
+pub const MAX_COORDINATE_MM: f64 = 1e5;
+/// Largest field of view along one axis, mm.
+pub const MAX_EXTENT_MM: f64 = 10_000.0;
+
 impl Geometry {
     /// A geometry from its parts; directions are given as the i, j, k axis vectors.
     pub fn new(
@@ -92,6 +99,46 @@ impl Geometry {
             origin_mm,
             directions: [n(i_axis), n(j_axis), n(k_axis)],
         }
+    }
+
+    /// Refuses a grid no scanner makes, before anything is allocated or written for it:
+    /// non-finite numbers, voxels outside 0.1 µm–100 mm, an origin beyond 100 m, a
+    /// field of view beyond 10 m, or axes that are degenerate (parallel or zero). Such
+    /// grids came from damaged headers and gave NaN surfaces, 1e38 mm spacings and
+    /// plans that never finished.
+    pub fn check_plausible(&self) -> Result<(), String> {
+        let finite = self.spacing_mm.iter().all(|v| v.is_finite())
+            && self.origin_mm.iter().all(|v| v.is_finite())
+            && self.directions.iter().flatten().all(|v| v.is_finite());
+        if !finite {
+            return Err("the grid's spacing, origin or axes are not finite numbers".into());
+        }
+        let (lo, hi) = SPACING_RANGE_MM;
+        if let Some(s) = self.spacing_mm.iter().find(|s| !(lo..=hi).contains(*s)) {
+            return Err(format!(
+                "a voxel size of {s:.4e} mm is outside {lo}–{hi} mm (check the header's units)"
+            ));
+        }
+        if let Some(o) = self.origin_mm.iter().find(|o| o.abs() > MAX_COORDINATE_MM) {
+            return Err(format!(
+                "the origin's coordinate {o:.4e} mm lies beyond any scanner (|x| > {MAX_COORDINATE_MM} mm)"
+            ));
+        }
+        for a in 0..3 {
+            let extent = self.dims[a] as f64 * self.spacing_mm[a];
+            if extent > MAX_EXTENT_MM {
+                return Err(format!(
+                    "the field of view is {extent:.0} mm along axis {a}, more than any scan ({MAX_EXTENT_MM} mm)"
+                ));
+            }
+        }
+        let det = self.direction_matrix().determinant();
+        if det.is_nan() || det.abs() < 0.1 {
+            return Err(format!(
+                "the voxel axes are degenerate (nearly parallel: determinant {det:.3})"
+            ));
+        }
+        Ok(())
     }
 
     /// Axis-aligned LPS grid (i → L, j → P, k → S), handy for phantoms and tests.

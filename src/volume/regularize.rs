@@ -221,6 +221,13 @@ pub fn regularize(
         });
     }
     if tilted {
+        // No gantry tilts beyond 30°; positions drifting further are not a tilt but
+        // damaged or foreign geometry (a 1,000 mm drift per slice read as 89.9°).
+        if a.tilt_deg.is_nan() || a.tilt_deg > MAX_TILT_DEG {
+            return Err(RegularizeError::ImplausibleTilt {
+                tilt_deg: a.tilt_deg,
+            });
+        }
         warnings.push(VolumeWarning::GantryTiltCorrected {
             tilt_deg: a.tilt_deg,
         });
@@ -235,11 +242,25 @@ pub fn regularize(
         .checked_mul(nj_out)
         .and_then(|v| v.checked_mul(ni_out))
         .filter(|&v| v <= MAX_VOXELS);
-    if total.is_none() {
-        return Err(RegularizeError::TooLarge {
-            dims: [ni_out, nj_out, nk_out],
-        });
+    // The corrected grid is checked as it will be allocated: against the acquired one
+    // (a correction only adds the drift's margin and the missing slices) and against the
+    // machine's memory (the loader's own check saw the acquired size only).
+    let acquired = (ni * nj * nk) as f64;
+    match total {
+        Some(v) if (v as f64) <= MAX_GROWTH * acquired => {}
+        _ => {
+            return Err(RegularizeError::TooLarge {
+                dims: [ni_out, nj_out, nk_out],
+                acquired: [ni, nj, nk],
+            });
+        }
     }
+    crate::memory::check_grid(
+        "the corrected grid",
+        &[ni_out as u64, nj_out as u64, nk_out as u64],
+        crate::memory::WORKING_BYTES_PER_VOXEL,
+    )
+    .map_err(RegularizeError::NoMemory)?;
     let mut out = Array3::<i16>::from_elem((nk_out, nj_out, ni_out), pad);
     let src = &voxels;
     let mut source_slice = vec![None; nk_out];
@@ -294,6 +315,12 @@ pub fn regularize(
 
 /// Largest grid a regularised stack may become (as the loader's own limit: 8 GiB of i16).
 const MAX_VOXELS: usize = 1 << 32;
+/// Largest gantry tilt corrected, degrees (gantries tilt at most about 30°).
+pub const MAX_TILT_DEG: f64 = 45.0;
+/// How many times the acquired voxels a corrected grid may hold: a 45° tilt over a stack
+/// as deep as it is wide doubles the in-plane extent along one axis, filling missing
+/// slices at most doubles the slices.
+const MAX_GROWTH: f64 = 4.0;
 
 /// A stack that cannot honestly be made regular.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -306,8 +333,19 @@ pub enum RegularizeError {
         span_mm: f64,
         spacing_mm: f64,
     },
-    #[error("the corrected grid would be {dims:?} voxels, larger than this tool loads")]
-    TooLarge { dims: [usize; 3] },
+    #[error(
+        "the corrected grid would be {dims:?} voxels for {acquired:?} acquired: the slice positions do not describe one stack"
+    )]
+    TooLarge {
+        dims: [usize; 3],
+        acquired: [usize; 3],
+    },
+    #[error(
+        "the slice positions drift as a gantry tilt of {tilt_deg:.1}°, beyond any gantry's ({MAX_TILT_DEG}° at most): the positions are damaged or belong to different stacks"
+    )]
+    ImplausibleTilt { tilt_deg: f64 },
+    #[error("not loaded: {0}")]
+    NoMemory(crate::memory::TooLarge),
 }
 
 /// Bilinear sample of slice `k` at continuous (row, column); `None` more than a pixel

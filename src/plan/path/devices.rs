@@ -21,7 +21,7 @@ pub const SFAR_TIGHT: f64 = 1.0;
 pub const SFAR_RISK: f64 = 1.05;
 
 /// What kind of device.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DeviceKind {
     /// French size = inner diameter.
@@ -33,7 +33,7 @@ pub enum DeviceKind {
 }
 
 /// A device as the fit needs it.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Device {
     pub name: String,
     pub kind: DeviceKind,
@@ -149,7 +149,7 @@ impl Catalogue {
 }
 
 /// Why a stretch of the path is flagged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Concern {
     /// SFAR ≥ 1.0: the device is as wide as the lumen.
@@ -161,7 +161,7 @@ pub enum Concern {
 }
 
 /// A flagged stretch of the path.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Flag {
     pub concern: Concern,
     /// Along the path from the entry (mm).
@@ -173,7 +173,7 @@ pub struct Flag {
 }
 
 /// How a device fits along a path.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Fit {
     pub device: Device,
     /// SFAR at each point of the path (outer diameter ÷ minimal cross-section diameter).
@@ -328,7 +328,7 @@ mod tests {
             max_lumen_position_lps_mm: [0.0; 3],
             tortuosity: 1.0,
             total_bend_deg: 0.0,
-            min_radius_of_curvature_mm: 0.0,
+            min_radius_of_curvature_mm: None,
             min_radius_position_lps_mm: [0.0; 3],
             bends: Vec::new(),
             bends_over_90: 0,

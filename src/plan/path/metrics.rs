@@ -27,7 +27,7 @@ pub const CURVATURE_SPAN_MM: f64 = 5.0;
 pub const BEND_RADIUS_MM: f64 = 50.0;
 
 /// A bend of the path: a stretch curving tighter than [`BEND_RADIUS_MM`].
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Bend {
     /// Where it starts and ends, along the path from the entry (mm).
     pub from_mm: f64,
@@ -40,7 +40,7 @@ pub struct Bend {
 }
 
 /// A planned path and its measures.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PathReport {
     /// The smoothed path, entry first, every [`STEP_MM`] or so (patient LPS mm).
     pub points_lps_mm: Vec<P>,
@@ -70,7 +70,10 @@ pub struct PathReport {
     pub tortuosity: f64,
     /// Sum of the turning angles along the path (degrees).
     pub total_bend_deg: f64,
-    pub min_radius_of_curvature_mm: f64,
+    /// The tightest bend's radius (mm); `None` for a straight path (a plan written before
+    /// this was optional holds 1.797e308 there, read as a radius beyond any bend).
+    #[serde(default)]
+    pub min_radius_of_curvature_mm: Option<f64>,
     pub min_radius_position_lps_mm: P,
     pub bends: Vec<Bend>,
     /// Bends of 90° or more.
@@ -98,6 +101,9 @@ impl PathReport {
             && self.along_mm.windows(2).all(|w| w[1] >= w[0])
     }
 }
+
+/// Most points a measured path has (its step grows beyond [`STEP_MM`] to keep to it).
+pub const MAX_POINTS: usize = 20_000;
 
 /// Resamples a polyline every `step` mm (its ends kept).
 fn resample(points: &[P], step: f64) -> Vec<P> {
@@ -236,7 +242,11 @@ pub fn measure(lumen: &Lumen, path: &VoxelPath) -> PathReport {
     let mut points = if raw.len() < 2 {
         raw.clone()
     } else {
-        smooth_inside(lumen, &resample(&raw, STEP_MM), smoothing_mm)
+        // Every STEP_MM, and never more than MAX_POINTS points (a path across a grid
+        // of huge voxels asked for gigabytes of samples).
+        let length: f64 = raw.windows(2).map(|w| distance_mm(&w[0], &w[1])).sum();
+        let step = STEP_MM.max(length / MAX_POINTS as f64);
+        smooth_inside(lumen, &resample(&raw, step), smoothing_mm)
     };
     for _ in 0..CENTRING_PASSES {
         points = smooth_inside(lumen, &centred(lumen, &points, smoothing_mm), smoothing_mm);
@@ -352,7 +362,7 @@ pub fn measure(lumen: &Lumen, path: &VoxelPath) -> PathReport {
         min_lumen_diameter_mm: min_d,
         max_lumen_diameter_mm: max_d,
         max_lumen_position_lps_mm: points.get(max_i).copied().unwrap_or([0.0; 3]),
-        min_radius_of_curvature_mm: if k_max > 0.0 { 1.0 / k_max } else { f64::MAX },
+        min_radius_of_curvature_mm: (k_max > 0.0).then(|| 1.0 / k_max),
         min_radius_position_lps_mm: points.get(k_i).copied().unwrap_or([0.0; 3]),
         bends_over_90: bends.iter().filter(|b| b.angle_deg >= 90.0).count(),
         bends,
@@ -668,8 +678,9 @@ mod tests {
         // The radius of curvature is the arc's; the narrowing's stepped walls (radius 4 → 2
         // mm over a voxel) kink the path a little there (28.9 mm measured with the centring).
         assert!(
-            (r.min_radius_of_curvature_mm - bend).abs() < 0.15 * bend,
-            "{}",
+            r.min_radius_of_curvature_mm
+                .is_some_and(|radius| (radius - bend).abs() < 0.15 * bend),
+            "{:?}",
             r.min_radius_of_curvature_mm
         );
         // One bend: the arc, less the ends the smoothing leaves unmeasured (9 mm each).

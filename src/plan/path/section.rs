@@ -19,7 +19,7 @@ pub const RAYS: usize = 36;
 pub const MAX_RADIUS_MM: f64 = 60.0;
 
 /// The lumen contour in a plane perpendicular to the path and its measures.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Section {
     /// Where the wall is along each ray (patient LPS mm), [`RAYS`] of them, in order.
     pub contour_lps_mm: Vec<P>,
