@@ -152,6 +152,9 @@ fn ras_affine(h: &nifti::NiftiHeader) -> Result<Affine, String> {
     Ok((chosen.0 * mm_per_unit, chosen.1 * mm_per_unit, notes))
 }
 
+/// Largest |real value| a NIfTI voxel may hold.
+const MAX_VALUE: f64 = 1e15;
+
 /// What the header alone tells: the grid in LPS, the stored-to-real scale and notes.
 #[derive(Debug, Clone)]
 pub struct NiftiHeaderInfo {
@@ -500,6 +503,14 @@ pub fn read_nifti(path: &Path) -> Result<Volume, NiftiError> {
             (l.min(v), h.max(v))
         });
         let (lo, hi) = if lo <= hi { (lo, hi) } else { (0.0, 0.0) };
+        // Values past ±1e15 are no measurement (the largest scale times the largest
+        // sample is 3e13), and their span overflowed the requantising step to infinity.
+        if lo < -MAX_VALUE || hi > MAX_VALUE {
+            return Err(unsupported(format!(
+                "voxel values reach {:.3e}, beyond ±{MAX_VALUE:e}",
+                if hi > MAX_VALUE { hi } else { lo }
+            )));
+        }
         let integral = a.iter().all(|v| !v.is_finite() || v.fract() == 0.0);
         if integral && lo >= f64::from(i16::MIN) && hi <= f64::from(i16::MAX) {
             (

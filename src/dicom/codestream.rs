@@ -63,11 +63,14 @@ pub struct Size {
     pub rows: u32,
 }
 
-/// The start of the first fragment of encapsulated pixel data whose value starts at byte
-/// `pixel_value_at` of the file (the basic offset table item is skipped). None when the
-/// bytes there are not items.
-pub fn first_fragment(path: &Path, pixel_value_at: u64) -> std::io::Result<Option<Vec<u8>>> {
-    let mut f = std::fs::File::open(path)?;
+/// The file positioned at the first fragment's item header of encapsulated pixel data whose
+/// value starts at byte `pixel_value_at` (the basic offset table item skipped). None when
+/// the bytes there are not items.
+fn at_first_fragment(
+    path: &Path,
+    pixel_value_at: u64,
+) -> std::io::Result<Option<std::io::BufReader<std::fs::File>>> {
+    let mut f = std::io::BufReader::new(std::fs::File::open(path)?);
     f.seek(SeekFrom::Start(pixel_value_at))?;
     let mut item = [0u8; 8];
     // The offset table: an item of its own, usually empty, 4 bytes per frame otherwise.
@@ -77,7 +80,18 @@ pub fn first_fragment(path: &Path, pixel_value_at: u64) -> std::io::Result<Optio
     let Some(table_len) = item_length(&item) else {
         return Ok(None);
     };
-    f.seek(SeekFrom::Current(i64::from(table_len)))?;
+    f.seek_relative(i64::from(table_len))?;
+    Ok(Some(f))
+}
+
+/// The start of the first fragment of encapsulated pixel data whose value starts at byte
+/// `pixel_value_at` of the file (the basic offset table item is skipped). None when the
+/// bytes there are not items.
+pub fn first_fragment(path: &Path, pixel_value_at: u64) -> std::io::Result<Option<Vec<u8>>> {
+    let Some(mut f) = at_first_fragment(path, pixel_value_at)? else {
+        return Ok(None);
+    };
+    let mut item = [0u8; 8];
     if f.read_exact(&mut item).is_err() {
         return Ok(None);
     }
@@ -99,16 +113,10 @@ const MAX_FRAGMENTS: usize = 100_000;
 /// decoder trusted the count and reserved 4 bytes per declared segment first (15.8 GB for
 /// a damaged header), then sliced past the fragment's end (a panic).
 pub fn rle_problem(path: &Path, pixel_value_at: u64) -> std::io::Result<Option<String>> {
-    let mut f = std::io::BufReader::new(std::fs::File::open(path)?);
-    f.seek(SeekFrom::Start(pixel_value_at))?;
-    let mut item = [0u8; 8];
-    if f.read_exact(&mut item).is_err() {
-        return Ok(None);
-    }
-    let Some(table_len) = item_length(&item) else {
+    let Some(mut f) = at_first_fragment(path, pixel_value_at)? else {
         return Ok(None);
     };
-    f.seek_relative(i64::from(table_len))?;
+    let mut item = [0u8; 8];
     for n in 0..MAX_FRAGMENTS {
         if f.read_exact(&mut item).is_err() {
             return Ok(None);
@@ -317,6 +325,50 @@ mod tests {
         assert_eq!(got.as_deref(), Some(&frame[..]));
         // Not at an item: nothing.
         assert_eq!(first_fragment(f.path(), 0).expect("read"), None);
+    }
+
+    #[test]
+    fn rle_headers_are_checked_fragment_by_fragment() {
+        // Two frames: a good RLE header (2 segments at 64 and 80), then `second`.
+        let fragment = |header: &[u32], len: usize| {
+            let mut f = vec![0u8; len];
+            for (i, w) in header.iter().enumerate() {
+                f[4 * i..4 * i + 4].copy_from_slice(&w.to_le_bytes());
+            }
+            f
+        };
+        let file = |second: Vec<u8>| {
+            let mut b = b"header".to_vec();
+            b.extend([0xFE, 0xFF, 0x00, 0xE0, 0, 0, 0, 0]);
+            for f in [fragment(&[2, 64, 80], 96), second] {
+                b.extend([0xFE, 0xFF, 0x00, 0xE0]);
+                b.extend((f.len() as u32).to_le_bytes());
+                b.extend(f);
+            }
+            let t = tempfile::NamedTempFile::new().expect("temp file");
+            std::fs::write(t.path(), &b).expect("write");
+            t
+        };
+        let ok = file(fragment(&[1, 64], 70));
+        assert_eq!(rle_problem(ok.path(), 6).expect("read"), None);
+        for (second, says) in [
+            (
+                fragment(&[0xEC3B_F68F, 64], 70),
+                "declares 3963352719 segments",
+            ),
+            (fragment(&[0], 70), "declares 0 segments"),
+            (fragment(&[1, 65], 70), "do not fit"),
+            (fragment(&[2, 64, 200], 70), "do not fit"),
+            (fragment(&[2, 80, 64], 96), "do not fit"),
+            (vec![1, 0, 0, 0], "shorter than its 64-byte header"),
+        ] {
+            let f = file(second);
+            let problem = rle_problem(f.path(), 6).expect("read").expect("a problem");
+            assert!(
+                problem.contains("fragment 2") && problem.contains(says),
+                "{problem}"
+            );
+        }
     }
 
     #[test]

@@ -686,3 +686,58 @@ fn merge(into: &mut GroupValues, from: GroupValues) {
         into.spacing_between_slices = from.spacing_between_slices;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(orientation: [f64; 6]) -> FrameInfo {
+        FrameInfo {
+            position: Some([-120.5, 33.0, 1200.25]),
+            orientation: Some(orientation),
+            pixel_spacing: Some([0.7, 0.7]),
+            rescale: Rescale::default(),
+        }
+    }
+
+    #[test]
+    fn real_orientations_pass_and_degenerate_ones_are_refused() {
+        // As scanners write them: six decimals, a hair off unit and orthogonal.
+        let oblique = [0.999848, 0.0, 0.017452, -0.000305, 0.999848, 0.017450];
+        assert!(check_frame(&frame(oblique)).is_ok());
+        assert!(check_frame(&frame([1.0, 0.0, 0.0, 0.0, 1.0, 0.0])).is_ok());
+        for (o, says) in [
+            ([1e155, 0.0, 0.0, 0.0, 1e155, 0.0], "not two unit vectors"),
+            ([1e308, 0.0, 0.0, 0.0, 1e308, 0.0], "lengths 1.0000e308"),
+            ([0.0; 6], "not two unit vectors"),
+            ([1.0, 0.0, 0.0, 1.0, 0.0, 0.0], "not orthogonal"),
+            ([1.0, 0.0, 0.0, 0.2, 0.98, 0.0], "not orthogonal"),
+        ] {
+            let e = check_frame(&frame(o)).expect_err("refused");
+            assert!(
+                e.contains(says) && e.contains("ImageOrientationPatient"),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn positions_spacings_and_rescales_beyond_any_scanner_are_refused() {
+        let axial = [1.0, 0.0, 0.0, 0.0, 1.0, 0.0];
+        let mut f = frame(axial);
+        f.position = Some([0.0, 0.0, 1e308]);
+        let e = check_frame(&f).expect_err("position");
+        assert!(e.contains("1.0000e308") && e.len() < 200, "{e}");
+        let mut f = frame(axial);
+        f.pixel_spacing = Some([1e4, 0.5]);
+        assert!(check_frame(&f).is_err_and(|e| e.contains("PixelSpacing")));
+        for (slope, intercept) in [(1.0, 1e308), (1.0, f64::NAN), (f64::INFINITY, 0.0)] {
+            let mut f = frame(axial);
+            f.rescale = Rescale { slope, intercept };
+            assert!(check_frame(&f).is_err_and(|e| e.contains("RescaleIntercept")));
+        }
+        assert_eq!(num(1e308), "1.0000e308");
+        assert_eq!(num(-1024.0), "-1024");
+        assert_eq!(num(0.5), "0.5");
+    }
+}

@@ -353,7 +353,7 @@ pub fn check_file(path: &Path, header_only: bool) -> Result<Option<u64>, String>
             // Deflated: the data set is compressed; the parser inflates it, after a
             // count of what it inflates to (a 4 MB file inflated to 4 GiB in memory).
             "1.2.840.10008.1.2.1.99" => {
-                check_inflated(path, w.pos, MAX_INFLATED_BYTES)?;
+                check_inflated(path, w.pos, MAX_INFLATED_BYTES, header_only)?;
                 return Ok(None);
             }
             _ => Encoding::ExplicitLittle,
@@ -369,20 +369,67 @@ pub const MAX_INFLATED_BYTES: u64 = 512 << 20;
 
 /// Inflates a deflated data set starting at `at` into nothing, counting, and refuses it
 /// once it passes `limit` bytes: nothing is kept, so memory stays flat whatever it claims.
-fn check_inflated(path: &Path, at: u64, limit: u64) -> Result<(), String> {
+/// Then walks the inflated elements (explicit VR little endian, as deflate always is) a
+/// second time, checking each declared length against the bytes that really inflate: a
+/// damaged stream that inflates to little but declares a 2 GiB element had the parser
+/// reserve the 2 GiB.
+fn check_inflated(path: &Path, at: u64, limit: u64, header_only: bool) -> Result<(), String> {
     let io = |e: std::io::Error| format!("cannot read file: {}", e.kind());
-    let mut f = std::fs::File::open(path).map_err(io)?;
-    f.seek(SeekFrom::Start(at)).map_err(io)?;
-    let mut inflate = flate2::read::DeflateDecoder::new(BufReader::new(f)).take(limit + 1);
-    // A damaged stream is the parser's to report; only the size is judged here.
-    let n = std::io::copy(&mut inflate, &mut std::io::sink()).unwrap_or(0);
-    if n > limit {
+    let inflated = || -> Result<_, String> {
+        let mut f = std::fs::File::open(path).map_err(io)?;
+        f.seek(SeekFrom::Start(at)).map_err(io)?;
+        Ok(flate2::read::DeflateDecoder::new(BufReader::new(f)))
+    };
+    let mut counting = inflated()?.take(limit + 1);
+    // Copied into a sink until the stream ends or breaks: the bytes that really inflate.
+    let mut size = 0u64;
+    let mut buf = vec![0u8; 64 << 10];
+    loop {
+        match counting.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => size += n as u64,
+        }
+    }
+    if size > limit {
         return Err(format!(
             "its deflated data set inflates to more than {} MiB (a decompression bomb)",
             limit >> 20
         ));
     }
-    Ok(())
+    let mut w = Walker {
+        r: ForwardOnly(inflated()?.take(size)),
+        pos: 0,
+        size,
+        pixel_value_at: None,
+    };
+    w.walk(Encoding::ExplicitLittle, header_only)
+        .map_err(|e| format!("in its deflated data set, {e}"))
+}
+
+/// A reader that can only skip forward (by reading and dropping), for walking a stream that
+/// cannot seek: an inflating one.
+struct ForwardOnly<R>(R);
+
+impl<R: Read> Read for ForwardOnly<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl<R: Read> Seek for ForwardOnly<R> {
+    fn seek(&mut self, to: SeekFrom) -> std::io::Result<u64> {
+        match to {
+            SeekFrom::Current(n) if n >= 0 => {
+                let skipped =
+                    std::io::copy(&mut self.0.by_ref().take(n as u64), &mut std::io::sink())?;
+                if skipped < n as u64 {
+                    return Err(std::io::ErrorKind::UnexpectedEof.into());
+                }
+                Ok(0)
+            }
+            _ => Err(std::io::ErrorKind::Unsupported.into()),
+        }
+    }
 }
 
 #[cfg(test)]

@@ -485,6 +485,49 @@ mod tests {
     }
 
     #[test]
+    fn impossible_content_is_named_where_it_is() {
+        let good = sample(Reference::of(&volume(0.0)));
+        assert!(problems(&good.plan).is_empty());
+        let mut bad = good.clone();
+        bad.plan.markups[0].points_lps_mm.push([0.0; 3]);
+        let mut far = good.plan.markups[0].clone();
+        far.id = 7;
+        far.points_lps_mm[1] = [1e308, 0.0, 0.0];
+        bad.plan.markups.push(far);
+        let mut path = crate::plan::CatheterPath::through(
+            8,
+            "P".into(),
+            crate::plan::PathVessel::Structure { id: 1 },
+            &[[0.0; 3], [0.0, 0.0, 50.0]],
+            [1.0; 3],
+        );
+        path.device = Some(crate::plan::path::Device::custom(-1.0, Some(0.0)));
+        bad.plan.paths.push(path);
+        let found = problems(&bad.plan);
+        let all = found.join("\n");
+        assert_eq!(found.len(), 4, "{all}");
+        assert!(all.contains(
+            "plan.markups[0] (\"aortic diameter\"): a distance has 2 point(s), this one has 3"
+        ));
+        assert!(all.contains("plan.markups[1]") && all.contains("point 2 is not a finite"));
+        assert!(all.contains("outer diameter -1 mm") && all.contains("bend radius 0 mm"));
+        // Read from a file: refused, nothing written.
+        let dir = tempfile::tempdir().expect("tempdir");
+        let p = dir.path().join("bad.twinplan.json");
+        let bytes = serde_json::to_vec(&bad).expect("json");
+        std::fs::write(&p, &bytes).expect("write");
+        assert!(matches!(
+            read(&p),
+            Err(PlanFileError::Invalid { count: 4, .. })
+        ));
+        assert_eq!(std::fs::read(&p).expect("read"), bytes);
+        let mut zero = serde_json::to_value(&good).expect("json");
+        zero["version"] = serde_json::json!(0);
+        std::fs::write(&p, serde_json::to_vec(&zero).expect("json")).expect("write");
+        assert!(read(&p).is_err_and(|e| e.to_string().contains("version")));
+    }
+
+    #[test]
     fn a_plan_round_trips_exactly_and_refuses_what_is_not_its_own() {
         let dir = tempfile::tempdir().expect("tempdir");
         let path = dir.path().join("case.twinplan.json");

@@ -453,6 +453,25 @@ pub struct ShapeMismatch {
 mod tests {
     use super::*;
 
+    #[test]
+    fn implausible_grids_are_refused_and_real_ones_kept() {
+        let ok = Geometry::axis_aligned([512, 512, 400], [0.7, 0.7, 1.0], [-180.0, -180.0, -900.0]);
+        assert!(ok.check_plausible().is_ok());
+        let with = |f: &dyn Fn(&mut Geometry)| {
+            let mut g = ok.clone();
+            f(&mut g);
+            g.check_plausible()
+        };
+        assert!(with(&|g| g.spacing_mm[0] = 1e38).is_err_and(|e| e.contains("voxel size")));
+        assert!(with(&|g| g.spacing_mm[2] = 1e-9).is_err());
+        assert!(with(&|g| g.origin_mm[1] = f64::NAN).is_err_and(|e| e.contains("finite")));
+        assert!(with(&|g| g.origin_mm[1] = 1e6).is_err_and(|e| e.contains("beyond")));
+        assert!(with(&|g| g.dims[2] = 20_000).is_err_and(|e| e.contains("field of view")));
+        assert!(
+            with(&|g| g.directions[1] = [1.0, 0.0, 0.0]).is_err_and(|e| e.contains("degenerate"))
+        );
+    }
+
     fn oblique() -> Geometry {
         let i = Vector3::new(0.8, 0.6, 0.0);
         let j = Vector3::new(-0.6 * 0.5, 0.8 * 0.5, (0.75f64).sqrt());

@@ -223,7 +223,7 @@ pub fn regularize(
     if tilted {
         // No gantry tilts beyond 30°; positions drifting further are not a tilt but
         // damaged or foreign geometry (a 1,000 mm drift per slice read as 89.9°).
-        if a.tilt_deg.is_nan() || a.tilt_deg > MAX_TILT_DEG {
+        if a.tilt_deg.is_nan() || a.tilt_deg > MAX_TILT_DEG + 1e-6 {
             return Err(RegularizeError::ImplausibleTilt {
                 tilt_deg: a.tilt_deg,
             });
@@ -457,6 +457,29 @@ mod tests {
         }
         // Rows shifted in from outside are padded.
         assert_eq!(r.voxels[(3, 0, 0)], -1);
+    }
+
+    #[test]
+    fn a_drift_no_gantry_makes_is_refused_before_the_grid_exists() {
+        // 1,000 mm of drift per 3 mm slice (the attack's series): 89.8°, not a tilt.
+        let positions: Vec<_> = (0..4)
+            .map(|k| Vector3::new(1000.0 * k as f64, 0.0, 3.0 * k as f64))
+            .collect();
+        let vox = Array3::zeros((4, 8, 8));
+        match regularize(vox, &stack(positions), None) {
+            Err(RegularizeError::ImplausibleTilt { tilt_deg }) => assert!(tilt_deg > 89.0),
+            other => panic!("{other:?}"),
+        }
+        // 30° is a tilt a gantry makes: corrected.
+        let dy = 3.0 * 30f64.to_radians().tan();
+        let positions: Vec<_> = (0..4)
+            .map(|k| Vector3::new(0.0, dy * k as f64, 3.0 * k as f64))
+            .collect();
+        let r = regularize(Array3::zeros((4, 8, 8)), &stack(positions), None).expect("tilt");
+        assert!(matches!(
+            r.warnings[0],
+            VolumeWarning::GantryTiltCorrected { .. }
+        ));
     }
 
     #[test]
