@@ -709,6 +709,7 @@ fn run(cli: Cli) -> Result<()> {
             let recipes = match recipes {
                 None => None,
                 Some(path) => {
+                    twinplan::fsutil::regular_file(&path, "a recipe list", 16 << 20)?;
                     let text = std::fs::read_to_string(&path)
                         .with_context(|| format!("cannot read {}", path.display()))?;
                     let list: Vec<twinplan::session::structures::Recipe> =

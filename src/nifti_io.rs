@@ -55,7 +55,10 @@ pub fn sidecar_path(path: &Path) -> Option<PathBuf> {
 
 /// The `Modality` a BIDS sidecar declares ("CT", "MR", ...), when there is a readable one.
 pub fn sidecar_modality(path: &Path) -> Option<String> {
-    let text = std::fs::read_to_string(sidecar_path(path)?).ok()?;
+    let sidecar = sidecar_path(path)?;
+    // A sidecar is a small JSON file; anything else (a FIFO would block) is not read.
+    crate::fsutil::regular_file(&sidecar, "a sidecar", 1 << 20).ok()?;
+    let text = std::fs::read_to_string(sidecar).ok()?;
     let json: serde_json::Value = serde_json::from_str(&text).ok()?;
     let m = json.get("Modality")?.as_str()?.trim().to_ascii_uppercase();
     (!m.is_empty() && m.len() <= 16 && m.chars().all(|c| c.is_ascii_alphanumeric())).then_some(m)

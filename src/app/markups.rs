@@ -212,6 +212,13 @@ impl PlanDoc {
 
     /// Adds the markups of a 3D Slicer markups file as one step.
     pub fn import_slicer(&mut self, path: &Path) -> bool {
+        // A FIFO or a device would block the window: regular files of a plan's size only.
+        if let Err(e) =
+            crate::fsutil::regular_file(path, "a markups file", crate::plan::file::MAX_PLAN_BYTES)
+        {
+            self.message = Some((false, e.to_string()));
+            return false;
+        }
         let bytes = match std::fs::read(path) {
             Ok(b) => b,
             Err(e) => {

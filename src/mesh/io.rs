@@ -265,6 +265,10 @@ pub fn read_mesh(path: &Path) -> Result<TriMesh, MeshIoError> {
     let format = MeshFormat::from_path(path).ok_or_else(|| MeshIoError::Format {
         path: path.to_path_buf(),
     })?;
+    crate::fsutil::regular_file(path, "a mesh file", 4 << 30).map_err(|e| MeshIoError::Read {
+        message: e.to_string(),
+        path: path.to_path_buf(),
+    })?;
     let bytes = std::fs::read(path).map_err(|e| MeshIoError::Read {
         message: e.kind().to_string(),
         path: path.to_path_buf(),
