@@ -3,7 +3,10 @@
 //! `twinplan` binary in a fresh process under a 4 GiB address-space limit, killed if it
 //! hangs, and checks the clear error (or, for the real sheared volume, the correct output),
 //! the peak memory (under 1 GB), that no output holds NaN or infinity, and that no name
-//! from `two_series_planted_name/` reaches any output or message.
+//! from `two_series_planted_name/` reaches any output or message. Unix only (FIFOs,
+//! address-space limits, symbolic links).
+
+#![cfg(unix)]
 
 mod common;
 

@@ -159,7 +159,11 @@ impl<R: Read + Seek> Walker<R> {
                 // An SQ of unknown VR, encoded implicit VR inside: left to the parser.
                 return Ok(false);
             }
-            if len == UNDEFINED && tag == PIXEL_DATA {
+            // Pixel data whose VR says SQ is read by the parser as a sequence (its
+            // fragments become items of elements, a JPEG 2000 codestream's bytes their
+            // "lengths": 182 MB reserved for a 158 KB file), and so by the walk below.
+            let sq = vr.as_ref().is_some_and(|v| v == b"SQ");
+            if len == UNDEFINED && tag == PIXEL_DATA && !sq {
                 if !self.fragments()? {
                     return Ok(false);
                 }
