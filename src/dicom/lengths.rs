@@ -57,6 +57,10 @@ struct Walker<R> {
     size: u64,
     /// Where the top-level pixel data's value starts, once the walk has met its header.
     pixel_value_at: Option<u64>,
+    /// The largest element other than the pixel data (and its fragments) a data set may
+    /// hold, where the bytes present do not bound it (inflated data: a few megabytes of a
+    /// file inflate to gigabytes of zeros that justify nothing).
+    largest_element: Option<u64>,
 }
 
 impl<R: Read + Seek> Walker<R> {
@@ -266,6 +270,19 @@ impl<R: Read + Seek> Walker<R> {
                 tag.0, tag.1
             ));
         }
+        if let Some(most) = self.largest_element
+            && tag != PIXEL_DATA
+            && tag != ITEM
+            && u64::from(len) > most
+        {
+            return Err(format!(
+                "element ({:04X},{:04X}) declares {len} bytes: only the pixel data may be larger \
+                 than {} MiB in a deflated data set",
+                tag.0,
+                tag.1,
+                most >> 20
+            ));
+        }
         Ok(())
     }
 }
@@ -284,6 +301,7 @@ pub fn check_file(path: &Path, header_only: bool) -> Result<Option<u64>, String>
         pos: 0,
         size,
         pixel_value_at: None,
+        largest_element: None,
     };
     let mut magic = [0u8; 132];
     let n = w.r.read(&mut magic).unwrap_or(0);
@@ -370,6 +388,9 @@ pub fn check_file(path: &Path, header_only: bool) -> Result<Option<u64>, String>
 /// Largest data set a deflated file may inflate to (bytes). Deflate packs up to about
 /// 1032:1, so a few megabytes can claim gigabytes; no deflated image comes near this.
 pub const MAX_INFLATED_BYTES: u64 = 512 << 20;
+/// Largest element other than the pixel data in a deflated data set (bytes): the largest
+/// real ones (CSA headers, icons, overlays) are a few megabytes.
+pub const MAX_DEFLATED_ELEMENT_BYTES: u64 = 16 << 20;
 
 /// Inflates a deflated data set starting at `at` into nothing, counting, and refuses it
 /// once it passes `limit` bytes: nothing is kept, so memory stays flat whatever it claims.
@@ -385,13 +406,21 @@ fn check_inflated(path: &Path, at: u64, limit: u64, header_only: bool) -> Result
         Ok(flate2::read::DeflateDecoder::new(BufReader::new(f)))
     };
     let mut counting = inflated()?.take(limit + 1);
-    // Copied into a sink until the stream ends or breaks: the bytes that really inflate.
+    // Copied into a sink until the stream ends: the bytes that really inflate. A stream
+    // that breaks is damaged, and refused: the parser reads it a few bytes at a time and
+    // so gets further than a large read, far enough to reserve a declared length.
     let mut size = 0u64;
     let mut buf = vec![0u8; 64 << 10];
     loop {
         match counting.read(&mut buf) {
-            Ok(0) | Err(_) => break,
+            Ok(0) => break,
             Ok(n) => size += n as u64,
+            Err(e) => {
+                return Err(format!(
+                    "its deflated data set is damaged ({}) after {size} bytes",
+                    e.kind()
+                ));
+            }
         }
     }
     if size > limit {
@@ -405,6 +434,7 @@ fn check_inflated(path: &Path, at: u64, limit: u64, header_only: bool) -> Result
         pos: 0,
         size,
         pixel_value_at: None,
+        largest_element: Some(MAX_DEFLATED_ELEMENT_BYTES),
     };
     w.walk(Encoding::ExplicitLittle, header_only)
         .map_err(|e| format!("in its deflated data set, {e}"))
