@@ -337,7 +337,9 @@ fn check_data_present(path: &Path, header: &nifti::NiftiHeader) -> Result<(), St
         f.seek(SeekFrom::End(-4)).map_err(io)?;
         let mut t = [0u8; 4];
         f.read_exact(&mut t).map_err(io)?;
-        u64::from(u32::from_le_bytes(t))
+        // The trailer is the file's own word, which a damaged file can set to anything:
+        // no more than deflate can pack into the file's bytes.
+        u64::from(u32::from_le_bytes(t)).min(size.saturating_mul(1032))
     } else {
         size
     };
