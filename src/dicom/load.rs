@@ -173,6 +173,10 @@ fn load_mosaic(
     progress: &Progress,
 ) -> Result<Volume, LoadError> {
     let frame = &series.frames[0];
+    // The checks every other series passes before anything is decoded (a mosaic stored as
+    // RLE with a damaged fragment header made the decoder reserve 17 GB).
+    check_native_pixels_present(std::slice::from_ref(frame))?;
+    check_compressed_sizes(std::slice::from_ref(frame))?;
     let h = &frame.file;
     let (rows, cols) = (h.rows as usize, h.columns as usize);
     let n = mosaic.images as usize;
