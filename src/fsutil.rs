@@ -63,6 +63,15 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// files named after [`PARTIAL_PREFIX`] whose process no longer runs. Links and other
 /// processes' live temporaries are left alone; errors are ignored (best effort).
 pub fn remove_stale_partials(dir: &Path) {
+    // Once per folder and process: a series export writes hundreds of files into one
+    // folder, and listing it before each would be quadratic work for nothing new.
+    static SWEPT: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+    if let Ok(mut swept) = SWEPT.lock() {
+        if swept.iter().any(|d| d == dir) {
+            return;
+        }
+        swept.push(dir.to_path_buf());
+    }
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
