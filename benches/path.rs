@@ -12,8 +12,8 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use nalgebra::Point3;
+use twinplan::catheter::{Lumen, Replan, measure};
 use twinplan::dicom;
-use twinplan::plan::path::{Lumen, Replan, measure};
 use twinplan::progress::Progress;
 use twinplan::segment::{Preset, ValueRange, region_grow_bounded};
 use twinplan::volume::Volume;
@@ -113,7 +113,7 @@ fn bench_path(c: &mut Criterion) {
             lumen.path(&stops, &progress).expect("path")
         })
     });
-    // What the workstation does (`plan::path::Replan`): trees from the fixed stops on
+    // What the workstation does (`catheter::Replan`): trees from the fixed stops on
     // either side, grown once when the drag begins; each move traces the two legs back
     // and measures the path.
     let snap = |p| lumen.snap(p, "stop").expect("inside");

@@ -7,6 +7,9 @@
 //! the workstation's jobs do. For the issue 9 figures (`benches/README.md`).
 //! usage: cargo run --release --no-default-features --example cancel_latency -- PATH
 
+// A measuring harness, not the application: it starts its own threads.
+#![allow(clippy::disallowed_methods)]
+
 use std::time::{Duration, Instant};
 
 use twinplan::progress::Progress;

@@ -5,6 +5,9 @@
 //! non-DICOM files, and one whose links loop back into it.
 //! usage: cargo run --release --no-default-features --example scan_cancel -- DIR [DELAY_MS]
 
+// A measuring harness, not the application: it starts its own threads.
+#![allow(clippy::disallowed_methods)]
+
 use std::time::{Duration, Instant};
 
 use twinplan::progress::Progress;

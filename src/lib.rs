@@ -5,8 +5,13 @@
 //! build and test without Bevy: the viewer (`app`) lives behind the `viewer` feature and
 //! is the only module that may use Bevy or egui.
 
+#![warn(clippy::unwrap_used, clippy::expect_used)]
+
+pub mod catheter;
 pub mod dicom;
+pub mod document;
 pub mod fsutil;
+pub mod geometry;
 pub mod memory;
 pub mod mesh;
 pub mod nifti_io;

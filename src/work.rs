@@ -8,6 +8,9 @@
 //! gives the UI and render threads the CPU first whenever they want it, while background
 //! work still uses every core when they do not. No UI, no I/O.
 
+// The one place that starts threads of its own (see clippy.toml's disallowed-methods).
+#![allow(clippy::disallowed_methods)]
+
 use std::sync::OnceLock;
 
 /// The background pool (created on first use; all cores, lower priority).

@@ -170,9 +170,58 @@ fn help_describes_each_command_once() {
             .unwrap_or_default()
             .to_string()
     };
-    assert!(line("render").contains("screenshot"), "{out}");
-    assert!(line("phantom").contains("phantom"), "{out}");
-    assert!(!line("render").contains("phantom"), "{out}");
+    // Each subcommand's line, exactly as the command table in the README describes it.
+    let expected = [
+        (
+            "info",
+            "List the studies and series in a folder or file, with geometry, warnings and skipped files",
+        ),
+        (
+            "convert",
+            "Convert one series to NIfTI (.nii or .nii.gz), with LPS geometry written as RAS sform/qform",
+        ),
+        (
+            "mesh",
+            "Segment one structure and write its surface (STL, OBJ or PLY, patient mm)",
+        ),
+        (
+            "render",
+            "Open a study in the viewer, wait for its structures, save a PNG screenshot and exit (works under Xvfb; for documentation and CI)",
+        ),
+        (
+            "plan-info",
+            "List a plan file's measurements and landmarks (kind, name, value, unit, points)",
+        ),
+    ];
+    for (cmd, about) in expected {
+        assert_eq!(line(cmd).trim(), format!("{cmd:<10} {about}"), "{out}");
+    }
+    for cmd in ["frames", "measure", "plan", "phantom", "help"] {
+        assert!(!line(cmd).is_empty(), "{cmd} is not listed: {out}");
+    }
+    // Each listed exactly once.
+    let commands: Vec<&str> = out
+        .lines()
+        .skip_while(|l| !l.starts_with("Commands:"))
+        .skip(1)
+        .take_while(|l| !l.trim().is_empty())
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(
+        commands,
+        [
+            "info",
+            "convert",
+            "mesh",
+            "render",
+            "frames",
+            "measure",
+            "plan",
+            "plan-info",
+            "phantom",
+            "help"
+        ]
+    );
 }
 
 #[test]

@@ -12,12 +12,14 @@ use std::time::{Duration, Instant};
 
 use bevy::prelude::*;
 use bevy_egui::egui;
-use twinplan::app::markups::{MarkupTool, PlanDoc};
+use twinplan::app::document::PlanDoc;
+use twinplan::app::markups::MarkupTool;
 use twinplan::app::slices::SliceCache;
 use twinplan::app::state::{Jobs, LogicPlugin, UiAction, ViewState, Workspace};
 use twinplan::app::ui::{UiState, workstation_ui};
+use twinplan::document::Command;
 use twinplan::mesh::pick::Bvh;
-use twinplan::plan::{MarkupKind, PlanEdit};
+use twinplan::plan::MarkupKind;
 use twinplan::session::layout::{Layout, Rect as ViewRect, SliceMapping, ViewId};
 use twinplan::session::open::sample_path;
 use twinplan::volume::display::Plane;
@@ -246,10 +248,13 @@ fn distances_are_placed_dragged_undone_and_locked_on_the_axial_slice() {
         !moved.iter().any(|m| matches!(m, UiAction::MoveCursor(_))),
         "a click that places a point does not move the cursor"
     );
-    assert!(s.doc.plan.markups.is_empty(), "one point is not a distance");
+    assert!(
+        s.doc.plan().markups.is_empty(),
+        "one point is not a distance"
+    );
     s.click(world, b);
-    assert_eq!(s.doc.plan.markups.len(), 1);
-    let m = s.doc.plan.markups[0].clone();
+    assert_eq!(s.doc.plan().markups.len(), 1);
+    let m = s.doc.plan().markups[0].clone();
     assert_eq!(m.kind, MarkupKind::Distance);
     assert_eq!(m.name, "D-1");
     for (got, want) in m.points_lps_mm.iter().zip([patient(a), patient(b)]) {
@@ -269,9 +274,9 @@ fn distances_are_placed_dragged_undone_and_locked_on_the_axial_slice() {
 
     // Undo and redo from the keyboard.
     s.key(world, egui::Key::Z, ctrl());
-    assert!(s.doc.plan.markups.is_empty());
+    assert!(s.doc.plan().markups.is_empty());
     s.key(world, egui::Key::Z, ctrl_shift());
-    assert_eq!(s.doc.plan.markups, vec![m.clone()]);
+    assert_eq!(s.doc.plan().markups, vec![m.clone()]);
 
     // Escape twice: the tool is put away.
     s.key(world, egui::Key::Escape, egui::Modifiers::NONE);
@@ -285,7 +290,7 @@ fn distances_are_placed_dragged_undone_and_locked_on_the_axial_slice() {
         !actions.iter().any(|m| matches!(m, UiAction::MoveCursor(_))),
         "dragging a point does not move the cursor"
     );
-    let dragged = s.doc.plan.markups[0].points_lps_mm.clone();
+    let dragged = s.doc.plan().markups[0].points_lps_mm.clone();
     assert_eq!(dragged[0], m.points_lps_mm[0], "the other point stays");
     let want = patient(to);
     for k in 0..3 {
@@ -295,9 +300,9 @@ fn distances_are_placed_dragged_undone_and_locked_on_the_axial_slice() {
             dragged[1]
         );
     }
-    assert_eq!(s.doc.history.undo_label(), Some("move D-1"));
+    assert_eq!(s.doc.undo_label(), Some("move D-1"));
     s.key(world, egui::Key::Z, ctrl());
-    assert_eq!(s.doc.plan.markups[0].points_lps_mm, m.points_lps_mm);
+    assert_eq!(s.doc.plan().markups[0].points_lps_mm, m.points_lps_mm);
 
     // An angle started and dropped with Escape leaves nothing.
     s.key(world, egui::Key::A, egui::Modifiers::NONE);
@@ -306,15 +311,15 @@ fn distances_are_placed_dragged_undone_and_locked_on_the_axial_slice() {
     s.key(world, egui::Key::Escape, egui::Modifiers::NONE);
     assert_eq!(s.tool.placing.as_ref().map(|p| p.points.len()), Some(0));
     s.key(world, egui::Key::Escape, egui::Modifiers::NONE);
-    assert_eq!(s.doc.plan.markups.len(), 1);
+    assert_eq!(s.doc.plan().markups.len(), 1);
 
     // A locked markup does not move: the drag moves the cursor instead.
-    assert!(s.doc.edit(PlanEdit::SetLocked {
+    assert!(s.doc.edit(Command::SetLocked {
         id: m.id,
         locked: true
     }));
     let actions = s.drag(world, screen(&m.points_lps_mm[1]), to);
-    assert_eq!(s.doc.plan.markups[0].points_lps_mm, m.points_lps_mm);
+    assert_eq!(s.doc.plan().markups[0].points_lps_mm, m.points_lps_mm);
     assert!(actions.iter().any(|m| matches!(m, UiAction::MoveCursor(_))));
 }
 
@@ -328,8 +333,10 @@ fn a_click_in_3d_lands_on_the_opaque_surface_under_the_pointer() {
     let (ws, view) = (world.resource::<Workspace>(), world.resource::<ViewState>());
     let mut s = Session::new();
     let t = Instant::now();
+    let mut jobs = twinplan::app::state::Jobs::default();
     loop {
-        s.tool.picks.update(ws, true);
+        jobs.receive();
+        s.tool.picks.update(ws, &mut jobs, true);
         if s.tool.picks.pending() == 0 {
             break;
         }
@@ -343,8 +350,8 @@ fn a_click_in_3d_lands_on_the_opaque_surface_under_the_pointer() {
     // Through the middle of the view: the skin (translucent) is in front of the anatomy.
     let at = egui::pos2(800.0, 500.0);
     s.click(world, at);
-    assert_eq!(s.doc.plan.markups.len(), 1, "{:?}", s.tool.pick_note);
-    let placed = s.doc.plan.markups[0].points_lps_mm[0];
+    assert_eq!(s.doc.plan().markups.len(), 1, "{:?}", s.tool.pick_note);
+    let placed = s.doc.plan().markups[0].points_lps_mm[0];
     // Independently: every triangle of every opaque visible surface.
     let (o, d) = view.camera.ray(
         f64::from(at.x),
@@ -372,7 +379,7 @@ fn a_click_in_3d_lands_on_the_opaque_surface_under_the_pointer() {
     }
     // Off the anatomy, nothing is placed and the view says why.
     s.click(world, egui::pos2(40.0, 980.0));
-    assert_eq!(s.doc.plan.markups.len(), 1);
+    assert_eq!(s.doc.plan().markups.len(), 1);
     assert!(s.tool.pick_note.is_some());
 }
 
@@ -384,7 +391,12 @@ fn structure_changes_are_undone_with_the_plan_and_saved_in_it() {
         return;
     };
     let mut app = App::new();
-    app.add_plugins((MinimalPlugins, LogicPlugin, MeasurementsPlugin));
+    app.add_plugins((
+        MinimalPlugins,
+        LogicPlugin,
+        twinplan::app::document::PlanFilesPlugin,
+        MeasurementsPlugin,
+    ));
     let wait = |app: &mut App| {
         let t = Instant::now();
         loop {
@@ -423,11 +435,7 @@ fn structure_changes_are_undone_with_the_plan_and_saved_in_it() {
     };
     let before = skin_opacity(&app).expect("skin");
     assert!(
-        app.world()
-            .resource::<PlanDoc>()
-            .history
-            .undo_label()
-            .is_none(),
+        app.world().resource::<PlanDoc>().undo_label().is_none(),
         "a new series' defaults are no undo step"
     );
     // A slider dragged through two values is one step; removing bone is another.
@@ -438,8 +446,8 @@ fn structure_changes_are_undone_with_the_plan_and_saved_in_it() {
     app.world_mut().write_message(UiAction::Remove(bone));
     app.update();
     let doc = app.world().resource::<PlanDoc>();
-    assert_eq!(doc.history.undo_label(), Some("remove bone"));
-    assert_eq!(doc.plan.structures.len(), 2);
+    assert_eq!(doc.undo_label(), Some("remove bone"));
+    assert_eq!(doc.plan().structures.len(), 2);
 
     // Undo: bone comes back (rebuilt), then the opacity returns to before the drag.
     app.world_mut().resource_mut::<PlanDoc>().undo();
@@ -462,11 +470,19 @@ fn structure_changes_are_undone_with_the_plan_and_saved_in_it() {
     // The plan file carries the structures as recipes.
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("case.twinplan.json");
-    let world = app.world_mut();
-    world.resource_scope(|world, mut doc: Mut<PlanDoc>| {
-        let ws = world.resource::<Workspace>();
-        assert!(doc.save(&path, ws), "{:?}", doc.message);
-    });
+    // Saving is a job; it makes no undo step.
+    let steps = app.world().resource::<PlanDoc>().undo_steps();
+    app.world_mut()
+        .write_message(UiAction::SavePlan(path.clone()));
+    let t = Instant::now();
+    while app.world().resource::<PlanDoc>().dirty() {
+        app.update();
+        assert!(t.elapsed() < Duration::from_secs(60), "not saved");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let doc = app.world().resource::<PlanDoc>();
+    assert_eq!(doc.undo_steps(), steps, "a save is no undo step");
+    assert_eq!(doc.undo_label(), Some("change skin"));
     let f = twinplan::plan::file::read(&path).expect("reads");
     let names: Vec<&str> = f
         .plan
@@ -498,17 +514,17 @@ fn a_saved_3d_view_is_kept_in_the_plan_and_looked_from_again() {
     assert!(none.is_empty(), "{none:?}");
     let names: Vec<&str> = s
         .doc
-        .plan
+        .plan()
         .bookmarks
         .iter()
         .map(|b| b.name.as_str())
         .collect();
     assert_eq!(names, ["View 1"]);
     let saved = app.world().resource::<ViewState>().camera;
-    let b = &s.doc.plan.bookmarks[0];
+    let b = &s.doc.plan().bookmarks[0];
     let eye: [f64; 3] = saved.eye_mm().coords.into();
     assert_eq!(b.eye_lps_mm, eye);
-    assert_eq!(s.doc.history.undo_label(), Some("add view View 1"));
+    assert_eq!(s.doc.undo_label(), Some("add view View 1"));
 
     // Turn the camera away, then back to the saved view from the panel.
     app.world_mut()
@@ -532,8 +548,8 @@ fn a_saved_3d_view_is_kept_in_the_plan_and_looked_from_again() {
     assert!((back.up() - saved.up()).norm() < 1e-9);
 
     // Deleting it is one undoable step.
-    s.doc.edit(PlanEdit::RemoveBookmark("View 1".into()));
-    assert!(s.doc.plan.bookmarks.is_empty());
+    s.doc.edit(Command::RemoveBookmark("View 1".into()));
+    assert!(s.doc.plan().bookmarks.is_empty());
     s.doc.undo();
-    assert_eq!(s.doc.plan.bookmarks.len(), 1);
+    assert_eq!(s.doc.plan().bookmarks.len(), 1);
 }

@@ -145,8 +145,59 @@ fn every_plan_version_still_loads() {
     );
     let report = path.report.as_ref().expect("measures saved");
     assert_eq!(report.points_lps_mm.len(), report.min_diameters_mm.len());
-    // The phantom's aorta there is 19.3 mm across (radius 9.65 mm); 2 mm voxels.
-    assert!((report.min_lumen_diameter_mm - 19.3).abs() < 2.0);
+    // Planned again on the bundled sample through the file's own points and vessel, the
+    // path measures what the file stored, and the narrowest lumen is the phantom's aorta
+    // there: twice the analytic radius of the centreline point nearest to it (2 mm voxels).
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let progress = twinplan::progress::Progress::new();
+    let (volume, _) =
+        twinplan::dicom::load_path(&root.join("sample_data/phantom_cta/dicom"), None, &progress)
+            .expect("the sample loads");
+    let twinplan::plan::PathVessel::Grown {
+        source,
+        seeds_lps_mm,
+    } = &path.vessel
+    else {
+        panic!("the fixture's path grows its lumen");
+    };
+    let mut stops = vec![(path.entry_lps_mm, "entry".to_string())];
+    for (n, w) in path.waypoints_lps_mm.iter().enumerate() {
+        stops.push((*w, format!("waypoint {}", n + 1)));
+    }
+    stops.push((path.target_lps_mm, "target".to_string()));
+    let range = source.range().expect("a value range");
+    let again = twinplan::catheter::plan(&volume, &stops, range, seeds_lps_mm, &progress)
+        .expect("the path plans again")
+        .report;
+    assert!(
+        (again.length_mm - report.length_mm).abs() < 0.5,
+        "{} vs stored {}",
+        again.length_mm,
+        report.length_mm
+    );
+    // (The narrowest diameter stored by the build that wrote the fixture, 18.56 mm, is
+    // 0.47 mm under today's 19.03 mm: figures are measured again whenever a path is planned,
+    // and it is today's that must match the phantom.)
+    let truth: twinplan::phantom::GroundTruth = serde_json::from_slice(
+        &std::fs::read(root.join("sample_data/phantom_cta/ground_truth.json")).expect("truth"),
+    )
+    .expect("truth parses");
+    let at = again.min_lumen_position_lps_mm;
+    let aorta = truth
+        .centrelines
+        .iter()
+        .find(|c| c.name == "aorta")
+        .expect("the aorta");
+    let d2 = |p: &[f64; 3]| (0..3).map(|a| (p[a] - at[a]).powi(2)).sum::<f64>();
+    let nearest = (0..aorta.points_mm.len())
+        .min_by(|&a, &b| d2(&aorta.points_mm[a]).total_cmp(&d2(&aorta.points_mm[b])))
+        .expect("points");
+    let truth_mm = 2.0 * aorta.radii_mm[nearest];
+    assert!(
+        (again.min_lumen_diameter_mm - truth_mm).abs() < 1.0,
+        "narrowest {} mm, the phantom's aorta there {truth_mm} mm",
+        again.min_lumen_diameter_mm
+    );
     assert!(path.label().contains("SFAR"), "{}", path.label());
     // Written again by this build, it reads back the same.
     let again = tempfile::tempdir().expect("tempdir");

@@ -463,9 +463,10 @@ fn yellowish(p: [u8; 3]) -> bool {
 /// colour, and are not without the plan. A plan made for another volume is refused.
 #[test]
 fn a_plans_distance_is_drawn_where_its_points_project_on_the_slice() {
+    use twinplan::document::Command as Edit;
     use twinplan::plan::file::{self, PlanFile, Reference};
     use twinplan::plan::placing::Placement;
-    use twinplan::plan::{MarkupKind, Plan, PlanEdit};
+    use twinplan::plan::{MarkupKind, Plan};
     use twinplan::session::layout::{Rect as ViewRect, SliceMapping, SliceViewState};
     use twinplan::volume::display::{Plane, reslice};
     if !can_render() {
@@ -486,7 +487,7 @@ fn a_plans_distance_is_drawn_where_its_points_project_on_the_slice() {
     }
     .finish(&mut plan)
     .expect("complete");
-    plan.apply(PlanEdit::AddMarkup(m)).expect("adds");
+    plan.apply(Edit::AddMarkup(m)).expect("adds");
     let plan_path = dir.path().join("case.twinplan.json");
     file::write(
         &plan_path,

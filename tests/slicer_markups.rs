@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use twinplan::plan::geometry::P;
+use twinplan::geometry::P;
 use twinplan::plan::{Markup, MarkupKind, Plan, slicer};
 
 fn schema() -> jsonschema::Validator {

@@ -194,7 +194,7 @@ fn real_cta_vessels_from_a_seed_in_the_aorta() {
 /// crosses the flap there, where the model keeps the two lumens apart.
 #[test]
 fn real_cta_catheter_path_stays_in_the_vessel_masks() {
-    use twinplan::plan::path::{Lumen, measure};
+    use twinplan::catheter::{Lumen, measure};
     let Some(t) = common::testdata() else { return };
     let d = t.join("cta_aorta");
     let ct = common::load(&d.join("ct_cropped.nii.gz"));

@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 
 use bevy::prelude::*;
 use bevy_egui::egui;
-use twinplan::app::markups::{MarkupTool, PlanDoc};
+use twinplan::app::document::PlanDoc;
+use twinplan::app::markups::MarkupTool;
 use twinplan::app::slices::{SliceCache, depth_of, slice_index, step_mm};
 use twinplan::app::state::{Crosshair3d, Jobs, LogicPlugin, UiAction, ViewState, Workspace};
 use twinplan::app::ui::{UiState, workstation_ui};

@@ -11,286 +11,26 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{Receiver, channel};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use bevy::prelude::*;
 use bevy_egui::egui::{self, Color32, Pos2, RichText, Stroke};
 
+use super::document::{PendingPlan, PlanDoc, SaveWhat, default_path};
 use super::file_dialog::FileDialog;
 use super::slices::overlay_text;
-use super::state::{Step, UiAction, ViewState, Workspace};
-use crate::fsutil::write_atomic;
+use super::state::{Jobs, Step, UiAction, ViewState, Workspace};
+use crate::document::Command;
+use crate::geometry::P;
 use crate::mesh::TriMesh;
 use crate::mesh::pick::Bvh;
-use crate::plan::file::{self, PlanFile, Reference};
-use crate::plan::geometry::P;
+use crate::plan::file::Reference;
 use crate::plan::placing::{self, Placement};
+use crate::plan::recipe::Recipe;
 use crate::plan::recovery::Recovery;
-use crate::plan::{
-    CatheterPath, History, Markup, MarkupKind, Plan, PlanEdit, PlanStructure, slicer,
-};
+use crate::plan::{Markup, MarkupKind, PlanStructure};
 use crate::session::layout::SliceMapping;
-use crate::session::structures::Recipe;
 use crate::volume::display::{Plane, Slice};
-
-/// The plan being worked on: what Save writes and Undo reverts.
-#[derive(Resource, Default)]
-pub struct PlanDoc {
-    pub plan: Plan,
-    pub history: History,
-    /// The file it was opened from or last saved to.
-    pub path: Option<PathBuf>,
-    /// The volume revision the plan belongs to (a new series starts a new plan).
-    pub volume_revision: u64,
-    /// The last file command's outcome, shown in the plan panel.
-    pub message: Option<(bool, String)>,
-}
-
-impl PlanDoc {
-    /// One undoable step.
-    pub fn edit(&mut self, edit: PlanEdit) -> bool {
-        match self.history.apply(&mut self.plan, edit) {
-            Ok(()) => true,
-            Err(e) => {
-                self.message = Some((false, e.to_string()));
-                false
-            }
-        }
-    }
-
-    pub fn undo(&mut self) -> Option<String> {
-        self.history.undo(&mut self.plan)
-    }
-
-    pub fn redo(&mut self) -> Option<String> {
-        self.history.redo(&mut self.plan)
-    }
-
-    /// Edits not yet saved.
-    pub fn dirty(&self) -> bool {
-        self.history.edits_since_save > 0
-    }
-
-    /// Moves one point while it is dragged (no step yet: the drag's end is one).
-    pub fn drag_to(&mut self, id: u64, index: usize, p: P) {
-        let Some(m) = self.plan.markup(id) else {
-            return;
-        };
-        let mut points = m.points_lps_mm.clone();
-        if let Some(q) = points.get_mut(index) {
-            *q = p;
-            let _ = self.plan.apply(PlanEdit::SetPoints { id, points });
-        }
-    }
-
-    /// Ends a drag that began at `before`: one undoable step, whatever it passed through.
-    pub fn end_drag(&mut self, id: u64, before: Vec<P>) {
-        let Some(now) = self.plan.markup(id).map(|m| m.points_lps_mm.clone()) else {
-            return;
-        };
-        if now == before {
-            return;
-        }
-        if self
-            .plan
-            .apply(PlanEdit::SetPoints { id, points: before })
-            .is_ok()
-        {
-            self.edit(PlanEdit::SetPoints { id, points: now });
-        }
-    }
-
-    /// Shows a path as it is re-planned while one of its stops is dragged (no step yet:
-    /// the drag's end is one).
-    pub fn preview_path(&mut self, path: CatheterPath) {
-        let _ = self.plan.apply(PlanEdit::SetPath(path));
-    }
-
-    /// Ends a path drag that began at `before`: one undoable step, whatever it passed
-    /// through.
-    pub fn end_path_drag(&mut self, before: CatheterPath) {
-        let Some(now) = self.plan.paths.iter().find(|p| p.id == before.id).cloned() else {
-            return;
-        };
-        if now == before {
-            return;
-        }
-        if self.plan.apply(PlanEdit::SetPath(before)).is_ok() {
-            self.edit(PlanEdit::SetPath(now));
-        }
-    }
-
-    /// Writes the plan (atomically) for the open volume.
-    pub fn save(&mut self, path: &Path, ws: &Workspace) -> bool {
-        let Some(loaded) = &ws.loaded else {
-            self.message = Some((false, "no series is open".into()));
-            return false;
-        };
-        let f = PlanFile::new(Reference::of(&loaded.volume), self.plan.clone());
-        match file::write(path, &f) {
-            Ok(()) => {
-                self.path = Some(path.to_path_buf());
-                self.history.edits_since_save = 0;
-                self.message = Some((true, format!("plan saved to {}", path.display())));
-                true
-            }
-            Err(e) => {
-                self.message = Some((false, e.to_string()));
-                false
-            }
-        }
-    }
-
-    /// Opens a plan for the open volume; a plan of another series, a newer version or a
-    /// damaged file is refused (the current plan stays).
-    pub fn open(&mut self, path: &Path, ws: &Workspace) -> bool {
-        let Some(loaded) = &ws.loaded else {
-            self.message = Some((false, "open a series before its plan".into()));
-            return false;
-        };
-        match file::read_for(path, &Reference::of(&loaded.volume)) {
-            Ok(f) => {
-                let current = std::mem::take(&mut self.plan.structures);
-                self.plan = f.plan;
-                // A plan without structures (written by `measure --add-to`, say) keeps the
-                // study's own.
-                if self.plan.structures.is_empty() {
-                    self.plan.structures = current;
-                }
-                self.history.clear();
-                self.path = Some(path.to_path_buf());
-                self.volume_revision = ws.volume_revision;
-                self.message = Some((
-                    true,
-                    format!(
-                        "plan opened: {} markup(s) from {}",
-                        self.plan.markups.len(),
-                        path.display()
-                    ),
-                ));
-                true
-            }
-            Err(e) => {
-                self.message = Some((false, e.to_string()));
-                false
-            }
-        }
-    }
-
-    /// Takes back the plan of a session that ended before it was saved: it stays unsaved
-    /// (Save writes it where it was saved before, if it was).
-    pub fn recover(&mut self, r: Recovery, ws: &Workspace) -> bool {
-        let Some(loaded) = &ws.loaded else {
-            return false;
-        };
-        if !r.plan.reference.accepts(&Reference::of(&loaded.volume)) {
-            self.message = Some((
-                false,
-                "the recovered measurements belong to another series than the one opened".into(),
-            ));
-            return false;
-        }
-        let current = std::mem::take(&mut self.plan.structures);
-        self.plan = r.plan.plan;
-        if self.plan.structures.is_empty() {
-            self.plan.structures = current;
-        }
-        self.history.clear();
-        self.history.edits_since_save = 1;
-        self.path = r.saved_as;
-        self.volume_revision = ws.volume_revision;
-        self.message = Some((
-            true,
-            format!(
-                "{} markup(s) recovered from the last session: save the plan to keep them",
-                self.plan.markups.len()
-            ),
-        ));
-        true
-    }
-
-    /// Adds the markups of a 3D Slicer markups file as one step.
-    pub fn import_slicer(&mut self, path: &Path) -> bool {
-        // A FIFO or a device would block the window: regular files of a plan's size only.
-        if let Err(e) =
-            crate::fsutil::regular_file(path, "a markups file", crate::plan::file::MAX_PLAN_BYTES)
-        {
-            self.message = Some((false, e.to_string()));
-            return false;
-        }
-        let bytes = match std::fs::read(path) {
-            Ok(b) => b,
-            Err(e) => {
-                self.message = Some((false, format!("{}: {}", path.display(), e.kind())));
-                return false;
-            }
-        };
-        match slicer::import(&bytes) {
-            Ok(imported) => {
-                let n = imported.markups.len();
-                let edits = imported
-                    .markups
-                    .into_iter()
-                    .map(|mut m| {
-                        m.id = self.plan.new_id();
-                        PlanEdit::AddMarkup(m)
-                    })
-                    .collect();
-                let ok = self.edit(PlanEdit::Batch(
-                    format!("import {n} Slicer markup(s)"),
-                    edits,
-                ));
-                if ok {
-                    let skipped = if imported.skipped.is_empty() {
-                        String::new()
-                    } else {
-                        format!("; skipped: {}", imported.skipped.join(", "))
-                    };
-                    self.message = Some((true, format!("{n} markup(s) imported{skipped}")));
-                }
-                ok
-            }
-            Err(e) => {
-                self.message = Some((false, e.to_string()));
-                false
-            }
-        }
-    }
-
-    /// Writes the markups as CSV or 3D Slicer markups JSON (atomically).
-    pub fn export(&mut self, path: &Path, what: SaveWhat) -> bool {
-        let bytes = match what {
-            SaveWhat::Csv => self.plan.markups_csv().into_bytes(),
-            SaveWhat::Slicer => match serde_json::to_vec_pretty(&slicer::export(&self.plan)) {
-                Ok(b) => b,
-                Err(e) => {
-                    self.message = Some((false, e.to_string()));
-                    return false;
-                }
-            },
-            SaveWhat::Plan => return false,
-        };
-        match write_atomic(path, &bytes) {
-            Ok(()) => {
-                self.message = Some((true, format!("written {}", path.display())));
-                true
-            }
-            Err(e) => {
-                self.message = Some((false, format!("{}: {}", path.display(), e.kind())));
-                false
-            }
-        }
-    }
-}
-
-/// What the save dialog writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SaveWhat {
-    Plan,
-    Csv,
-    Slicer,
-}
 
 /// A point being dragged: which, and the markup's points when the drag began.
 #[derive(Debug, Clone, PartialEq)]
@@ -362,9 +102,9 @@ impl MarkupTool {
             }
             return;
         }
-        if let Some(m) = pl.finish(&mut doc.plan) {
-            let id = m.id;
-            if doc.edit(PlanEdit::AddMarkup(m)) {
+        let id = if pl.can_finish() { doc.new_id() } else { 0 };
+        if let Some(m) = pl.finish_as(doc.plan(), id) {
+            if doc.edit(Command::AddMarkup(m)) {
                 self.selected = Some(id);
             }
             self.placing = Some(Placement::new(pl.kind));
@@ -376,58 +116,62 @@ impl MarkupTool {
 type IndexedMesh = (Arc<TriMesh>, Bvh);
 
 /// One BVH per built structure for picking in 3D, built on a background thread (0.3 s per
-/// million triangles) when a surface arrives.
+/// million triangles) when a surface arrives; each build is a job of the viewer's one
+/// background mechanism ([`Jobs::task`]): listed, cancellable, dropped when its surface
+/// changes before it lands.
 #[derive(Default)]
 pub struct PickIndex {
     ready: HashMap<u64, (u64, Arc<TriMesh>, Arc<Bvh>)>,
-    pending: HashMap<u64, (u64, Mutex<Receiver<IndexedMesh>>)>,
+    /// Structure id → (surface revision, job id).
+    pending: HashMap<u64, (u64, u64)>,
 }
 
 impl PickIndex {
     /// Starts BVHs for new surfaces, takes finished ones, forgets removed ones. A coarse
     /// preview is indexed only with `previews_too` (a tool in use): otherwise its index
     /// would be built, on a 2-core machine, against the full surface that soon replaces it.
-    pub fn update(&mut self, ws: &Workspace, previews_too: bool) {
-        let live: HashMap<u64, (u64, &Arc<TriMesh>)> = ws
+    pub fn update(&mut self, ws: &Workspace, jobs: &mut Jobs, previews_too: bool) {
+        let live: HashMap<u64, (u64, &Arc<TriMesh>, &str)> = ws
             .structures
             .iter()
             .filter(|s| previews_too || !s.preview)
-            .filter_map(|s| s.built.as_ref().map(|b| (s.id, (s.revision, &b.mesh))))
-            .collect();
-        self.ready
-            .retain(|id, (rev, _, _)| live.get(id).is_some_and(|(r, _)| r == rev));
-        self.pending
-            .retain(|id, (rev, _)| live.get(id).is_some_and(|(r, _)| r == rev));
-        let done: Vec<u64> = self
-            .pending
-            .iter()
-            .filter_map(|(id, (rev, rx))| {
-                let got = rx.lock().ok().and_then(|rx| rx.try_recv().ok());
-                got.map(|(mesh, bvh)| {
-                    self.ready.insert(*id, (*rev, mesh, Arc::new(bvh)));
-                    *id
-                })
+            .filter_map(|s| {
+                let b = s.built.as_ref()?;
+                Some((s.id, (s.revision, &b.mesh, s.recipe.name.as_str())))
             })
             .collect();
+        self.ready
+            .retain(|id, (rev, _, _)| live.get(id).is_some_and(|(r, _, _)| r == rev));
+        self.pending.retain(|id, (rev, job)| {
+            let keep = live.get(id).is_some_and(|(r, _, _)| r == rev);
+            if !keep {
+                jobs.cancel(*job);
+            }
+            keep
+        });
+        let mut done = Vec::new();
+        for (id, (rev, job)) in &self.pending {
+            if let Some((mesh, bvh)) = jobs.take::<IndexedMesh>(*job) {
+                self.ready.insert(*id, (*rev, mesh, Arc::new(bvh)));
+                done.push(*id);
+            } else if !jobs.is_running(*job) {
+                // Failed or cancelled from the status bar: tried again on the next update.
+                done.push(*id);
+            }
+        }
         for id in done {
             self.pending.remove(&id);
         }
-        for (id, (rev, mesh)) in live {
+        for (id, (rev, mesh, name)) in live {
             if self.ready.contains_key(&id) || self.pending.contains_key(&id) {
                 continue;
             }
-            let (tx, rx) = channel();
             let mesh = Arc::clone(mesh);
-            let spawned = std::thread::Builder::new()
-                .name("pick-index".into())
-                .spawn(move || {
-                    crate::work::lower_priority();
-                    let bvh = Bvh::build(&mesh);
-                    let _ = tx.send((mesh, bvh));
-                });
-            if spawned.is_ok() {
-                self.pending.insert(id, (rev, Mutex::new(rx)));
-            }
+            let job = jobs.task(format!("indexing {name} for picking"), move |_| {
+                let bvh = Bvh::build(&mesh);
+                (mesh, bvh)
+            });
+            self.pending.insert(id, (rev, job));
         }
     }
 
@@ -473,26 +217,9 @@ impl PickIndex {
 /// The measurements plugin: the document, the tool and the pick index.
 pub struct MeasurementsPlugin;
 
-/// A plan to open once a series newer than `after_volume` is on screen: a file (`--plan`)
-/// or the recovery copy of the last session.
-#[derive(Resource, Default)]
-pub struct PendingPlan {
-    pub file: Option<PathBuf>,
-    pub recovered: Option<Box<Recovery>>,
-    pub after_volume: u64,
-}
-
-impl PendingPlan {
-    pub fn is_empty(&self) -> bool {
-        self.file.is_none() && self.recovered.is_none()
-    }
-}
-
 impl Plugin for MeasurementsPlugin {
     fn build(&self, app: &mut App) {
-        app.init_resource::<PlanDoc>()
-            .init_resource::<MarkupTool>()
-            .init_resource::<PendingPlan>()
+        app.init_resource::<MarkupTool>()
             .init_resource::<StructureSync>()
             .add_systems(
                 Update,
@@ -512,51 +239,36 @@ fn follow_series(
     mut ws: ResMut<Workspace>,
     mut doc: ResMut<PlanDoc>,
     mut tool: ResMut<MarkupTool>,
-    mut pending: ResMut<PendingPlan>,
+    mut jobs: ResMut<Jobs>,
 ) {
     if ws.loaded.is_none() {
         return;
     }
     if doc.volume_revision != ws.volume_revision {
-        if !doc.plan.markups.is_empty() {
-            let n = doc.plan.markups.len();
+        let reference = ws.loaded.as_ref().map(|l| Reference::of(&l.volume));
+        if !doc.plan().markups.is_empty() {
+            let n = doc.plan().markups.len();
+            let saved = match doc.path() {
+                Some(p) if !doc.dirty() => format!("; they are saved in {}", p.display()),
+                _ => String::new(),
+            };
             ws.notify(crate::session::Notice::new(
                 crate::session::Level::Warning,
                 "Measurements closed with the previous series",
                 format!(
-                    "{n} markup(s) belonged to the previous series and are no longer shown{}.",
-                    match &doc.path {
-                        Some(p) if !doc.dirty() => format!("; they are saved in {}", p.display()),
-                        _ => String::new(),
-                    }
+                    "{n} markup(s) belonged to the previous series and are no longer shown{saved}."
                 ),
             ));
         }
-        *doc = PlanDoc {
-            volume_revision: ws.volume_revision,
-            ..PlanDoc::default()
-        };
+        let revision = ws.volume_revision;
+        doc.start(reference, revision);
         tool.placing = None;
         tool.drag = None;
         tool.selected = None;
     }
-    if !pending.is_empty() && ws.volume_revision > pending.after_volume {
-        let opened = match (pending.file.take(), pending.recovered.take()) {
-            (Some(path), _) => doc.open(&path, &ws),
-            (None, Some(r)) => doc.recover(*r, &ws),
-            (None, None) => true,
-        };
-        if !opened && let Some((_, why)) = &doc.message {
-            ws.notify(crate::session::Notice::new(
-                crate::session::Level::Error,
-                "The plan was not opened",
-                why.clone(),
-            ));
-        }
-    }
     let placing = tool.placing.is_some();
     if ws.is_changed() || tool.picks.pending() > 0 || placing {
-        tool.picks.update(&ws, placing);
+        tool.picks.update(&ws, &mut jobs, placing);
     }
 }
 
@@ -572,8 +284,8 @@ pub struct StructureSync {
 /// Markups and structures share one id space: a structure added by the panels takes an id
 /// above every markup's.
 fn reserve_structure_ids(mut ws: ResMut<Workspace>, doc: Res<PlanDoc>) {
-    if ws.next_structure_id() <= doc.plan.next_id {
-        ws.reserve_ids_through(doc.plan.next_id);
+    if ws.next_structure_id() <= doc.plan().next_id {
+        ws.reserve_ids_through(doc.plan().next_id);
     }
 }
 
@@ -611,7 +323,7 @@ fn structures_follow_plan(
     let now = snapshot(&ws);
     if sync.baseline != Some(baseline) {
         sync.baseline = Some(baseline);
-        doc.plan.structures = now.clone();
+        doc.reset_structures(now.clone());
         sync.synced = now;
         sync.last_edit = None;
         return;
@@ -621,16 +333,16 @@ fn structures_follow_plan(
         let mut edits = Vec::new();
         for s in &now {
             match sync.synced.iter().find(|o| o.id == s.id) {
-                None => edits.push(PlanEdit::AddStructure(s.clone())),
+                None => edits.push(Command::AddStructure(s.clone())),
                 Some(o) => {
                     if o.recipe != s.recipe {
-                        edits.push(PlanEdit::SetRecipe {
+                        edits.push(Command::SetRecipe {
                             id: s.id,
                             recipe: s.recipe.clone(),
                         });
                     }
                     if o.visible != s.visible {
-                        edits.push(PlanEdit::SetStructureVisible {
+                        edits.push(Command::SetStructureVisible {
                             id: s.id,
                             visible: s.visible,
                         });
@@ -640,37 +352,35 @@ fn structures_follow_plan(
         }
         for o in &sync.synced {
             if !now.iter().any(|s| s.id == o.id) {
-                edits.push(PlanEdit::RemoveStructure(o.id));
+                edits.push(Command::RemoveStructure(o.id));
             }
         }
         let merge = match edits.as_slice() {
-            [PlanEdit::SetRecipe { id, .. }] => sync
+            [Command::SetRecipe { id, .. }] => sync
                 .last_edit
                 .is_some_and(|(last, at)| last == *id && at.elapsed().as_secs_f64() < 1.0),
             _ => false,
         };
         sync.last_edit = match edits.as_slice() {
-            [PlanEdit::SetRecipe { id, .. }] => Some((*id, std::time::Instant::now())),
+            [Command::SetRecipe { id, .. }] => Some((*id, std::time::Instant::now())),
             _ => None,
         };
         let edit = match edits.len() {
             0 => None,
             1 => edits.pop(),
-            _ => Some(PlanEdit::Batch("change structures".into(), edits)),
+            _ => Some(Command::Batch("change structures".into(), edits)),
         };
-        if let Some(edit) = edit {
-            let doc = &mut *doc;
-            if let Err(e) = doc.history.apply_merged(&mut doc.plan, edit, merge) {
-                doc.message = Some((false, e.to_string()));
-                doc.plan.structures = now.clone();
-            }
+        if let Some(edit) = edit
+            && !doc.edit_merged(edit, merge)
+        {
+            doc.reset_structures(now.clone());
         }
         sync.synced = now;
         return;
     }
-    if doc.plan.structures != sync.synced {
+    if doc.plan().structures != sync.synced {
         // Undo, redo or an opened plan changed the plan: the workspace follows.
-        let target = doc.plan.structures.clone();
+        let target = doc.plan().structures.clone();
         let gone: Vec<u64> = ws
             .structures
             .iter()
@@ -717,7 +427,6 @@ fn structures_follow_plan(
 fn plan_actions(
     mut actions: MessageReader<UiAction>,
     ws: Res<Workspace>,
-    mut doc: ResMut<PlanDoc>,
     mut tool: ResMut<MarkupTool>,
     mut pending: ResMut<PendingPlan>,
 ) {
@@ -734,12 +443,6 @@ fn plan_actions(
                 if let Some(dir) = crate::session::prefs::config_dir() {
                     crate::plan::recovery::clear(&dir);
                 }
-            }
-            UiAction::OpenPlan(path) => {
-                doc.open(path, &ws);
-            }
-            UiAction::SavePlan(path) => {
-                doc.save(path, &ws);
             }
             _ => {}
         }
@@ -835,7 +538,7 @@ fn draw_all(
     seg: &dyn Fn(&P, &P) -> f32,
 ) {
     let mut labels = Labels::default();
-    for m in doc.plan.markups.iter().filter(|m| m.visible) {
+    for m in doc.plan().markups.iter().filter(|m| m.visible) {
         let selected = tool.selected == Some(m.id);
         draw_markup(painter, m, at, seg, selected, false, &mut labels);
     }
@@ -1001,9 +704,13 @@ fn point_drag(
         && let Some(pos) = ui
             .input(|i| i.pointer.press_origin())
             .or_else(|| response.interact_pointer_pos())
-        && let Some((id, index)) =
-            placing::grab(&doc.plan, screen, (f64::from(pos.x), f64::from(pos.y)), 8.0)
-        && let Some(m) = doc.plan.markup(id)
+        && let Some((id, index)) = placing::grab(
+            doc.plan(),
+            screen,
+            (f64::from(pos.x), f64::from(pos.y)),
+            8.0,
+        )
+        && let Some(m) = doc.plan().markup(id)
     {
         tool.drag = Some(Drag {
             id,
@@ -1022,7 +729,7 @@ fn point_drag(
         doc.drag_to(drag.id, drag.index, p);
     }
     if response.drag_stopped() || !ui.input(|i| i.pointer.primary_down()) {
-        doc.end_drag(drag.id, drag.before);
+        doc.end_drag();
         tool.drag = None;
     }
     true
@@ -1146,7 +853,12 @@ pub fn input_3d(
 
 /// Tool keys: D distance, A angle, L landmark, C curve, Escape, Enter (finish a curve),
 /// Ctrl+Z / Ctrl+Shift+Z (or Ctrl+Y) undo and redo, Ctrl+S save.
-pub fn keys(ctx: &egui::Context, ws: &Workspace, doc: &mut PlanDoc, tool: &mut MarkupTool) {
+pub fn keys(
+    ctx: &egui::Context,
+    doc: &mut PlanDoc,
+    tool: &mut MarkupTool,
+    actions: &mut Vec<UiAction>,
+) {
     if ctx.memory(|m| m.focused().is_some()) {
         return;
     }
@@ -1189,10 +901,8 @@ pub fn keys(ctx: &egui::Context, ws: &Workspace, doc: &mut PlanDoc, tool: &mut M
         doc.redo();
     }
     if save {
-        match doc.path.clone() {
-            Some(p) => {
-                doc.save(&p, ws);
-            }
+        match doc.path().map(Path::to_path_buf) {
+            Some(p) => actions.push(UiAction::SavePlan(p)),
             None => {
                 tool.saving = Some(save_dialog(
                     SaveWhat::Plan,
@@ -1201,23 +911,6 @@ pub fn keys(ctx: &egui::Context, ws: &Workspace, doc: &mut PlanDoc, tool: &mut M
             }
         }
     }
-}
-
-/// Where a file is suggested: beside the plan's own file when it has one, else in the
-/// working folder; named by what it holds (never by the patient).
-pub fn default_path(doc: &PlanDoc, what: SaveWhat) -> PathBuf {
-    let dir = doc
-        .path
-        .as_ref()
-        .and_then(|p| p.parent())
-        .filter(|p| !p.as_os_str().is_empty())
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| std::env::current_dir().unwrap_or_default());
-    dir.join(match what {
-        SaveWhat::Plan => "plan.twinplan.json",
-        SaveWhat::Csv => "measurements.csv",
-        SaveWhat::Slicer => "measurements.mrk.json",
-    })
 }
 
 fn save_dialog(what: SaveWhat, path: &Path) -> (SaveWhat, FileDialog) {
@@ -1241,8 +934,8 @@ fn open_dialog(import: bool, path: &Path) -> (bool, FileDialog) {
 
 /// The Edit menu: undo and redo, named.
 pub fn edit_menu(ui: &mut egui::Ui, doc: &mut PlanDoc) {
-    let undo = doc.history.undo_label().map(|s| s.to_string());
-    let redo = doc.history.redo_label().map(|s| s.to_string());
+    let undo = doc.undo_label().map(|s| s.to_string());
+    let redo = doc.redo_label().map(|s| s.to_string());
     let u = ui.add_enabled(
         undo.is_some(),
         egui::Button::new(format!("Undo {}", undo.unwrap_or_default())).shortcut_text("Ctrl+Z"),
@@ -1263,7 +956,13 @@ pub fn edit_menu(ui: &mut egui::Ui, doc: &mut PlanDoc) {
 }
 
 /// File menu entries for the plan.
-pub fn file_menu(ui: &mut egui::Ui, ws: &Workspace, doc: &mut PlanDoc, tool: &mut MarkupTool) {
+pub fn file_menu(
+    ui: &mut egui::Ui,
+    ws: &Workspace,
+    doc: &PlanDoc,
+    tool: &mut MarkupTool,
+    actions: &mut Vec<UiAction>,
+) {
     let open = ws.loaded.is_some();
     if ui
         .add_enabled(open, egui::Button::new("Open plan…"))
@@ -1289,7 +988,7 @@ pub fn file_menu(ui: &mut egui::Ui, ws: &Workspace, doc: &mut PlanDoc, tool: &mu
                 }
             }
             if let Some(p) = chosen {
-                doc.open(&p, ws);
+                actions.push(UiAction::OpenPlan(p));
                 ui.close();
             }
         });
@@ -1298,10 +997,8 @@ pub fn file_menu(ui: &mut egui::Ui, ws: &Workspace, doc: &mut PlanDoc, tool: &mu
         .add_enabled(open, egui::Button::new("Save plan").shortcut_text("Ctrl+S"))
         .clicked()
     {
-        match doc.path.clone() {
-            Some(p) => {
-                doc.save(&p, ws);
-            }
+        match doc.path().map(Path::to_path_buf) {
+            Some(p) => actions.push(UiAction::SavePlan(p)),
             None => {
                 tool.saving = Some(save_dialog(
                     SaveWhat::Plan,
@@ -1316,8 +1013,8 @@ pub fn file_menu(ui: &mut egui::Ui, ws: &Workspace, doc: &mut PlanDoc, tool: &mu
         .clicked()
     {
         let path = doc
-            .path
-            .clone()
+            .path()
+            .map(Path::to_path_buf)
             .unwrap_or_else(|| default_path(doc, SaveWhat::Plan));
         tool.saving = Some(save_dialog(SaveWhat::Plan, &path));
         ui.close();
@@ -1337,6 +1034,10 @@ const PALETTE: [[f32; 3]; 8] = [
 
 /// The plan panel: tools, every markup (name, kind, value, colour, visibility, lock,
 /// rename, delete, go to), and the plan's file commands.
+#[expect(
+    clippy::too_many_lines,
+    reason = "a panel to split into its feature plugin (issue 25, left)"
+)]
 pub fn plan_panel(
     ui: &mut egui::Ui,
     ws: &Workspace,
@@ -1345,7 +1046,7 @@ pub fn plan_panel(
     tool: &mut MarkupTool,
     actions: &mut Vec<UiAction>,
 ) {
-    let title = match (&doc.path, doc.dirty()) {
+    let title = match (doc.path(), doc.dirty()) {
         (Some(p), dirty) => format!(
             "Measurements — {}{}",
             p.file_name()
@@ -1400,7 +1101,7 @@ pub fn plan_panel(
             .color(Color32::from_rgb(240, 200, 90)),
         );
     }
-    if doc.plan.markups.is_empty() {
+    if doc.plan().markups.is_empty() {
         ui.label(RichText::new("No measurements yet.").weak());
     }
     let mut edits = Vec::new();
@@ -1408,7 +1109,7 @@ pub fn plan_panel(
         .striped(true)
         .num_columns(6)
         .show(ui, |ui| {
-            for m in &doc.plan.markups {
+            for m in &doc.plan().markups {
                 // Colour: a swatch with a palette.
                 ui.menu_button(RichText::new("■").color(colour32(m.colour, 1.0)), |ui| {
                     ui.horizontal(|ui| {
@@ -1417,7 +1118,7 @@ pub fn plan_panel(
                                 .button(RichText::new("■").color(colour32(c, 1.0)))
                                 .clicked()
                             {
-                                edits.push(PlanEdit::SetColour {
+                                edits.push(Command::SetColour {
                                     id: m.id,
                                     colour: c,
                                 });
@@ -1432,7 +1133,7 @@ pub fn plan_panel(
                     .on_hover_text("Show or hide")
                     .changed()
                 {
-                    edits.push(PlanEdit::SetVisible { id: m.id, visible });
+                    edits.push(Command::SetVisible { id: m.id, visible });
                 }
                 match &mut tool.renaming {
                     Some((id, text)) if *id == m.id => {
@@ -1441,7 +1142,7 @@ pub fn plan_panel(
                         if r.lost_focus() {
                             let name = text.trim().to_string();
                             if !name.is_empty() && name != m.name {
-                                edits.push(PlanEdit::Rename { id: m.id, name });
+                                edits.push(Command::Rename { id: m.id, name });
                             }
                             tool.renaming = None;
                         }
@@ -1479,7 +1180,7 @@ pub fn plan_panel(
                         })
                         .clicked()
                     {
-                        edits.push(PlanEdit::SetLocked {
+                        edits.push(Command::SetLocked {
                             id: m.id,
                             locked: !m.locked,
                         });
@@ -1494,7 +1195,7 @@ pub fn plan_panel(
                         actions.push(UiAction::FocusOn(lo, hi));
                     }
                     if ui.small_button("🗑").on_hover_text("Delete").clicked() {
-                        edits.push(PlanEdit::RemoveMarkup(m.id));
+                        edits.push(Command::RemoveMarkup(m.id));
                     }
                 });
                 ui.end_row();
@@ -1505,7 +1206,7 @@ pub fn plan_panel(
     }
     saved_views(ui, ws, view, doc, actions);
     ui.horizontal_wrapped(|ui| {
-        let any = !doc.plan.markups.is_empty();
+        let any = !doc.plan().markups.is_empty();
         if ui
             .add_enabled(any, egui::Button::new("Export CSV…"))
             .clicked()
@@ -1571,13 +1272,13 @@ fn saved_views(
         {
             let name = (1..)
                 .map(|n| format!("View {n}"))
-                .find(|n| doc.plan.bookmarks.iter().all(|b| &b.name != n))
+                .find(|n| doc.plan().bookmarks.iter().all(|b| &b.name != n))
                 .unwrap_or_default();
-            doc.edit(PlanEdit::AddBookmark(bookmark_of(&view.camera, name)));
+            doc.edit(Command::AddBookmark(bookmark_of(&view.camera, name)));
         }
     });
     let mut remove = None;
-    for b in &doc.plan.bookmarks {
+    for b in &doc.plan().bookmarks {
         ui.horizontal(|ui| {
             if ui
                 .selectable_label(false, &b.name)
@@ -1600,7 +1301,7 @@ fn saved_views(
         });
     }
     if let Some(name) = remove {
-        doc.edit(PlanEdit::RemoveBookmark(name));
+        doc.edit(Command::RemoveBookmark(name));
     }
 }
 
@@ -1620,13 +1321,7 @@ pub fn bookmark_of(
 
 /// The save and open dialogs for plans and exports, and the offer of the last session's
 /// unsaved plan.
-pub fn dialogs(
-    ctx: &egui::Context,
-    ws: &Workspace,
-    doc: &mut PlanDoc,
-    tool: &mut MarkupTool,
-    actions: &mut Vec<UiAction>,
-) {
+pub fn dialogs(ctx: &egui::Context, tool: &mut MarkupTool, actions: &mut Vec<UiAction>) {
     if let Some(r) = &tool.offered_recovery {
         let ago = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -1669,21 +1364,11 @@ pub fn dialogs(
                 });
             });
     }
-    let failure = |doc: &PlanDoc| match &doc.message {
-        Some((false, text)) => Some(text.clone()),
-        _ => Some("not done".to_string()),
-    };
     if let Some((what, d)) = &mut tool.saving {
         let (chosen, open) = d.show(ctx);
-        let mut done = false;
+        let done = chosen.is_some();
         if let Some(c) = chosen {
-            done = match what {
-                SaveWhat::Plan => doc.save(c.path(), ws),
-                other => doc.export(c.path(), *other),
-            };
-            if !done {
-                d.failure = failure(doc);
-            }
+            actions.push(what.action(c.path().to_path_buf()));
         }
         if done || !open {
             tool.saving = None;
@@ -1691,16 +1376,14 @@ pub fn dialogs(
     }
     if let Some((import, d)) = &mut tool.opening {
         let (chosen, open) = d.show(ctx);
-        let mut done = false;
+        let done = chosen.is_some();
         if let Some(c) = chosen {
-            done = if *import {
-                doc.import_slicer(c.path())
+            let path = c.path().to_path_buf();
+            actions.push(if *import {
+                UiAction::ImportMarkups(path)
             } else {
-                doc.open(c.path(), ws)
-            };
-            if !done {
-                d.failure = failure(doc);
-            }
+                UiAction::OpenPlan(path)
+            });
         }
         if done || !open {
             tool.opening = None;

@@ -9,13 +9,16 @@
 //! `MinimalPlugins`; `markups::MeasurementsPlugin` (the plan document, its undo and files);
 //! `scene::ScenePlugin` (3D); `slices::SlicesPlugin` (slice cache, slices in 3D);
 //! `persist::PersistPlugin` (preferences, recovery copy); [`UiPlugin`] (egui panels, frame
-//! log, screenshots, render mode). The plan is `markups::PlanDoc`; how it is looked at is
+//! log, screenshots, render mode). The plan is `document::PlanDoc`; how it is looked at is
 //! `state::ViewState`; what is open is `state::Workspace`.
 //! This module and its children are the only code that may use Bevy or egui.
 
+pub mod document;
 pub mod file_dialog;
+pub mod frame_log;
 pub mod gpu;
 pub mod headless;
+pub mod jobs;
 pub mod markups;
 pub mod paths;
 pub mod persist;
@@ -24,7 +27,6 @@ pub mod slices;
 pub mod state;
 pub mod ui;
 
-use std::io::Write;
 use std::path::PathBuf;
 use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -36,7 +38,7 @@ use bevy_egui::{EguiContexts, EguiGlobalSettings, EguiPlugin, EguiPrimaryContext
 
 use crate::session::camera::StandardView;
 use crate::session::layout::{Layout, ViewId};
-use scene::{ScenePlugin, SceneRedraw, SceneSync, SceneTexture, ThreeDRect};
+use scene::{ScenePlugin, SceneSync, SceneTexture, ThreeDRect};
 use slices::SliceCache;
 use state::{Jobs, LogicPlugin, UiAction, ViewState, Workspace};
 use ui::{JobLine, UiState};
@@ -85,7 +87,7 @@ pub struct RenderRequest {
     /// Show the slices textured in 3D.
     pub slices: bool,
     /// Structures to build instead of the modality's defaults.
-    pub recipes: Option<Vec<crate::session::structures::Recipe>>,
+    pub recipes: Option<Vec<crate::plan::recipe::Recipe>>,
     /// How the read-outs write positions.
     pub coordinates: crate::session::readout::Convention,
     /// Go to the plan's markup of this name, or look from its saved view of this name,
@@ -104,7 +106,7 @@ pub struct ViewerOptions {
     pub frame_log: Option<PathBuf>,
     /// Open this second path once the first study is ready (load-while-interacting runs).
     pub then_open: Option<PathBuf>,
-    /// Triangles kept per structure (None = `session::structures::TRIANGLE_BUDGET`).
+    /// Triangles kept per structure (None = `plan::recipe::TRIANGLE_BUDGET`).
     pub max_triangles: Option<usize>,
     /// A plan to open with the study.
     pub plan: Option<PathBuf>,
@@ -113,77 +115,13 @@ pub struct ViewerOptions {
 #[derive(Resource)]
 struct Options(ViewerOptions);
 
-/// Frame times and milestones: (time since launch, frame interval, main-thread work of the
-/// previous frame, background busy, whether the previous frame rendered the 3D view, and
-/// that work split by schedule with the main thread's CPU time in it).
-#[derive(Resource, Default)]
-struct FrameLog {
-    frames: Vec<(f64, f64, f64, bool, bool, FrameSplit)>,
-    update_started: Option<Instant>,
-    /// The main thread's CPU clock when the frame started.
-    cpu_started: Option<Duration>,
-    /// Ends of PreUpdate, Update and PostUpdate in this frame.
-    marks: [Option<Instant>; 3],
-    last_update_ms: f64,
-    last_split: FrameSplit,
-    first_interactive_s: Option<f64>,
-    second_opened: bool,
-    /// The revision of each structure's surface last seen in the scene.
-    seen: std::collections::HashMap<u64, u64>,
-    /// When each surface (preview or full) first reached the scene: (s, structure, kind,
-    /// triangles).
-    surfaces: Vec<(f64, String, &'static str, usize)>,
-    /// When each of those was first drawn (the 3D view rendered after it arrived, with no
-    /// pipeline still compiling), and the render count at its arrival.
-    drawn: Vec<(Option<f64>, u64)>,
-}
-
-/// Where a frame's main-thread time went (ms): First and PreUpdate (input, egui's input),
-/// Update (our systems), PostUpdate (egui panels and layout, transforms, visibility), Last;
-/// and the main thread's CPU time over the frame — much less than the sum means it waited
-/// (a lock, or no core free), not that it computed.
-#[derive(Clone, Copy, Default, Debug)]
-struct FrameSplit {
-    pre_update_ms: f64,
-    update_ms: f64,
-    post_update_ms: f64,
-    last_ms: f64,
-    cpu_ms: f64,
-}
-
-/// Schedules run after PreUpdate, Update and PostUpdate only to time them.
-#[derive(bevy::ecs::schedule::ScheduleLabel, Debug, Clone, PartialEq, Eq, Hash)]
-struct AfterPreUpdate;
-#[derive(bevy::ecs::schedule::ScheduleLabel, Debug, Clone, PartialEq, Eq, Hash)]
-struct AfterUpdate;
-#[derive(bevy::ecs::schedule::ScheduleLabel, Debug, Clone, PartialEq, Eq, Hash)]
-struct AfterPostUpdate;
-
-/// CPU time the calling thread has used.
-fn thread_cpu_time() -> Duration {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: clock_gettime only writes the timespec it is given.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut ts) };
-    if rc != 0 {
-        return Duration::ZERO;
-    }
-    Duration::new(
-        ts.tv_sec.max(0) as u64,
-        ts.tv_nsec.clamp(0, 999_999_999) as u32,
-    )
-}
-
 /// egui panels, slice views and input; screenshots; file drops; frame log; render mode.
 pub struct UiPlugin;
 
 impl Plugin for UiPlugin {
     fn build(&self, app: &mut App) {
-        app.add_plugins(EguiPlugin::default())
+        app.add_plugins((EguiPlugin::default(), frame_log::FrameLogPlugin))
             .init_resource::<UiState>()
-            .init_resource::<FrameLog>()
             .init_resource::<SceneTexture>()
             .add_systems(
                 Startup,
@@ -196,35 +134,17 @@ impl Plugin for UiPlugin {
                     .after(bevy_egui::EguiPreUpdateSet::ProcessInput)
                     .before(bevy_egui::EguiPreUpdateSet::BeginPass),
             )
-            .add_systems(First, frame_start)
-            .add_systems(AfterPreUpdate, |mut log: ResMut<FrameLog>| {
-                log.marks[0] = Some(Instant::now())
-            })
-            .add_systems(AfterUpdate, |mut log: ResMut<FrameLog>| {
-                log.marks[1] = Some(Instant::now())
-            })
-            .add_systems(AfterPostUpdate, |mut log: ResMut<FrameLog>| {
-                log.marks[2] = Some(Instant::now())
-            })
-            .add_systems(Last, frame_end)
             .add_systems(
                 Update,
                 (
                     file_drop,
                     screenshots,
-                    frame_log,
                     render_mode,
                     update_mode,
                     lower_rasteriser,
                 ),
             )
             .add_systems(PostUpdate, scene::scene_target.in_set(SceneSync));
-        let mut order = app
-            .world_mut()
-            .resource_mut::<bevy::app::MainScheduleOrder>();
-        order.insert_after(PreUpdate, AfterPreUpdate);
-        order.insert_after(Update, AfterUpdate);
-        order.insert_after(PostUpdate, AfterPostUpdate);
     }
 }
 
@@ -295,6 +215,7 @@ pub fn run(options: ViewerOptions) -> anyhow::Result<()> {
         ScenePlugin,
         slices::SlicesPlugin,
         UiPlugin,
+        document::PlanFilesPlugin,
         markups::MeasurementsPlugin,
         paths::PathsPlugin,
     ));
@@ -309,7 +230,7 @@ pub fn run(options: ViewerOptions) -> anyhow::Result<()> {
     main_schedules_on_main_thread(&mut app);
     {
         let world = app.world_mut();
-        world.resource_mut::<markups::PendingPlan>().file = options.plan.clone();
+        world.resource_mut::<document::PendingPlan>().file = options.plan.clone();
         world.resource_mut::<Workspace>().triangle_budget = options.max_triangles;
         if let Some(r) = &options.render {
             world.resource_mut::<Workspace>().recipes_override = r.recipes.clone();
@@ -360,7 +281,7 @@ fn ui_system(
     scene_texture: Res<SceneTexture>,
     mut actions: MessageWriter<UiAction>,
     mut styled: Local<bool>,
-    mut doc: ResMut<markups::PlanDoc>,
+    mut doc: ResMut<document::PlanDoc>,
     mut tool: ResMut<markups::MarkupTool>,
 ) -> Result {
     let _slow = SlowStep::start("panels and slice views");
@@ -428,62 +349,6 @@ fn screenshots(mut commands: Commands, mut st: ResMut<UiState>) {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn frame_log(
-    time: Res<Time>,
-    ws: Res<Workspace>,
-    jobs: Res<Jobs>,
-    redraw: Res<SceneRedraw>,
-    mut log: ResMut<FrameLog>,
-    options: Res<Options>,
-    mut actions: MessageWriter<UiAction>,
-    mut exits: MessageReader<AppExit>,
-) {
-    let t = since_launch().as_secs_f64();
-    let busy = !jobs.running.is_empty();
-    let work = log.last_update_ms;
-    let split = log.last_split;
-    log.frames.push((
-        t,
-        time.delta_secs_f64() * 1000.0,
-        work,
-        busy,
-        redraw.active(),
-        split,
-    ));
-    for s in &ws.structures {
-        if let Some(b) = &s.built
-            && log.seen.get(&s.id) != Some(&s.revision)
-        {
-            log.seen.insert(s.id, s.revision);
-            let kind = if s.preview { "preview" } else { "full" };
-            log.surfaces
-                .push((t, s.recipe.name.clone(), kind, b.triangles));
-            log.drawn.push((None, redraw.rendered));
-        }
-    }
-    for (drawn, at) in log.drawn.iter_mut() {
-        if drawn.is_none() && redraw.rendered > *at {
-            *drawn = Some(t);
-        }
-    }
-    if log.first_interactive_s.is_none() && ws.loaded.is_some() {
-        log.first_interactive_s = Some(t);
-        tracing::info!("first interactive frame {t:.3} s after launch");
-    }
-    if let Some(second) = &options.0.then_open
-        && !log.second_opened
-        && ws.loaded.is_some()
-        && jobs.is_idle()
-    {
-        log.second_opened = true;
-        actions.write(UiAction::Open(second.clone()));
-    }
-    if exits.read().next().is_some() {
-        write_frame_log(&log, &options.0);
-    }
-}
-
 /// On a software rasteriser (Mesa's llvmpipe, whose worker threads start with the render
 /// device), lowers those threads a little below the window's (`work::lower_threads_named`),
 /// looking for them in the first frames; on a GPU there are none and it stops looking.
@@ -499,38 +364,6 @@ fn lower_rasteriser(mut looked: Local<u32>) {
             crate::work::RASTERISER_NICE
         );
         *looked = u32::MAX;
-    }
-}
-
-fn frame_start(mut log: ResMut<FrameLog>) {
-    log.update_started = Some(Instant::now());
-    log.cpu_started = Some(thread_cpu_time());
-    log.marks = [None; 3];
-}
-
-/// Main-thread work of this frame (all schedules, not the render thread's or the wait for
-/// it), split by schedule. A frame over 100 ms is named in the debug log with its split.
-fn frame_end(mut log: ResMut<FrameLog>) {
-    let (Some(start), Some(cpu)) = (log.update_started.take(), log.cpu_started.take()) else {
-        return;
-    };
-    let end = Instant::now();
-    let ms = |a: Instant, b: Instant| b.saturating_duration_since(a).as_secs_f64() * 1000.0;
-    let [m0, m1, m2] = log.marks.map(|m| m.unwrap_or(start));
-    log.last_update_ms = ms(start, end);
-    log.last_split = FrameSplit {
-        pre_update_ms: ms(start, m0),
-        update_ms: ms(m0, m1),
-        post_update_ms: ms(m1, m2),
-        last_ms: ms(m2, end),
-        cpu_ms: thread_cpu_time().saturating_sub(cpu).as_secs_f64() * 1000.0,
-    };
-    if log.last_update_ms > 100.0 {
-        tracing::debug!(
-            "slow frame: {:.0} ms on the main thread ({:?})",
-            log.last_update_ms,
-            log.last_split
-        );
     }
 }
 
@@ -551,46 +384,6 @@ fn update_mode(options: Res<Options>, mut settings: ResMut<bevy::winit::WinitSet
     }
 }
 
-fn write_frame_log(log: &FrameLog, options: &ViewerOptions) {
-    let Some(path) = &options.frame_log else {
-        return;
-    };
-    let mut text = String::from(
-        "t_s,frame_ms,main_thread_ms,background_busy,rendered_3d,\
-         pre_update_ms,update_ms,post_update_ms,last_ms,main_cpu_ms\n",
-    );
-    for (t, ms, work, busy, rendered, split) in &log.frames {
-        text.push_str(&format!(
-            "{t:.4},{ms:.3},{work:.3},{},{},{:.3},{:.3},{:.3},{:.3},{:.3}\n",
-            u8::from(*busy),
-            u8::from(*rendered),
-            split.pre_update_ms,
-            split.update_ms,
-            split.post_update_ms,
-            split.last_ms,
-            split.cpu_ms
-        ));
-    }
-    if let Some(f) = log.first_interactive_s {
-        text.push_str(&format!("# first_interactive_s,{f:.4}\n"));
-    }
-    // Surfaces reach the scene in the frame that starts at this time and are drawn in it.
-    for ((t, name, kind, triangles), (drawn, _)) in log.surfaces.iter().zip(&log.drawn) {
-        text.push_str(&format!(
-            "# surface_in_scene_s,{t:.4},{name},{kind},{triangles}\n"
-        ));
-        if let Some(d) = drawn {
-            text.push_str(&format!(
-                "# surface_drawn_s,{d:.4},{name},{kind},{triangles}\n"
-            ));
-        }
-    }
-    match std::fs::File::create(path).and_then(|mut f| f.write_all(text.as_bytes())) {
-        Ok(()) => tracing::info!("frame log written ({} frames)", log.frames.len()),
-        Err(e) => tracing::error!("frame log not written: {}", e.kind()),
-    }
-}
-
 #[derive(Default)]
 enum RenderPhase {
     #[default]
@@ -606,15 +399,15 @@ fn render_mode(
     options: Res<Options>,
     mut ws: ResMut<Workspace>,
     jobs: Res<Jobs>,
-    log: Res<FrameLog>,
+    log: Res<frame_log::FrameLog>,
     pending: Option<Res<scene::PipelinesPending>>,
     mut phase: Local<RenderPhase>,
     mut exit: MessageWriter<AppExit>,
     mut filtered: Local<bool>,
     (doc, mut tool, plan_pending, mut actions): (
-        Res<markups::PlanDoc>,
+        Res<document::PlanDoc>,
         ResMut<markups::MarkupTool>,
-        Res<markups::PendingPlan>,
+        Res<document::PendingPlan>,
         MessageWriter<UiAction>,
     ),
 ) {
@@ -629,7 +422,7 @@ fn render_mode(
             match *phase {
                 RenderPhase::Waiting => *phase = RenderPhase::Settling(10, Instant::now()),
                 RenderPhase::Settling(0, _) => {
-                    write_frame_log(&log, &options.0);
+                    frame_log::write_frame_log(&log, &options.0);
                     exit.write(AppExit::Success);
                 }
                 RenderPhase::Settling(n, t) => *phase = RenderPhase::Settling(n - 1, t),
@@ -646,7 +439,7 @@ fn render_mode(
                 exit.write(AppExit::error());
             }
             if ready && options.0.plan.is_some() && plan_pending.is_empty() {
-                if doc.path.is_none() {
+                if doc.path().is_none() {
                     let why = doc.message.as_ref().map_or("", |(_, m)| m.as_str());
                     tracing::error!("render: the plan was not opened: {why}");
                     exit.write(AppExit::error());
@@ -656,7 +449,7 @@ fn render_mode(
                     && !*filtered
                 {
                     match doc
-                        .plan
+                        .plan()
                         .markups
                         .iter()
                         .find(|m| m.name.eq_ignore_ascii_case(name))
@@ -668,7 +461,7 @@ fn render_mode(
                             tool.selected = Some(m.id);
                         }
                         None => match doc
-                            .plan
+                            .plan()
                             .bookmarks
                             .iter()
                             .find(|b| b.name.eq_ignore_ascii_case(name))
@@ -728,7 +521,7 @@ fn render_mode(
             if written {
                 // Give the encoder a moment to finish the file.
                 if since.elapsed() > Duration::from_millis(300) {
-                    write_frame_log(&log, &options.0);
+                    frame_log::write_frame_log(&log, &options.0);
                     exit.write(AppExit::Success);
                 }
             } else if since.elapsed() > Duration::from_secs(60) {

@@ -5,7 +5,7 @@
 //! (hovering the plot marks the point in 3D and on the slices; hovering the path in 3D
 //! marks it on the plot), the tube of the device's diameter coloured by clearance in the
 //! 3D scene, and where a path could not be planned, where the lumen breaks. The planning
-//! and the geometry are the core's (`plan::path`); this module only shows and asks. The
+//! and the geometry are the core's (`catheter`); this module only shows and asks. The
 //! vessel is chosen among the plan's structures; a path's entry, waypoints and target are
 //! dragged in any view and the path follows live (trees grown once per drag on a worker
 //! thread, each move traced back through them), the drag one undoable step.
@@ -20,19 +20,21 @@ use bevy::prelude::*;
 use bevy_egui::egui::{self, Color32, Pos2, RichText, Stroke};
 use egui_plot::{HLine, Legend, Line, Plot, PlotPoints, VLine};
 
-use super::markups::{MarkupTool, PlanDoc};
+use super::document::PlanDoc;
+use super::markups::MarkupTool;
 use super::scene::SceneRedraw;
 use super::state::{Step, ViewState, Workspace};
-use crate::plan::geometry::P;
-use crate::plan::path::devices::Concern;
-use crate::plan::path::{
+use crate::catheter::devices::Concern;
+use crate::catheter::{
     Catalogue, Lumen, PathError, PathReport, PlanningError, Replan, fit, measure, reformat,
     section, tube,
 };
-use crate::plan::{CatheterPath, PathVessel, PlanEdit, PlanStructure};
+use crate::document::Command;
+use crate::geometry::P;
+use crate::plan::recipe::Source;
+use crate::plan::{CatheterPath, PathVessel, PlanStructure};
 use crate::progress::Progress;
 use crate::segment::{Preset, ValueRange};
-use crate::session::structures::Source;
 
 /// Colours of new paths, in turn.
 const COLOURS: [[f32; 3]; 4] = [
@@ -153,7 +155,7 @@ impl PathUi {
         }
         let volume = loaded.volume.clone();
         let vessel = match self.vessel {
-            Some(id) if doc.plan.structures.iter().any(|s| s.id == id) => {
+            Some(id) if doc.plan().structures.iter().any(|s| s.id == id) => {
                 PathVessel::Structure { id }
             }
             _ => PathVessel::Grown {
@@ -164,7 +166,7 @@ impl PathUi {
                 seeds_lps_mm: Vec::new(),
             },
         };
-        let n = doc.plan.paths.len();
+        let n = doc.plan().paths.len();
         let probe = CatheterPath::through(
             0,
             format!("Path {}", n + 1),
@@ -172,7 +174,7 @@ impl PathUi {
             &stops,
             COLOURS[n % COLOURS.len()],
         );
-        let (range, seeds) = match probe.lumen_recipe(&doc.plan.structures) {
+        let (range, seeds) = match probe.lumen_recipe(&doc.plan().structures) {
             Ok(r) => r,
             Err(message) => {
                 self.failure = Some(Failure { message, gap: None });
@@ -181,7 +183,7 @@ impl PathUi {
         };
         let key: LumenKey = (range, seeds.clone());
         let mut path = probe;
-        path.id = doc.plan.new_id();
+        path.id = doc.new_id();
         let progress = Progress::new();
         let p = progress.clone();
         let (tx, rx) = channel();
@@ -199,13 +201,16 @@ impl PathUi {
                 (*q, name)
             })
             .collect();
+        #[expect(
+            clippy::disallowed_methods,
+            reason = "its own thread: to move onto Jobs (issue 25, left)"
+        )]
         let spawned = std::thread::Builder::new()
             .name("twinplan-path".into())
             .spawn(move || {
                 crate::work::lower_priority();
-                let out = crate::work::run(|| {
-                    crate::plan::path::plan(&volume, &named, range, &seeds, &p)
-                });
+                let out =
+                    crate::work::run(|| crate::catheter::plan(&volume, &named, range, &seeds, &p));
                 let result = match out {
                     Ok(planned) => Ok((
                         CatheterPath {
@@ -246,7 +251,7 @@ impl PathUi {
         match received {
             Ok(Ok((path, (key, lumen)))) => {
                 let id = path.id;
-                if doc.edit(PlanEdit::AddPath(path)) {
+                if doc.edit(Command::AddPath(path)) {
                     self.selected = Some(id);
                     self.lumens.insert(id, (key, LumenSlot::Ready(lumen)));
                 }
@@ -380,12 +385,16 @@ impl PathUi {
         let seeds: Vec<nalgebra::Point3<f64>> =
             seeds.iter().map(|p| nalgebra::Point3::from(*p)).collect();
         let (tx, rx) = channel();
+        #[expect(
+            clippy::disallowed_methods,
+            reason = "its own thread: to move onto Jobs (issue 25, left)"
+        )]
         let spawned = std::thread::Builder::new()
             .name("twinplan-lumen".into())
             .spawn(move || {
                 crate::work::lower_priority();
                 let grown = crate::work::run(|| {
-                    crate::plan::path::grow_lumen(&volume, range, &seeds, &Progress::new())
+                    crate::catheter::grow_lumen(&volume, range, &seeds, &Progress::new())
                 });
                 let _ = tx.send(grown.ok().map(|g| g.0));
             });
@@ -429,6 +438,10 @@ impl PathUi {
         let (tx, answers) = channel();
         let progress = Progress::new();
         let p = progress.clone();
+        #[expect(
+            clippy::disallowed_methods,
+            reason = "its own thread: to move onto Jobs (issue 25, left)"
+        )]
         std::thread::Builder::new()
             .name("twinplan-path-drag".into())
             .spawn(move || {
@@ -542,7 +555,7 @@ impl PathUi {
         }
         if let Some(message) = failed {
             d.progress.cancel();
-            doc.end_path_drag(d.before.clone());
+            doc.end_path_drag();
             self.failure = Some(Failure { message, gap: None });
             self.drag = None;
             return;
@@ -553,7 +566,7 @@ impl PathUi {
             let before = d.before.clone();
             let which = before.stops().get(d.index).map(|s| s.1.clone());
             self.drag = None;
-            doc.end_path_drag(before);
+            doc.end_path_drag();
             // Let go where there is no path: say where the stop stayed.
             if let (Some(f), Some(which)) = (&mut self.failure, which) {
                 f.message = format!(
@@ -574,7 +587,7 @@ fn grab_stop(
     radius: f64,
 ) -> Option<(u64, usize)> {
     let mut best: Option<(f64, u64, usize)> = None;
-    for path in doc.plan.paths.iter().filter(|p| p.visible) {
+    for path in doc.plan().paths.iter().filter(|p| p.visible) {
         if report_of(path).is_none() {
             continue;
         }
@@ -612,10 +625,10 @@ pub fn stop_drag(
             .input(|i| i.pointer.press_origin())
             .or_else(|| response.interact_pointer_pos())
         && let Some((id, index)) = grab_stop(doc, screen, pos, 8.0)
-        && let Some(path) = doc.plan.paths.iter().find(|p| p.id == id).cloned()
+        && let Some(path) = doc.plan().paths.iter().find(|p| p.id == id).cloned()
     {
         pui.selected = Some(id);
-        if let Err(message) = pui.begin_drag(&doc.plan.structures, &path, index) {
+        if let Err(message) = pui.begin_drag(&doc.plan().structures, &path, index) {
             pui.failure = Some(Failure { message, gap: None });
             return true;
         }
@@ -665,7 +678,7 @@ fn failure(e: &PlanningError, stops: &[(P, String)]) -> Failure {
 
 /// A path's saved figures when they can be shown (one value per point: a report read from
 /// an edited plan file may not have them, and is then not drawn).
-fn report_of(path: &CatheterPath) -> Option<&crate::plan::path::PathReport> {
+fn report_of(path: &CatheterPath) -> Option<&crate::catheter::PathReport> {
     path.report.as_ref().filter(|r| r.is_consistent())
 }
 
@@ -679,7 +692,7 @@ fn colour32(c: [f32; 3]) -> Color32 {
 /// the aorta, so a path cannot stray into a vein or bone of the same values).
 fn vessel_choice(ui: &mut egui::Ui, doc: &PlanDoc, pui: &mut PathUi) {
     let usable: Vec<&PlanStructure> = doc
-        .plan
+        .plan()
         .structures
         .iter()
         .filter(|s| s.recipe.range_of().is_some())
@@ -731,6 +744,10 @@ fn describe_structure(s: &PlanStructure) -> String {
 }
 
 /// The paths panel: a path tool button, each path's row, the selected path's plot.
+#[expect(
+    clippy::too_many_lines,
+    reason = "a panel to split into its feature plugin (issue 25, left)"
+)]
 pub fn paths_panel(ui: &mut egui::Ui, ws: &Workspace, doc: &mut PlanDoc, tool: &mut MarkupTool) {
     if let Some(stops) = tool.paths.stops.take() {
         tool.paths.start(ws, doc, stops);
@@ -738,9 +755,9 @@ pub fn paths_panel(ui: &mut egui::Ui, ws: &Workspace, doc: &mut PlanDoc, tool: &
     tool.paths.poll(doc);
     tool.paths.poll_drag(doc);
     // The planned paths' lumens are made ready ahead, so a stop can be dragged at once.
-    for path in doc.plan.paths.iter().filter(|p| p.visible) {
+    for path in doc.plan().paths.iter().filter(|p| p.visible) {
         if report_of(path).is_some() {
-            let _ = tool.paths.lumen(ws, &doc.plan.structures, path);
+            let _ = tool.paths.lumen(ws, &doc.plan().structures, path);
         }
     }
     // Another tool chosen, or Escape: the path placement is over.
@@ -815,11 +832,11 @@ pub fn paths_panel(ui: &mut egui::Ui, ws: &Workspace, doc: &mut PlanDoc, tool: &
     if tool
         .paths
         .selected
-        .is_none_or(|id| doc.plan.paths.iter().all(|p| p.id != id))
+        .is_none_or(|id| doc.plan().paths.iter().all(|p| p.id != id))
     {
-        tool.paths.selected = doc.plan.paths.first().map(|p| p.id);
+        tool.paths.selected = doc.plan().paths.first().map(|p| p.id);
     }
-    for path in &doc.plan.paths {
+    for path in &doc.plan().paths {
         let selected = tool.paths.selected == Some(path.id);
         ui.horizontal(|ui| {
             let mut visible = path.visible;
@@ -830,7 +847,7 @@ pub fn paths_panel(ui: &mut egui::Ui, ws: &Workspace, doc: &mut PlanDoc, tool: &
             {
                 let mut p = path.clone();
                 p.visible = visible;
-                edits.push(PlanEdit::SetPath(p));
+                edits.push(Command::SetPath(p));
             }
             let (rect, _) = ui.allocate_exact_size(egui::vec2(12.0, 12.0), egui::Sense::hover());
             ui.painter().rect_filled(rect, 2.0, colour32(path.colour));
@@ -845,14 +862,14 @@ pub fn paths_panel(ui: &mut egui::Ui, ws: &Workspace, doc: &mut PlanDoc, tool: &
                 .on_hover_text("Delete the path (undoable)")
                 .clicked()
             {
-                edits.push(PlanEdit::RemovePath(path.id));
+                edits.push(Command::RemovePath(path.id));
             }
         });
         ui.label(RichText::new(path.label()).small());
         ui.label(
             RichText::new(format!(
                 "in {} · drag its stops in a view to re-plan",
-                path.vessel_label(&doc.plan.structures)
+                path.vessel_label(&doc.plan().structures)
             ))
             .small()
             .weak(),
@@ -872,7 +889,7 @@ pub fn paths_panel(ui: &mut egui::Ui, ws: &Workspace, doc: &mut PlanDoc, tool: &
                     let mut p = path.clone();
                     p.device = None;
                     p.fit = None;
-                    edits.push(PlanEdit::SetPath(p));
+                    edits.push(Command::SetPath(p));
                 }
                 for d in &catalogue.devices {
                     let on = path.device.as_ref().is_some_and(|x| x.name == d.name);
@@ -881,7 +898,7 @@ pub fn paths_panel(ui: &mut egui::Ui, ws: &Workspace, doc: &mut PlanDoc, tool: &
                         let mut p = path.clone();
                         p.fit = report_of(&p).map(|r| fit(r, d));
                         p.device = Some(d.clone());
-                        edits.push(PlanEdit::SetPath(p));
+                        edits.push(Command::SetPath(p));
                     }
                 }
             });
@@ -913,11 +930,11 @@ pub fn paths_panel(ui: &mut egui::Ui, ws: &Workspace, doc: &mut PlanDoc, tool: &
         }
         ui.add_space(4.0);
     }
-    if doc.plan.paths.is_empty() && tool.paths.job.is_none() {
+    if doc.plan().paths.is_empty() && tool.paths.job.is_none() {
         ui.label(RichText::new("No paths yet.").weak());
     }
     for e in edits {
-        if let PlanEdit::RemovePath(id) = e
+        if let Command::RemovePath(id) = e
             && tool.paths.selected == Some(id)
         {
             tool.paths.selected = None;
@@ -938,7 +955,7 @@ pub fn profile_panel(
 ) {
     let Some(path) = pui
         .selected
-        .and_then(|id| doc.plan.paths.iter().find(|p| p.id == id))
+        .and_then(|id| doc.plan().paths.iter().find(|p| p.id == id))
         .filter(|p| report_of(p).is_some())
     else {
         return;
@@ -948,7 +965,7 @@ pub fn profile_panel(
         .default_size(330.0)
         .min_size(200.0)
         .show(root, |ui| {
-            plot(ui, ws, view, &doc.plan.structures, path, pui)
+            plot(ui, ws, view, &doc.plan().structures, path, pui)
         });
 }
 
@@ -1118,9 +1135,9 @@ fn along_plot<'a>(
 fn diameter_plot(
     ui: &mut egui::Ui,
     path: &CatheterPath,
-    r: &crate::plan::path::PathReport,
+    r: &crate::catheter::PathReport,
     hovered: Option<usize>,
-    device: Option<&crate::plan::path::Device>,
+    device: Option<&crate::catheter::Device>,
     width: f32,
     height: f32,
 ) -> Shown {
@@ -1169,9 +1186,9 @@ fn diameter_plot(
 fn curvature_plot(
     ui: &mut egui::Ui,
     path: &CatheterPath,
-    r: &crate::plan::path::PathReport,
+    r: &crate::catheter::PathReport,
     hovered: Option<usize>,
-    device: Option<&crate::plan::path::Device>,
+    device: Option<&crate::catheter::Device>,
     width: f32,
     height: f32,
 ) -> Shown {
@@ -1243,7 +1260,7 @@ fn placeholder(painter: &egui::Painter, rect: egui::Rect, text: &str) {
 fn fly_view(
     ui: &mut egui::Ui,
     path: &CatheterPath,
-    r: &crate::plan::path::PathReport,
+    r: &crate::catheter::PathReport,
     hovered: Option<usize>,
     lumen: Option<&Arc<Lumen>>,
     pui: &mut PathUi,
@@ -1271,11 +1288,11 @@ fn fly_view(
     let dragging = pui.drag.is_some() && pui.fly.is_some();
     if !dragging && pui.fly.as_ref().is_none_or(|f| f.0 != key) {
         let Some((eye, forward, up)) =
-            crate::plan::path::flythrough::view_at(&r.points_lps_mm, i, 8.0)
+            crate::catheter::flythrough::view_at(&r.points_lps_mm, i, 8.0)
         else {
             return;
         };
-        let f = crate::plan::path::flythrough::render(lumen, eye, forward, up, 90.0, 160);
+        let f = crate::catheter::flythrough::render(lumen, eye, forward, up, 90.0, 160);
         let pixels: Vec<u8> = f.rgb.iter().flat_map(|c| *c).collect();
         let image = egui::ColorImage::from_rgb([f.size, f.size], &pixels);
         let handle = match pui.fly.take() {
@@ -1320,7 +1337,7 @@ fn fly_view(
 fn cross_section(
     ui: &mut egui::Ui,
     path: &CatheterPath,
-    r: &crate::plan::path::PathReport,
+    r: &crate::catheter::PathReport,
     hovered: Option<usize>,
     lumen: Option<&Lumen>,
     height: f32,
@@ -1469,7 +1486,7 @@ fn cross_section(
 fn hover_and_readout(
     ui: &mut egui::Ui,
     path: &CatheterPath,
-    r: &crate::plan::path::PathReport,
+    r: &crate::catheter::PathReport,
     hovered: Option<usize>,
     pui: &mut PathUi,
     plots: &[&Shown],
@@ -1518,7 +1535,7 @@ pub fn draw(
     seg: &dyn Fn(&P, &P) -> f32,
     in_3d: bool,
 ) {
-    for path in doc.plan.paths.iter().filter(|p| p.visible) {
+    for path in doc.plan().paths.iter().filter(|p| p.visible) {
         let colour = colour32(path.colour);
         if let Some(r) = report_of(path)
             && !in_3d
@@ -1604,7 +1621,7 @@ pub fn draw(
         }
     }
     if let Some((id, i)) = pui.hover
-        && let Some(path) = doc.plan.paths.iter().find(|p| p.id == id && p.visible)
+        && let Some(path) = doc.plan().paths.iter().find(|p| p.id == id && p.visible)
         && let Some(r) = report_of(path)
         && let Some(p) = r.points_lps_mm.get(i)
         && let Some((q, alpha)) = at(p)
@@ -1653,7 +1670,7 @@ pub fn hover_in_view(
     screen: &dyn Fn(&P) -> Option<Pos2>,
 ) {
     let mut best: Option<(f32, u64, usize)> = None;
-    for path in doc.plan.paths.iter().filter(|p| p.visible) {
+    for path in doc.plan().paths.iter().filter(|p| p.visible) {
         let Some(r) = report_of(path) else { continue };
         for (i, p) in r.points_lps_mm.iter().enumerate() {
             if let Some(q) = screen(p) {
@@ -1682,7 +1699,7 @@ pub struct PathTube;
 type TubeKey = Vec<(u64, usize, u64, u64)>;
 
 fn tube_key(doc: &PlanDoc) -> TubeKey {
-    doc.plan
+    doc.plan()
         .paths
         .iter()
         .filter(|p| p.visible)
@@ -1720,7 +1737,7 @@ fn sync_tubes(
     for e in &q {
         commands.entity(e).despawn();
     }
-    for path in doc.plan.paths.iter().filter(|p| p.visible) {
+    for path in doc.plan().paths.iter().filter(|p| p.visible) {
         let Some(r) = report_of(path) else { continue };
         let radius = path
             .device
@@ -1780,7 +1797,7 @@ impl Plugin for PathsPlugin {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::path::search::tests::u_tube;
+    use crate::catheter::search::tests::u_tube;
 
     /// A planned path in the U-tube: entry low in one leg, target low in the other.
     fn planned(lumen: &Lumen) -> CatheterPath {
@@ -1814,7 +1831,7 @@ mod tests {
         let lumen = Arc::new(Lumen::new(&u_tube(5.0, 0), &Progress::new()).expect("lumen"));
         let path = planned(&lumen);
         let mut doc = PlanDoc::default();
-        assert!(doc.edit(PlanEdit::AddPath(path.clone())));
+        assert!(doc.edit(Command::AddPath(path.clone())));
         let mut pui = PathUi::default();
         let key = path.lumen_recipe(&[]).expect("recipe");
         pui.lumens
@@ -1828,7 +1845,7 @@ mod tests {
             d.released = true;
         }
         settle(&mut pui, &mut doc);
-        let now = doc.plan.paths[0].clone();
+        let now = doc.plan().paths[0].clone();
         assert_eq!(now.target_lps_mm, [40.0, 15.0, 72.0]);
         // The figures are those of a path planned afresh through the moved target.
         let fresh = measure(
@@ -1840,9 +1857,9 @@ mod tests {
         assert!(report.length_mm < path.report.as_ref().expect("report").length_mm);
         // One step back to where the drag began.
         assert!(doc.undo().is_some());
-        assert_eq!(doc.plan.paths[0], path);
+        assert_eq!(doc.plan().paths[0], path);
         assert!(doc.undo().is_some()); // the path's addition
-        assert!(doc.plan.paths.is_empty());
+        assert!(doc.plan().paths.is_empty());
     }
 
     #[test]
@@ -1851,7 +1868,7 @@ mod tests {
         let mut path = planned(&lumen);
         path.device = Some(Catalogue::bundled().devices[0].clone());
         let mut doc = PlanDoc::default();
-        assert!(doc.edit(PlanEdit::AddPath(path.clone())));
+        assert!(doc.edit(Command::AddPath(path.clone())));
         let mut pui = PathUi::default();
         let key = path.lumen_recipe(&[]).expect("recipe");
         pui.lumens.insert(path.id, (key, LumenSlot::Ready(lumen)));
@@ -1870,7 +1887,7 @@ mod tests {
             d.released = true;
         }
         settle(&mut pui, &mut doc);
-        let now = &doc.plan.paths[0];
+        let now = &doc.plan().paths[0];
         assert_eq!(now.entry_lps_mm, [15.0, 15.0, 30.0]);
         // The device's fit follows the moved path; the lumen stays the one it was grown in.
         assert!(now.fit.is_some());

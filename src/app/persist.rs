@@ -12,7 +12,8 @@ use std::time::{Duration, Instant};
 
 use bevy::prelude::*;
 
-use super::markups::{MarkupTool, PlanDoc};
+use super::document::PlanDoc;
+use super::markups::MarkupTool;
 use super::state::{ViewState, Workspace};
 use crate::plan::file::{PlanFile, Reference};
 use crate::plan::recovery::{self, Recovery};
@@ -99,8 +100,8 @@ fn current_prefs(
 ) -> Prefs {
     let mut p = up.prefs.clone();
     p.recent_studies = ws.recent.clone();
-    if let Some(path) = &doc.path
-        && p.recent_plans.first() != Some(path)
+    if let Some(path) = doc.path()
+        && p.recent_plans.first().map(PathBuf::as_path) != Some(path)
     {
         prefs::remember(&mut p.recent_plans, path);
     }
@@ -150,8 +151,8 @@ fn remember_prefs(
 fn recovery_of(ws: &Workspace, doc: &PlanDoc) -> Option<Recovery> {
     let loaded = ws.loaded.as_ref()?;
     let study = ws.catalog.as_ref()?.source.clone();
-    let file = PlanFile::new(Reference::of(&loaded.volume), doc.plan.clone());
-    Some(Recovery::new(&study, doc.path.as_deref(), file))
+    let file = PlanFile::new(Reference::of(&loaded.volume), doc.plan().clone());
+    Some(Recovery::new(&study, doc.path(), file))
 }
 
 fn write_recovery(dir: &std::path::Path, ws: &Workspace, doc: &PlanDoc) -> bool {
@@ -179,7 +180,7 @@ fn autosave(
     if tool.offered_recovery.is_some() {
         return;
     }
-    let edits = doc.history.edits_since_save;
+    let edits = doc.edits_since_save();
     if !doc.dirty() {
         if a.exists {
             recovery::clear(&up.dir);
@@ -233,11 +234,17 @@ mod tests {
     use super::*;
     use crate::app::markups::MeasurementsPlugin;
     use crate::app::state::{Jobs, LogicPlugin, UiAction};
-    use crate::plan::{MarkupKind, PlanEdit, placing::Placement};
+    use crate::document::Command;
+    use crate::plan::{MarkupKind, placing::Placement};
 
     fn app_in(dir: &std::path::Path) -> App {
         let mut app = App::new();
-        app.add_plugins((MinimalPlugins, LogicPlugin, MeasurementsPlugin));
+        app.add_plugins((
+            MinimalPlugins,
+            LogicPlugin,
+            crate::app::document::PlanFilesPlugin,
+            MeasurementsPlugin,
+        ));
         app.add_plugins(PersistPlugin {
             dir: dir.to_path_buf(),
         });
@@ -267,14 +274,14 @@ mod tests {
         for k in 0..10 {
             {
                 let mut doc = app.world_mut().resource_mut::<PlanDoc>();
-                let doc = &mut *doc;
+                let id = doc.new_id();
                 let m = Placement {
                     kind: MarkupKind::Landmark,
                     points: vec![[k as f64, 0.0, -200.0]],
                 }
-                .finish(&mut doc.plan)
+                .finish_as(doc.plan(), id)
                 .expect("complete");
-                assert!(doc.edit(PlanEdit::AddMarkup(m)));
+                assert!(doc.edit(Command::AddMarkup(m)));
             }
             app.update();
             let copied = recovery::read(dir.path()).is_some();
@@ -285,7 +292,7 @@ mod tests {
                 k + 1
             );
         }
-        let markups = app.world().resource::<PlanDoc>().plan.markups.clone();
+        let markups = app.world().resource::<PlanDoc>().plan().markups.clone();
         // The session ends without saving (as a crash would): the next start offers it.
         drop(app);
         let mut next = app_in(dir.path());
@@ -299,14 +306,21 @@ mod tests {
         next.world_mut().write_message(UiAction::RecoverPlan);
         open_sample(&mut next);
         let doc = next.world().resource::<PlanDoc>();
-        assert_eq!(doc.plan.markups, markups);
+        assert_eq!(doc.plan().markups, markups);
         assert!(doc.dirty(), "recovered, still unsaved");
         // Saved: the copy goes.
         let path = dir.path().join("case.twinplan.json");
+        // Saved (a job): the copy goes, and the save is no undo step.
+        let steps = next.world().resource::<PlanDoc>().undo_steps();
         next.world_mut()
-            .resource_scope(|world, mut doc: Mut<PlanDoc>| {
-                assert!(doc.save(&path, world.resource::<Workspace>()));
-            });
+            .write_message(UiAction::SavePlan(path.clone()));
+        let t = Instant::now();
+        while next.world().resource::<PlanDoc>().dirty() {
+            next.update();
+            assert!(t.elapsed() < Duration::from_secs(60), "not saved");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(next.world().resource::<PlanDoc>().undo_steps(), steps);
         next.update();
         assert!(recovery::read(dir.path()).is_none());
         // The preferences remember the study and the plan.

@@ -10,19 +10,19 @@
 //! Computation is delegated to `session`; nothing here draws.
 
 use std::path::PathBuf;
-use std::sync::mpsc::{Receiver, Sender, TryRecvError, channel};
-use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::sync::Arc;
 
 use bevy::prelude::*;
 
-use crate::progress::Progress;
+pub use super::jobs::{Job, JobOutput, Jobs, Partial, Waker};
+
+use crate::plan::recipe::Recipe;
 use crate::session::banner::Banner;
 use crate::session::camera::{OrbitCamera, StandardView};
 use crate::session::layout::{Layout, SliceViewState, ViewId};
-use crate::session::open::{self, Catalog, LoadedSeries, OpenError};
+use crate::session::open::{self, Catalog, LoadedSeries};
 use crate::session::readout::Convention;
-use crate::session::structures::{self, BuildError, Built, Recipe};
+use crate::session::structures::{self, Built};
 use crate::session::{Level, Notice};
 use crate::volume::display::{CT_PRESETS, Cursor, Plane, WindowLevel, bounds_mm};
 
@@ -73,7 +73,7 @@ pub struct ThreeDOptions {
 }
 
 /// What is open: the study and its series, the structures' built surfaces (their recipes
-/// are the plan's, in [`super::markups::PlanDoc`]), notices and the studies opened lately.
+/// are the plan's, in [`super::document::PlanDoc`]), notices and the studies opened lately.
 /// How it is looked at is [`ViewState`]'s.
 #[derive(Resource)]
 pub struct Workspace {
@@ -295,164 +295,18 @@ pub enum UiAction {
         target: [f64; 3],
         up: [f64; 3],
     },
-    /// Opens a plan for the open series (handled by the measurements plugin).
+    /// Opens a plan for the open series (a job of the plan files plugin).
     OpenPlan(PathBuf),
-    /// Saves the plan here (handled by the measurements plugin).
+    /// Saves the plan here (a job of the plan files plugin).
     SavePlan(PathBuf),
+    /// Adds the markups of a 3D Slicer markups file to the plan (one step).
+    ImportMarkups(PathBuf),
+    /// Writes the markups as CSV or Slicer JSON.
+    ExportMarkups(PathBuf, crate::document::files::Export),
     /// Takes the last session's unsaved plan (offered at start) once its study is open.
     RecoverPlan,
     /// Forgets the last session's unsaved plan.
     DiscardRecovery,
-}
-
-/// What a job hands back: partial results on the way (a structure's coarse preview), then
-/// its final result.
-pub enum JobOutput {
-    Opened(PathBuf, Result<(Catalog, LoadedSeries), OpenError>),
-    Loaded(Result<LoadedSeries, OpenError>),
-    Built(u64, Result<Built, BuildError>),
-    /// A coarse surface to show until the full one is ready.
-    Preview(u64, Built),
-}
-
-/// Wakes the window's event loop (a frame follows at once) when a job has something to
-/// hand over, so results are installed as they arrive, not at the next idle redraw.
-pub type Waker = Arc<dyn Fn() + Send + Sync>;
-
-/// Hands partial results from a running job to the UI.
-pub struct Partial(Sender<JobMessage>, Option<Waker>);
-
-impl Partial {
-    pub fn send(&self, out: JobOutput) {
-        // The UI may have gone (job cancelled and forgotten): nothing to tell then.
-        let _ = self.0.send(JobMessage::Partial(out));
-        if let Some(wake) = &self.1 {
-            wake();
-        }
-    }
-}
-
-enum JobMessage {
-    Partial(JobOutput),
-    Done(JobOutput),
-}
-
-/// A background job.
-pub struct Job {
-    pub id: u64,
-    pub label: String,
-    pub progress: Progress,
-    pub started: Instant,
-    /// The structure it builds, if any.
-    pub structure: Option<u64>,
-    /// Whether it opens or loads a series (a new one supersedes it).
-    pub loads: bool,
-    /// (In a mutex only so the resource is `Sync`; only `poll_jobs` reads it.)
-    results: Mutex<Receiver<JobMessage>>,
-}
-
-/// The running background jobs.
-#[derive(Resource, Default)]
-pub struct Jobs {
-    pub running: Vec<Job>,
-    next_id: u64,
-    /// Jobs finished since start (for tests and the status bar).
-    pub finished: u64,
-    /// Set by the windowed viewer; None under `MinimalPlugins`.
-    pub waker: Option<Waker>,
-}
-
-impl Jobs {
-    /// Starts `work` on a thread of its own at lower priority; its parallel loops run in
-    /// the background pool (`work::pool`), never in the pool the UI thread uses.
-    pub fn spawn(
-        &mut self,
-        label: impl Into<String>,
-        structure: Option<u64>,
-        work: impl FnOnce(&Progress, &Partial) -> JobOutput + Send + 'static,
-    ) -> u64 {
-        self.spawn_with(label, structure, true, work)
-    }
-
-    /// Like [`Jobs::spawn`], with `pooled` false: `work` runs on the job's own thread and
-    /// enters the background pool itself (`work::run`) — for work that waits for other jobs
-    /// between its parallel stages, which must not wait while holding a pool thread (another
-    /// job's stage could be running nested on it, and never finish).
-    fn spawn_with(
-        &mut self,
-        label: impl Into<String>,
-        structure: Option<u64>,
-        pooled: bool,
-        work: impl FnOnce(&Progress, &Partial) -> JobOutput + Send + 'static,
-    ) -> u64 {
-        let progress = Progress::new();
-        let p = progress.clone();
-        let (tx, rx) = channel();
-        let label = label.into();
-        let waker = self.waker.clone();
-        let started = std::thread::Builder::new()
-            .name("twinplan-job".into())
-            .spawn(move || {
-                crate::work::lower_priority();
-                let partial = Partial(tx.clone(), waker.clone());
-                let out = if pooled {
-                    crate::work::run(|| work(&p, &partial))
-                } else {
-                    work(&p, &partial)
-                };
-                let _ = tx.send(JobMessage::Done(out));
-                if let Some(wake) = &waker {
-                    wake();
-                }
-            });
-        if let Err(e) = started {
-            // The receiver's sender is gone: poll_jobs reports the job as failed.
-            tracing::error!("cannot start a thread for {label}: {e}");
-        }
-        self.next_id += 1;
-        self.running.push(Job {
-            id: self.next_id,
-            label,
-            progress,
-            started: Instant::now(),
-            structure,
-            loads: false,
-            results: Mutex::new(rx),
-        });
-        self.next_id
-    }
-
-    /// Starts a job that opens or loads a series: any such job still running is
-    /// cancelled first (the last click wins).
-    fn spawn_load(
-        &mut self,
-        label: &str,
-        work: impl FnOnce(&Progress, &Partial) -> JobOutput + Send + 'static,
-    ) -> u64 {
-        for j in self.running.iter().filter(|j| j.loads) {
-            j.progress.cancel();
-        }
-        let id = self.spawn(label, None, work);
-        if let Some(j) = self.running.last_mut() {
-            j.loads = true;
-        }
-        id
-    }
-
-    pub fn is_idle(&self) -> bool {
-        self.running.is_empty()
-    }
-
-    /// Cancels the jobs building `structure` (their results will be dropped).
-    pub fn cancel_structure(&mut self, structure: u64) {
-        for j in self
-            .running
-            .iter()
-            .filter(|j| j.structure == Some(structure))
-        {
-            j.progress.cancel();
-        }
-    }
 }
 
 /// The order of the viewer's logic in `Update`; each feature plugin puts its systems in
@@ -825,51 +679,18 @@ fn set_modality(ws: &mut Workspace, view: &mut ViewState, jobs: &mut Jobs, modal
 
 pub fn poll_jobs(mut ws: ResMut<Workspace>, mut view: ResMut<ViewState>, mut jobs: ResMut<Jobs>) {
     let _slow = super::SlowStep::start("job results");
-    let mut outputs = Vec::new();
-    let mut i = 0;
-    while i < jobs.running.len() {
-        let cancelled = jobs.running[i].progress.is_cancelled();
-        let mut finished = false;
-        loop {
-            let next = match jobs.running[i].results.get_mut() {
-                Ok(rx) => rx.try_recv(),
-                Err(_) => Err(TryRecvError::Disconnected),
-            };
-            match next {
-                Ok(JobMessage::Partial(out)) => outputs.push((cancelled, out)),
-                Ok(JobMessage::Done(out)) => {
-                    outputs.push((cancelled, out));
-                    finished = true;
-                    break;
-                }
-                Err(TryRecvError::Empty) => break,
-                Err(TryRecvError::Disconnected) => {
-                    // The job's thread ended without a result (it could not start, or
-                    // failed): say so instead of waiting for ever.
-                    if !cancelled {
-                        let label = jobs.running[i].label.clone();
-                        ws.notify(Notice::new(
-                            Level::Error,
-                            format!("{label} failed"),
-                            "The background task ended without a result (an internal error); \
-                             the rest of the workstation is unaffected.",
-                        ));
-                    }
-                    if let Some(s) = jobs.running[i].structure
-                        && let Some(item) = ws.structures.iter_mut().find(|x| x.id == s)
-                    {
-                        item.error = Some("the background task failed".into());
-                    }
-                    finished = true;
-                    break;
-                }
-            }
-        }
-        if finished {
-            jobs.running.remove(i);
-            jobs.finished += 1;
-        } else {
-            i += 1;
+    let (outputs, failed) = jobs.receive();
+    for (label, structure) in failed {
+        ws.notify(Notice::new(
+            Level::Error,
+            format!("{label} failed"),
+            "The background task ended without a result (an internal error); \
+             the rest of the workstation is unaffected.",
+        ));
+        if let Some(s) = structure
+            && let Some(item) = ws.structures.iter_mut().find(|x| x.id == s)
+        {
+            item.error = Some("the background task failed".into());
         }
     }
     for (cancelled, out) in outputs {
@@ -907,6 +728,8 @@ pub fn poll_jobs(mut ws: ResMut<Workspace>, mut view: ResMut<ViewState>, mut job
                     item.revision += 1;
                 }
             }
+            // Only partial results get here (final ones land for their feature above).
+            JobOutput::Other(_) => {}
             JobOutput::Built(id, result) => {
                 let Some(item) = ws.structures.iter_mut().find(|s| s.id == id) else {
                     continue;
@@ -941,44 +764,5 @@ pub fn poll_jobs(mut ws: ResMut<Workspace>, mut view: ResMut<ViewState>, mut job
                 }
             }
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_job_wakes_the_window_when_it_hands_something_over() {
-        let (tx, rx) = std::sync::mpsc::channel::<&'static str>();
-        let tx = Mutex::new(tx);
-        let mut jobs = Jobs {
-            waker: Some(Arc::new(move || {
-                if let Ok(t) = tx.lock() {
-                    let _ = t.send("woken");
-                }
-            })),
-            ..Jobs::default()
-        };
-        jobs.spawn("test", None, |_, partial| {
-            partial.send(JobOutput::Loaded(Err(OpenError::Cancelled)));
-            JobOutput::Loaded(Err(OpenError::Cancelled))
-        });
-        let wait = std::time::Duration::from_secs(20);
-        // Once for the partial result, once for the final one.
-        assert_eq!(rx.recv_timeout(wait), Ok("woken"));
-        assert_eq!(rx.recv_timeout(wait), Ok("woken"));
-        let mut results = 0;
-        if let Some(job) = jobs.running.first()
-            && let Ok(r) = job.results.lock()
-        {
-            while r.try_recv().is_ok() {
-                results += 1;
-            }
-        }
-        assert_eq!(
-            results, 2,
-            "both results are there to install when the frame runs"
-        );
     }
 }

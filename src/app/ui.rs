@@ -9,10 +9,12 @@ use std::path::{Path, PathBuf};
 
 use bevy_egui::egui::{self, Color32, RichText};
 
+use super::document::PlanDoc;
 use super::file_dialog::FileDialog;
-use super::markups::{self, MarkupTool, PlanDoc};
+use super::markups::{self, MarkupTool};
 use super::slices::{OVERLAY_BACKING, SliceCache, overlay_text, plane_colour, slice_view};
 use super::state::{StructureItem, ThreeDOptions, UiAction, ViewState, Workspace, plane_index};
+use crate::plan::recipe::Recipe;
 use crate::segment::Preset;
 use crate::session::Level;
 use crate::session::banner::Banner;
@@ -20,7 +22,6 @@ use crate::session::camera::StandardView;
 use crate::session::layout::{Layout, Rect as ViewRect, ViewId, WheelSteps};
 use crate::session::modality;
 use crate::session::readout::Convention;
-use crate::session::structures::Recipe;
 use crate::volume::display::{CT_PRESETS, Plane, WindowLevel, auto_window};
 
 /// A running job as the status bar shows it.
@@ -117,7 +118,7 @@ pub fn workstation_ui(
             .max_rect(ctx.viewport_rect()),
     );
     keyboard(ctx, actions);
-    markups::keys(ctx, ws, doc, tool);
+    markups::keys(ctx, doc, tool, actions);
     if !st.bare {
         egui::Panel::top("menu").show(&mut root, |ui| {
             menu_bar(ui, ws, view, st, actions, doc, tool)
@@ -182,7 +183,7 @@ pub fn workstation_ui(
     }
     if !st.bare {
         dialogs(ctx, ws, view, st, actions);
-        markups::dialogs(ctx, ws, doc, tool, actions);
+        markups::dialogs(ctx, tool, actions);
     }
     three_d
 }
@@ -271,7 +272,7 @@ fn menu_bar(
                 ui.close();
             }
             ui.separator();
-            markups::file_menu(ui, ws, doc, tool);
+            markups::file_menu(ui, ws, doc, tool, actions);
             ui.separator();
             if ui.button("Save screenshot (PNG)").clicked() {
                 st.screenshot_requested = true;

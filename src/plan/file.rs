@@ -501,7 +501,7 @@ mod tests {
             &[[0.0; 3], [0.0, 0.0, 50.0]],
             [1.0; 3],
         );
-        path.device = Some(crate::plan::path::Device::custom(-1.0, Some(0.0)));
+        path.device = Some(crate::catheter::Device::custom(-1.0, Some(0.0)));
         bad.plan.paths.push(path);
         let found = problems(&bad.plan);
         let all = found.join("\n");

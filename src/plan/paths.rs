@@ -2,16 +2,16 @@
 //! waypoints and the target the user placed (patient LPS mm), the device chosen, and what
 //! was measured when the path was last planned (kept in the plan file so a reopened plan
 //! shows its figures before anything is recomputed). Serialisable values only; planning
-//! itself is [`crate::plan::path`], and the plan's edits ([`crate::plan::PlanEdit`]) swap
+//! itself is [`crate::catheter`], and the plan's edits ([`crate::document::Command`]) swap
 //! whole paths so an undo restores the figures with the points. No viewer, no I/O.
 
 use serde::{Deserialize, Serialize};
 
 use super::PlanStructure;
-use super::geometry::P;
-use super::path::{Device, Fit, PathReport};
+use crate::catheter::{Device, Fit, PathReport};
+use crate::geometry::P;
+use crate::plan::recipe::Source;
 use crate::segment::ValueRange;
-use crate::session::structures::Source;
 
 /// The vessel a path runs through.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -211,7 +211,7 @@ fn vessel_source_name(source: &Source) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::session::structures::Recipe;
+    use crate::plan::recipe::Recipe;
 
     fn path(vessel: PathVessel) -> CatheterPath {
         let stops = [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [7.0, 8.0, 9.0]];

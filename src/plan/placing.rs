@@ -7,8 +7,8 @@
 
 use nalgebra::{Point3, Vector3};
 
-use super::geometry::{P, Spline};
 use super::{Markup, MarkupKind, Plan};
+use crate::geometry::{P, Spline};
 
 /// A markup being placed: its kind and the points clicked so far.
 #[derive(Debug, Clone, PartialEq)]
@@ -76,10 +76,18 @@ impl Placement {
         if !self.can_finish() {
             return None;
         }
-        let name = default_name(plan, self.kind);
+        let id = plan.new_id();
+        self.finish_as(plan, id)
+    }
+
+    /// The finished markup with the id `id` (handed out by the document), if complete.
+    pub fn finish_as(&self, plan: &Plan, id: u64) -> Option<Markup> {
+        if !self.can_finish() {
+            return None;
+        }
         Some(Markup {
-            id: plan.new_id(),
-            name,
+            id,
+            name: default_name(plan, self.kind),
             ..self.preview(None)
         })
     }
@@ -246,7 +254,7 @@ pub fn bounds(m: &Markup) -> Option<(P, P)> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::PlanEdit;
+    use crate::document::Command;
 
     #[test]
     fn a_distance_completes_on_its_second_point_and_previews_the_live_value() {
@@ -262,7 +270,7 @@ mod tests {
         assert!((m.measurements()[0].value - 12.5).abs() < 1e-12);
         // A point too many is never added to a complete placement's preview.
         assert_eq!(pl.preview(Some([1.0, 1.0, 1.0])).points_lps_mm.len(), 2);
-        plan.apply(PlanEdit::AddMarkup(m)).expect("adds");
+        plan.apply(Command::AddMarkup(m)).expect("adds");
         let next = pl.finish(&mut plan).expect("complete");
         assert_eq!(next.name, "D-2");
         assert_ne!(next.id, plan.markups[0].id);
@@ -296,7 +304,7 @@ mod tests {
             .finish(&mut plan)
             .expect("complete");
             m.locked = locked;
-            plan.apply(PlanEdit::AddMarkup(m)).expect("adds");
+            plan.apply(Command::AddMarkup(m)).expect("adds");
         };
         add(vec![[0.0, 0.0, 0.0], [10.0, 0.0, 0.0]], false);
         add(vec![[1.0, 0.0, 0.0], [20.0, 0.0, 0.0]], true);

@@ -93,8 +93,9 @@ pub fn clear(dir: &Path) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::document::Command;
     use crate::plan::file::{GeometryFingerprint, Reference};
-    use crate::plan::{Markup, MarkupKind, Plan, PlanEdit};
+    use crate::plan::{Markup, MarkupKind, Plan};
 
     #[test]
     fn a_recovery_copy_round_trips_and_is_gone_once_cleared() {
@@ -102,7 +103,7 @@ mod tests {
         assert!(read(dir.path()).is_none());
         let mut plan = Plan::default();
         let id = plan.new_id();
-        plan.apply(PlanEdit::AddMarkup(Markup {
+        plan.apply(Command::AddMarkup(Markup {
             id,
             name: "D-1".into(),
             kind: MarkupKind::Distance,

@@ -9,7 +9,7 @@
 use serde_json::{Value, json};
 
 use super::{Markup, MarkupKind, Plan};
-use crate::plan::geometry::P;
+use crate::geometry::P;
 
 /// The schema the export declares (and validates against, in the tests).
 pub const SCHEMA_URL: &str = "https://raw.githubusercontent.com/slicer/slicer/master/Modules/Loadable/Markups/Resources/Schema/markups-schema-v1.0.3.json#";
@@ -78,7 +78,7 @@ fn one_markup(m: &Markup, slicer: &str, name: &str, points: &[P]) -> Value {
         vec![json!({
             "name": "length",
             "enabled": true,
-            "value": super::geometry::distance_mm(&points[0], &points[1]),
+            "value": crate::geometry::distance_mm(&points[0], &points[1]),
             "units": "mm",
             "printFormat": "%-#4.4g%s",
         })]

@@ -9,10 +9,10 @@
 use serde::{Deserialize, Serialize};
 
 use super::metrics::PathReport;
-use crate::plan::geometry::P;
+use crate::geometry::P;
 
 /// The catalogue compiled into the binary.
-pub const BUNDLED_CATALOGUE: &str = include_str!("../../../assets/devices.json");
+pub const BUNDLED_CATALOGUE: &str = include_str!("../../assets/devices.json");
 
 /// SFAR from which a stretch is flagged: the device is as wide as the lumen.
 pub const SFAR_TIGHT: f64 = 1.0;

@@ -11,7 +11,7 @@ use nalgebra::{Point3, Vector3};
 use serde::{Deserialize, Serialize};
 
 use super::search::Lumen;
-use crate::plan::geometry::P;
+use crate::geometry::P;
 
 /// Rays around the path point.
 pub const RAYS: usize = 36;

@@ -27,7 +27,7 @@ use std::time::Instant;
 
 use nalgebra::Point3;
 
-use crate::plan::geometry::P;
+use crate::geometry::P;
 use crate::progress::Progress;
 use crate::segment::{SegmentError, ValueRange, region_grow_bounded};
 use crate::volume::Volume;

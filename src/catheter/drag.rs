@@ -7,7 +7,7 @@
 //! finds (tested). Works on a [`Lumen`]; knows nothing of windows, threads or the plan.
 
 use super::search::{Lumen, PathError, Tree, VoxelPath};
-use crate::plan::geometry::P;
+use crate::geometry::P;
 use crate::progress::Progress;
 
 /// The fixed parts of a path while stop `moving` is dragged.

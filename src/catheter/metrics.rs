@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use super::search::{Lumen, VoxelPath};
 use super::section;
-use crate::plan::geometry::{P, distance_mm};
+use crate::geometry::{P, distance_mm};
 
 /// Spacing (mm) of the smoothed path's points.
 pub const STEP_MM: f64 = 1.0;
@@ -569,7 +569,7 @@ fn smooth_inside(lumen: &Lumen, points: &[P], smoothing_mm: f64) -> Vec<P> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::plan::path::search::Lumen;
+    use crate::catheter::search::Lumen;
     use crate::progress::Progress;
     use crate::segment::Mask;
     use crate::volume::Geometry;

@@ -1,0 +1,406 @@
+//! The plan files feature of the workstation: the document as a Bevy resource ([`PlanDoc`],
+//! a [`crate::document::Document`] with the series it was started for and the last file
+//! command's outcome) and the file work on it — open, save, import 3D Slicer markups,
+//! export CSV or Slicer JSON, the plan asked for on the command line and the recovery copy
+//! taken back — each a job of [`Jobs`] (listed in the status bar, errors as notices), never
+//! file I/O in a frame. The document changes only through its commands and the outcomes of
+//! these jobs. No patient identity is read or written here.
+
+use std::ops::Deref;
+use std::path::{Path, PathBuf};
+
+use bevy::prelude::*;
+
+use super::jobs::Jobs;
+use super::state::{Step, UiAction, Workspace};
+use crate::document::files::{self, Export};
+use crate::document::{Command, Document};
+use crate::geometry::P;
+use crate::plan::file::{PlanFile, Reference};
+use crate::plan::recovery::Recovery;
+use crate::plan::{CatheterPath, Markup, PlanStructure};
+use crate::session::{Level, Notice};
+
+/// The plan being worked on: what Save writes and Undo reverts. Read it through `Deref`
+/// ([`Document`]'s accessors); change it only through the methods here, which are commands.
+#[derive(Resource, Default)]
+pub struct PlanDoc {
+    doc: Document,
+    /// The volume revision the plan belongs to (a new series starts a new plan).
+    pub volume_revision: u64,
+    /// The last file command's outcome, shown in the plan panel.
+    pub message: Option<(bool, String)>,
+    /// File jobs in progress: job id and what it does.
+    files: Vec<(u64, FileJob)>,
+}
+
+/// What a file job of the plan does (and what its result means).
+#[derive(Debug, Clone)]
+enum FileJob {
+    Open(PathBuf),
+    Save(PathBuf),
+    Import,
+    Export(PathBuf),
+}
+
+/// What a file job hands back.
+type Opened = Result<PlanFile, String>;
+type Saved = Result<u64, String>;
+type Imported = Result<(Vec<Markup>, Vec<String>), String>;
+type Exported = Result<(), String>;
+
+impl Deref for PlanDoc {
+    type Target = Document;
+    fn deref(&self) -> &Document {
+        &self.doc
+    }
+}
+
+impl PlanDoc {
+    /// One undoable step; an error is kept as the panel's message.
+    pub fn edit(&mut self, edit: Command) -> bool {
+        match self.doc.apply(edit) {
+            Ok(()) => true,
+            Err(e) => {
+                self.message = Some((false, e.to_string()));
+                false
+            }
+        }
+    }
+
+    /// Part of the last step when `merge` (see [`Document::apply_merged`]).
+    pub fn edit_merged(&mut self, edit: Command, merge: bool) -> bool {
+        match self.doc.apply_merged(edit, merge) {
+            Ok(()) => true,
+            Err(e) => {
+                self.message = Some((false, e.to_string()));
+                false
+            }
+        }
+    }
+
+    /// A command of a gesture in progress (no step until [`PlanDoc::end_gesture`]).
+    pub fn preview(&mut self, edit: Command) -> bool {
+        self.doc.preview(edit).is_ok()
+    }
+
+    /// Ends the gesture in progress as one undoable step.
+    pub fn end_gesture(&mut self) -> bool {
+        self.doc.commit_preview()
+    }
+
+    pub fn undo(&mut self) -> Option<String> {
+        self.doc.undo()
+    }
+
+    pub fn redo(&mut self) -> Option<String> {
+        self.doc.redo()
+    }
+
+    /// A fresh id for a new markup, structure or path.
+    pub fn new_id(&mut self) -> u64 {
+        self.doc.new_id()
+    }
+
+    /// Moves one point while it is dragged (a gesture: the drag's end is one step).
+    pub fn drag_to(&mut self, id: u64, index: usize, p: P) {
+        let Some(m) = self.doc.plan().markup(id) else {
+            return;
+        };
+        let mut points = m.points_lps_mm.clone();
+        if let Some(q) = points.get_mut(index) {
+            *q = p;
+            let _ = self.doc.preview(Command::SetPoints { id, points });
+        }
+    }
+
+    /// Ends a point's drag: one undoable step, whatever it passed through.
+    pub fn end_drag(&mut self) {
+        self.doc.commit_preview();
+    }
+
+    /// Shows a path as it is re-planned while one of its stops is dragged (a gesture).
+    pub fn preview_path(&mut self, path: CatheterPath) {
+        let _ = self.doc.preview(Command::SetPath(path));
+    }
+
+    /// Ends a path's drag: one undoable step, whatever it passed through.
+    pub fn end_path_drag(&mut self) {
+        self.doc.commit_preview();
+    }
+
+    /// Returns to where the gesture in progress began (Escape during a drag).
+    pub fn cancel_gesture(&mut self) {
+        self.doc.cancel_preview();
+    }
+
+    /// A new series is open: an empty plan for it with these structures (no undo step).
+    pub fn start(&mut self, reference: Option<Reference>, volume_revision: u64) {
+        self.doc.start(reference, Vec::new());
+        self.volume_revision = volume_revision;
+        self.message = None;
+    }
+
+    /// The series' default structures, or a modality's, replace the plan's (no undo step:
+    /// there is nothing before them to go back to).
+    pub fn reset_structures(&mut self, structures: Vec<PlanStructure>) {
+        self.doc.reset_structures(structures);
+    }
+
+    /// Takes back the plan of a session that ended before it was saved.
+    pub fn recover(&mut self, r: Recovery) -> bool {
+        let n = r.plan.plan.markups.len();
+        if self.doc.recovered(r) {
+            self.message = Some((
+                true,
+                format!(
+                    "{n} markup(s) recovered from the last session: save the plan to keep them"
+                ),
+            ));
+            true
+        } else {
+            self.message = Some((
+                false,
+                "the recovered measurements belong to another series than the one opened".into(),
+            ));
+            false
+        }
+    }
+
+    /// File work still running.
+    pub fn file_jobs(&self) -> usize {
+        self.files.len()
+    }
+
+    /// Starts saving the plan to `path`.
+    pub fn start_save(&mut self, jobs: &mut Jobs, path: &Path) {
+        let Some((f, revision)) = self.doc.to_file() else {
+            self.message = Some((false, "no series is open".into()));
+            return;
+        };
+        let p = path.to_path_buf();
+        let id = jobs.task("saving the plan", move |_| -> Saved {
+            files::save(&p, &f).map(|()| revision)
+        });
+        self.files.push((id, FileJob::Save(path.to_path_buf())));
+    }
+
+    /// Starts opening the plan at `path` for the open series.
+    pub fn start_open(&mut self, jobs: &mut Jobs, path: &Path) {
+        let Some(reference) = self.doc.reference().cloned() else {
+            self.message = Some((false, "open a series before its plan".into()));
+            return;
+        };
+        let p = path.to_path_buf();
+        let id = jobs.task("opening a plan", move |_| -> Opened {
+            files::open(&p, &reference)
+        });
+        self.files.push((id, FileJob::Open(path.to_path_buf())));
+    }
+
+    /// Starts importing the markups of a 3D Slicer markups file (one step when they land).
+    pub fn start_import(&mut self, jobs: &mut Jobs, path: &Path) {
+        let p = path.to_path_buf();
+        let id = jobs.task("importing Slicer markups", move |_| -> Imported {
+            files::import_slicer(&p)
+        });
+        self.files.push((id, FileJob::Import));
+    }
+
+    /// Starts writing the markups as CSV or 3D Slicer markups JSON.
+    pub fn start_export(&mut self, jobs: &mut Jobs, path: &Path, what: Export) {
+        let plan = self.doc.plan().clone();
+        let p = path.to_path_buf();
+        let id = jobs.task("exporting markups", move |_| -> Exported {
+            files::export(&p, &plan, what)
+        });
+        self.files.push((id, FileJob::Export(path.to_path_buf())));
+    }
+
+    /// Takes the file jobs that landed; returns the notices their failures make.
+    fn land(&mut self, jobs: &mut Jobs) -> Vec<Notice> {
+        let mut notices = Vec::new();
+        let pending = std::mem::take(&mut self.files);
+        for (id, job) in pending {
+            let outcome = match &job {
+                FileJob::Save(path) => jobs.take::<Saved>(id).map(|r| {
+                    r.map(|revision| {
+                        self.doc.saved(path, revision);
+                        format!("plan saved to {}", path.display())
+                    })
+                }),
+                FileJob::Open(path) => jobs.take::<Opened>(id).map(|r| {
+                    r.map(|f| {
+                        self.doc.opened(f, path);
+                        format!(
+                            "plan opened: {} markup(s) from {}",
+                            self.doc.plan().markups.len(),
+                            path.display()
+                        )
+                    })
+                }),
+                FileJob::Import => jobs
+                    .take::<Imported>(id)
+                    .map(|r| r.and_then(|(markups, skipped)| self.import(markups, &skipped))),
+                FileJob::Export(path) => jobs
+                    .take::<Exported>(id)
+                    .map(|r| r.map(|()| format!("written {}", path.display()))),
+            };
+            match outcome {
+                Some(Ok(text)) => self.message = Some((true, text)),
+                Some(Err(e)) => {
+                    let title = match &job {
+                        FileJob::Open(_) => "The plan was not opened",
+                        FileJob::Save(_) => "The plan was not saved",
+                        FileJob::Import => "The markups were not imported",
+                        FileJob::Export(_) => "The markups were not exported",
+                    };
+                    notices.push(Notice::new(Level::Error, title, e.clone()));
+                    self.message = Some((false, e));
+                }
+                None if jobs.is_running(id) => self.files.push((id, job)),
+                // Cancelled from the status bar: nothing happened.
+                None => {}
+            }
+        }
+        notices
+    }
+
+    /// Adds imported markups as one step.
+    fn import(&mut self, markups: Vec<Markup>, skipped: &[String]) -> Result<String, String> {
+        let n = markups.len();
+        let edits = markups
+            .into_iter()
+            .map(|mut m| {
+                m.id = self.doc.new_id();
+                Command::AddMarkup(m)
+            })
+            .collect();
+        self.doc
+            .apply(Command::Batch(
+                format!("import {n} Slicer markup(s)"),
+                edits,
+            ))
+            .map_err(|e| e.to_string())?;
+        let skipped = if skipped.is_empty() {
+            String::new()
+        } else {
+            format!("; skipped: {}", skipped.join(", "))
+        };
+        Ok(format!("{n} markup(s) imported{skipped}"))
+    }
+}
+
+/// A plan to open once a series newer than `after_volume` is on screen: a file (`--plan`)
+/// or the recovery copy of the last session.
+#[derive(Resource, Default)]
+pub struct PendingPlan {
+    pub file: Option<PathBuf>,
+    pub recovered: Option<Box<Recovery>>,
+    pub after_volume: u64,
+}
+
+impl PendingPlan {
+    pub fn is_empty(&self) -> bool {
+        self.file.is_none() && self.recovered.is_none()
+    }
+}
+
+/// The plan files plugin: the document resource and its file jobs.
+pub struct PlanFilesPlugin;
+
+impl Plugin for PlanFilesPlugin {
+    fn build(&self, app: &mut App) {
+        app.init_resource::<PlanDoc>()
+            .init_resource::<PendingPlan>()
+            .add_systems(
+                Update,
+                (file_actions, land_files).chain().in_set(Step::Follow),
+            );
+    }
+}
+
+/// The menus' file commands become jobs; the plan asked for at start opens once its series
+/// is there.
+fn file_actions(
+    mut actions: MessageReader<UiAction>,
+    ws: Res<Workspace>,
+    mut doc: ResMut<PlanDoc>,
+    mut jobs: ResMut<Jobs>,
+    mut pending: ResMut<PendingPlan>,
+) {
+    for a in actions.read() {
+        match a {
+            UiAction::OpenPlan(path) => doc.start_open(&mut jobs, path),
+            UiAction::SavePlan(path) => doc.start_save(&mut jobs, path),
+            UiAction::ImportMarkups(path) => doc.start_import(&mut jobs, path),
+            UiAction::ExportMarkups(path, what) => doc.start_export(&mut jobs, path, *what),
+            _ => {}
+        }
+    }
+    if ws.loaded.is_some()
+        && doc.volume_revision == ws.volume_revision
+        && !pending.is_empty()
+        && ws.volume_revision > pending.after_volume
+    {
+        match (pending.file.take(), pending.recovered.take()) {
+            (Some(path), _) => doc.start_open(&mut jobs, &path),
+            (None, Some(r)) => {
+                doc.recover(*r);
+            }
+            (None, None) => {}
+        }
+    }
+}
+
+/// File jobs that landed change the document (or say why not, as a notice).
+fn land_files(mut ws: ResMut<Workspace>, mut doc: ResMut<PlanDoc>, mut jobs: ResMut<Jobs>) {
+    if doc.files.is_empty() {
+        return;
+    }
+    for n in doc.land(&mut jobs) {
+        ws.notify(n);
+    }
+}
+
+/// What the save dialog writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SaveWhat {
+    Plan,
+    Csv,
+    Slicer,
+}
+
+impl SaveWhat {
+    /// The export it is (None: the plan itself).
+    pub fn export(self) -> Option<Export> {
+        match self {
+            SaveWhat::Plan => None,
+            SaveWhat::Csv => Some(Export::Csv),
+            SaveWhat::Slicer => Some(Export::Slicer),
+        }
+    }
+
+    /// The action that writes it to `path`.
+    pub fn action(self, path: PathBuf) -> UiAction {
+        match self.export() {
+            None => UiAction::SavePlan(path),
+            Some(e) => UiAction::ExportMarkups(path, e),
+        }
+    }
+}
+
+/// Where the save dialog starts: beside the plan, else the working folder.
+pub fn default_path(doc: &PlanDoc, what: SaveWhat) -> PathBuf {
+    let dir = doc
+        .path()
+        .and_then(|p| p.parent())
+        .filter(|p| !p.as_os_str().is_empty())
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| std::env::current_dir().unwrap_or_default());
+    dir.join(match what {
+        SaveWhat::Plan => "plan.twinplan.json",
+        SaveWhat::Csv => "measurements.csv",
+        SaveWhat::Slicer => "measurements.mrk.json",
+    })
+}
