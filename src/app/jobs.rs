@@ -27,8 +27,52 @@ pub enum JobOutput {
     /// A coarse surface to show until the full one is ready.
     Preview(u64, Built),
     /// A feature's own result (a pick index, a path...): kept until the feature takes it
-    /// ([`Jobs::take`]).
+    /// ([`Jobs::take`]; partial ones with [`Jobs::take_streamed`]).
     Other(Box<dyn std::any::Any + Send + Sync>),
+    /// A job that hands everything over as partial results has ended.
+    Ended,
+}
+
+/// The input side of a job that always works on the newest input ([`Jobs::latest`]):
+/// inputs sent while it is busy are overtaken by later ones. Dropping it ends the job.
+pub struct Latest<In> {
+    pub id: u64,
+    tx: Sender<In>,
+}
+
+impl<In> Latest<In> {
+    /// Hands the job a new input; false when the job has ended.
+    pub fn send(&self, input: In) -> bool {
+        self.tx.send(input).is_ok()
+    }
+}
+
+/// What a [`Jobs::latest`] job reads its inputs from.
+pub struct Inputs<'a, In> {
+    rx: Receiver<In>,
+    progress: &'a Progress,
+}
+
+impl<In> Inputs<'_, In> {
+    /// The newest input, waiting for one if none is there (the ones it overtook are
+    /// dropped); None once the job is cancelled or its [`Latest`] dropped.
+    pub fn newest(&self) -> Option<In> {
+        loop {
+            if self.progress.is_cancelled() {
+                return None;
+            }
+            match self.rx.recv_timeout(std::time::Duration::from_millis(50)) {
+                Ok(mut input) => {
+                    while let Ok(newer) = self.rx.try_recv() {
+                        input = newer;
+                    }
+                    return Some(input);
+                }
+                Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+                Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => return None,
+            }
+        }
+    }
 }
 
 /// Wakes the window's event loop (a frame follows at once) when a job has something to
@@ -78,6 +122,8 @@ pub struct Jobs {
     pub waker: Option<Waker>,
     /// Results of finished feature tasks ([`Jobs::task`]) not yet taken, by job id.
     landed: std::collections::HashMap<u64, Box<dyn std::any::Any + Send + Sync>>,
+    /// Partial results of feature jobs ([`Jobs::latest`]) not yet taken, by job id.
+    streamed: std::collections::HashMap<u64, Vec<Box<dyn std::any::Any + Send + Sync>>>,
 }
 
 impl Jobs {
@@ -174,6 +220,48 @@ impl Jobs {
         self.spawn(label, None, move |p, _| JobOutput::Other(Box::new(work(p))))
     }
 
+    /// Starts a job that works on the newest of the inputs sent to the returned handle (a
+    /// drag re-planned for each move: moves that arrive while it is busy are overtaken);
+    /// `work` reads them with [`Inputs::newest`] and hands each answer to `emit`, which
+    /// wakes the window; the feature takes them with [`Jobs::take_streamed`]. Listed and
+    /// cancellable like any job; it ends when the handle is dropped or it is cancelled.
+    pub fn latest<In, Out>(
+        &mut self,
+        label: impl Into<String>,
+        work: impl FnOnce(&Progress, &Inputs<In>, &dyn Fn(Out)) + Send + 'static,
+    ) -> Latest<In>
+    where
+        In: Send + 'static,
+        Out: Send + Sync + 'static,
+    {
+        let (tx, rx) = channel();
+        let id = self.spawn_with(label, None, false, move |p, partial| {
+            let inputs = Inputs { rx, progress: p };
+            let emit = |out: Out| partial.send(JobOutput::Other(Box::new(out)));
+            work(p, &inputs, &emit);
+            JobOutput::Ended
+        });
+        Latest { id, tx }
+    }
+
+    /// The progress of the job `id` while it runs (for a panel's own bar and Cancel).
+    pub fn progress(&self, id: u64) -> Option<Progress> {
+        self.running
+            .iter()
+            .find(|j| j.id == id)
+            .map(|j| j.progress.clone())
+    }
+
+    /// The partial results the job `id` handed over since they were last taken.
+    pub fn take_streamed<T: 'static>(&mut self, id: u64) -> Vec<T> {
+        self.streamed
+            .remove(&id)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|b| b.downcast::<T>().ok().map(|b| *b))
+            .collect()
+    }
+
     /// The result of the task `id` once it has landed (then forgotten here).
     pub fn take<T: 'static>(&mut self, id: u64) -> Option<T> {
         let b = self.landed.remove(&id)?;
@@ -192,6 +280,7 @@ impl Jobs {
             j.progress.cancel();
         }
         self.landed.remove(&id);
+        self.streamed.remove(&id);
     }
 
     /// Cancels the jobs building `structure` (their results will be dropped).
@@ -227,7 +316,17 @@ impl Jobs {
                     Err(_) => Err(TryRecvError::Disconnected),
                 };
                 match next {
+                    Ok(JobMessage::Partial(JobOutput::Other(part))) => {
+                        if !cancelled {
+                            let id = self.running[i].id;
+                            self.streamed.entry(id).or_default().push(part);
+                        }
+                    }
                     Ok(JobMessage::Partial(out)) => outputs.push((cancelled, out)),
+                    Ok(JobMessage::Done(JobOutput::Ended)) => {
+                        finished = true;
+                        break;
+                    }
                     Ok(JobMessage::Done(JobOutput::Other(result))) => {
                         if !cancelled {
                             let id = self.running[i].id;

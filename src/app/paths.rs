@@ -11,8 +11,7 @@
 //! thread, each move traced back through them), the drag one undoable step.
 
 use std::collections::HashMap;
-use std::sync::mpsc::{Receiver, Sender, channel};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use bevy::asset::RenderAssetUsages;
 use bevy::mesh::{Indices, PrimitiveTopology};
@@ -21,6 +20,7 @@ use bevy_egui::egui::{self, Color32, Pos2, RichText, Stroke};
 use egui_plot::{HLine, Legend, Line, Plot, PlotPoints, VLine};
 
 use super::document::PlanDoc;
+use super::jobs::{Jobs, Latest};
 use super::markups::MarkupTool;
 use super::scene::SceneRedraw;
 use super::state::{Step, ViewState, Workspace};
@@ -49,10 +49,26 @@ type CprKey = (u64, usize, bool, u64, u64, u64, u64);
 /// What a planning job hands back: the path and the lumen it ran through, or why not.
 type JobResult = Result<(CatheterPath, (LumenKey, Arc<Lumen>)), Failure>;
 
-/// A path being planned in the background.
+/// A path being planned in the background: the job (None until the paths' system has
+/// started it) and the progress the panel shows.
 pub struct PlanJob {
-    result: Mutex<Receiver<JobResult>>,
+    id: Option<u64>,
     pub progress: Progress,
+}
+
+/// Work that plans a path, or grows a lumen, given the job's progress.
+type PlanWork = Box<dyn FnOnce(&Progress) -> JobResult + Send + Sync>;
+type GrowWork = Box<dyn FnOnce(&Progress) -> Option<Lumen> + Send + Sync>;
+
+/// Background work the paths' panel and input ask for; the paths' system starts it as
+/// jobs ([`PathUi::pump`]): nothing here starts a thread.
+enum Request {
+    /// Plan a new path through these stops.
+    Plan(PlanWork),
+    /// Grow the lumen of a path again (read from a plan, or its vessel changed).
+    Grow(u64, LumenKey, GrowWork),
+    /// Re-plan the dragged stop for each move.
+    Drag(Arc<Lumen>, Vec<(P, String)>, usize),
 }
 
 /// How a lumen was made: its values and seeds.
@@ -62,7 +78,8 @@ type LumenKey = (ValueRange, Vec<P>);
 /// being grown again (a path read from a plan file, or its vessel's recipe changed).
 enum LumenSlot {
     Ready(Arc<Lumen>),
-    Growing(Mutex<Receiver<Option<Lumen>>>),
+    /// Being grown (the job, once started).
+    Growing(Option<u64>),
     Failed,
 }
 
@@ -109,6 +126,10 @@ pub struct PathUi {
     pub vessel: Option<u64>,
     /// A stop being dragged, re-planned live.
     pub drag: Option<StopDrag>,
+    /// Work asked for and not yet started.
+    requests: Vec<Request>,
+    /// A planning job's answer, taken from the jobs and not yet into the plan.
+    planned: Option<JobResult>,
 }
 
 /// What the drag's worker answers: ready (the trees are grown), cannot start, or the path
@@ -133,9 +154,14 @@ pub struct StopDrag {
     pub path_id: u64,
     pub index: usize,
     before: CatheterPath,
-    moves: Option<Sender<(usize, P)>>,
-    answers: Mutex<Receiver<DragAnswer>>,
-    progress: Progress,
+    /// The re-planning job (None until started; dropped to end it).
+    moves: Option<Latest<(usize, P)>>,
+    /// Moves made before the job started (the newest is sent when it does).
+    early: Option<(usize, P)>,
+    /// The job has ended (it could not start, or was cancelled from the status bar).
+    gone: bool,
+    /// Answers taken from the job, not yet shown.
+    answers: Vec<DragAnswer>,
     /// The last move sent, and the last answered.
     asked: usize,
     answered: usize,
@@ -184,9 +210,6 @@ impl PathUi {
         let key: LumenKey = (range, seeds.clone());
         let mut path = probe;
         path.id = doc.new_id();
-        let progress = Progress::new();
-        let p = progress.clone();
-        let (tx, rx) = channel();
         let named: Vec<(P, String)> = stops
             .iter()
             .enumerate()
@@ -201,73 +224,102 @@ impl PathUi {
                 (*q, name)
             })
             .collect();
-        #[expect(
-            clippy::disallowed_methods,
-            reason = "its own thread: to move onto Jobs (issue 25, left)"
-        )]
-        let spawned = std::thread::Builder::new()
-            .name("twinplan-path".into())
-            .spawn(move || {
-                crate::work::lower_priority();
-                let out =
-                    crate::work::run(|| crate::catheter::plan(&volume, &named, range, &seeds, &p));
-                let result = match out {
-                    Ok(planned) => Ok((
-                        CatheterPath {
-                            report: Some(planned.report),
-                            ..path
-                        },
-                        (key, Arc::new(planned.lumen)),
-                    )),
-                    Err(e) => Err(failure(&e, &named)),
-                };
-                // The UI may have gone (window closed): nothing to hand over then.
-                let _ = tx.send(result);
-            });
+        self.requests.push(Request::Plan(Box::new(
+            move |p: &Progress| match crate::catheter::plan(&volume, &named, range, &seeds, p) {
+                Ok(planned) => Ok((
+                    CatheterPath {
+                        report: Some(planned.report),
+                        ..path
+                    },
+                    (key, Arc::new(planned.lumen)),
+                )),
+                Err(e) => Err(failure(&e, &named)),
+            },
+        )));
         self.failure = None;
-        match spawned {
-            Ok(_) => {
-                self.job = Some(PlanJob {
-                    result: Mutex::new(rx),
-                    progress,
-                })
-            }
-            Err(e) => {
-                self.failure = Some(Failure {
-                    message: format!("cannot start planning: {e}"),
-                    gap: None,
-                })
-            }
-        }
+        self.job = Some(PlanJob {
+            id: None,
+            progress: Progress::new(),
+        });
     }
 
     /// Takes a finished plan job's path into the plan (an undoable edit).
     pub fn poll(&mut self, doc: &mut PlanDoc) {
-        let Some(job) = &self.job else { return };
-        let received = match job.result.lock() {
-            Ok(rx) => rx.try_recv(),
-            Err(_) => Err(std::sync::mpsc::TryRecvError::Disconnected),
+        let Some(result) = self.planned.take() else {
+            return;
         };
-        match received {
-            Ok(Ok((path, (key, lumen)))) => {
+        self.job = None;
+        match result {
+            Ok((path, (key, lumen))) => {
                 let id = path.id;
                 if doc.edit(Command::AddPath(path)) {
                     self.selected = Some(id);
                     self.lumens.insert(id, (key, LumenSlot::Ready(lumen)));
                 }
-                self.job = None;
             }
-            Ok(Err(f)) => {
-                self.failure = Some(f);
-                self.job = None;
+            Err(f) => self.failure = Some(f),
+        }
+    }
+
+    /// Starts the work asked for as jobs and takes what they handed back (called by the
+    /// paths' system every frame, before the panels).
+    pub fn pump(&mut self, jobs: &mut Jobs) {
+        for r in std::mem::take(&mut self.requests) {
+            match r {
+                Request::Plan(work) => {
+                    let id = jobs.task("planning a catheter path", work);
+                    if let Some(job) = &mut self.job {
+                        job.id = Some(id);
+                        if let Some(p) = jobs.progress(id) {
+                            job.progress = p;
+                        }
+                    }
+                }
+                Request::Grow(path_id, key, work) => {
+                    let id = jobs.task("growing a path's lumen", work);
+                    self.lumens
+                        .insert(path_id, (key, LumenSlot::Growing(Some(id))));
+                }
+                Request::Drag(lumen, stops, index) => {
+                    self.start_drag_job(jobs, lumen, stops, index)
+                }
             }
-            Err(std::sync::mpsc::TryRecvError::Empty) => {}
-            Err(std::sync::mpsc::TryRecvError::Disconnected) => {
-                self.failure = Some(Failure {
-                    message: "the planning stopped without an answer".into(),
-                    gap: None,
-                });
-                self.job = None;
+        }
+        if let Some(id) = self.job.as_ref().and_then(|j| j.id) {
+            if let Some(result) = jobs.take::<JobResult>(id) {
+                self.planned = Some(result);
+            } else if !jobs.is_running(id) {
+                let cancelled = self.job.as_ref().is_some_and(|j| j.progress.is_cancelled());
+                if cancelled {
+                    self.job = None;
+                } else {
+                    self.planned = Some(Err(Failure {
+                        message: "the planning stopped without an answer".into(),
+                        gap: None,
+                    }));
+                }
+            }
+        }
+        for (_, slot) in self.lumens.values_mut() {
+            if let LumenSlot::Growing(Some(id)) = *slot {
+                if let Some(grown) = jobs.take::<Option<Lumen>>(id) {
+                    *slot = grown.map_or(LumenSlot::Failed, |l| LumenSlot::Ready(Arc::new(l)));
+                } else if !jobs.is_running(id) {
+                    *slot = LumenSlot::Failed;
+                }
+            }
+        }
+        if let Some(d) = &mut self.drag
+            && let Some(m) = &d.moves
+        {
+            let answers = jobs.take_streamed::<DragAnswer>(m.id);
+            d.answers.extend(answers);
+            if !jobs.is_running(m.id) {
+                d.gone = true;
+                if !d.ready && d.answers.is_empty() {
+                    d.answers
+                        .push(DragAnswer::Failed("the re-planning stopped".into()));
+                }
             }
         }
     }
@@ -362,19 +414,6 @@ impl PathUi {
         let Ok(key) = path.lumen_recipe(structures) else {
             return None;
         };
-        if let Some((made, LumenSlot::Growing(rx))) = self.lumens.get(&path.id)
-            && *made == key
-        {
-            let got = rx.lock().ok().map(|rx| rx.try_recv());
-            let slot = match got {
-                Some(Ok(Some(l))) => Some(LumenSlot::Ready(Arc::new(l))),
-                Some(Err(std::sync::mpsc::TryRecvError::Empty)) => None,
-                _ => Some(LumenSlot::Failed),
-            };
-            if let Some(slot) = slot {
-                self.lumens.insert(path.id, (key.clone(), slot));
-            }
-        }
         match self.lumens.get(&path.id) {
             Some((made, LumenSlot::Ready(l))) if *made == key => return Some(l.clone()),
             Some((made, _)) if *made == key => return None,
@@ -384,30 +423,16 @@ impl PathUi {
         let (range, seeds) = key.clone();
         let seeds: Vec<nalgebra::Point3<f64>> =
             seeds.iter().map(|p| nalgebra::Point3::from(*p)).collect();
-        let (tx, rx) = channel();
-        #[expect(
-            clippy::disallowed_methods,
-            reason = "its own thread: to move onto Jobs (issue 25, left)"
-        )]
-        let spawned = std::thread::Builder::new()
-            .name("twinplan-lumen".into())
-            .spawn(move || {
-                crate::work::lower_priority();
-                let grown = crate::work::run(|| {
-                    crate::catheter::grow_lumen(&volume, range, &seeds, &Progress::new())
-                });
-                let _ = tx.send(grown.ok().map(|g| g.0));
-            });
-        self.lumens.insert(
+        self.requests.push(Request::Grow(
             path.id,
-            (
-                key,
-                match spawned {
-                    Ok(_) => LumenSlot::Growing(Mutex::new(rx)),
-                    Err(_) => LumenSlot::Failed,
-                },
-            ),
-        );
+            key.clone(),
+            Box::new(move |p: &Progress| {
+                crate::catheter::grow_lumen(&volume, range, &seeds, p)
+                    .ok()
+                    .map(|g| g.0)
+            }),
+        ));
+        self.lumens.insert(path.id, (key, LumenSlot::Growing(None)));
         None
     }
 
@@ -433,62 +458,17 @@ impl PathUi {
         let lumen = self.ready_lumen(structures, path).ok_or_else(|| {
             "the vessel is still being prepared for this path: try again in a moment".to_string()
         })?;
-        let stops = path.stops();
-        let (to_worker, moves) = channel::<(usize, P)>();
-        let (tx, answers) = channel();
-        let progress = Progress::new();
-        let p = progress.clone();
-        #[expect(
-            clippy::disallowed_methods,
-            reason = "its own thread: to move onto Jobs (issue 25, left)"
-        )]
-        std::thread::Builder::new()
-            .name("twinplan-path-drag".into())
-            .spawn(move || {
-                let replan = crate::work::run(|| Replan::new(&lumen, &stops, index, &p));
-                let replan = match replan {
-                    Ok(r) => r,
-                    Err(e) => {
-                        let _ = tx.send(DragAnswer::Failed(e.to_string()));
-                        return;
-                    }
-                };
-                if tx.send(DragAnswer::Ready).is_err() {
-                    return;
-                }
-                // Only the newest move matters: the ones it overtook are dropped.
-                while let Ok((mut seq, mut at)) = moves.recv() {
-                    while let Ok((s, q)) = moves.try_recv() {
-                        (seq, at) = (s, q);
-                    }
-                    let answer = match replan.path(&lumen, at) {
-                        Ok(voxels) => DragAnswer::Planned {
-                            seq,
-                            at,
-                            report: Box::new(measure(&lumen, &voxels)),
-                        },
-                        Err(e) => DragAnswer::Refused {
-                            seq,
-                            failure: failure(
-                                &PlanningError::Path(e),
-                                &[(at, stops[index].1.clone())],
-                            ),
-                        },
-                    };
-                    if tx.send(answer).is_err() {
-                        return;
-                    }
-                }
-            })
-            .map_err(|e| format!("cannot start re-planning: {e}"))?;
+        self.requests
+            .push(Request::Drag(lumen, path.stops(), index));
         self.failure = None;
         self.drag = Some(StopDrag {
             path_id: path.id,
             index,
             before: path.clone(),
-            moves: Some(to_worker),
-            answers: Mutex::new(answers),
-            progress,
+            moves: None,
+            early: None,
+            gone: false,
+            answers: Vec::new(),
             asked: 0,
             answered: 0,
             at: None,
@@ -504,13 +484,64 @@ impl PathUi {
         if d.at == Some(p) || d.released {
             return;
         }
-        if let Some(tx) = &d.moves {
-            d.asked += 1;
-            d.at = Some(p);
-            if tx.send((d.asked, p)).is_err() {
-                d.moves = None;
-            }
+        if d.gone {
+            return;
         }
+        d.asked += 1;
+        d.at = Some(p);
+        match &d.moves {
+            Some(m) => {
+                if !m.send((d.asked, p)) {
+                    d.moves = None;
+                    d.gone = true;
+                }
+            }
+            None => d.early = Some((d.asked, p)),
+        }
+    }
+
+    /// Starts the drag's re-planning job: the trees grown from the stops beside the dragged
+    /// one, then the path traced back through them for the newest move (moves it overtook
+    /// are dropped by the job).
+    fn start_drag_job(
+        &mut self,
+        jobs: &mut Jobs,
+        lumen: Arc<Lumen>,
+        stops: Vec<(P, String)>,
+        index: usize,
+    ) {
+        let Some(d) = &mut self.drag else { return };
+        let moves = jobs.latest(
+            "re-planning the dragged path",
+            move |p, inputs, emit: &dyn Fn(DragAnswer)| {
+                let replan = crate::work::run(|| Replan::new(&lumen, &stops, index, p));
+                let replan = match replan {
+                    Ok(r) => r,
+                    Err(e) => return emit(DragAnswer::Failed(e.to_string())),
+                };
+                emit(DragAnswer::Ready);
+                while let Some((seq, at)) = inputs.newest() {
+                    emit(match replan.path(&lumen, at) {
+                        Ok(voxels) => DragAnswer::Planned {
+                            seq,
+                            at,
+                            report: Box::new(measure(&lumen, &voxels)),
+                        },
+                        Err(e) => DragAnswer::Refused {
+                            seq,
+                            failure: failure(
+                                &PlanningError::Path(e),
+                                &[(at, stops[index].1.clone())],
+                            ),
+                        },
+                    });
+                }
+            },
+        );
+        if let Some(early) = d.early.take() {
+            moves.send(early);
+        }
+        d.moves = Some(moves);
     }
 
     /// Takes the drag worker's answers: each planned move shows in the plan at once (no
@@ -519,12 +550,7 @@ impl PathUi {
     /// leaves the path where it last was and shows where the lumen breaks.
     pub fn poll_drag(&mut self, doc: &mut PlanDoc) {
         let Some(d) = &mut self.drag else { return };
-        let mut answers = Vec::new();
-        if let Ok(rx) = d.answers.lock() {
-            while let Ok(a) = rx.try_recv() {
-                answers.push(a);
-            }
-        }
+        let answers = std::mem::take(&mut d.answers);
         let mut failed = None;
         for a in answers {
             match a {
@@ -554,15 +580,14 @@ impl PathUi {
             }
         }
         if let Some(message) = failed {
-            d.progress.cancel();
+            d.moves = None;
             doc.end_path_drag();
             self.failure = Some(Failure { message, gap: None });
             self.drag = None;
             return;
         }
-        if d.released && (d.answered == d.asked || d.moves.is_none()) {
+        if d.released && (d.answered == d.asked || d.gone) {
             d.moves = None;
-            d.progress.cancel();
             let before = d.before.clone();
             let which = before.stops().get(d.index).map(|s| s.1.clone());
             self.drag = None;
@@ -1790,7 +1815,31 @@ pub struct PathsPlugin;
 
 impl Plugin for PathsPlugin {
     fn build(&self, app: &mut App) {
-        app.add_systems(Update, sync_tubes.in_set(Step::Follow));
+        app.add_systems(
+            Update,
+            (
+                pump_paths
+                    .in_set(Step::Results)
+                    .after(super::state::poll_jobs),
+                sync_tubes.in_set(Step::Follow),
+            ),
+        );
+    }
+}
+
+/// The catheter tool's background work: what its panel and input asked for is started as
+/// jobs, and what the jobs handed back is taken (shown by the panel in this frame).
+fn pump_paths(mut tool: ResMut<MarkupTool>, mut jobs: ResMut<Jobs>) {
+    let busy = !tool.paths.requests.is_empty()
+        || tool.paths.job.is_some()
+        || tool.paths.drag.is_some()
+        || tool
+            .paths
+            .lumens
+            .values()
+            .any(|(_, s)| matches!(s, LumenSlot::Growing(_)));
+    if busy {
+        tool.paths.pump(&mut jobs);
     }
 }
 
@@ -1816,13 +1865,20 @@ mod tests {
         path
     }
 
-    /// Polls until the drag is over (the worker answers in well under a second here).
-    fn settle(pui: &mut PathUi, doc: &mut PlanDoc) {
+    /// Runs the jobs and the tool for a moment, as the frame loop does.
+    fn frame(pui: &mut PathUi, doc: &mut PlanDoc, jobs: &mut Jobs) {
+        jobs.receive();
+        pui.pump(jobs);
+        pui.poll_drag(doc);
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+
+    /// Runs frames until the drag is over (the job answers in well under a second here).
+    fn settle(pui: &mut PathUi, doc: &mut PlanDoc, jobs: &mut Jobs) {
         let start = std::time::Instant::now();
         while pui.drag.is_some() {
             assert!(start.elapsed().as_secs() < 30, "the drag never ended");
-            pui.poll_drag(doc);
-            std::thread::sleep(std::time::Duration::from_millis(5));
+            frame(pui, doc, jobs);
         }
     }
 
@@ -1833,6 +1889,7 @@ mod tests {
         let mut doc = PlanDoc::default();
         assert!(doc.edit(Command::AddPath(path.clone())));
         let mut pui = PathUi::default();
+        let mut jobs = Jobs::default();
         let key = path.lumen_recipe(&[]).expect("recipe");
         pui.lumens
             .insert(path.id, (key, LumenSlot::Ready(lumen.clone())));
@@ -1844,7 +1901,7 @@ mod tests {
         if let Some(d) = &mut pui.drag {
             d.released = true;
         }
-        settle(&mut pui, &mut doc);
+        settle(&mut pui, &mut doc, &mut jobs);
         let now = doc.plan().paths[0].clone();
         assert_eq!(now.target_lps_mm, [40.0, 15.0, 72.0]);
         // The figures are those of a path planned afresh through the moved target.
@@ -1870,6 +1927,7 @@ mod tests {
         let mut doc = PlanDoc::default();
         assert!(doc.edit(Command::AddPath(path.clone())));
         let mut pui = PathUi::default();
+        let mut jobs = Jobs::default();
         let key = path.lumen_recipe(&[]).expect("recipe");
         pui.lumens.insert(path.id, (key, LumenSlot::Ready(lumen)));
         // The entry: first along its leg, then into the separate tube beside the U.
@@ -1879,14 +1937,13 @@ mod tests {
         let start = std::time::Instant::now();
         while pui.drag.as_ref().is_some_and(|d| d.answered < 1) {
             assert!(start.elapsed().as_secs() < 30);
-            pui.poll_drag(&mut doc);
-            std::thread::sleep(std::time::Duration::from_millis(5));
+            frame(&mut pui, &mut doc, &mut jobs);
         }
         pui.drag_move([63.0, 15.0, 30.0]);
         if let Some(d) = &mut pui.drag {
             d.released = true;
         }
-        settle(&mut pui, &mut doc);
+        settle(&mut pui, &mut doc, &mut jobs);
         let now = &doc.plan().paths[0];
         assert_eq!(now.entry_lps_mm, [15.0, 15.0, 30.0]);
         // The device's fit follows the moved path; the lumen stays the one it was grown in.

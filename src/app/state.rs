@@ -729,7 +729,7 @@ pub fn poll_jobs(mut ws: ResMut<Workspace>, mut view: ResMut<ViewState>, mut job
                 }
             }
             // Only partial results get here (final ones land for their feature above).
-            JobOutput::Other(_) => {}
+            JobOutput::Other(_) | JobOutput::Ended => {}
             JobOutput::Built(id, result) => {
                 let Some(item) = ws.structures.iter_mut().find(|s| s.id == id) else {
                     continue;
