@@ -12,10 +12,11 @@ use std::time::{Duration, Instant};
 
 use bevy::prelude::*;
 use bevy_egui::egui;
+use twinplan::app::LogicPlugin;
 use twinplan::app::document::PlanDoc;
 use twinplan::app::markups::MarkupTool;
 use twinplan::app::slices::SliceCache;
-use twinplan::app::state::{Jobs, LogicPlugin, UiAction, ViewState, Workspace};
+use twinplan::app::state::{Jobs, UiAction, ViewState, Workspace};
 use twinplan::app::ui::{UiState, workstation_ui};
 use twinplan::document::Command;
 use twinplan::mesh::pick::Bvh;
@@ -391,12 +392,7 @@ fn structure_changes_are_undone_with_the_plan_and_saved_in_it() {
         return;
     };
     let mut app = App::new();
-    app.add_plugins((
-        MinimalPlugins,
-        LogicPlugin,
-        twinplan::app::document::PlanFilesPlugin,
-        MeasurementsPlugin,
-    ));
+    app.add_plugins((MinimalPlugins, LogicPlugin, MeasurementsPlugin));
     let wait = |app: &mut App| {
         let t = Instant::now();
         loop {
@@ -439,8 +435,9 @@ fn structure_changes_are_undone_with_the_plan_and_saved_in_it() {
         "a new series' defaults are no undo step"
     );
     // A slider dragged through two values is one step; removing bone is another.
-    for o in [0.6, 0.4] {
-        app.world_mut().write_message(UiAction::SetOpacity(skin, o));
+    for (o, held) in [(0.6, false), (0.4, true)] {
+        app.world_mut()
+            .write_message(UiAction::SetOpacity(skin, o, held));
         app.update();
     }
     app.world_mut().write_message(UiAction::Remove(bone));

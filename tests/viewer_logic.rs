@@ -12,10 +12,11 @@ use std::time::{Duration, Instant};
 
 use bevy::prelude::*;
 use bevy_egui::egui;
+use twinplan::app::LogicPlugin;
 use twinplan::app::document::PlanDoc;
 use twinplan::app::markups::MarkupTool;
 use twinplan::app::slices::{SliceCache, depth_of, slice_index, step_mm};
-use twinplan::app::state::{Crosshair3d, Jobs, LogicPlugin, UiAction, ViewState, Workspace};
+use twinplan::app::state::{Crosshair3d, Jobs, UiAction, ViewState, Workspace};
 use twinplan::app::ui::{UiState, workstation_ui};
 use twinplan::session::layout::{Layout, Rect as ViewRect};
 use twinplan::session::open::sample_path;

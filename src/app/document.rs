@@ -315,9 +315,36 @@ impl Plugin for PlanFilesPlugin {
             .init_resource::<PendingPlan>()
             .add_systems(
                 Update,
-                (file_actions, land_files).chain().in_set(Step::Follow),
+                (start_on_new_series, file_actions, land_files)
+                    .chain()
+                    .in_set(Step::Follow),
             );
     }
+}
+
+/// A new series starts a new plan for it (the markups of the last one are said to be
+/// closed, and where they are saved if they are).
+pub fn start_on_new_series(mut ws: ResMut<Workspace>, mut doc: ResMut<PlanDoc>) {
+    if ws.loaded.is_none() || doc.volume_revision == ws.volume_revision {
+        return;
+    }
+    let reference = ws.loaded.as_ref().map(|l| Reference::of(&l.volume));
+    if !doc.plan().markups.is_empty() {
+        let n = doc.plan().markups.len();
+        let saved = match doc.path() {
+            Some(p) if !doc.dirty() => format!("; they are saved in {}", p.display()),
+            _ => String::new(),
+        };
+        ws.notify(Notice::new(
+            Level::Warning,
+            "Measurements closed with the previous series",
+            format!(
+                "{n} markup(s) belonged to the previous series and are no longer shown{saved}."
+            ),
+        ));
+    }
+    let revision = ws.volume_revision;
+    doc.start(reference, revision);
 }
 
 /// The menus' file commands become jobs; the plan asked for at start opens once its series

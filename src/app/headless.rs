@@ -11,8 +11,9 @@ use bevy::prelude::*;
 use bevy::render::render_resource::TextureFormat;
 use bevy::window::ExitCondition;
 
+use super::LogicPlugin;
 use super::scene::{AnatomyCamera, HeadlessSize, ScenePlugin};
-use super::state::{Jobs, LogicPlugin, UiAction, ViewState, Workspace};
+use super::state::{Jobs, UiAction, ViewState, Workspace};
 
 /// What to time.
 #[derive(Debug, Clone)]

@@ -24,11 +24,9 @@ use crate::document::Command;
 use crate::geometry::P;
 use crate::mesh::TriMesh;
 use crate::mesh::pick::Bvh;
-use crate::plan::file::Reference;
 use crate::plan::placing::{self, Placement};
-use crate::plan::recipe::Recipe;
 use crate::plan::recovery::Recovery;
-use crate::plan::{Markup, MarkupKind, PlanStructure};
+use crate::plan::{Markup, MarkupKind};
 use crate::session::layout::SliceMapping;
 use crate::volume::display::{Plane, Slice};
 
@@ -65,6 +63,8 @@ pub struct MarkupTool {
     pub recent_plans: Vec<PathBuf>,
     /// The catheter paths' tool and view state.
     pub paths: super::paths::PathUi,
+    /// The series the tool's state belongs to (a new one drops it).
+    volume_revision: u64,
 }
 
 impl MarkupTool {
@@ -219,49 +219,20 @@ pub struct MeasurementsPlugin;
 
 impl Plugin for MeasurementsPlugin {
     fn build(&self, app: &mut App) {
-        app.init_resource::<MarkupTool>()
-            .init_resource::<StructureSync>()
-            .add_systems(
-                Update,
-                (
-                    reserve_structure_ids.in_set(Step::Prepare),
-                    (follow_series, structures_follow_plan, plan_actions)
-                        .chain()
-                        .in_set(Step::Follow),
-                ),
-            );
+        app.init_resource::<MarkupTool>().add_systems(
+            Update,
+            ((follow_series, plan_actions).chain().in_set(Step::Follow),),
+        );
     }
 }
 
-/// A new series starts a new plan; the plan asked for on the command line opens once its
-/// series is there; surfaces get their pick index.
-fn follow_series(
-    mut ws: ResMut<Workspace>,
-    mut doc: ResMut<PlanDoc>,
-    mut tool: ResMut<MarkupTool>,
-    mut jobs: ResMut<Jobs>,
-) {
+/// A new series drops the tool's state; surfaces get their pick index.
+fn follow_series(ws: Res<Workspace>, mut tool: ResMut<MarkupTool>, mut jobs: ResMut<Jobs>) {
     if ws.loaded.is_none() {
         return;
     }
-    if doc.volume_revision != ws.volume_revision {
-        let reference = ws.loaded.as_ref().map(|l| Reference::of(&l.volume));
-        if !doc.plan().markups.is_empty() {
-            let n = doc.plan().markups.len();
-            let saved = match doc.path() {
-                Some(p) if !doc.dirty() => format!("; they are saved in {}", p.display()),
-                _ => String::new(),
-            };
-            ws.notify(crate::session::Notice::new(
-                crate::session::Level::Warning,
-                "Measurements closed with the previous series",
-                format!(
-                    "{n} markup(s) belonged to the previous series and are no longer shown{saved}."
-                ),
-            ));
-        }
-        let revision = ws.volume_revision;
-        doc.start(reference, revision);
+    if tool.volume_revision != ws.volume_revision {
+        tool.volume_revision = ws.volume_revision;
         tool.placing = None;
         tool.drag = None;
         tool.selected = None;
@@ -269,157 +240,6 @@ fn follow_series(
     let placing = tool.placing.is_some();
     if ws.is_changed() || tool.picks.pending() > 0 || placing {
         tool.picks.update(&ws, &mut jobs, placing);
-    }
-}
-
-/// What the plan's structures and the workspace's agreed on last (to tell which side
-/// changed), and the last structure edit (to merge a slider's drag into one step).
-#[derive(Resource, Default)]
-pub struct StructureSync {
-    synced: Vec<PlanStructure>,
-    baseline: Option<(u64, u64)>,
-    last_edit: Option<(u64, std::time::Instant)>,
-}
-
-/// Markups and structures share one id space: a structure added by the panels takes an id
-/// above every markup's.
-fn reserve_structure_ids(mut ws: ResMut<Workspace>, doc: Res<PlanDoc>) {
-    if ws.next_structure_id() <= doc.plan().next_id {
-        ws.reserve_ids_through(doc.plan().next_id);
-    }
-}
-
-fn snapshot(ws: &Workspace) -> Vec<PlanStructure> {
-    ws.structures
-        .iter()
-        .map(|s| PlanStructure {
-            id: s.id,
-            recipe: s.recipe.clone(),
-            visible: s.visible,
-        })
-        .collect()
-}
-
-/// Whether going from recipe `a` to `b` changes the surface (not only how it is shown).
-fn reshapes(a: &Recipe, b: &Recipe) -> bool {
-    a.source != b.source || a.seeds_mm != b.seeds_mm || a.max_triangles != b.max_triangles
-}
-
-/// The plan's structures and the workspace's stay one: a change made in the panels (add,
-/// remove, colour, opacity, visibility) becomes an undoable plan edit (a slider's drag one
-/// step); a change of the plan (undo, redo, an opened plan) is carried to the workspace,
-/// rebuilding a surface only when its recipe's shape changed. A new series' defaults or a
-/// change of modality are taken as they are, with no undo step.
-fn structures_follow_plan(
-    mut ws: ResMut<Workspace>,
-    mut jobs: ResMut<super::state::Jobs>,
-    mut doc: ResMut<PlanDoc>,
-    mut sync: ResMut<StructureSync>,
-) {
-    if ws.loaded.is_none() {
-        return;
-    }
-    let baseline = (ws.volume_revision, ws.structures_baseline);
-    let now = snapshot(&ws);
-    if sync.baseline != Some(baseline) {
-        sync.baseline = Some(baseline);
-        doc.reset_structures(now.clone());
-        sync.synced = now;
-        sync.last_edit = None;
-        return;
-    }
-    if now != sync.synced {
-        // The panels changed the workspace: record it.
-        let mut edits = Vec::new();
-        for s in &now {
-            match sync.synced.iter().find(|o| o.id == s.id) {
-                None => edits.push(Command::AddStructure(s.clone())),
-                Some(o) => {
-                    if o.recipe != s.recipe {
-                        edits.push(Command::SetRecipe {
-                            id: s.id,
-                            recipe: s.recipe.clone(),
-                        });
-                    }
-                    if o.visible != s.visible {
-                        edits.push(Command::SetStructureVisible {
-                            id: s.id,
-                            visible: s.visible,
-                        });
-                    }
-                }
-            }
-        }
-        for o in &sync.synced {
-            if !now.iter().any(|s| s.id == o.id) {
-                edits.push(Command::RemoveStructure(o.id));
-            }
-        }
-        let merge = match edits.as_slice() {
-            [Command::SetRecipe { id, .. }] => sync
-                .last_edit
-                .is_some_and(|(last, at)| last == *id && at.elapsed().as_secs_f64() < 1.0),
-            _ => false,
-        };
-        sync.last_edit = match edits.as_slice() {
-            [Command::SetRecipe { id, .. }] => Some((*id, std::time::Instant::now())),
-            _ => None,
-        };
-        let edit = match edits.len() {
-            0 => None,
-            1 => edits.pop(),
-            _ => Some(Command::Batch("change structures".into(), edits)),
-        };
-        if let Some(edit) = edit
-            && !doc.edit_merged(edit, merge)
-        {
-            doc.reset_structures(now.clone());
-        }
-        sync.synced = now;
-        return;
-    }
-    if doc.plan().structures != sync.synced {
-        // Undo, redo or an opened plan changed the plan: the workspace follows.
-        let target = doc.plan().structures.clone();
-        let gone: Vec<u64> = ws
-            .structures
-            .iter()
-            .filter(|s| !target.iter().any(|t| t.id == s.id))
-            .map(|s| s.id)
-            .collect();
-        for id in gone {
-            jobs.cancel_structure(id);
-            ws.structures.retain(|s| s.id != id);
-        }
-        for t in &target {
-            match ws.structures.iter_mut().find(|s| s.id == t.id) {
-                None => {
-                    ws.insert_structure(t.id, t.recipe.clone(), t.visible);
-                    super::state::start_build(&mut jobs, &ws, t.id);
-                }
-                Some(s) => {
-                    s.visible = t.visible;
-                    if s.recipe != t.recipe {
-                        let rebuild = reshapes(&s.recipe, &t.recipe);
-                        s.recipe = t.recipe.clone();
-                        if rebuild {
-                            jobs.cancel_structure(t.id);
-                            super::state::start_build(&mut jobs, &ws, t.id);
-                        }
-                    }
-                }
-            }
-        }
-        // The panels list structures in the plan's order.
-        let order: Vec<u64> = target.iter().map(|t| t.id).collect();
-        ws.structures.sort_by_key(|s| {
-            order
-                .iter()
-                .position(|&id| id == s.id)
-                .unwrap_or(usize::MAX)
-        });
-        sync.synced = snapshot(&ws);
-        sync.last_edit = None;
     }
 }
 

@@ -25,6 +25,7 @@ pub mod persist;
 pub mod scene;
 pub mod slices;
 pub mod state;
+pub mod structures;
 pub mod ui;
 
 use std::path::PathBuf;
@@ -40,7 +41,7 @@ use crate::session::camera::StandardView;
 use crate::session::layout::{Layout, ViewId};
 use scene::{ScenePlugin, SceneSync, SceneTexture, ThreeDRect};
 use slices::SliceCache;
-use state::{Jobs, LogicPlugin, UiAction, ViewState, Workspace};
+use state::{Jobs, UiAction, ViewState, Workspace};
 use ui::{JobLine, UiState};
 
 static LAUNCH: OnceLock<Instant> = OnceLock::new();
@@ -114,6 +115,33 @@ pub struct ViewerOptions {
 
 #[derive(Resource)]
 struct Options(ViewerOptions);
+
+/// Runs the viewer's logic (no rendering), usable with `MinimalPlugins`: the study and its
+/// jobs, the plan document and its files, the structures, the view.
+pub struct LogicPlugin;
+
+impl Plugin for LogicPlugin {
+    fn build(&self, app: &mut App) {
+        app.add_message::<UiAction>()
+            .add_message::<AppExit>()
+            .configure_sets(
+                Update,
+                (
+                    state::Step::Prepare,
+                    state::Step::Actions,
+                    state::Step::Results,
+                    state::Step::Follow,
+                )
+                    .chain(),
+            )
+            .add_plugins((
+                state::JobsPlugin,
+                state::ViewPlugin,
+                document::PlanFilesPlugin,
+                structures::StructuresPlugin,
+            ));
+    }
+}
 
 /// egui panels, slice views and input; screenshots; file drops; frame log; render mode.
 pub struct UiPlugin;
@@ -215,7 +243,6 @@ pub fn run(options: ViewerOptions) -> anyhow::Result<()> {
         ScenePlugin,
         slices::SlicesPlugin,
         UiPlugin,
-        document::PlanFilesPlugin,
         markups::MeasurementsPlugin,
         paths::PathsPlugin,
     ));
@@ -397,7 +424,7 @@ enum RenderPhase {
 fn render_mode(
     mut commands: Commands,
     options: Res<Options>,
-    mut ws: ResMut<Workspace>,
+    ws: Res<Workspace>,
     jobs: Res<Jobs>,
     log: Res<frame_log::FrameLog>,
     pending: Option<Res<scene::PipelinesPending>>,
@@ -487,9 +514,13 @@ fn render_mode(
             if ready {
                 if !*filtered {
                     if let Some(names) = &req.structures {
-                        for s in ws.structures.iter_mut() {
-                            s.visible =
+                        // Through the document, the structures' one store.
+                        for s in &ws.structures {
+                            let shown =
                                 names.iter().any(|n| n.eq_ignore_ascii_case(&s.recipe.name));
+                            if shown != s.visible {
+                                actions.write(UiAction::SetVisible(s.id, shown));
+                            }
                         }
                     }
                     *filtered = true;

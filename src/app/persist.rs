@@ -232,19 +232,15 @@ fn on_exit(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::app::LogicPlugin;
     use crate::app::markups::MeasurementsPlugin;
-    use crate::app::state::{Jobs, LogicPlugin, UiAction};
+    use crate::app::state::{Jobs, UiAction};
     use crate::document::Command;
     use crate::plan::{MarkupKind, placing::Placement};
 
     fn app_in(dir: &std::path::Path) -> App {
         let mut app = App::new();
-        app.add_plugins((
-            MinimalPlugins,
-            LogicPlugin,
-            crate::app::document::PlanFilesPlugin,
-            MeasurementsPlugin,
-        ));
+        app.add_plugins((MinimalPlugins, LogicPlugin, MeasurementsPlugin));
         app.add_plugins(PersistPlugin {
             dir: dir.to_path_buf(),
         });

@@ -265,8 +265,10 @@ pub enum UiAction {
     Rebuild(u64),
     Remove(u64),
     SetVisible(u64, bool),
-    SetOpacity(u64, f32),
-    SetColour(u64, [f32; 3]),
+    /// A structure's opacity or colour; `true` while the pointer that began the change is
+    /// still held (a slider dragged: one undo step).
+    SetOpacity(u64, f32, bool),
+    SetColour(u64, [f32; 3], bool),
     Cancel(u64),
     CancelAll,
     /// Dismisses the notice with this id.
@@ -323,22 +325,6 @@ pub enum Step {
     Follow,
 }
 
-/// Runs the viewer's logic (no rendering), usable with `MinimalPlugins`: the study and its
-/// jobs, the structures, the view.
-pub struct LogicPlugin;
-
-impl Plugin for LogicPlugin {
-    fn build(&self, app: &mut App) {
-        app.add_message::<UiAction>()
-            .add_message::<AppExit>()
-            .configure_sets(
-                Update,
-                (Step::Prepare, Step::Actions, Step::Results, Step::Follow).chain(),
-            )
-            .add_plugins((JobsPlugin, StructuresPlugin, ViewPlugin));
-    }
-}
-
 /// What is open and the background jobs: opening, loading, cancelling, notices; job results.
 pub struct JobsPlugin;
 
@@ -348,20 +334,6 @@ impl Plugin for JobsPlugin {
             .init_resource::<Jobs>()
             .add_systems(Update, apply_actions.in_set(Step::Actions))
             .add_systems(Update, poll_jobs.in_set(Step::Results));
-    }
-}
-
-/// The structures' surfaces: add, rebuild, remove, show, colour.
-pub struct StructuresPlugin;
-
-impl Plugin for StructuresPlugin {
-    fn build(&self, app: &mut App) {
-        app.add_systems(
-            Update,
-            apply_structure_actions
-                .in_set(Step::Actions)
-                .after(apply_actions),
-        );
     }
 }
 
@@ -377,7 +349,7 @@ impl Plugin for ViewPlugin {
                 (
                     apply_view_actions
                         .in_set(Step::Actions)
-                        .after(apply_structure_actions),
+                        .after(apply_actions),
                     sync_crosshair_marker.in_set(Step::Follow),
                 ),
             );
@@ -468,46 +440,6 @@ pub fn apply_actions(
             UiAction::Quit => {
                 jobs.running.iter().for_each(|j| j.progress.cancel());
                 exit.write(AppExit::Success);
-            }
-            _ => {}
-        }
-    }
-}
-
-/// The structures' actions.
-fn apply_structure_actions(
-    mut actions: MessageReader<UiAction>,
-    mut ws: ResMut<Workspace>,
-    mut jobs: ResMut<Jobs>,
-) {
-    for action in actions.read() {
-        match action.clone() {
-            UiAction::AddStructure(recipe) => {
-                let id = ws.add_structure(recipe);
-                start_build(&mut jobs, &ws, id);
-            }
-            UiAction::Rebuild(id) => {
-                jobs.cancel_structure(id);
-                start_build(&mut jobs, &ws, id);
-            }
-            UiAction::Remove(id) => {
-                jobs.cancel_structure(id);
-                ws.structures.retain(|s| s.id != id);
-            }
-            UiAction::SetVisible(id, v) => {
-                if let Some(s) = ws.structures.iter_mut().find(|s| s.id == id) {
-                    s.visible = v;
-                }
-            }
-            UiAction::SetOpacity(id, o) => {
-                if let Some(s) = ws.structures.iter_mut().find(|s| s.id == id) {
-                    s.recipe.opacity = o.clamp(0.02, 1.0);
-                }
-            }
-            UiAction::SetColour(id, c) => {
-                if let Some(s) = ws.structures.iter_mut().find(|s| s.id == id) {
-                    s.recipe.colour = c;
-                }
             }
             _ => {}
         }

@@ -501,7 +501,9 @@ fn structure_row(
         }
         let mut c = s.recipe.colour;
         if ui.color_edit_button_rgb(&mut c).changed() {
-            actions.push(UiAction::SetColour(s.id, c));
+            // A drag in the picker is one step: the press began in an earlier frame.
+            let held = ui.input(|i| i.pointer.primary_down() && !i.pointer.primary_pressed());
+            actions.push(UiAction::SetColour(s.id, c, held));
         }
         ui.label(RichText::new(&s.recipe.name).strong());
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
@@ -516,15 +518,15 @@ fn structure_row(
     ui.horizontal(|ui| {
         ui.add_space(28.0);
         let mut o = s.recipe.opacity;
-        if ui
-            .add(
-                egui::Slider::new(&mut o, 0.05..=1.0)
-                    .text("opacity")
-                    .fixed_decimals(2),
-            )
-            .changed()
-        {
-            actions.push(UiAction::SetOpacity(s.id, o));
+        let slider = ui.add(
+            egui::Slider::new(&mut o, 0.05..=1.0)
+                .text("opacity")
+                .fixed_decimals(2),
+        );
+        if slider.changed() {
+            // The values of one drag are one step: all but its first join the first.
+            let held = slider.dragged() && !slider.drag_started();
+            actions.push(UiAction::SetOpacity(s.id, o, held));
         }
     });
     ui.horizontal(|ui| {
