@@ -9,8 +9,8 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, anyhow};
 use twinplan::mesh::TriMesh;
+use twinplan::mesh::decimate::decimate;
 use twinplan::mesh::io::read_mesh;
-use twinplan::mesh::process::decimate;
 
 fn closest_on_triangle(p: [f64; 3], a: [f64; 3], b: [f64; 3], c: [f64; 3]) -> f64 {
     // Ericson, Real-Time Collision Detection 5.1.5, distance only.

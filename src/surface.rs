@@ -10,7 +10,8 @@ use nalgebra::Point3;
 use ndarray::s;
 use serde::Serialize;
 
-use crate::mesh::process::{decimate, remove_islands, taubin_smooth};
+use crate::mesh::decimate::decimate;
+use crate::mesh::process::{remove_islands, taubin_smooth};
 use crate::mesh::{McOptions, TriMesh, marching_cubes};
 use crate::progress::Progress;
 use crate::segment::{self, Mask, Preset, SegmentError, ValueRange};

@@ -91,22 +91,6 @@ fn the_readme_layout_lists_every_module_and_nothing_else() {
     }
 }
 
-/// The top-level module a `crate::x::...` path or a file under `src/x/` belongs to.
-fn top_modules_used(text: &str) -> BTreeSet<String> {
-    let mut out = BTreeSet::new();
-    for (i, _) in text.match_indices("crate::") {
-        let rest = &text[i + "crate::".len()..];
-        let name: String = rest
-            .chars()
-            .take_while(|c| c.is_ascii_lowercase() || *c == '_')
-            .collect();
-        if !name.is_empty() {
-            out.insert(name);
-        }
-    }
-    out
-}
-
 fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
     for e in std::fs::read_dir(dir).expect("readable").flatten() {
         let p = e.path();
@@ -118,44 +102,71 @@ fn rust_files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
     }
 }
 
-#[test]
-fn no_import_circle_among_the_top_level_modules() {
-    let src = root().join("src");
-    let mut files = Vec::new();
-    rust_files(&src, &mut files);
-    let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for f in files {
-        let rel = f.strip_prefix(&src).expect("under src");
-        let first = rel
-            .components()
-            .next()
-            .map(|c| {
-                c.as_os_str()
-                    .to_string_lossy()
-                    .trim_end_matches(".rs")
-                    .to_string()
+/// The module a file is (its path under `src/` without `.rs` and `mod`, to `depth` names).
+fn module_of(rel: &Path, depth: usize) -> Vec<String> {
+    let mut names: Vec<String> = rel
+        .components()
+        .map(|c| {
+            c.as_os_str()
+                .to_string_lossy()
+                .trim_end_matches(".rs")
+                .to_string()
+        })
+        .collect();
+    if names.last().is_some_and(|n| n == "mod") {
+        names.pop();
+    }
+    names.truncate(depth);
+    names
+}
+
+/// Every `crate::a::b` and `super::b` a file's code (not its comments or test module)
+/// names, as module paths of up to `depth` names.
+fn modules_used(text: &str, me: &[String], depth: usize) -> BTreeSet<String> {
+    let code: String = text
+        .split("#[cfg(test)]\nmod tests")
+        .next()
+        .unwrap_or("")
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("//"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let path_after = |rest: &str| -> Vec<String> {
+        rest.split("::")
+            .map(|p| {
+                p.chars()
+                    .take_while(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_')
+                    .collect::<String>()
             })
-            .expect("a name");
-        if first == "main" || first == "lib" || first == "cli" {
+            .take_while(|p| !p.is_empty())
+            .collect()
+    };
+    let mut out = BTreeSet::new();
+    for (i, _) in code.match_indices("crate::") {
+        let mut p = path_after(&code[i + "crate::".len()..]);
+        p.truncate(depth);
+        if !p.is_empty() {
+            out.insert(p.join("::"));
+        }
+    }
+    for (i, _) in code.match_indices("super::") {
+        if i > 0 && code[..i].ends_with("super::") {
             continue;
         }
-        let text = std::fs::read_to_string(&f).expect("source");
-        // Test modules may reach anywhere; comments name what they like.
-        let code: String = text
-            .split("#[cfg(test)]\nmod tests")
-            .next()
-            .unwrap_or("")
-            .lines()
-            .filter(|l| !l.trim_start().starts_with("//"))
-            .collect::<Vec<_>>()
-            .join("\n");
-        let used = top_modules_used(&code);
-        graph
-            .entry(first.clone())
-            .or_default()
-            .extend(used.into_iter().filter(|u| *u != first));
+        // `super` of the module `a::b` (`a/b.rs` or `a/b/mod.rs`) is `a`.
+        let mut p: Vec<String> = me.to_vec();
+        p.pop();
+        p.extend(path_after(&code[i + "super::".len()..]));
+        p.truncate(depth);
+        if !p.is_empty() {
+            out.insert(p.join("::"));
+        }
     }
-    // Depth-first search for a cycle.
+    out
+}
+
+/// Depth-first search for a cycle in `graph`.
+fn find_cycle(graph: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>> {
     fn visit(
         n: &str,
         graph: &BTreeMap<String, BTreeSet<String>>,
@@ -184,17 +195,90 @@ fn no_import_circle_among_the_top_level_modules() {
         None
     }
     let mut state = BTreeMap::new();
-    for n in graph.keys() {
-        let mut stack = Vec::new();
-        if let Some(c) = visit(n, &graph, &mut state, &mut stack) {
+    graph
+        .keys()
+        .find_map(|n| visit(n, graph, &mut state, &mut Vec::new()))
+}
+
+/// The module graph of `src/` (without the binary's files) at `depth` names.
+fn module_graph(depth: usize) -> BTreeMap<String, BTreeSet<String>> {
+    let src = root().join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for f in files {
+        let rel = f.strip_prefix(&src).expect("under src");
+        let me = module_of(rel, depth);
+        let first = me.first().cloned().unwrap_or_default();
+        if ["main", "lib", "cli"].contains(&first.as_str()) {
+            continue;
+        }
+        if rel.file_name().is_some_and(|n| n == "tests.rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&f).expect("source");
+        let name = me.join("::");
+        let used = modules_used(&text, &module_of(rel, 9), depth);
+        let entry = graph.entry(name.clone()).or_default();
+        for u in used {
+            // A module's own submodules and parents are not edges between modules.
+            if u != name
+                && !u.starts_with(&format!("{name}::"))
+                && !name.starts_with(&format!("{u}::"))
+            {
+                entry.insert(u);
+            }
+        }
+    }
+    graph
+}
+
+#[test]
+fn the_circle_finder_finds_circles() {
+    let g = |edges: &[(&str, &str)]| {
+        let mut m: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+        for (a, b) in edges {
+            m.entry(a.to_string()).or_default().insert(b.to_string());
+        }
+        m
+    };
+    assert!(find_cycle(&g(&[("a", "b"), ("b", "c")])).is_none());
+    let c = find_cycle(&g(&[("a", "b"), ("b", "c"), ("c", "a")])).expect("a circle");
+    assert_eq!(c.first(), c.last());
+    assert_eq!(c.len(), 4);
+    // What the graph is made from: a file's `crate::` and `super::` paths, not comments.
+    let me = vec!["app".to_string(), "markups".to_string()];
+    let used = modules_used(
+        "// crate::dicom::x\nuse super::paths::PathUi;\nuse crate::plan::file::X;",
+        &me,
+        2,
+    );
+    assert_eq!(
+        used.into_iter().collect::<Vec<_>>(),
+        ["app::paths", "plan::file"]
+    );
+}
+
+#[test]
+fn no_import_circle_among_the_modules_of_src() {
+    for depth in [1, 2] {
+        let graph = module_graph(depth);
+        if let Some(c) = find_cycle(&graph) {
             panic!("import circle: {}", c.join(" → "));
         }
     }
     // The core never reaches the viewer.
-    for (m, used) in &graph {
+    for (m, used) in &module_graph(1) {
         if m != "app" {
             assert!(!used.contains("app"), "{m} imports the viewer");
         }
+    }
+    // Print the top-level graph (for the record; `cargo test -- --nocapture`).
+    for (m, used) in &module_graph(1) {
+        println!(
+            "{m} -> {}",
+            used.iter().cloned().collect::<Vec<_>>().join(", ")
+        );
     }
 }
 

@@ -15,6 +15,8 @@ use bevy_egui::egui;
 use twinplan::app::LogicPlugin;
 use twinplan::app::document::PlanDoc;
 use twinplan::app::markups::MarkupTool;
+use twinplan::app::overlay::Tools;
+use twinplan::app::paths::PathUi;
 use twinplan::app::slices::SliceCache;
 use twinplan::app::state::{Jobs, UiAction, ViewState, Workspace};
 use twinplan::app::ui::{UiState, workstation_ui};
@@ -56,6 +58,7 @@ struct Session {
     st: UiState,
     doc: PlanDoc,
     tool: MarkupTool,
+    paths: PathUi,
     time: f64,
     pointer: egui::Pos2,
     /// Every text drawn in the last frame, and where.
@@ -74,6 +77,7 @@ impl Session {
             st,
             doc: PlanDoc::default(),
             tool: MarkupTool::default(),
+            paths: PathUi::default(),
             time: 0.0,
             pointer: egui::pos2(1.0, 1.0),
             texts: Vec::new(),
@@ -114,8 +118,11 @@ impl Session {
                 &mut self.cache,
                 &mut self.st,
                 &mut actions,
-                &mut self.doc,
-                &mut self.tool,
+                &mut Tools {
+                    doc: &mut self.doc,
+                    tool: &mut self.tool,
+                    paths: &mut self.paths,
+                },
             );
         });
         out.textures_delta.clear();

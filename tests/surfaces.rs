@@ -126,7 +126,7 @@ fn real_ct_bone_and_body_surfaces() {
         assert_sound(&mesh, preset.name());
         volume_agrees(&mesh, &mask, BINARY_TOL, preset.name());
         let mut decimated = mesh.clone();
-        twinplan::mesh::process::decimate(
+        twinplan::mesh::decimate::decimate(
             &mut decimated,
             mesh.triangle_count() / 4,
             &twinplan::progress::Progress::new(),

@@ -15,6 +15,8 @@ use bevy_egui::egui;
 use twinplan::app::LogicPlugin;
 use twinplan::app::document::PlanDoc;
 use twinplan::app::markups::MarkupTool;
+use twinplan::app::overlay::Tools;
+use twinplan::app::paths::PathUi;
 use twinplan::app::slices::{SliceCache, depth_of, slice_index, step_mm};
 use twinplan::app::state::{Crosshair3d, Jobs, UiAction, ViewState, Workspace};
 use twinplan::app::ui::{UiState, workstation_ui};
@@ -86,8 +88,11 @@ fn draw(ctx: &egui::Context, world: &World, st: &mut UiState) -> Drawn {
                 &mut cache,
                 st,
                 &mut actions,
-                &mut PlanDoc::default(),
-                &mut MarkupTool::default(),
+                &mut Tools {
+                    doc: &mut PlanDoc::default(),
+                    tool: &mut MarkupTool::default(),
+                    paths: &mut PathUi::default(),
+                },
             );
         });
         for (id, deltas) in &out.textures_delta.set {
@@ -197,8 +202,11 @@ fn all_text(ctx: &egui::Context, world: &World, st: &mut UiState) -> String {
                 &mut cache,
                 st,
                 &mut actions,
-                &mut PlanDoc::default(),
-                &mut MarkupTool::default(),
+                &mut Tools {
+                    doc: &mut PlanDoc::default(),
+                    tool: &mut MarkupTool::default(),
+                    paths: &mut PathUi::default(),
+                },
             );
         });
         // No renderer here: the texture uploads are not needed.
@@ -709,8 +717,11 @@ fn readouts_speak_anatomy_and_overlays_stay_legible() {
                 &mut cache,
                 &mut st,
                 &mut Vec::new(),
-                &mut PlanDoc::default(),
-                &mut MarkupTool::default(),
+                &mut Tools {
+                    doc: &mut PlanDoc::default(),
+                    tool: &mut MarkupTool::default(),
+                    paths: &mut PathUi::default(),
+                },
             );
         });
         out.textures_delta.clear();

@@ -18,7 +18,7 @@ use bevy_egui::egui::{self, Color32, Pos2, RichText, Stroke};
 
 use super::document::{PendingPlan, PlanDoc, SaveWhat, default_path};
 use super::file_dialog::FileDialog;
-use super::slices::overlay_text;
+use super::paint::OVERLAY_BACKING;
 use super::state::{Jobs, Step, UiAction, ViewState, Workspace};
 use crate::document::Command;
 use crate::geometry::P;
@@ -61,8 +61,10 @@ pub struct MarkupTool {
     pub offered_recovery: Option<Box<Recovery>>,
     /// Plans opened or saved lately (from the preferences), for File ▸ Open recent plan.
     pub recent_plans: Vec<PathBuf>,
-    /// The catheter paths' tool and view state.
-    pub paths: super::paths::PathUi,
+    /// The curve being placed is a catheter path's stops (entry, waypoints, target).
+    pub path_stops: bool,
+    /// A path's stops, placed and waiting for the catheter tool to plan them.
+    pub stops_done: Option<Vec<P>>,
     /// The series the tool's state belongs to (a new one drops it).
     volume_revision: u64,
 }
@@ -94,11 +96,11 @@ impl MarkupTool {
     pub fn finish(&mut self, doc: &mut PlanDoc) {
         let Some(pl) = &self.placing else { return };
         // The path tool places its stops as a curve's points; they are planned, not kept.
-        if self.paths.placing && pl.kind == MarkupKind::Curve {
+        if self.path_stops && pl.kind == MarkupKind::Curve {
             if pl.points.len() >= 2 {
-                self.paths.stops = Some(pl.points.clone());
+                self.stops_done = Some(pl.points.clone());
                 self.placing = None;
-                self.paths.placing = false;
+                self.path_stops = false;
             }
             return;
         }
@@ -350,7 +352,7 @@ fn draw_markup(
 }
 
 /// Every visible markup and the one being placed (its live value), then their labels.
-fn draw_all(
+pub(super) fn draw_all(
     painter: &egui::Painter,
     doc: &PlanDoc,
     tool: &MarkupTool,
@@ -412,7 +414,7 @@ impl Labels {
                 .or_else(|| candidates.iter().find(|r| clip.contains_rect(**r)))
                 .copied()
                 .unwrap_or(candidates[0]);
-            painter.rect_filled(rect, 3.0, super::slices::OVERLAY_BACKING);
+            painter.rect_filled(rect, 3.0, OVERLAY_BACKING);
             painter.galley(rect.min + egui::vec2(4.0, 2.0), galley, colour);
             self.taken.push(rect.expand(1.0));
         }
@@ -434,82 +436,8 @@ pub struct SliceGeometry<'a> {
     pub step_mm: f64,
 }
 
-/// Markups (and the one being placed) over a slice view.
-pub fn draw_on_slice(painter: &egui::Painter, doc: &PlanDoc, tool: &MarkupTool, g: &SliceGeometry) {
-    let SliceGeometry {
-        slice,
-        map,
-        plane,
-        depth_mm,
-        step_mm,
-    } = *g;
-    let (_, _, n) = plane.axes();
-    let range = slice_range_mm(step_mm);
-    let dist = |p: &P| nalgebra::Vector3::from(*p).dot(&n) - depth_mm;
-    let at = |p: &P| {
-        let (u, v) = slice.pixel_of(&nalgebra::Point3::from(*p));
-        let (x, y) = map.screen_of(u, v);
-        Some((
-            Pos2::new(x as f32, y as f32),
-            placing::slice_opacity(dist(p), range),
-        ))
-    };
-    let seg = |a: &P, b: &P| {
-        let (da, db) = (dist(a), dist(b));
-        if da * db <= 0.0 {
-            1.0
-        } else {
-            placing::slice_opacity(da.abs().min(db.abs()), range)
-        }
-    };
-    draw_all(painter, doc, tool, &at, &seg);
-    super::paths::draw(painter, doc, &tool.paths, &at, &seg, false);
-}
-
-/// Input on a slice view for the measuring tool; true when it took the input (the view then
-/// does not move the cursor or toggle its size).
-pub fn slice_input(
-    ui: &egui::Ui,
-    response: &egui::Response,
-    doc: &mut PlanDoc,
-    tool: &mut MarkupTool,
-    g: &SliceGeometry,
-) -> bool {
-    let SliceGeometry {
-        slice,
-        map,
-        plane,
-        depth_mm,
-        step_mm,
-    } = *g;
-    let patient = |pos: Pos2| {
-        let p = map.patient_at_screen(slice, f64::from(pos.x), f64::from(pos.y));
-        [p.x, p.y, p.z]
-    };
-    if let Some(h) = response.hover_pos() {
-        tool.hover = Some(patient(h));
-    }
-    let (_, _, n) = plane.axes();
-    let range = slice_range_mm(step_mm);
-    let screen = |p: &P| {
-        let d = nalgebra::Vector3::from(*p).dot(&n) - depth_mm;
-        if placing::slice_opacity(d, range) <= 0.0 {
-            return None;
-        }
-        let (u, v) = slice.pixel_of(&nalgebra::Point3::from(*p));
-        Some(map.screen_of(u, v))
-    };
-    (tool.placing.is_none()
-        && tool.drag.is_none()
-        && super::paths::stop_drag(ui, response, doc, &mut tool.paths, &screen, &|pos, _| {
-            Some(patient(pos))
-        }))
-        || point_drag(ui, response, doc, tool, &screen, &|pos| Some(patient(pos)))
-        || placing_clicks(response, doc, tool, &|pos| Some(patient(pos)))
-}
-
 /// Grabbing, moving and dropping a markup's point with the primary button.
-fn point_drag(
+pub(super) fn point_drag(
     ui: &egui::Ui,
     response: &egui::Response,
     doc: &mut PlanDoc,
@@ -556,7 +484,7 @@ fn point_drag(
 }
 
 /// Clicks that place points while a tool is on (a double-click finishes a curve).
-fn placing_clicks(
+pub(super) fn placing_clicks(
     response: &egui::Response,
     doc: &mut PlanDoc,
     tool: &mut MarkupTool,
@@ -589,86 +517,6 @@ fn placing_clicks(
     }
     // Dragging with a tool on still orbits, pans and moves the cursor.
     false
-}
-
-/// Markups over the 3D view (on top of every surface, translucent or not).
-pub fn draw_on_3d(
-    painter: &egui::Painter,
-    view: &ViewState,
-    doc: &PlanDoc,
-    tool: &MarkupTool,
-    r: egui::Rect,
-) {
-    let cam = &view.camera;
-    let (w, h) = (f64::from(r.width()), f64::from(r.height()));
-    let at = |p: &P| {
-        cam.pixel(&nalgebra::Point3::from(*p), w, h)
-            .map(|(x, y)| (r.min + egui::vec2(x as f32, y as f32), 1.0))
-    };
-    let seg = |_: &P, _: &P| 1.0;
-    draw_all(painter, doc, tool, &at, &seg);
-    super::paths::draw(painter, doc, &tool.paths, &at, &seg, true);
-    if tool.placing.is_some()
-        && let Some(note) = &tool.pick_note
-    {
-        overlay_text(
-            painter,
-            r.center_bottom() - egui::vec2(0.0, 10.0),
-            egui::Align2::CENTER_BOTTOM,
-            note,
-            egui::FontId::proportional(13.0),
-            Color32::from_rgb(240, 200, 90),
-        );
-    }
-}
-
-/// Input on the 3D view for the measuring tool: clicks land on the surface under the
-/// pointer, points are dragged along the surfaces. True when it took the input.
-pub fn input_3d(
-    ui: &egui::Ui,
-    response: &egui::Response,
-    ws: &Workspace,
-    view: &ViewState,
-    doc: &mut PlanDoc,
-    tool: &mut MarkupTool,
-    r: egui::Rect,
-) -> bool {
-    let cam = view.camera;
-    let (w, h) = (f64::from(r.width()), f64::from(r.height()));
-    let picks = std::mem::take(&mut tool.picks);
-    let hit = |pos: Pos2| {
-        let (o, d) = cam.ray(f64::from(pos.x - r.min.x), f64::from(pos.y - r.min.y), w, h);
-        picks.cast(ws, view, [o.x, o.y, o.z], [d.x, d.y, d.z])
-    };
-    if tool.placing.is_some() || tool.drag.is_some() || tool.paths.drag.is_some() {
-        tool.hover = response.hover_pos().and_then(hit);
-    }
-    let screen = |p: &P| {
-        cam.pixel(&nalgebra::Point3::from(*p), w, h)
-            .map(|(x, y)| (x + f64::from(r.min.x), y + f64::from(r.min.y)))
-    };
-    // A path's stop keeps its depth as it is dragged (not onto the skin in front of it).
-    let at_depth = |pos: Pos2, grabbed: &P| {
-        cam.at_depth_of(
-            &nalgebra::Point3::from(*grabbed),
-            f64::from(pos.x - r.min.x),
-            f64::from(pos.y - r.min.y),
-            w,
-            h,
-        )
-        .map(|q| [q.x, q.y, q.z])
-    };
-    let took = (tool.placing.is_none()
-        && tool.drag.is_none()
-        && super::paths::stop_drag(ui, response, doc, &mut tool.paths, &screen, &at_depth))
-        || point_drag(ui, response, doc, tool, &screen, &hit)
-        || placing_clicks(response, doc, tool, &hit);
-    tool.picks = picks;
-    if let Some(pointer) = response.hover_pos() {
-        let on_screen = |p: &P| screen(p).map(|(x, y)| Pos2::new(x as f32, y as f32));
-        super::paths::hover_in_view(doc, &mut tool.paths, pointer, &on_screen);
-    }
-    took
 }
 
 /// Tool keys: D distance, A angle, L landmark, C curve, Escape, Enter (finish a curve),
@@ -1064,8 +912,6 @@ pub fn plan_panel(
         };
         ui.label(RichText::new(text).small().color(colour));
     }
-    ui.separator();
-    super::paths::paths_panel(ui, ws, doc, tool);
 }
 
 /// "a distance", "an angle".

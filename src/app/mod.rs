@@ -20,6 +20,8 @@ pub mod gpu;
 pub mod headless;
 pub mod jobs;
 pub mod markups;
+pub mod overlay;
+pub mod paint;
 pub mod paths;
 pub mod persist;
 pub mod scene;
@@ -310,6 +312,7 @@ fn ui_system(
     mut styled: Local<bool>,
     mut doc: ResMut<document::PlanDoc>,
     mut tool: ResMut<markups::MarkupTool>,
+    mut paths: ResMut<paths::PathUi>,
 ) -> Result {
     let _slow = SlowStep::start("panels and slice views");
     let ctx = contexts.ctx_mut()?;
@@ -332,8 +335,13 @@ fn ui_system(
         .collect();
     st.scene_texture = scene_texture.egui;
     let mut out = Vec::new();
+    let mut tools = overlay::Tools {
+        doc: &mut doc,
+        tool: &mut tool,
+        paths: &mut paths,
+    };
     let three_d = ui::workstation_ui(
-        ctx, &ws, &view, &lines, &mut cache, &mut st, &mut out, &mut doc, &mut tool,
+        ctx, &ws, &view, &lines, &mut cache, &mut st, &mut out, &mut tools,
     );
     if rect.0 != three_d {
         rect.0 = three_d;

@@ -91,8 +91,8 @@ pub struct Failure {
     pub gap: Option<(P, P)>,
 }
 
-/// The paths' view state (part of the measuring tool's).
-#[derive(Default)]
+/// The catheter tool's state (a resource of its own; never saved, never undone).
+#[derive(Resource, Default)]
 pub struct PathUi {
     /// The path the panel shows the plot of.
     pub selected: Option<u64>,
@@ -100,10 +100,6 @@ pub struct PathUi {
     pub hover: Option<(u64, usize)>,
     /// The hover came from the 3D view this frame (so the plot does not clear it).
     pub hover_from_view: bool,
-    /// The curve tool is placing a path's stops rather than a curve.
-    pub placing: bool,
-    /// Stops placed and waiting to be planned (the placement ends where `ws` is not at hand).
-    pub stops: Option<Vec<P>>,
     pub job: Option<PlanJob>,
     pub failure: Option<Failure>,
     /// The reformat under the profile: which, turned how far about the path (degrees).
@@ -773,16 +769,22 @@ fn describe_structure(s: &PlanStructure) -> String {
     clippy::too_many_lines,
     reason = "a panel to split into its feature plugin (issue 25, left)"
 )]
-pub fn paths_panel(ui: &mut egui::Ui, ws: &Workspace, doc: &mut PlanDoc, tool: &mut MarkupTool) {
-    if let Some(stops) = tool.paths.stops.take() {
-        tool.paths.start(ws, doc, stops);
+pub fn paths_panel(
+    ui: &mut egui::Ui,
+    ws: &Workspace,
+    doc: &mut PlanDoc,
+    tool: &mut MarkupTool,
+    pui: &mut PathUi,
+) {
+    if let Some(stops) = tool.stops_done.take() {
+        pui.start(ws, doc, stops);
     }
-    tool.paths.poll(doc);
-    tool.paths.poll_drag(doc);
+    pui.poll(doc);
+    pui.poll_drag(doc);
     // The planned paths' lumens are made ready ahead, so a stop can be dragged at once.
     for path in doc.plan().paths.iter().filter(|p| p.visible) {
         if report_of(path).is_some() {
-            let _ = tool.paths.lumen(ws, &doc.plan().structures, path);
+            let _ = pui.lumen(ws, &doc.plan().structures, path);
         }
     }
     // Another tool chosen, or Escape: the path placement is over.
@@ -791,14 +793,14 @@ pub fn paths_panel(ui: &mut egui::Ui, ws: &Workspace, doc: &mut PlanDoc, tool: &
         .as_ref()
         .is_none_or(|p| p.kind != crate::plan::MarkupKind::Curve)
     {
-        tool.paths.placing = false;
+        tool.path_stops = false;
     }
     ui.horizontal(|ui| {
         ui.heading("Catheter paths");
-        let placing = tool.paths.placing && tool.placing.is_some();
+        let placing = tool.path_stops && tool.placing.is_some();
         let button = ui
             .add_enabled(
-                ws.loaded.is_some() && tool.paths.job.is_none(),
+                ws.loaded.is_some() && pui.job.is_none(),
                 egui::Button::new("New path").selected(placing),
             )
             .on_hover_text(
@@ -809,15 +811,15 @@ pub fn paths_panel(ui: &mut egui::Ui, ws: &Workspace, doc: &mut PlanDoc, tool: &
         if button.clicked() {
             if placing {
                 tool.placing = None;
-                tool.paths.placing = false;
+                tool.path_stops = false;
             } else {
                 tool.start(crate::plan::MarkupKind::Curve);
-                tool.paths.placing = true;
+                tool.path_stops = true;
             }
         }
     });
-    vessel_choice(ui, doc, &mut tool.paths);
-    if tool.paths.placing && tool.placing.is_some() {
+    vessel_choice(ui, doc, pui);
+    if tool.path_stops && tool.placing.is_some() {
         let n = tool.placing.as_ref().map_or(0, |p| p.points.len());
         let next = match n {
             0 => "click the entry",
@@ -829,7 +831,7 @@ pub fn paths_panel(ui: &mut egui::Ui, ws: &Workspace, doc: &mut PlanDoc, tool: &
                 .color(Color32::from_rgb(240, 200, 90)),
         );
     }
-    if let Some(job) = &tool.paths.job {
+    if let Some(job) = &pui.job {
         ui.horizontal(|ui| {
             ui.spinner();
             ui.label("planning the path…");
@@ -838,7 +840,7 @@ pub fn paths_panel(ui: &mut egui::Ui, ws: &Workspace, doc: &mut PlanDoc, tool: &
             }
         });
     }
-    if let Some(d) = &tool.paths.drag {
+    if let Some(d) = &pui.drag {
         ui.horizontal(|ui| {
             ui.spinner();
             ui.label(if d.ready {
@@ -848,21 +850,20 @@ pub fn paths_panel(ui: &mut egui::Ui, ws: &Workspace, doc: &mut PlanDoc, tool: &
             });
         });
     }
-    if let Some(f) = &tool.paths.failure {
+    if let Some(f) = &pui.failure {
         ui.label(RichText::new(&f.message).color(Color32::from_rgb(240, 110, 90)));
     }
     let catalogue = Catalogue::bundled();
     let mut edits = Vec::new();
     // The plot shows the first path until another is picked.
-    if tool
-        .paths
+    if pui
         .selected
         .is_none_or(|id| doc.plan().paths.iter().all(|p| p.id != id))
     {
-        tool.paths.selected = doc.plan().paths.first().map(|p| p.id);
+        pui.selected = doc.plan().paths.first().map(|p| p.id);
     }
     for path in &doc.plan().paths {
-        let selected = tool.paths.selected == Some(path.id);
+        let selected = pui.selected == Some(path.id);
         ui.horizontal(|ui| {
             let mut visible = path.visible;
             if ui
@@ -880,7 +881,7 @@ pub fn paths_panel(ui: &mut egui::Ui, ws: &Workspace, doc: &mut PlanDoc, tool: &
                 .selectable_label(selected, RichText::new(&path.name).strong())
                 .clicked()
             {
-                tool.paths.selected = Some(path.id);
+                pui.selected = Some(path.id);
             }
             if ui
                 .small_button("🗑")
@@ -955,14 +956,14 @@ pub fn paths_panel(ui: &mut egui::Ui, ws: &Workspace, doc: &mut PlanDoc, tool: &
         }
         ui.add_space(4.0);
     }
-    if doc.plan().paths.is_empty() && tool.paths.job.is_none() {
+    if doc.plan().paths.is_empty() && pui.job.is_none() {
         ui.label(RichText::new("No paths yet.").weak());
     }
     for e in edits {
         if let Command::RemovePath(id) = e
-            && tool.paths.selected == Some(id)
+            && pui.selected == Some(id)
         {
-            tool.paths.selected = None;
+            pui.selected = None;
         }
         doc.edit(e);
     }
@@ -1815,7 +1816,7 @@ pub struct PathsPlugin;
 
 impl Plugin for PathsPlugin {
     fn build(&self, app: &mut App) {
-        app.add_systems(
+        app.init_resource::<PathUi>().add_systems(
             Update,
             (
                 pump_paths
@@ -1829,17 +1830,16 @@ impl Plugin for PathsPlugin {
 
 /// The catheter tool's background work: what its panel and input asked for is started as
 /// jobs, and what the jobs handed back is taken (shown by the panel in this frame).
-fn pump_paths(mut tool: ResMut<MarkupTool>, mut jobs: ResMut<Jobs>) {
-    let busy = !tool.paths.requests.is_empty()
-        || tool.paths.job.is_some()
-        || tool.paths.drag.is_some()
-        || tool
-            .paths
+fn pump_paths(mut pui: ResMut<PathUi>, mut jobs: ResMut<Jobs>) {
+    let busy = !pui.requests.is_empty()
+        || pui.job.is_some()
+        || pui.drag.is_some()
+        || pui
             .lumens
             .values()
             .any(|(_, s)| matches!(s, LumenSlot::Growing(_)));
     if busy {
-        tool.paths.pump(&mut jobs);
+        pui.pump(&mut jobs);
     }
 }
 

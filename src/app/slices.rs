@@ -12,8 +12,9 @@ use bevy::prelude::{
 use bevy_egui::egui::{self, Color32, Pos2, Sense, Stroke, TextureHandle, TextureOptions};
 use nalgebra::Point3;
 
-use super::document::PlanDoc;
-use super::markups::{self, MarkupTool};
+use super::markups::SliceGeometry;
+use super::overlay::{self, Tools};
+use super::paint::overlay_text;
 use super::scene::{SceneRedraw, SceneSync};
 use super::state::{UiAction, ViewState, Workspace, plane_index};
 use crate::session::layout::{
@@ -179,26 +180,6 @@ pub fn slice_index(ws: &Workspace, view: &ViewState, plane: Plane) -> Option<(us
     Some(readout::grid_index(&l.volume, plane, depth_of(view, plane)))
 }
 
-/// Text that stays legible over any image or surface: drawn on a dark backing. Returns
-/// where it went.
-pub fn overlay_text(
-    painter: &egui::Painter,
-    pos: Pos2,
-    align: egui::Align2,
-    text: impl ToString,
-    font: egui::FontId,
-    colour: Color32,
-) -> egui::Rect {
-    let galley = painter.layout_no_wrap(text.to_string(), font, colour);
-    let rect = align.anchor_size(pos, galley.size());
-    painter.rect_filled(rect.expand2(egui::vec2(4.0, 2.0)), 3.0, OVERLAY_BACKING);
-    painter.galley(rect.min, galley, colour);
-    rect
-}
-
-/// The backing behind overlay text: dark enough for white text over bone.
-pub const OVERLAY_BACKING: Color32 = Color32::from_rgba_premultiplied(0, 0, 0, 205);
-
 impl SliceCache {
     /// The current slice of a plane, its windowed pixels and their revision.
     pub fn plane(&self, plane: Plane) -> Option<(&Slice, &[u8], u64)> {
@@ -321,8 +302,7 @@ pub fn slice_view(
     rect: ViewRect,
     wheel: &mut WheelSteps,
     actions: &mut Vec<UiAction>,
-    doc: &mut PlanDoc,
-    tool: &mut MarkupTool,
+    t: &mut Tools,
 ) {
     let ctx = ui.ctx().clone();
     let r = erect(rect);
@@ -393,14 +373,14 @@ pub fn slice_view(
             );
         }
     }
-    let geometry = markups::SliceGeometry {
+    let geometry = SliceGeometry {
         slice: &c.slice,
         map: &map,
         plane,
         depth_mm: depth_of(view, plane),
         step_mm: step_mm(ws, plane),
     };
-    markups::draw_on_slice(&painter, doc, tool, &geometry);
+    overlay::draw_on_slice(&painter, t.doc, t.tool, t.paths, &geometry);
     // Crosshair: the other two planes' lines through the cursor.
     let (cu, cv) = c.slice.pixel_of(&view.cursor.point());
     let cp = to_pos(map.screen_of(cu, cv));
@@ -506,7 +486,7 @@ pub fn slice_view(
     }
 
     // Input.
-    if markups::slice_input(ui, &response, doc, tool, &geometry) {
+    if overlay::slice_input(ui, &response, t, &geometry) {
         return;
     }
     let modifiers = ui.input(|i| i.modifiers);

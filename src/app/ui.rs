@@ -9,10 +9,11 @@ use std::path::{Path, PathBuf};
 
 use bevy_egui::egui::{self, Color32, RichText};
 
-use super::document::PlanDoc;
 use super::file_dialog::FileDialog;
-use super::markups::{self, MarkupTool};
-use super::slices::{OVERLAY_BACKING, SliceCache, overlay_text, plane_colour, slice_view};
+use super::markups;
+use super::overlay::{self, Tools};
+use super::paint::{OVERLAY_BACKING, overlay_text};
+use super::slices::{SliceCache, plane_colour, slice_view};
 use super::state::{StructureItem, ThreeDOptions, UiAction, ViewState, Workspace, plane_index};
 use crate::plan::recipe::Recipe;
 use crate::segment::Preset;
@@ -106,8 +107,7 @@ pub fn workstation_ui(
     cache: &mut SliceCache,
     st: &mut UiState,
     actions: &mut Vec<UiAction>,
-    doc: &mut PlanDoc,
-    tool: &mut MarkupTool,
+    t: &mut Tools,
 ) -> Option<ViewRect> {
     cache.begin_frame();
     let mut root = egui::Ui::new(
@@ -118,11 +118,9 @@ pub fn workstation_ui(
             .max_rect(ctx.viewport_rect()),
     );
     keyboard(ctx, actions);
-    markups::keys(ctx, doc, tool, actions);
+    markups::keys(ctx, t.doc, t.tool, actions);
     if !st.bare {
-        egui::Panel::top("menu").show(&mut root, |ui| {
-            menu_bar(ui, ws, view, st, actions, doc, tool)
-        });
+        egui::Panel::top("menu").show(&mut root, |ui| menu_bar(ui, ws, view, st, actions, t));
         egui::Panel::top("banner")
             .frame(
                 egui::Frame::new()
@@ -132,7 +130,7 @@ pub fn workstation_ui(
             .show(&mut root, |ui| banner_ui(ui, ws, view, actions));
         egui::Panel::bottom("status")
             .show(&mut root, |ui| status_bar(ui, ws, view, jobs, st, actions));
-        super::paths::profile_panel(&mut root, ws, view, doc, &mut tool.paths);
+        super::paths::profile_panel(&mut root, ws, view, t.doc, t.paths);
         egui::Panel::left("left")
             .resizable(true)
             .default_size(330.0)
@@ -143,7 +141,9 @@ pub fn workstation_ui(
                     ui.separator();
                     structures_panel(ui, ws, view, st, actions);
                     ui.separator();
-                    markups::plan_panel(ui, ws, view, doc, tool, actions);
+                    markups::plan_panel(ui, ws, view, t.doc, t.tool, actions);
+                    ui.separator();
+                    super::paths::paths_panel(ui, ws, t.doc, t.tool, t.paths);
                     ui.separator();
                     window_panel(ui, ws, view, actions);
                 });
@@ -156,22 +156,11 @@ pub fn workstation_ui(
         match view_id.plane() {
             Some(plane) => {
                 let wheel = &mut st.wheel[plane_index(plane)];
-                slice_view(
-                    &mut root, ws, view, cache, plane, rect, wheel, actions, doc, tool,
-                )
+                slice_view(&mut root, ws, view, cache, plane, rect, wheel, actions, t)
             }
             None => {
                 three_d = Some(rect);
-                view_3d_overlay(
-                    &mut root,
-                    ws,
-                    view,
-                    rect,
-                    st.scene_texture,
-                    actions,
-                    doc,
-                    tool,
-                );
+                view_3d_overlay(&mut root, ws, view, rect, st.scene_texture, actions, t);
             }
         }
     }
@@ -183,7 +172,7 @@ pub fn workstation_ui(
     }
     if !st.bare {
         dialogs(ctx, ws, view, st, actions);
-        markups::dialogs(ctx, tool, actions);
+        markups::dialogs(ctx, t.tool, actions);
     }
     three_d
 }
@@ -235,8 +224,7 @@ fn menu_bar(
     view: &ViewState,
     st: &mut UiState,
     actions: &mut Vec<UiAction>,
-    doc: &mut PlanDoc,
-    tool: &mut MarkupTool,
+    t: &mut Tools,
 ) {
     egui::MenuBar::new().ui(ui, |ui| {
         ui.menu_button("File", |ui| {
@@ -272,7 +260,7 @@ fn menu_bar(
                 ui.close();
             }
             ui.separator();
-            markups::file_menu(ui, ws, doc, tool, actions);
+            markups::file_menu(ui, ws, t.doc, t.tool, actions);
             ui.separator();
             if ui.button("Save screenshot (PNG)").clicked() {
                 st.screenshot_requested = true;
@@ -284,7 +272,7 @@ fn menu_bar(
                 ui.close();
             }
         });
-        ui.menu_button("Edit", |ui| markups::edit_menu(ui, doc));
+        ui.menu_button("Edit", |ui| markups::edit_menu(ui, t.doc));
         ui.menu_button("View", |ui| {
             if ui.button("Four-up   0").clicked() {
                 actions.push(UiAction::SetLayout(Layout::FourUp));
@@ -883,8 +871,7 @@ fn view_3d_overlay(
     rect: ViewRect,
     scene: Option<egui::TextureId>,
     actions: &mut Vec<UiAction>,
-    doc: &mut PlanDoc,
-    tool: &mut MarkupTool,
+    t: &mut Tools,
 ) {
     let r = egui::Rect::from_min_size(egui::pos2(rect.x, rect.y), egui::vec2(rect.w, rect.h));
     let response = root.interact(r, egui::Id::new("view-3d"), egui::Sense::click_and_drag());
@@ -983,9 +970,9 @@ fn view_3d_overlay(
             Color32::GRAY,
         );
     }
-    markups::draw_on_3d(&painter, view, doc, tool, r);
+    overlay::draw_on_3d(&painter, view, t.doc, t.tool, t.paths, r);
     // Input.
-    if markups::input_3d(root, &response, ws, view, doc, tool, r) {
+    if overlay::input_3d(root, &response, ws, view, t, r) {
         return;
     }
     if response.double_clicked() {

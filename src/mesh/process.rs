@@ -67,8 +67,6 @@ pub fn taubin_smooth(mesh: &mut TriMesh, iterations: usize, progress: &Progress)
     true
 }
 
-pub use super::decimate::decimate;
-
 /// Drops vertices no triangle uses, renumbering the rest in order.
 pub fn compact(mesh: &mut TriMesh) {
     let mut remap = vec![u32::MAX; mesh.positions_mm.len()];

@@ -5,7 +5,8 @@ use std::f64::consts::PI;
 use nalgebra::{Rotation3, Vector3};
 use ndarray::Array3;
 
-use super::process::{decimate, remove_islands, taubin_smooth};
+use super::decimate::decimate;
+use super::process::{remove_islands, taubin_smooth};
 use super::*;
 use crate::progress::Progress;
 use crate::volume::Geometry;
