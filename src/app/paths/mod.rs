@@ -1,0 +1,753 @@
+//! Catheter paths in the workstation: placing one (the entry, waypoints and target clicked
+//! in 3D or on a slice like a curve's points, planned off the UI thread), the paths panel
+//! (each path's figures, its device, visibility, delete; undoable through the plan), the
+//! diameter and curvature plot along the selected path linked both ways with the views
+//! (hovering the plot marks the point in 3D and on the slices; hovering the path in 3D
+//! marks it on the plot), the tube of the device's diameter coloured by clearance in the
+//! 3D scene, and where a path could not be planned, where the lumen breaks. The planning
+//! and the geometry are the core's (`catheter`); this module only shows and asks. The
+//! vessel is chosen among the plan's structures; a path's entry, waypoints and target are
+//! dragged in any view and the path follows live (trees grown once per drag on a worker
+//! thread, each move traced back through them), the drag one undoable step.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use bevy::asset::RenderAssetUsages;
+use bevy::mesh::{Indices, PrimitiveTopology};
+use bevy::prelude::*;
+use bevy_egui::egui::{self, Color32, Pos2, RichText, Stroke};
+use egui_plot::{HLine, Legend, Line, Plot, PlotPoints, VLine};
+
+use super::document::PlanDoc;
+use super::jobs::{Jobs, Latest};
+use super::markups::MarkupTool;
+use super::scene::SceneRedraw;
+use super::state::{Step, ViewState, Workspace};
+use crate::catheter::devices::Concern;
+use crate::catheter::{
+    Catalogue, Lumen, PathError, PathReport, PlanningError, Replan, fit, measure, reformat,
+    section, tube,
+};
+use crate::document::Command;
+use crate::geometry::P;
+use crate::plan::recipe::Source;
+use crate::plan::{CatheterPath, PathVessel, PlanStructure};
+use crate::progress::Progress;
+use crate::segment::{Preset, ValueRange};
+
+mod draw;
+mod panel;
+mod plots;
+mod views;
+pub use draw::*;
+pub use panel::*;
+use plots::*;
+use views::*;
+
+/// Colours of new paths, in turn.
+const COLOURS: [[f32; 3]; 4] = [
+    [0.15, 0.75, 0.95],
+    [0.95, 0.55, 0.20],
+    [0.60, 0.85, 0.30],
+    [0.85, 0.45, 0.90],
+];
+
+type CprKey = (u64, usize, bool, u64, u64, u64, u64);
+
+/// What a planning job hands back: the path and the lumen it ran through, or why not.
+type JobResult = Result<(CatheterPath, (LumenKey, Arc<Lumen>)), Failure>;
+
+/// A path being planned in the background: the job (None until the paths' system has
+/// started it) and the progress the panel shows.
+pub struct PlanJob {
+    id: Option<u64>,
+    pub progress: Progress,
+}
+
+/// Work that plans a path, or grows a lumen, given the job's progress.
+type PlanWork = Box<dyn FnOnce(&Progress) -> JobResult + Send + Sync>;
+type GrowWork = Box<dyn FnOnce(&Progress) -> Option<Lumen> + Send + Sync>;
+
+/// Background work the paths' panel and input ask for; the paths' system starts it as
+/// jobs ([`PathUi::pump`]): nothing here starts a thread.
+enum Request {
+    /// Plan a new path through these stops.
+    Plan(PlanWork),
+    /// Grow the lumen of a path again (read from a plan, or its vessel changed).
+    Grow(u64, LumenKey, GrowWork),
+    /// Re-plan the dragged stop for each move.
+    Drag(Arc<Lumen>, Vec<(P, String)>, usize),
+}
+
+/// How a lumen was made: its values and seeds.
+type LumenKey = (ValueRange, Vec<P>);
+
+/// The lumen of a path, kept for its cross-sections and for dragging its stops: ready, or
+/// being grown again (a path read from a plan file, or its vessel's recipe changed).
+enum LumenSlot {
+    Ready(Arc<Lumen>),
+    /// Being grown (the job, once started).
+    Growing(Option<u64>),
+    Failed,
+}
+
+/// Why the last path could not be planned, and where the lumen breaks when that is why.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    pub message: String,
+    /// The nearest point the lumen reaches and the stop it does not reach.
+    pub gap: Option<(P, P)>,
+}
+
+/// The catheter tool's state (a resource of its own; never saved, never undone).
+#[derive(Resource, Default)]
+pub struct PathUi {
+    /// The path the panel shows the plot of.
+    pub selected: Option<u64>,
+    /// The point of a path under the pointer (in the plot or in 3D): path id, point index.
+    pub hover: Option<(u64, usize)>,
+    /// The hover came from the 3D view this frame (so the plot does not clear it).
+    pub hover_from_view: bool,
+    pub job: Option<PlanJob>,
+    pub failure: Option<Failure>,
+    /// The reformat under the profile: which, turned how far about the path (degrees).
+    pub cpr_stretched: bool,
+    pub cpr_angle_deg: f64,
+    /// The reformat's texture and what it was made from (path id, points, kind, angle,
+    /// window centre and width).
+    cpr: Option<(CprKey, egui::TextureHandle, f64, f64)>,
+    /// The fly-through: where along the selected path (mm), whether it travels on, when it
+    /// last moved, and its frame (path id, point index).
+    pub fly_mm: f64,
+    pub playing: bool,
+    fly_tick: Option<std::time::Instant>,
+    fly: Option<((u64, usize, u64), egui::TextureHandle)>,
+    /// Each path's lumen and what it was made from, for the volume of `lumens_revision`.
+    lumens: HashMap<u64, (LumenKey, LumenSlot)>,
+    lumens_revision: u64,
+    /// The vessel new paths are planned in: a structure of the plan, or (None) the vessels
+    /// preset grown from the entry.
+    pub vessel: Option<u64>,
+    /// A stop being dragged, re-planned live.
+    pub drag: Option<StopDrag>,
+    /// Work asked for and not yet started.
+    requests: Vec<Request>,
+    /// A planning job's answer, taken from the jobs and not yet into the plan.
+    planned: Option<JobResult>,
+}
+
+/// What the drag's worker answers: ready (the trees are grown), cannot start, or the path
+/// for the `seq`-th move (or why there is none there).
+enum DragAnswer {
+    Ready,
+    Failed(String),
+    Planned {
+        seq: usize,
+        at: P,
+        report: Box<PathReport>,
+    },
+    Refused {
+        seq: usize,
+        failure: Failure,
+    },
+}
+
+/// A stop of a path being dragged: the path as it was, which stop, and the worker that
+/// re-plans it for each move (trees grown once, each move traced back through them).
+pub struct StopDrag {
+    pub path_id: u64,
+    pub index: usize,
+    before: CatheterPath,
+    /// The re-planning job (None until started; dropped to end it).
+    moves: Option<Latest<(usize, P)>>,
+    /// Moves made before the job started (the newest is sent when it does).
+    early: Option<(usize, P)>,
+    /// The job has ended (it could not start, or was cancelled from the status bar).
+    gone: bool,
+    /// Answers taken from the job, not yet shown.
+    answers: Vec<DragAnswer>,
+    /// The last move sent, and the last answered.
+    asked: usize,
+    answered: usize,
+    /// Where the last move asked the stop to be.
+    at: Option<P>,
+    /// The pointer was let go: the drag ends when the last move is answered.
+    released: bool,
+    pub ready: bool,
+}
+
+impl PathUi {
+    /// Starts planning through `stops` (entry, waypoints, target) in the vessels' lumen.
+    pub fn start(&mut self, ws: &Workspace, doc: &mut PlanDoc, stops: Vec<P>) {
+        let Some(loaded) = &ws.loaded else { return };
+        if stops.len() < 2 {
+            return;
+        }
+        let volume = loaded.volume.clone();
+        let vessel = match self.vessel {
+            Some(id) if doc.plan().structures.iter().any(|s| s.id == id) => {
+                PathVessel::Structure { id }
+            }
+            _ => PathVessel::Grown {
+                source: Source::Preset {
+                    preset: Preset::Vessels.name().to_string(),
+                    min_hu: None,
+                },
+                seeds_lps_mm: Vec::new(),
+            },
+        };
+        let n = doc.plan().paths.len();
+        let probe = CatheterPath::through(
+            0,
+            format!("Path {}", n + 1),
+            vessel,
+            &stops,
+            COLOURS[n % COLOURS.len()],
+        );
+        let (range, seeds) = match probe.lumen_recipe(&doc.plan().structures) {
+            Ok(r) => r,
+            Err(message) => {
+                self.failure = Some(Failure { message, gap: None });
+                return;
+            }
+        };
+        let key: LumenKey = (range, seeds.clone());
+        let mut path = probe;
+        path.id = doc.new_id();
+        let named: Vec<(P, String)> = stops
+            .iter()
+            .enumerate()
+            .map(|(i, q)| {
+                let name = if i == 0 {
+                    "entry".to_string()
+                } else if i + 1 == stops.len() {
+                    "target".to_string()
+                } else {
+                    format!("waypoint {i}")
+                };
+                (*q, name)
+            })
+            .collect();
+        self.requests.push(Request::Plan(Box::new(
+            move |p: &Progress| match crate::catheter::plan(&volume, &named, range, &seeds, p) {
+                Ok(planned) => Ok((
+                    CatheterPath {
+                        report: Some(planned.report),
+                        ..path
+                    },
+                    (key, Arc::new(planned.lumen)),
+                )),
+                Err(e) => Err(failure(&e, &named)),
+            },
+        )));
+        self.failure = None;
+        self.job = Some(PlanJob {
+            id: None,
+            progress: Progress::new(),
+        });
+    }
+
+    /// Takes a finished plan job's path into the plan (an undoable edit).
+    pub fn poll(&mut self, doc: &mut PlanDoc) {
+        let Some(result) = self.planned.take() else {
+            return;
+        };
+        self.job = None;
+        match result {
+            Ok((path, (key, lumen))) => {
+                let id = path.id;
+                if doc.edit(Command::AddPath(path)) {
+                    self.selected = Some(id);
+                    self.lumens.insert(id, (key, LumenSlot::Ready(lumen)));
+                }
+            }
+            Err(f) => self.failure = Some(f),
+        }
+    }
+
+    /// Starts the work asked for as jobs and takes what they handed back (called by the
+    /// paths' system every frame, before the panels).
+    pub fn pump(&mut self, jobs: &mut Jobs) {
+        for r in std::mem::take(&mut self.requests) {
+            match r {
+                Request::Plan(work) => {
+                    let id = jobs.task("planning a catheter path", work);
+                    if let Some(job) = &mut self.job {
+                        job.id = Some(id);
+                        if let Some(p) = jobs.progress(id) {
+                            job.progress = p;
+                        }
+                    }
+                }
+                Request::Grow(path_id, key, work) => {
+                    let id = jobs.task("growing a path's lumen", work);
+                    self.lumens
+                        .insert(path_id, (key, LumenSlot::Growing(Some(id))));
+                }
+                Request::Drag(lumen, stops, index) => {
+                    self.start_drag_job(jobs, lumen, stops, index)
+                }
+            }
+        }
+        if let Some(id) = self.job.as_ref().and_then(|j| j.id) {
+            if let Some(result) = jobs.take::<JobResult>(id) {
+                self.planned = Some(result);
+            } else if !jobs.is_running(id) {
+                let cancelled = self.job.as_ref().is_some_and(|j| j.progress.is_cancelled());
+                if cancelled {
+                    self.job = None;
+                } else {
+                    self.planned = Some(Err(Failure {
+                        message: "the planning stopped without an answer".into(),
+                        gap: None,
+                    }));
+                }
+            }
+        }
+        for (_, slot) in self.lumens.values_mut() {
+            if let LumenSlot::Growing(Some(id)) = *slot {
+                if let Some(grown) = jobs.take::<Option<Lumen>>(id) {
+                    *slot = grown.map_or(LumenSlot::Failed, |l| LumenSlot::Ready(Arc::new(l)));
+                } else if !jobs.is_running(id) {
+                    *slot = LumenSlot::Failed;
+                }
+            }
+        }
+        if let Some(d) = &mut self.drag
+            && let Some(m) = &d.moves
+        {
+            let answers = jobs.take_streamed::<DragAnswer>(m.id);
+            d.answers.extend(answers);
+            if !jobs.is_running(m.id) {
+                d.gone = true;
+                if !d.ready && d.answers.is_empty() {
+                    d.answers
+                        .push(DragAnswer::Failed("the re-planning stopped".into()));
+                }
+            }
+        }
+    }
+}
+
+impl PathUi {
+    /// The texture of the selected path's reformat (made again when the path, the kind,
+    /// the angle or the window changes), its length and half-width (mm).
+    fn cpr_texture(
+        &mut self,
+        ctx: &egui::Context,
+        ws: &Workspace,
+        view: &ViewState,
+        path: &CatheterPath,
+    ) -> Option<(egui::TextureId, f64, f64)> {
+        let r = report_of(path)?;
+        let volume = &ws.loaded.as_ref()?.volume;
+        let key = (
+            path.id,
+            r.points_lps_mm.len(),
+            self.cpr_stretched,
+            self.cpr_angle_deg.to_bits(),
+            view.window.center.to_bits(),
+            view.window.width.to_bits(),
+            r.length_mm.to_bits(),
+        );
+        // While a stop is dragged the path changes every frame: the last picture stays up
+        // (a texture replaced every frame is never shown) and is made again when it ends.
+        let dragging = self.drag.is_some() && self.cpr.is_some();
+        if !dragging && self.cpr.as_ref().is_none_or(|c| c.0 != key) {
+            let half = 25.0;
+            let step = 0.5;
+            let kind = if self.cpr_stretched {
+                reformat::Kind::Stretched
+            } else {
+                reformat::Kind::Straightened
+            };
+            let f = reformat::reformat(
+                volume,
+                &r.points_lps_mm,
+                kind,
+                self.cpr_angle_deg.to_radians(),
+                half,
+                step,
+            );
+            if f.rows == 0 {
+                return None;
+            }
+            // x along the path, y across it (the first column at the bottom).
+            let mut pixels = Vec::with_capacity(f.rows * f.columns);
+            for c in (0..f.columns).rev() {
+                for row in 0..f.rows {
+                    pixels.push(f.at(row, c).map_or(0, |v| view.window.map(v)));
+                }
+            }
+            let image = egui::ColorImage::from_gray([f.rows, f.columns], &pixels);
+            // The texture is updated in place, so the last picture stays up while the path
+            // changes every frame (a stop being dragged).
+            let handle = match self.cpr.take() {
+                Some((_, mut handle, _, _)) => {
+                    handle.set(image, egui::TextureOptions::LINEAR);
+                    handle
+                }
+                None => ctx.load_texture("path-reformat", image, egui::TextureOptions::LINEAR),
+            };
+            let length = (f.rows - 1) as f64 * step;
+            self.cpr = Some((key, handle, length, half));
+        }
+        self.cpr.as_ref().map(|c| (c.1.id(), c.2, c.3))
+    }
+
+    /// The lumen of `path` when it is at hand; otherwise it is grown again in the
+    /// background from the path's vessel recipe (None until then, and when it has none).
+    fn lumen(
+        &mut self,
+        ws: &Workspace,
+        structures: &[PlanStructure],
+        path: &CatheterPath,
+    ) -> Option<Arc<Lumen>> {
+        if self.lumens_revision != ws.volume_revision {
+            self.lumens.clear();
+            self.lumens_revision = ws.volume_revision;
+        }
+        // A path being dragged is shown in the lumen the drag plans in: its moving entry
+        // must not start a new growth every frame.
+        if self.drag.as_ref().is_some_and(|d| d.path_id == path.id) {
+            return match self.lumens.get(&path.id) {
+                Some((_, LumenSlot::Ready(l))) => Some(l.clone()),
+                _ => None,
+            };
+        }
+        let Ok(key) = path.lumen_recipe(structures) else {
+            return None;
+        };
+        match self.lumens.get(&path.id) {
+            Some((made, LumenSlot::Ready(l))) if *made == key => return Some(l.clone()),
+            Some((made, _)) if *made == key => return None,
+            _ => {}
+        }
+        let volume = ws.loaded.as_ref()?.volume.clone();
+        let (range, seeds) = key.clone();
+        let seeds: Vec<nalgebra::Point3<f64>> =
+            seeds.iter().map(|p| nalgebra::Point3::from(*p)).collect();
+        self.requests.push(Request::Grow(
+            path.id,
+            key.clone(),
+            Box::new(move |p: &Progress| {
+                crate::catheter::grow_lumen(&volume, range, &seeds, p)
+                    .ok()
+                    .map(|g| g.0)
+            }),
+        ));
+        self.lumens.insert(path.id, (key, LumenSlot::Growing(None)));
+        None
+    }
+
+    /// The lumen of `path` when it is ready and still made as the path's vessel says.
+    fn ready_lumen(&self, structures: &[PlanStructure], path: &CatheterPath) -> Option<Arc<Lumen>> {
+        let key = path.lumen_recipe(structures).ok()?;
+        match self.lumens.get(&path.id) {
+            Some((made, LumenSlot::Ready(l))) if *made == key => Some(l.clone()),
+            _ => None,
+        }
+    }
+}
+
+impl PathUi {
+    /// Begins dragging stop `index` of `path`: a worker grows the trees from the stops
+    /// beside it in the path's lumen, then re-plans the path for every move it is sent.
+    fn begin_drag(
+        &mut self,
+        structures: &[PlanStructure],
+        path: &CatheterPath,
+        index: usize,
+    ) -> Result<(), String> {
+        let lumen = self.ready_lumen(structures, path).ok_or_else(|| {
+            "the vessel is still being prepared for this path: try again in a moment".to_string()
+        })?;
+        self.requests
+            .push(Request::Drag(lumen, path.stops(), index));
+        self.failure = None;
+        self.drag = Some(StopDrag {
+            path_id: path.id,
+            index,
+            before: path.clone(),
+            moves: None,
+            early: None,
+            gone: false,
+            answers: Vec::new(),
+            asked: 0,
+            answered: 0,
+            at: None,
+            released: false,
+            ready: false,
+        });
+        Ok(())
+    }
+
+    /// The dragged stop is asked to be at `p`.
+    fn drag_move(&mut self, p: P) {
+        let Some(d) = &mut self.drag else { return };
+        if d.at == Some(p) || d.released {
+            return;
+        }
+        if d.gone {
+            return;
+        }
+        d.asked += 1;
+        d.at = Some(p);
+        match &d.moves {
+            Some(m) => {
+                if !m.send((d.asked, p)) {
+                    d.moves = None;
+                    d.gone = true;
+                }
+            }
+            None => d.early = Some((d.asked, p)),
+        }
+    }
+
+    /// Starts the drag's re-planning job: the trees grown from the stops beside the dragged
+    /// one, then the path traced back through them for the newest move (moves it overtook
+    /// are dropped by the job).
+    fn start_drag_job(
+        &mut self,
+        jobs: &mut Jobs,
+        lumen: Arc<Lumen>,
+        stops: Vec<(P, String)>,
+        index: usize,
+    ) {
+        let Some(d) = &mut self.drag else { return };
+        let moves = jobs.latest(
+            "re-planning the dragged path",
+            move |p, inputs, emit: &dyn Fn(DragAnswer)| {
+                let replan = crate::work::run(|| Replan::new(&lumen, &stops, index, p));
+                let replan = match replan {
+                    Ok(r) => r,
+                    Err(e) => return emit(DragAnswer::Failed(e.to_string())),
+                };
+                emit(DragAnswer::Ready);
+                while let Some((seq, at)) = inputs.newest() {
+                    emit(match replan.path(&lumen, at) {
+                        Ok(voxels) => DragAnswer::Planned {
+                            seq,
+                            at,
+                            report: Box::new(measure(&lumen, &voxels)),
+                        },
+                        Err(e) => DragAnswer::Refused {
+                            seq,
+                            failure: failure(
+                                &PlanningError::Path(e),
+                                &[(at, stops[index].1.clone())],
+                            ),
+                        },
+                    });
+                }
+            },
+        );
+        if let Some(early) = d.early.take() {
+            moves.send(early);
+        }
+        d.moves = Some(moves);
+    }
+
+    /// Takes the drag worker's answers: each planned move shows in the plan at once (no
+    /// step of its own); when the pointer is let go and the last move is answered, the
+    /// drag becomes one undoable step from where it began. A move out of the lumen's reach
+    /// leaves the path where it last was and shows where the lumen breaks.
+    pub fn poll_drag(&mut self, doc: &mut PlanDoc) {
+        let Some(d) = &mut self.drag else { return };
+        let answers = std::mem::take(&mut d.answers);
+        let mut failed = None;
+        for a in answers {
+            match a {
+                DragAnswer::Ready => d.ready = true,
+                DragAnswer::Failed(message) => failed = Some(message),
+                DragAnswer::Planned { seq, at, report } => {
+                    d.answered = seq;
+                    let mut moved = d.before.clone();
+                    moved.set_stop(d.index, at);
+                    // A lumen grown from the entry stays the one it was grown in.
+                    if d.index == 0
+                        && let PathVessel::Grown { seeds_lps_mm, .. } = &mut moved.vessel
+                        && seeds_lps_mm.is_empty()
+                    {
+                        seeds_lps_mm.push(d.before.entry_lps_mm);
+                    }
+                    moved.fit = moved.device.as_ref().map(|dev| fit(&report, dev));
+                    moved.report = Some(*report);
+                    moved.problem = None;
+                    doc.preview_path(moved);
+                    self.failure = None;
+                }
+                DragAnswer::Refused { seq, failure } => {
+                    d.answered = seq;
+                    self.failure = Some(failure);
+                }
+            }
+        }
+        if let Some(message) = failed {
+            d.moves = None;
+            doc.end_path_drag();
+            self.failure = Some(Failure { message, gap: None });
+            self.drag = None;
+            return;
+        }
+        if d.released && (d.answered == d.asked || d.gone) {
+            d.moves = None;
+            let before = d.before.clone();
+            let which = before.stops().get(d.index).map(|s| s.1.clone());
+            self.drag = None;
+            doc.end_path_drag();
+            // Let go where there is no path: say where the stop stayed.
+            if let (Some(f), Some(which)) = (&mut self.failure, which) {
+                f.message = format!(
+                    "The {which} stays at its last place inside the vessel: {}",
+                    f.message
+                );
+            }
+        }
+    }
+}
+
+/// The stop of a visible, planned path nearest `pos` on screen within `radius` pixels:
+/// path id and stop index.
+fn grab_stop(
+    doc: &PlanDoc,
+    screen: &dyn Fn(&P) -> Option<(f64, f64)>,
+    pos: Pos2,
+    radius: f64,
+) -> Option<(u64, usize)> {
+    let mut best: Option<(f64, u64, usize)> = None;
+    for path in doc.plan().paths.iter().filter(|p| p.visible) {
+        if report_of(path).is_none() {
+            continue;
+        }
+        for (i, (p, _)) in path.stops().iter().enumerate() {
+            if let Some((x, y)) = screen(p) {
+                let d = (x - f64::from(pos.x)).hypot(y - f64::from(pos.y));
+                if d <= radius && best.is_none_or(|b| d < b.0) {
+                    best = Some((d, path.id, i));
+                }
+            }
+        }
+    }
+    best.map(|(_, id, i)| (id, i))
+}
+
+/// Grabbing, moving and dropping a path's stop (entry, waypoint or target) with the
+/// primary button in a slice or the 3D view: the path is re-planned as it moves (off the
+/// UI thread), and the drag is one undoable step. `patient` gives the point under the
+/// pointer for the stop where it was grabbed (in 3D it keeps that depth: the skin in front
+/// of a vessel is not where the stop goes). True when it took the input.
+pub fn stop_drag(
+    ui: &egui::Ui,
+    response: &egui::Response,
+    doc: &mut PlanDoc,
+    pui: &mut PathUi,
+    screen: &dyn Fn(&P) -> Option<(f64, f64)>,
+    patient: &dyn Fn(Pos2, &P) -> Option<P>,
+) -> bool {
+    pui.poll_drag(doc);
+    let primary = ui.input(|i| i.pointer.primary_down() && !i.modifiers.shift);
+    if pui.drag.is_none()
+        && response.drag_started()
+        && primary
+        && let Some(pos) = ui
+            .input(|i| i.pointer.press_origin())
+            .or_else(|| response.interact_pointer_pos())
+        && let Some((id, index)) = grab_stop(doc, screen, pos, 8.0)
+        && let Some(path) = doc.plan().paths.iter().find(|p| p.id == id).cloned()
+    {
+        pui.selected = Some(id);
+        if let Err(message) = pui.begin_drag(&doc.plan().structures, &path, index) {
+            pui.failure = Some(Failure { message, gap: None });
+            return true;
+        }
+    }
+    let Some(d) = &mut pui.drag else {
+        return false;
+    };
+    ui.ctx().request_repaint();
+    if d.released {
+        return false;
+    }
+    let grabbed = d.before.stops().get(d.index).map(|s| s.0);
+    if response.dragged()
+        && let Some(pos) = response.interact_pointer_pos()
+        && let Some(grabbed) = grabbed
+        && let Some(p) = patient(pos, &grabbed)
+    {
+        pui.drag_move(p);
+    }
+    if response.drag_stopped() || !ui.input(|i| i.pointer.primary_down()) {
+        if let Some(d) = &mut pui.drag {
+            d.released = true;
+        }
+        pui.poll_drag(doc);
+    }
+    true
+}
+
+/// What the user is told when planning fails; where the lumen breaks, for the views.
+fn failure(e: &PlanningError, stops: &[(P, String)]) -> Failure {
+    let gap = match e {
+        PlanningError::Path(PathError::Unreachable {
+            which,
+            nearest_lps_mm,
+            ..
+        }) => stops
+            .iter()
+            .find(|(_, n)| n == which)
+            .map(|(p, _)| (*nearest_lps_mm, *p)),
+        _ => None,
+    };
+    Failure {
+        message: e.to_string(),
+        gap,
+    }
+}
+
+/// A path's saved figures when they can be shown (one value per point: a report read from
+/// an edited plan file may not have them, and is then not drawn).
+fn report_of(path: &CatheterPath) -> Option<&crate::catheter::PathReport> {
+    path.report.as_ref().filter(|r| r.is_consistent())
+}
+
+fn colour32(c: [f32; 3]) -> Color32 {
+    let b = |x: f32| (x.clamp(0.0, 1.0) * 255.0).round() as u8;
+    Color32::from_rgb(b(c[0]), b(c[1]), b(c[2]))
+}
+
+/// The tubes in the scene.
+pub struct PathsPlugin;
+
+impl Plugin for PathsPlugin {
+    fn build(&self, app: &mut App) {
+        app.init_resource::<PathUi>().add_systems(
+            Update,
+            (
+                pump_paths
+                    .in_set(Step::Results)
+                    .after(super::state::poll_jobs),
+                sync_tubes.in_set(Step::Follow),
+            ),
+        );
+    }
+}
+
+/// The catheter tool's background work: what its panel and input asked for is started as
+/// jobs, and what the jobs handed back is taken (shown by the panel in this frame).
+fn pump_paths(mut pui: ResMut<PathUi>, mut jobs: ResMut<Jobs>) {
+    let busy = !pui.requests.is_empty()
+        || pui.job.is_some()
+        || pui.drag.is_some()
+        || pui
+            .lumens
+            .values()
+            .any(|(_, s)| matches!(s, LumenSlot::Growing(_)));
+    if busy {
+        pui.pump(&mut jobs);
+    }
+}
+
+#[cfg(test)]
+mod tests;
