@@ -308,28 +308,96 @@ fn sample_opens_with_structures_and_the_views_stay_in_sync() {
     }
     assert!((hi.z - lo.z - 199.0 * 3.2).abs() < 1e-6);
 
-    // Wheel scrolling is one slice per notch (the action a wheel notch emits).
-    let before = app.world().resource::<ViewState>().cursor;
-    let mut next = before;
-    next.scroll(Plane::Axial, 1.0, step_axial);
-    app.world_mut()
-        .write_message(UiAction::MoveCursor(next.position_mm));
-    app.update();
-    {
+    // Wheel scrolling: real wheel events over the axial view, through the UI's own wheel
+    // handling, move one slice per notch (down: deeper, toward the feet; up: back).
+    let index = |app: &App| {
         let ws = app.world().resource::<Workspace>();
         let view = app.world().resource::<ViewState>();
-        let (i0, _) = {
-            let tmp = ViewState {
-                cursor: before,
-                ..view.clone()
-            };
-            slice_index(ws, &tmp, Plane::Axial).expect("index")
+        slice_index(ws, view, Plane::Axial).expect("index").0
+    };
+    let i0 = index(&app);
+    let notch = |app: &mut App, lines: f32| {
+        let actions = wheel_over_axial(app, lines);
+        assert!(!actions.is_empty(), "the wheel did nothing");
+        for a in actions {
+            app.world_mut().write_message(a);
+        }
+        app.update();
+    };
+    notch(&mut app, -1.0);
+    let i1 = index(&app);
+    assert_eq!(i1.abs_diff(i0), 1, "one notch, one slice: {i0} → {i1}");
+    notch(&mut app, -1.0);
+    notch(&mut app, -1.0);
+    let i3 = index(&app);
+    assert_eq!(
+        i3.abs_diff(i0),
+        3,
+        "three notches, three slices: {i0} → {i3}"
+    );
+    notch(&mut app, 3.0);
+    assert_eq!(index(&app), i0, "three back, where it began");
+}
+
+/// The actions the UI emits for a wheel turned by `lines` notches over the middle of the
+/// axial view (four-up layout, no panels).
+fn wheel_over_axial(app: &mut App, lines: f32) -> Vec<UiAction> {
+    app.world_mut().resource_mut::<ViewState>().layout = Layout::FourUp;
+    let world = app.world();
+    let (ws, view) = (world.resource::<Workspace>(), world.resource::<ViewState>());
+    let area = ViewRect::new(0.0, 0.0, SCREEN.0, SCREEN.1);
+    let axial = Layout::FourUp
+        .arrange(area, 3.0)
+        .into_iter()
+        .find(|(v, _)| *v == twinplan::session::layout::ViewId::Axial)
+        .expect("axial")
+        .1;
+    let hover = egui::pos2(axial.x + axial.w / 2.0, axial.y + axial.h / 2.0);
+    let ctx = egui::Context::default();
+    let mut st = UiState {
+        bare: true,
+        ..Default::default()
+    };
+    let mut cache = SliceCache::default();
+    let mut actions = Vec::new();
+    // A frame to lay the views out under the pointer, then the notch.
+    for events in [
+        vec![egui::Event::PointerMoved(hover)],
+        vec![egui::Event::MouseWheel {
+            unit: egui::MouseWheelUnit::Line,
+            delta: egui::vec2(0.0, lines),
+            phase: egui::TouchPhase::Move,
+            modifiers: egui::Modifiers::NONE,
+        }],
+    ] {
+        actions.clear();
+        let input = egui::RawInput {
+            screen_rect: Some(egui::Rect::from_min_size(
+                egui::Pos2::ZERO,
+                egui::vec2(SCREEN.0, SCREEN.1),
+            )),
+            events,
+            ..Default::default()
         };
-        assert_eq!(
-            slice_index(ws, view, Plane::Axial).expect("index").0,
-            i0 + 1
-        );
+        let mut out = ctx.run_ui(input, |ui| {
+            workstation_ui(
+                ui.ctx(),
+                ws,
+                view,
+                &[],
+                &mut cache,
+                &mut st,
+                &mut actions,
+                &mut Tools {
+                    doc: &mut PlanDoc::default(),
+                    tool: &mut MarkupTool::default(),
+                    paths: &mut PathUi::default(),
+                },
+            );
+        });
+        out.textures_delta.clear();
     }
+    actions
 }
 
 #[test]
@@ -935,4 +1003,104 @@ fn the_last_open_wins_and_previews_say_what_they_are() {
             .all(|s| s.built.is_some() && !s.preview),
         "a preview stayed"
     );
+}
+
+/// Every text the workstation drew, with where it went and the clip rectangle of the layer
+/// region it was drawn in.
+fn texts_laid_out(world: &World, size: (f32, f32)) -> Vec<(String, egui::Rect, egui::Rect)> {
+    let (ws, view) = (world.resource::<Workspace>(), world.resource::<ViewState>());
+    let ctx = egui::Context::default();
+    let mut st = UiState::default();
+    let mut cache = SliceCache::default();
+    let mut found = Vec::new();
+    for _ in 0..3 {
+        let input = egui::RawInput {
+            screen_rect: Some(egui::Rect::from_min_size(
+                egui::Pos2::ZERO,
+                egui::vec2(size.0, size.1),
+            )),
+            ..Default::default()
+        };
+        let mut out = ctx.run_ui(input, |ui| {
+            workstation_ui(
+                ui.ctx(),
+                ws,
+                view,
+                &[],
+                &mut cache,
+                &mut st,
+                &mut Vec::new(),
+                &mut Tools {
+                    doc: &mut PlanDoc::default(),
+                    tool: &mut MarkupTool::default(),
+                    paths: &mut PathUi::default(),
+                },
+            );
+        });
+        out.textures_delta.clear();
+        found.clear();
+        fn walk(
+            shape: &egui::Shape,
+            clip: egui::Rect,
+            out: &mut Vec<(String, egui::Rect, egui::Rect)>,
+        ) {
+            match shape {
+                egui::Shape::Vec(v) => v.iter().for_each(|s| walk(s, clip, out)),
+                egui::Shape::Text(t) if !t.galley.text().trim().is_empty() => {
+                    let rect = t.galley.rect.translate(t.pos.to_vec2());
+                    out.push((t.galley.text().to_string(), rect, clip));
+                }
+                _ => {}
+            }
+        }
+        for c in &out.shapes {
+            walk(&c.shape, c.clip_rect, &mut found);
+        }
+    }
+    found
+}
+
+/// The main panels' layout at the workstation's usual sizes: no text cut off at the side of
+/// the panel it is drawn in (a panel too narrow for its rows), none off the window, and no
+/// two texts on top of each other (a row drawn over another), so a panel that overflows or
+/// overlaps fails here.
+#[test]
+fn the_panels_lay_out_without_text_cut_off_or_overlapping() {
+    let Some(app) = loaded_sample_app() else {
+        return;
+    };
+    for size in [(1600.0, 1000.0), (1280.0, 800.0)] {
+        let texts = texts_laid_out(app.world(), size);
+        assert!(texts.len() > 40, "the panels drew {} texts", texts.len());
+        let screen = egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(size.0, size.1));
+        let mut problems = Vec::new();
+        for (text, rect, clip) in &texts {
+            let visible = rect.intersect(*clip);
+            // Cut at the side: the panel is too narrow for the row. (Cut at the top or the
+            // bottom is a scroll area showing part of a row, as it should.)
+            let across = rect.min.x >= clip.min.x - 0.5 && rect.max.x <= clip.max.x + 0.5;
+            if visible.is_positive() && !across {
+                problems.push(format!("{text:?} at {rect:?} is cut by its panel {clip:?}"));
+            }
+            if visible.is_positive() && !screen.expand(0.5).contains_rect(*rect) {
+                problems.push(format!("{text:?} at {rect:?} is off the window"));
+            }
+        }
+        for (i, (a, ra, ca)) in texts.iter().enumerate() {
+            for (b, rb, cb) in &texts[i + 1..] {
+                let overlap = ra.intersect(*ca).intersect(rb.intersect(*cb));
+                if overlap.is_positive() && overlap.area() > 4.0 {
+                    problems.push(format!("{a:?} at {ra:?} overlaps {b:?} at {rb:?}"));
+                }
+            }
+        }
+        assert!(
+            problems.is_empty(),
+            "at {}x{}: {} layout problem(s):\n{}",
+            size.0,
+            size.1,
+            problems.len(),
+            problems.join("\n")
+        );
+    }
 }
