@@ -18,7 +18,7 @@ use twinplan::app::markups::MarkupTool;
 use twinplan::app::overlay::Tools;
 use twinplan::app::paths::PathUi;
 use twinplan::app::slices::SliceCache;
-use twinplan::app::state::{Jobs, UiAction, ViewState, Workspace};
+use twinplan::app::state::{Jobs, Seen, UiAction, ViewState, Workspace};
 use twinplan::app::ui::{UiState, workstation_ui};
 use twinplan::document::Command;
 use twinplan::mesh::pick::Bvh;
@@ -112,8 +112,7 @@ impl Session {
         let mut out = self.ctx.run_ui(input, |ui| {
             workstation_ui(
                 ui.ctx(),
-                ws,
-                view,
+                Seen { ws, view },
                 &[],
                 &mut self.cache,
                 &mut self.st,

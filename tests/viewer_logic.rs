@@ -18,7 +18,7 @@ use twinplan::app::markups::MarkupTool;
 use twinplan::app::overlay::Tools;
 use twinplan::app::paths::PathUi;
 use twinplan::app::slices::{SliceCache, depth_of, slice_index, step_mm};
-use twinplan::app::state::{Crosshair3d, Jobs, UiAction, ViewState, Workspace};
+use twinplan::app::state::{Crosshair3d, Jobs, Seen, UiAction, ViewState, Workspace};
 use twinplan::app::ui::{UiState, workstation_ui};
 use twinplan::session::layout::{Layout, Rect as ViewRect};
 use twinplan::session::open::sample_path;
@@ -82,8 +82,7 @@ fn draw(ctx: &egui::Context, world: &World, st: &mut UiState) -> Drawn {
         let mut out = ctx.run_ui(input, |ui| {
             workstation_ui(
                 ui.ctx(),
-                ws,
-                view,
+                Seen { ws, view },
                 &[],
                 &mut cache,
                 st,
@@ -196,8 +195,7 @@ fn all_text(ctx: &egui::Context, world: &World, st: &mut UiState) -> String {
         let mut out = ctx.run_ui(egui::RawInput::default(), |ui| {
             workstation_ui(
                 ui.ctx(),
-                ws,
-                view,
+                Seen { ws, view },
                 &[],
                 &mut cache,
                 st,
@@ -382,8 +380,7 @@ fn wheel_over_axial(app: &mut App, lines: f32) -> Vec<UiAction> {
         let mut out = ctx.run_ui(input, |ui| {
             workstation_ui(
                 ui.ctx(),
-                ws,
-                view,
+                Seen { ws, view },
                 &[],
                 &mut cache,
                 &mut st,
@@ -779,8 +776,7 @@ fn readouts_speak_anatomy_and_overlays_stay_legible() {
         let mut out = ctx.run_ui(input, |ui| {
             workstation_ui(
                 ui.ctx(),
-                ws,
-                view,
+                Seen { ws, view },
                 &[],
                 &mut cache,
                 &mut st,
@@ -1024,8 +1020,7 @@ fn texts_laid_out(world: &World, size: (f32, f32)) -> Vec<(String, egui::Rect, e
         let mut out = ctx.run_ui(input, |ui| {
             workstation_ui(
                 ui.ctx(),
-                ws,
-                view,
+                Seen { ws, view },
                 &[],
                 &mut cache,
                 &mut st,

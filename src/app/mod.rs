@@ -298,22 +298,47 @@ fn main_schedules_on_main_thread(app: &mut App) {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// What the panels read and keep between frames.
+#[derive(bevy::ecs::system::SystemParam)]
+struct Panels<'w> {
+    ws: Res<'w, Workspace>,
+    view: Res<'w, ViewState>,
+    jobs: Res<'w, Jobs>,
+    cache: ResMut<'w, SliceCache>,
+    st: ResMut<'w, UiState>,
+    rect: ResMut<'w, ThreeDRect>,
+    scene_texture: Res<'w, SceneTexture>,
+}
+
+/// What the panels' tools change: the document and the two tools' state.
+#[derive(bevy::ecs::system::SystemParam)]
+struct ToolState<'w> {
+    doc: ResMut<'w, document::PlanDoc>,
+    tool: ResMut<'w, markups::MarkupTool>,
+    paths: ResMut<'w, paths::PathUi>,
+}
+
 fn ui_system(
     mut contexts: EguiContexts,
-    ws: Res<Workspace>,
-    view: Res<ViewState>,
-    jobs: Res<Jobs>,
-    mut cache: ResMut<SliceCache>,
-    mut st: ResMut<UiState>,
-    mut rect: ResMut<ThreeDRect>,
-    scene_texture: Res<SceneTexture>,
+    panels: Panels,
+    tools: ToolState,
     mut actions: MessageWriter<UiAction>,
     mut styled: Local<bool>,
-    mut doc: ResMut<document::PlanDoc>,
-    mut tool: ResMut<markups::MarkupTool>,
-    mut paths: ResMut<paths::PathUi>,
 ) -> Result {
+    let Panels {
+        ws,
+        view,
+        jobs,
+        mut cache,
+        mut st,
+        mut rect,
+        scene_texture,
+    } = panels;
+    let ToolState {
+        mut doc,
+        mut tool,
+        mut paths,
+    } = tools;
     let _slow = SlowStep::start("panels and slice views");
     let ctx = contexts.ctx_mut()?;
     if !*styled {
@@ -340,9 +365,11 @@ fn ui_system(
         tool: &mut tool,
         paths: &mut paths,
     };
-    let three_d = ui::workstation_ui(
-        ctx, &ws, &view, &lines, &mut cache, &mut st, &mut out, &mut tools,
-    );
+    let seen = state::Seen {
+        ws: &ws,
+        view: &view,
+    };
+    let three_d = ui::workstation_ui(ctx, seen, &lines, &mut cache, &mut st, &mut out, &mut tools);
     if rect.0 != three_d {
         rect.0 = three_d;
     }
@@ -428,14 +455,15 @@ enum RenderPhase {
     Saving(Instant),
 }
 
-#[allow(clippy::too_many_arguments)]
 fn render_mode(
     mut commands: Commands,
     options: Res<Options>,
-    ws: Res<Workspace>,
-    jobs: Res<Jobs>,
-    log: Res<frame_log::FrameLog>,
-    pending: Option<Res<scene::PipelinesPending>>,
+    (ws, jobs, log, pending): (
+        Res<Workspace>,
+        Res<Jobs>,
+        Res<frame_log::FrameLog>,
+        Option<Res<scene::PipelinesPending>>,
+    ),
     mut phase: Local<RenderPhase>,
     mut exit: MessageWriter<AppExit>,
     mut filtered: Local<bool>,

@@ -6,8 +6,8 @@
 //! their planes in 3D. Emits `UiAction`s; computes through `volume::display` and `session`.
 
 use bevy::prelude::{
-    App, Assets, Commands, Component, Entity, Image, IntoScheduleConfigs, Mesh, Mesh3d,
-    MeshMaterial3d, Plugin, PostUpdate, Query, Res, ResMut, StandardMaterial, Transform, default,
+    App, Assets, Component, Entity, Image, IntoScheduleConfigs, Mesh, Mesh3d, MeshMaterial3d,
+    Plugin, PostUpdate, Query, Res, ResMut, StandardMaterial, Transform, default,
 };
 use bevy_egui::egui::{self, Color32, Pos2, Sense, Stroke, TextureHandle, TextureOptions};
 use nalgebra::Point3;
@@ -15,8 +15,8 @@ use nalgebra::Point3;
 use super::markups::SliceGeometry;
 use super::overlay::{self, Tools};
 use super::paint::overlay_text;
-use super::scene::{SceneRedraw, SceneSync};
-use super::state::{UiAction, ViewState, Workspace, plane_index};
+use super::scene::{SceneAssets, SceneSync};
+use super::state::{Seen, UiAction, ViewState, Workspace, plane_index};
 use crate::session::layout::{
     Rect as ViewRect, SliceMapping, SliceViewState, ViewId, WheelSteps, WheelUnit,
 };
@@ -42,18 +42,20 @@ struct SlicePlane {
 }
 
 /// Shows the current slices (as windowed) on their planes in 3D, when asked.
-#[allow(clippy::too_many_arguments)]
 fn slice_planes_3d(
-    mut commands: Commands,
+    scene: SceneAssets,
     ws: Res<Workspace>,
     view: Res<ViewState>,
     cache: Res<SliceCache>,
     mut images: ResMut<Assets<Image>>,
-    mut meshes: ResMut<Assets<Mesh>>,
-    mut materials: ResMut<Assets<StandardMaterial>>,
-    mut redraw: ResMut<SceneRedraw>,
     q: Query<(Entity, &SlicePlane)>,
 ) {
+    let SceneAssets {
+        mut commands,
+        mut meshes,
+        mut materials,
+        mut redraw,
+    } = scene;
     use bevy::asset::RenderAssetUsages;
     use bevy::mesh::{Indices, PrimitiveTopology};
     use bevy::render::render_resource::{Extent3d, TextureDimension, TextureFormat};
@@ -286,24 +288,30 @@ fn erect(r: ViewRect) -> egui::Rect {
     egui::Rect::from_min_size(Pos2::new(r.x, r.y), egui::vec2(r.w, r.h))
 }
 
+/// Which slice view, and where on screen.
+#[derive(Clone, Copy)]
+pub struct SlicePane {
+    pub plane: Plane,
+    pub rect: ViewRect,
+}
+
 /// Draws one slice view in `rect` and handles its input. Drawing order: the image, the
 /// structure outlines and the crosshair, then every text on a backing above them.
-#[allow(clippy::too_many_arguments)]
 #[expect(
     clippy::too_many_lines,
     reason = "a panel to split into its feature plugin (issue 25, left)"
 )]
 pub fn slice_view(
     ui: &mut egui::Ui,
-    ws: &Workspace,
-    view: &ViewState,
+    seen: Seen,
     cache: &mut SliceCache,
-    plane: Plane,
-    rect: ViewRect,
+    pane: SlicePane,
     wheel: &mut WheelSteps,
     actions: &mut Vec<UiAction>,
     t: &mut Tools,
 ) {
+    let Seen { ws, view } = seen;
+    let SlicePane { plane, rect } = pane;
     let ctx = ui.ctx().clone();
     let r = erect(rect);
     let painter = ui.painter_at(r);

@@ -115,6 +115,13 @@ impl Default for Workspace {
     }
 }
 
+/// What the panels read: what is open and how it is looked at.
+#[derive(Clone, Copy)]
+pub struct Seen<'a> {
+    pub ws: &'a Workspace,
+    pub view: &'a ViewState,
+}
+
 /// How the study is looked at: the shared cursor, window and level, layout, slice views, the
 /// 3D camera and how the 3D view is dressed, anonymity and how positions are written. Not
 /// part of the plan and not undone (the tool in use is the measurements plugin's

@@ -198,16 +198,18 @@ pub(super) fn tube_key(doc: &PlanDoc) -> TubeKey {
 
 /// The tubes follow the plan: a tube of the device's diameter (2 mm without one) per
 /// visible path, coloured by clearance.
-#[allow(clippy::too_many_arguments)]
 pub(super) fn sync_tubes(
-    mut commands: Commands,
+    scene: SceneAssets,
     doc: Res<PlanDoc>,
-    mut meshes: ResMut<Assets<Mesh>>,
-    mut materials: ResMut<Assets<StandardMaterial>>,
-    mut redraw: ResMut<SceneRedraw>,
     mut last: Local<TubeKey>,
     q: Query<Entity, With<PathTube>>,
 ) {
+    let SceneAssets {
+        mut commands,
+        mut meshes,
+        mut materials,
+        mut redraw,
+    } = scene;
     let key = tube_key(&doc);
     if key == *last {
         return;

@@ -22,7 +22,7 @@ use egui_plot::{HLine, Legend, Line, Plot, PlotPoints, VLine};
 use super::document::PlanDoc;
 use super::jobs::{Jobs, Latest};
 use super::markups::MarkupTool;
-use super::scene::SceneRedraw;
+use super::scene::SceneAssets;
 use super::state::{Step, ViewState, Workspace};
 use crate::catheter::devices::Concern;
 use crate::catheter::{

@@ -93,8 +93,7 @@ pub(super) fn plot(
                             length,
                             half,
                             hovered.map(|i| r.along_mm[i]),
-                            width * 0.5,
-                            height * 0.42,
+                            egui::vec2(width * 0.5, height * 0.42),
                         )
                     });
                     let shown = diameter_plot(
@@ -135,12 +134,10 @@ pub(super) fn series(along: &[f64], v: &[f64]) -> PlotPoints<'static> {
 
 /// A plot against the distance from the entry: `add` draws its lines; the hovered point is
 /// a vertical line; the pointer's position comes back.
-#[allow(clippy::too_many_arguments)]
 pub(super) fn along_plot<'a>(
     ui: &mut egui::Ui,
     id: (&str, u64),
-    width: f32,
-    height: f32,
+    size: egui::Vec2,
     y_label: &str,
     legend: bool,
     hovered_x: Option<f64>,
@@ -149,8 +146,8 @@ pub(super) fn along_plot<'a>(
     let mut plot = Plot::new(id)
         .link_axis("path-along", [true, false])
         .link_cursor("path-along", [true, false])
-        .width(width)
-        .height(height)
+        .width(size.x)
+        .height(size.y)
         .x_axis_label("mm from the entry")
         .y_axis_label(y_label)
         .allow_scroll(false);
@@ -181,8 +178,7 @@ pub(super) fn diameter_plot(
     along_plot(
         ui,
         id,
-        width,
-        height,
+        egui::vec2(width, height),
         "diameter, mm",
         true,
         hovered_x,
@@ -233,8 +229,7 @@ pub(super) fn curvature_plot(
     along_plot(
         ui,
         id,
-        width,
-        height,
+        egui::vec2(width, height),
         "curvature, 1/cm",
         false,
         hovered_x,
@@ -250,7 +245,6 @@ pub(super) fn curvature_plot(
 }
 
 /// The reformat as an image in a plot sharing the profile's distance axis.
-#[allow(clippy::too_many_arguments)]
 pub(super) fn reformat_plot(
     ui: &mut egui::Ui,
     path: &CatheterPath,
@@ -258,24 +252,16 @@ pub(super) fn reformat_plot(
     length_mm: f64,
     half_mm: f64,
     hovered_x: Option<f64>,
-    width: f32,
-    height: f32,
+    size: egui::Vec2,
 ) -> Shown {
     let id = ("path-reformat", path.id);
-    along_plot(
-        ui,
-        id,
-        width,
-        height,
-        "across, mm",
-        false,
-        hovered_x,
-        move |pu| {
-            let centre = egui_plot::PlotPoint::new(0.5 * length_mm, 0.0);
-            let size = egui::vec2(length_mm as f32, (2.0 * half_mm) as f32);
-            pu.image(egui_plot::PlotImage::new("reformat", texture, centre, size));
-        },
-    )
+    along_plot(ui, id, size, "across, mm", false, hovered_x, move |pu| {
+        let centre = egui_plot::PlotPoint::new(0.5 * length_mm, 0.0);
+        let extent = egui::vec2(length_mm as f32, (2.0 * half_mm) as f32);
+        pu.image(egui_plot::PlotImage::new(
+            "reformat", texture, centre, extent,
+        ));
+    })
 }
 
 /// A note in the middle of an empty view box.

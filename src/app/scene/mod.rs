@@ -383,20 +383,41 @@ fn view_size(rect: &ThreeDRect, window: Option<&Window>) -> Option<(u32, u32)> {
     (w >= 2 && h >= 2).then_some((w, h))
 }
 
+/// What a system that puts things into the 3D scene changes: entities, meshes, materials,
+/// and the request for a new render.
+#[derive(bevy::ecs::system::SystemParam)]
+pub struct SceneAssets<'w, 's> {
+    pub commands: Commands<'w, 's>,
+    pub meshes: ResMut<'w, Assets<Mesh>>,
+    pub materials: ResMut<'w, Assets<StandardMaterial>>,
+    pub redraw: ResMut<'w, SceneRedraw>,
+}
+
+/// Where the 3D view is on screen: its rectangle in the layout and the window.
+#[derive(bevy::ecs::system::SystemParam)]
+pub struct ViewArea<'w, 's> {
+    pub rect: Res<'w, ThreeDRect>,
+    pub windows: Query<'w, 's, &'static Window>,
+}
+
+impl ViewArea<'_, '_> {
+    fn size(&self) -> Option<(u32, u32)> {
+        view_size(&self.rect, self.windows.iter().next())
+    }
+}
+
 /// Keeps the texture the camera renders the 3D view into at the view's size (a new one when
 /// the size changes: egui keeps a binding per texture) and registers it with egui.
-#[allow(clippy::too_many_arguments)]
 pub fn scene_target(
     mut commands: Commands,
-    rect: Res<ThreeDRect>,
-    windows: Query<&Window>,
+    area: ViewArea,
     mut images: ResMut<Assets<Image>>,
     mut target: ResMut<SceneTexture>,
     mut user_textures: ResMut<EguiUserTextures>,
     mut redraw: ResMut<SceneRedraw>,
     cams: Query<Entity, With<AnatomyCamera>>,
 ) {
-    let Some(size) = view_size(&rect, windows.iter().next()) else {
+    let Some(size) = area.size() else {
         return;
     };
     if target.handle.is_some() && target.size == size {
@@ -422,14 +443,12 @@ pub fn scene_target(
 /// Switches the camera on in the frame after a change and after a pipeline it waited for has
 /// compiled (that frame drew without it), off otherwise; asks for that frame at once instead
 /// of at the next idle redraw.
-#[allow(clippy::too_many_arguments)]
 fn activate_camera(
     mut redraw: ResMut<SceneRedraw>,
     mut new_meshes: ResMut<NewMeshes>,
     pending: Option<Res<PipelinesPending>>,
     headless: Res<HeadlessSize>,
-    rect: Res<ThreeDRect>,
-    windows: Query<&Window>,
+    area: ViewArea,
     mut cams: Query<&mut Camera, With<AnatomyCamera>>,
     mut redraws: MessageWriter<RequestRedraw>,
 ) {
@@ -469,7 +488,7 @@ fn activate_camera(
     let draw = if headless.0.is_some() {
         true
     } else {
-        view_size(&rect, windows.iter().next()).is_some() && redraw.frames > 0
+        area.size().is_some() && redraw.frames > 0
     };
     if camera.is_active != draw {
         camera.is_active = draw;
@@ -558,25 +577,30 @@ struct Staged {
     material: Handle<StandardMaterial>,
 }
 
-#[allow(clippy::type_complexity, clippy::too_many_arguments)]
+/// A structure's entity in the scene, with what it shows and whether it is shown.
+type StructureParts<'a> = (
+    Entity,
+    &'a mut StructureEntity,
+    &'a Mesh3d,
+    &'a MeshMaterial3d<StandardMaterial>,
+    &'a mut Visibility,
+);
+
 fn sync_structures(
-    mut commands: Commands,
+    scene: SceneAssets,
     ws: Res<Workspace>,
     view: Res<ViewState>,
-    mut meshes: ResMut<Assets<Mesh>>,
-    mut materials: ResMut<Assets<StandardMaterial>>,
-    mut redraw: ResMut<SceneRedraw>,
     mut new_meshes: ResMut<NewMeshes>,
     (mut staged, mut last_clip): (Local<Vec<Staged>>, Local<Option<ClipKey>>),
     mut redraws: MessageWriter<RequestRedraw>,
-    mut q: Query<(
-        Entity,
-        &mut StructureEntity,
-        &Mesh3d,
-        &MeshMaterial3d<StandardMaterial>,
-        &mut Visibility,
-    )>,
+    mut q: Query<StructureParts>,
 ) {
+    let SceneAssets {
+        mut commands,
+        mut meshes,
+        mut materials,
+        mut redraw,
+    } = scene;
     // Only what is open and the clipping matter here: turning the camera changes nothing.
     let clip = clip_key(&view);
     if !ws.is_changed() && *last_clip == clip && staged.is_empty() {

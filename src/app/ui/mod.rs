@@ -13,8 +13,10 @@ use super::file_dialog::FileDialog;
 use super::markups;
 use super::overlay::{self, Tools};
 use super::paint::{OVERLAY_BACKING, overlay_text};
-use super::slices::{SliceCache, plane_colour, slice_view};
-use super::state::{StructureItem, ThreeDOptions, UiAction, ViewState, Workspace, plane_index};
+use super::slices::{SliceCache, SlicePane, plane_colour, slice_view};
+use super::state::{
+    Seen, StructureItem, ThreeDOptions, UiAction, ViewState, Workspace, plane_index,
+};
 use crate::plan::recipe::Recipe;
 use crate::segment::Preset;
 use crate::session::Level;
@@ -103,17 +105,16 @@ pub fn style(ctx: &egui::Context) {
 }
 
 /// Draws the whole workstation; returns where the 3D view went (None when not shown).
-#[allow(clippy::too_many_arguments)]
 pub fn workstation_ui(
     ctx: &egui::Context,
-    ws: &Workspace,
-    view: &ViewState,
+    seen: Seen,
     jobs: &[JobLine],
     cache: &mut SliceCache,
     st: &mut UiState,
     actions: &mut Vec<UiAction>,
     t: &mut Tools,
 ) -> Option<ViewRect> {
+    let Seen { ws, view } = seen;
     cache.begin_frame();
     let mut root = egui::Ui::new(
         ctx.clone(),
@@ -161,7 +162,15 @@ pub fn workstation_ui(
         match view_id.plane() {
             Some(plane) => {
                 let wheel = &mut st.wheel[plane_index(plane)];
-                slice_view(&mut root, ws, view, cache, plane, rect, wheel, actions, t)
+                slice_view(
+                    &mut root,
+                    seen,
+                    cache,
+                    SlicePane { plane, rect },
+                    wheel,
+                    actions,
+                    t,
+                )
             }
             None => {
                 three_d = Some(rect);

@@ -4,7 +4,6 @@
 use super::*;
 
 /// Overlay of the 3D view: standard-view buttons, reset, orientation marker; mouse input.
-#[allow(clippy::too_many_arguments)]
 pub(super) fn view_3d_overlay(
     root: &mut egui::Ui,
     ws: &Workspace,
