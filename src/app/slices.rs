@@ -288,6 +288,143 @@ fn erect(r: ViewRect) -> egui::Rect {
     egui::Rect::from_min_size(Pos2::new(r.x, r.y), egui::vec2(r.w, r.h))
 }
 
+/// The texts of a slice view, on a backing above everything: the edge letters, the slice's
+/// position, number and window, and what lies under the pointer.
+fn slice_texts(
+    painter: &egui::Painter,
+    seen: Seen,
+    plane: Plane,
+    r: egui::Rect,
+    (slice, map): (&Slice, &SliceMapping),
+    hover: Option<Pos2>,
+) {
+    let Seen { ws, view } = seen;
+    let [left, right, top, bottom] = plane.edge_letters();
+    let lc = Color32::from_rgb(240, 200, 90);
+    let lf = egui::FontId::proportional(16.0);
+    for (pos, align, letter) in [
+        (
+            r.left_center() + egui::vec2(6.0, 0.0),
+            egui::Align2::LEFT_CENTER,
+            left,
+        ),
+        (
+            r.right_center() - egui::vec2(6.0, 0.0),
+            egui::Align2::RIGHT_CENTER,
+            right,
+        ),
+        (
+            r.center_top() + egui::vec2(0.0, 6.0),
+            egui::Align2::CENTER_TOP,
+            top,
+        ),
+        (
+            r.center_bottom() - egui::vec2(0.0, 6.0),
+            egui::Align2::CENTER_BOTTOM,
+            bottom,
+        ),
+    ] {
+        overlay_text(painter, pos, align, letter, lf.clone(), lc);
+    }
+    let mono = egui::FontId::monospace(12.0);
+    let text_colour = Color32::from_gray(225);
+    let volume = ws.loaded.as_ref().map(|l| &l.volume);
+    let depth = depth_of(view, plane);
+    let mut lines = vec![readout::slice_position(plane, depth, view.coordinates)];
+    if let Some(v) = volume {
+        lines[0].push_str(&format!("   {}", readout::slice_number(v, plane, depth)));
+    }
+    lines.push(format!(
+        "W {:.0}  L {:.0}  ({})",
+        view.window.width, view.window.center, view.window_name
+    ));
+    overlay_text(
+        painter,
+        r.left_bottom() + egui::vec2(8.0, -8.0),
+        egui::Align2::LEFT_BOTTOM,
+        lines.join("\n"),
+        mono.clone(),
+        text_colour,
+    );
+    if let (Some(hover), Some(v)) = (hover, volume) {
+        let p = map.patient_at_screen(slice, f64::from(hover.x), f64::from(hover.y));
+        let mut hover_lines = vec![readout::position(&p, view.coordinates)];
+        hover_lines.push(match readout::nearest_voxel(v, &p) {
+            Some(([i, j, k], value)) => format!(
+                "voxel {i}, {j}, {k}   {}",
+                readout::value_text(
+                    value,
+                    modality::unit(ws.modality()),
+                    v.value_scale.slope.fract() == 0.0 && v.value_scale.intercept.fract() == 0.0
+                )
+            ),
+            None => "outside the volume".to_string(),
+        });
+        overlay_text(
+            painter,
+            r.right_bottom() + egui::vec2(-8.0, -8.0),
+            egui::Align2::RIGHT_BOTTOM,
+            hover_lines.join("\n"),
+            mono,
+            text_colour,
+        );
+    }
+}
+
+/// The wheel over a slice view: a notch is a slice (Ctrl: zoom about the pointer).
+fn wheel_input(
+    ui: &egui::Ui,
+    response: &egui::Response,
+    seen: Seen,
+    pane: SlicePane,
+    (state, map): (SliceViewState, &SliceMapping),
+    wheel: &mut WheelSteps,
+    actions: &mut Vec<UiAction>,
+) {
+    let Seen { ws, view } = seen;
+    let plane = pane.plane;
+    if response.hovered() {
+        // Every notch of the frame counts (several arrive together when frames are slow).
+        let (mut slices, mut zoom_steps) = (0i64, 0i64);
+        ui.input(|i| {
+            for e in &i.events {
+                if let egui::Event::MouseWheel {
+                    unit,
+                    delta,
+                    modifiers,
+                    ..
+                } = e
+                {
+                    let unit = match unit {
+                        egui::MouseWheelUnit::Point => WheelUnit::Point,
+                        egui::MouseWheelUnit::Line => WheelUnit::Line,
+                        egui::MouseWheelUnit::Page => WheelUnit::Page,
+                    };
+                    let steps = wheel.add(unit, f64::from(delta.y));
+                    if modifiers.ctrl || modifiers.command {
+                        zoom_steps += steps;
+                    } else {
+                        slices += steps;
+                    }
+                }
+            }
+        });
+        if zoom_steps != 0
+            && let Some(pos) = response.hover_pos()
+        {
+            let mut s = state;
+            let factor = 1.15f64.powi(zoom_steps.clamp(-20, 20) as i32);
+            s.zoom_about(factor, map, f64::from(pos.x), f64::from(pos.y));
+            actions.push(UiAction::SetSliceView(plane, s));
+        }
+        if slices != 0 {
+            let mut cur = view.cursor;
+            cur.scroll(plane, slices as f64, step_mm(ws, plane));
+            actions.push(UiAction::MoveCursor(cur.position_mm));
+        }
+    }
+}
+
 /// Which slice view, and where on screen.
 #[derive(Clone, Copy)]
 pub struct SlicePane {
@@ -297,10 +434,6 @@ pub struct SlicePane {
 
 /// Draws one slice view in `rect` and handles its input. Drawing order: the image, the
 /// structure outlines and the crosshair, then every text on a backing above them.
-#[expect(
-    clippy::too_many_lines,
-    reason = "a panel to split into its feature plugin (issue 25, left)"
-)]
 pub fn slice_view(
     ui: &mut egui::Ui,
     seen: Seen,
@@ -422,76 +555,14 @@ pub fn slice_view(
 
     // Everything written goes on top, on a backing.
     title(&painter);
-    let [left, right, top, bottom] = plane.edge_letters();
-    let lc = Color32::from_rgb(240, 200, 90);
-    let lf = egui::FontId::proportional(16.0);
-    for (pos, align, letter) in [
-        (
-            r.left_center() + egui::vec2(6.0, 0.0),
-            egui::Align2::LEFT_CENTER,
-            left,
-        ),
-        (
-            r.right_center() - egui::vec2(6.0, 0.0),
-            egui::Align2::RIGHT_CENTER,
-            right,
-        ),
-        (
-            r.center_top() + egui::vec2(0.0, 6.0),
-            egui::Align2::CENTER_TOP,
-            top,
-        ),
-        (
-            r.center_bottom() - egui::vec2(0.0, 6.0),
-            egui::Align2::CENTER_BOTTOM,
-            bottom,
-        ),
-    ] {
-        overlay_text(&painter, pos, align, letter, lf.clone(), lc);
-    }
-    let mono = egui::FontId::monospace(12.0);
-    let text_colour = Color32::from_gray(225);
-    let volume = ws.loaded.as_ref().map(|l| &l.volume);
-    let depth = depth_of(view, plane);
-    let mut lines = vec![readout::slice_position(plane, depth, view.coordinates)];
-    if let Some(v) = volume {
-        lines[0].push_str(&format!("   {}", readout::slice_number(v, plane, depth)));
-    }
-    lines.push(format!(
-        "W {:.0}  L {:.0}  ({})",
-        view.window.width, view.window.center, view.window_name
-    ));
-    overlay_text(
+    slice_texts(
         &painter,
-        r.left_bottom() + egui::vec2(8.0, -8.0),
-        egui::Align2::LEFT_BOTTOM,
-        lines.join("\n"),
-        mono.clone(),
-        text_colour,
+        seen,
+        plane,
+        r,
+        (&c.slice, &map),
+        response.hover_pos(),
     );
-    if let (Some(hover), Some(v)) = (response.hover_pos(), volume) {
-        let p = map.patient_at_screen(&c.slice, f64::from(hover.x), f64::from(hover.y));
-        let mut hover_lines = vec![readout::position(&p, view.coordinates)];
-        hover_lines.push(match readout::nearest_voxel(v, &p) {
-            Some(([i, j, k], value)) => format!(
-                "voxel {i}, {j}, {k}   {}",
-                readout::value_text(
-                    value,
-                    modality::unit(ws.modality()),
-                    v.value_scale.slope.fract() == 0.0 && v.value_scale.intercept.fract() == 0.0
-                )
-            ),
-            None => "outside the volume".to_string(),
-        });
-        overlay_text(
-            &painter,
-            r.right_bottom() + egui::vec2(-8.0, -8.0),
-            egui::Align2::RIGHT_BOTTOM,
-            hover_lines.join("\n"),
-            mono,
-            text_colour,
-        );
-    }
 
     // Input.
     if overlay::slice_input(ui, &response, t, &geometry) {
@@ -520,44 +591,5 @@ pub fn slice_view(
         let p = map.patient_at_screen(&c.slice, f64::from(pos.x), f64::from(pos.y));
         actions.push(UiAction::MoveCursor([p.x, p.y, p.z]));
     }
-    if response.hovered() {
-        // Every notch of the frame counts (several arrive together when frames are slow).
-        let (mut slices, mut zoom_steps) = (0i64, 0i64);
-        ui.input(|i| {
-            for e in &i.events {
-                if let egui::Event::MouseWheel {
-                    unit,
-                    delta,
-                    modifiers,
-                    ..
-                } = e
-                {
-                    let unit = match unit {
-                        egui::MouseWheelUnit::Point => WheelUnit::Point,
-                        egui::MouseWheelUnit::Line => WheelUnit::Line,
-                        egui::MouseWheelUnit::Page => WheelUnit::Page,
-                    };
-                    let steps = wheel.add(unit, f64::from(delta.y));
-                    if modifiers.ctrl || modifiers.command {
-                        zoom_steps += steps;
-                    } else {
-                        slices += steps;
-                    }
-                }
-            }
-        });
-        if zoom_steps != 0
-            && let Some(pos) = response.hover_pos()
-        {
-            let mut s = state;
-            let factor = 1.15f64.powi(zoom_steps.clamp(-20, 20) as i32);
-            s.zoom_about(factor, &map, f64::from(pos.x), f64::from(pos.y));
-            actions.push(UiAction::SetSliceView(plane, s));
-        }
-        if slices != 0 {
-            let mut cur = view.cursor;
-            cur.scroll(plane, slices as f64, step_mm(ws, plane));
-            actions.push(UiAction::MoveCursor(cur.position_mm));
-        }
-    }
+    wheel_input(ui, &response, seen, pane, (state, &map), wheel, actions);
 }

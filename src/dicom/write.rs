@@ -124,10 +124,6 @@ fn put_str(obj: &mut InMemDicomObject, tag: Tag, vr: VR, value: &str) {
 
 /// Writes `volume` (values in HU) as a CT series into `dir`, one file per slice, named by
 /// `file_name(k)`. Returns the written paths in slice order.
-#[expect(
-    clippy::too_many_lines,
-    reason = "one DICOM data set element by element; to be split (issue 25 work left)"
-)]
 pub fn write_ct_series(
     volume: &Volume,
     dir: &Path,
@@ -161,65 +157,8 @@ pub fn write_ct_series(
             let path = dir.join(file_name(k));
             let sop_uid = derived_uid(&options.uid_seed, &format!("image-{k}"));
             let mut obj = InMemDicomObject::new_empty();
-            put_str(&mut obj, tags::SPECIFIC_CHARACTER_SET, VR::CS, "ISO_IR 100");
-            put_str(
-                &mut obj,
-                tags::IMAGE_TYPE,
-                VR::CS,
-                "ORIGINAL\\PRIMARY\\AXIAL",
-            );
-            put_str(
-                &mut obj,
-                tags::SOP_CLASS_UID,
-                VR::UI,
-                uids::CT_IMAGE_STORAGE,
-            );
             put_str(&mut obj, tags::SOP_INSTANCE_UID, VR::UI, &sop_uid);
-            put_str(&mut obj, tags::STUDY_DATE, VR::DA, &options.study_date);
-            put_str(&mut obj, tags::SERIES_DATE, VR::DA, &options.study_date);
-            put_str(&mut obj, tags::MODALITY, VR::CS, "CT");
-            put_str(&mut obj, tags::MANUFACTURER, VR::LO, "twinplan phantom");
-            put_str(
-                &mut obj,
-                tags::STUDY_DESCRIPTION,
-                VR::LO,
-                &options.study_description,
-            );
-            put_str(
-                &mut obj,
-                tags::SERIES_DESCRIPTION,
-                VR::LO,
-                &options.series_description,
-            );
-            put_str(&mut obj, tags::PATIENT_NAME, VR::PN, &options.patient.name);
-            put_str(&mut obj, tags::PATIENT_ID, VR::LO, &options.patient.id);
-            put_str(
-                &mut obj,
-                tags::PATIENT_BIRTH_DATE,
-                VR::DA,
-                &options.patient.birth_date,
-            );
-            put_str(
-                &mut obj,
-                tags::BODY_PART_EXAMINED,
-                VR::CS,
-                "CHEST_ABDOMEN_PELVIS",
-            );
-            put_str(&mut obj, tags::KVP, VR::DS, "120");
-            obj.put(DataElement::new(
-                tags::SLICE_THICKNESS,
-                VR::DS,
-                ds(&[g.spacing_mm[2]]),
-            ));
-            put_str(&mut obj, tags::PATIENT_POSITION, VR::CS, "FFS");
-            put_str(&mut obj, tags::STUDY_INSTANCE_UID, VR::UI, &study_uid);
-            put_str(&mut obj, tags::SERIES_INSTANCE_UID, VR::UI, &series_uid);
-            put_str(&mut obj, tags::STUDY_ID, VR::SH, "1");
-            obj.put(DataElement::new(
-                tags::SERIES_NUMBER,
-                VR::IS,
-                PrimitiveValue::from(options.series_number.to_string()),
-            ));
+            put_study_and_series(&mut obj, options, [&study_uid, &series_uid], g);
             obj.put(DataElement::new(
                 tags::INSTANCE_NUMBER,
                 VR::IS,
@@ -238,61 +177,7 @@ pub fn write_ct_series(
             ));
             put_str(&mut obj, tags::FRAME_OF_REFERENCE_UID, VR::UI, &frame_uid);
             obj.put(DataElement::new(tags::SLICE_LOCATION, VR::DS, ds(&[p.z])));
-            obj.put(DataElement::new(
-                tags::SAMPLES_PER_PIXEL,
-                VR::US,
-                PrimitiveValue::from(1u16),
-            ));
-            put_str(
-                &mut obj,
-                tags::PHOTOMETRIC_INTERPRETATION,
-                VR::CS,
-                "MONOCHROME2",
-            );
-            obj.put(DataElement::new(
-                tags::ROWS,
-                VR::US,
-                PrimitiveValue::from(nj as u16),
-            ));
-            obj.put(DataElement::new(
-                tags::COLUMNS,
-                VR::US,
-                PrimitiveValue::from(ni as u16),
-            ));
-            obj.put(DataElement::new(
-                tags::PIXEL_SPACING,
-                VR::DS,
-                ds(&[g.spacing_mm[1], g.spacing_mm[0]]),
-            ));
-            obj.put(DataElement::new(
-                tags::BITS_ALLOCATED,
-                VR::US,
-                PrimitiveValue::from(16u16),
-            ));
-            obj.put(DataElement::new(
-                tags::BITS_STORED,
-                VR::US,
-                PrimitiveValue::from(12u16),
-            ));
-            obj.put(DataElement::new(
-                tags::HIGH_BIT,
-                VR::US,
-                PrimitiveValue::from(11u16),
-            ));
-            obj.put(DataElement::new(
-                tags::PIXEL_REPRESENTATION,
-                VR::US,
-                PrimitiveValue::from(0u16),
-            ));
-            obj.put(DataElement::new(tags::WINDOW_CENTER, VR::DS, ds(&[40.0])));
-            obj.put(DataElement::new(tags::WINDOW_WIDTH, VR::DS, ds(&[400.0])));
-            obj.put(DataElement::new(
-                tags::RESCALE_INTERCEPT,
-                VR::DS,
-                ds(&[-1024.0]),
-            ));
-            obj.put(DataElement::new(tags::RESCALE_SLOPE, VR::DS, ds(&[1.0])));
-            put_str(&mut obj, tags::RESCALE_TYPE, VR::LO, "HU");
+            put_pixel_description(&mut obj, g);
             for (tag, vr, value) in &options.extra {
                 put_str(&mut obj, *tag, *vr, value);
             }
@@ -335,6 +220,119 @@ pub fn write_ct_series(
             Ok(path)
         })
         .collect()
+}
+
+/// The patient, study and series elements every slice of the series shares.
+fn put_study_and_series(
+    obj: &mut InMemDicomObject,
+    options: &CtSeriesOptions,
+    [study_uid, series_uid]: [&str; 2],
+    g: &crate::volume::Geometry,
+) {
+    put_str(obj, tags::SPECIFIC_CHARACTER_SET, VR::CS, "ISO_IR 100");
+    put_str(obj, tags::IMAGE_TYPE, VR::CS, "ORIGINAL\\PRIMARY\\AXIAL");
+    put_str(obj, tags::SOP_CLASS_UID, VR::UI, uids::CT_IMAGE_STORAGE);
+    put_str(obj, tags::STUDY_DATE, VR::DA, &options.study_date);
+    put_str(obj, tags::SERIES_DATE, VR::DA, &options.study_date);
+    put_str(obj, tags::MODALITY, VR::CS, "CT");
+    put_str(obj, tags::MANUFACTURER, VR::LO, "twinplan phantom");
+    put_str(
+        obj,
+        tags::STUDY_DESCRIPTION,
+        VR::LO,
+        &options.study_description,
+    );
+    put_str(
+        obj,
+        tags::SERIES_DESCRIPTION,
+        VR::LO,
+        &options.series_description,
+    );
+    put_str(obj, tags::PATIENT_NAME, VR::PN, &options.patient.name);
+    put_str(obj, tags::PATIENT_ID, VR::LO, &options.patient.id);
+    put_str(
+        obj,
+        tags::PATIENT_BIRTH_DATE,
+        VR::DA,
+        &options.patient.birth_date,
+    );
+    put_str(
+        obj,
+        tags::BODY_PART_EXAMINED,
+        VR::CS,
+        "CHEST_ABDOMEN_PELVIS",
+    );
+    put_str(obj, tags::KVP, VR::DS, "120");
+    obj.put(DataElement::new(
+        tags::SLICE_THICKNESS,
+        VR::DS,
+        ds(&[g.spacing_mm[2]]),
+    ));
+    put_str(obj, tags::PATIENT_POSITION, VR::CS, "FFS");
+    put_str(obj, tags::STUDY_INSTANCE_UID, VR::UI, study_uid);
+    put_str(obj, tags::SERIES_INSTANCE_UID, VR::UI, series_uid);
+    put_str(obj, tags::STUDY_ID, VR::SH, "1");
+    obj.put(DataElement::new(
+        tags::SERIES_NUMBER,
+        VR::IS,
+        PrimitiveValue::from(options.series_number.to_string()),
+    ));
+}
+
+/// The image pixel description: one 12-bit sample stored in 16, rows and columns, spacing,
+/// the display window and the rescale to HU.
+fn put_pixel_description(obj: &mut InMemDicomObject, g: &crate::volume::Geometry) {
+    let [ni, nj, _] = g.dims;
+    obj.put(DataElement::new(
+        tags::SAMPLES_PER_PIXEL,
+        VR::US,
+        PrimitiveValue::from(1u16),
+    ));
+    put_str(obj, tags::PHOTOMETRIC_INTERPRETATION, VR::CS, "MONOCHROME2");
+    obj.put(DataElement::new(
+        tags::ROWS,
+        VR::US,
+        PrimitiveValue::from(nj as u16),
+    ));
+    obj.put(DataElement::new(
+        tags::COLUMNS,
+        VR::US,
+        PrimitiveValue::from(ni as u16),
+    ));
+    obj.put(DataElement::new(
+        tags::PIXEL_SPACING,
+        VR::DS,
+        ds(&[g.spacing_mm[1], g.spacing_mm[0]]),
+    ));
+    obj.put(DataElement::new(
+        tags::BITS_ALLOCATED,
+        VR::US,
+        PrimitiveValue::from(16u16),
+    ));
+    obj.put(DataElement::new(
+        tags::BITS_STORED,
+        VR::US,
+        PrimitiveValue::from(12u16),
+    ));
+    obj.put(DataElement::new(
+        tags::HIGH_BIT,
+        VR::US,
+        PrimitiveValue::from(11u16),
+    ));
+    obj.put(DataElement::new(
+        tags::PIXEL_REPRESENTATION,
+        VR::US,
+        PrimitiveValue::from(0u16),
+    ));
+    obj.put(DataElement::new(tags::WINDOW_CENTER, VR::DS, ds(&[40.0])));
+    obj.put(DataElement::new(tags::WINDOW_WIDTH, VR::DS, ds(&[400.0])));
+    obj.put(DataElement::new(
+        tags::RESCALE_INTERCEPT,
+        VR::DS,
+        ds(&[-1024.0]),
+    ));
+    obj.put(DataElement::new(tags::RESCALE_SLOPE, VR::DS, ds(&[1.0])));
+    put_str(obj, tags::RESCALE_TYPE, VR::LO, "HU");
 }
 
 #[cfg(test)]

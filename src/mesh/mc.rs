@@ -301,14 +301,156 @@ impl IdMaps {
     }
 }
 
+/// Pass 1 of [`marching_cubes`]: per plane the vertices, per slab the triangles, counted
+/// in parallel over `chunks` of planes, then prefix-summed into each plane's first vertex id
+/// and first triangle (the offsets pass 2 fills disjoint ranges from). None when cancelled.
+fn count_pass<T: McSample>(
+    g: &Grid<'_, T>,
+    chunks: &[(usize, usize)],
+    iso: f32,
+    progress: &Progress,
+) -> Option<(Vec<u32>, Vec<usize>)> {
+    let [pi, pj, pk] = g.n;
+    let flat = g.flat;
+    let counts_table = tri_counts();
+    // Pass 1: per plane, vertex count; per slab, triangle count.
+    let counted: Vec<Vec<(u32, usize)>> = chunks
+        .par_iter()
+        .map(|&(k0, k1)| {
+            if progress.is_cancelled() {
+                return Vec::new();
+            }
+            // Two planes slide up the chunk.
+            let (mut a, mut b) = (Plane::default(), Plane::default());
+            g.classify_into(k0, iso, flat, &mut a);
+            let out = (k0..k1)
+                .map(|k| {
+                    let has_next = k + 1 < pk;
+                    if has_next {
+                        g.classify_into(k + 1, iso, flat, &mut b);
+                    }
+                    let next = has_next.then_some(&b);
+                    let nv = count_vertices((&a, next), pi, pj);
+                    let nt = next
+                        .map(|b| count_triangles(&a, b, pi, pj, &counts_table))
+                        .unwrap_or(0);
+                    std::mem::swap(&mut a, &mut b);
+                    (nv, nt)
+                })
+                .collect();
+            progress.inc((k1 - k0) as u64);
+            out
+        })
+        .collect();
+    if progress.is_cancelled() {
+        return None;
+    }
+    let counts: Vec<(u32, usize)> = counted.into_iter().flatten().collect();
+    let mut vert_offset = vec![0u32; pk + 1];
+    let mut tri_offset = vec![0usize; pk + 1];
+    for k in 0..pk {
+        vert_offset[k + 1] = vert_offset[k] + counts[k].0;
+        tri_offset[k + 1] = tri_offset[k] + counts[k].1;
+    }
+    Some((vert_offset, tri_offset))
+}
+
+/// Assigns ids to the crossing edges of plane `k` (of a grid `[pi, pj, pk]`), in the
+/// counting order from `first_id`; emits the vertices when the plane belongs to this chunk
+/// (`owned`).
+fn assign_ids(
+    k: usize,
+    ring: &[Plane; 3],
+    maps: &mut IdMaps,
+    owned: bool,
+    [pi, pj, pk]: [usize; 3],
+    first_id: u32,
+    emit: &mut dyn FnMut(u32, [usize; 3], [usize; 3]),
+) {
+    let a = &ring[k % 3];
+    let b = (k + 1 < pk).then(|| &ring[(k + 1) % 3]);
+    let mut next = first_id;
+    for j in 0..pj {
+        let r = a.rows[j];
+        let row = &a.class[j * pi..(j + 1) * pi];
+        for e in r.xl..r.xr {
+            if row[e] != row[e + 1] {
+                maps.x[j * pi + e] = next;
+                if owned {
+                    emit(next, [e, j, k], [e + 1, j, k]);
+                }
+                next += 1;
+            }
+        }
+        if j + 1 < pj {
+            let (lo, hi) = point_range(&[r, a.rows[j + 1]], pi);
+            let up = &a.class[(j + 1) * pi..(j + 2) * pi];
+            for i in lo..hi {
+                if row[i] != up[i] {
+                    maps.y[j * pi + i] = next;
+                    if owned {
+                        emit(next, [i, j, k], [i, j + 1, k]);
+                    }
+                    next += 1;
+                }
+            }
+        }
+        if let Some(b) = b {
+            let (lo, hi) = point_range(&[r, b.rows[j]], pi);
+            let above = &b.class[j * pi..(j + 1) * pi];
+            for i in lo..hi {
+                if row[i] != above[i] {
+                    maps.z[j * pi + i] = next;
+                    if owned {
+                        emit(next, [i, j, k], [i, j, k + 1]);
+                    }
+                    next += 1;
+                }
+            }
+        }
+    }
+}
+
+/// The parts of the output each chunk of planes fills (pass 2 of [`marching_cubes`]): the
+/// chunk's planes and its disjoint ranges of positions, normals and triangles.
+type ChunkOutput<'a> = (
+    usize,
+    usize,
+    &'a mut [[f64; 3]],
+    &'a mut [[f32; 3]],
+    &'a mut [[u32; 3]],
+);
+
+/// The whole output: positions, normals, triangles.
+type Outputs<'a> = (&'a mut [[f64; 3]], &'a mut [[f32; 3]], &'a mut [[u32; 3]]);
+
+fn split_outputs<'a>(
+    chunks: &[(usize, usize)],
+    (vert_offset, tri_offset): (&[u32], &[usize]),
+    (positions, normals, indices): Outputs<'a>,
+) -> Vec<ChunkOutput<'a>> {
+    let mut jobs = Vec::new();
+    let mut pos_rest: &mut [[f64; 3]] = positions;
+    let mut nrm_rest: &mut [[f32; 3]] = normals;
+    let mut idx_rest: &mut [[u32; 3]] = indices;
+    for &(k0, k1) in chunks {
+        let nv = (vert_offset[k1] - vert_offset[k0]) as usize;
+        let nt = tri_offset[k1] - tri_offset[k0];
+        let (p, pr) = std::mem::take(&mut pos_rest).split_at_mut(nv);
+        let (n, nr) = std::mem::take(&mut nrm_rest).split_at_mut(nv);
+        let (t, tr) = std::mem::take(&mut idx_rest).split_at_mut(nt);
+        pos_rest = pr;
+        nrm_rest = nr;
+        idx_rest = tr;
+        jobs.push((k0, k1, p, n, t));
+    }
+    jobs
+}
+
 /// Extracts the iso-surface `value = iso` of `data` (`[k, j, i]` on `geometry`). Inside is
 /// `value >= iso`; triangles face outward (positive enclosed volume) for any orientation
 /// of the voxel frame, left-handed included. Normals come from the data's gradient.
 /// Returns `None` when cancelled.
-#[expect(
-    clippy::too_many_lines,
-    reason = "two parallel passes over shared offsets; splitting them is issue 25 work left"
-)]
 pub fn marching_cubes<T>(
     data: ArrayView3<'_, T>,
     geometry: &Geometry,
@@ -351,53 +493,13 @@ where
         n: [ni + 2 * pad, nj + 2 * pad, nk + 2 * pad],
     };
     let [pi, pj, pk] = g.n;
-    let counts_table = tri_counts();
     progress.set_total(2 * pk as u64);
     let chunk = (pk / (rayon::current_num_threads() * 4)).max(2);
     let chunks: Vec<(usize, usize)> = (0..pk)
         .step_by(chunk)
         .map(|k0| (k0, (k0 + chunk).min(pk)))
         .collect();
-
-    // Pass 1: per plane, vertex count; per slab, triangle count.
-    let counted: Vec<Vec<(u32, usize)>> = chunks
-        .par_iter()
-        .map(|&(k0, k1)| {
-            if progress.is_cancelled() {
-                return Vec::new();
-            }
-            // Two planes slide up the chunk.
-            let (mut a, mut b) = (Plane::default(), Plane::default());
-            g.classify_into(k0, iso, flat, &mut a);
-            let out = (k0..k1)
-                .map(|k| {
-                    let has_next = k + 1 < pk;
-                    if has_next {
-                        g.classify_into(k + 1, iso, flat, &mut b);
-                    }
-                    let next = has_next.then_some(&b);
-                    let nv = count_vertices((&a, next), pi, pj);
-                    let nt = next
-                        .map(|b| count_triangles(&a, b, pi, pj, &counts_table))
-                        .unwrap_or(0);
-                    std::mem::swap(&mut a, &mut b);
-                    (nv, nt)
-                })
-                .collect();
-            progress.inc((k1 - k0) as u64);
-            out
-        })
-        .collect();
-    if progress.is_cancelled() {
-        return None;
-    }
-    let counts: Vec<(u32, usize)> = counted.into_iter().flatten().collect();
-    let mut vert_offset = vec![0u32; pk + 1];
-    let mut tri_offset = vec![0usize; pk + 1];
-    for k in 0..pk {
-        vert_offset[k + 1] = vert_offset[k] + counts[k].0;
-        tri_offset[k + 1] = tri_offset[k] + counts[k].1;
-    }
+    let (vert_offset, tri_offset) = count_pass(&g, &chunks, iso, progress)?;
     let n_verts = vert_offset[pk] as usize;
     let n_tris = tri_offset[pk];
 
@@ -412,23 +514,11 @@ where
     let mut indices = vec![[0u32; 3]; n_tris];
 
     // Pass 2: each chunk of planes fills its own ranges.
-    let mut jobs = Vec::new();
-    {
-        let mut pos_rest: &mut [[f64; 3]] = &mut positions;
-        let mut nrm_rest: &mut [[f32; 3]] = &mut normals;
-        let mut idx_rest: &mut [[u32; 3]] = &mut indices;
-        for &(k0, k1) in &chunks {
-            let nv = (vert_offset[k1] - vert_offset[k0]) as usize;
-            let nt = tri_offset[k1] - tri_offset[k0];
-            let (p, pr) = std::mem::take(&mut pos_rest).split_at_mut(nv);
-            let (n, nr) = std::mem::take(&mut nrm_rest).split_at_mut(nv);
-            let (t, tr) = std::mem::take(&mut idx_rest).split_at_mut(nt);
-            pos_rest = pr;
-            nrm_rest = nr;
-            idx_rest = tr;
-            jobs.push((k0, k1, p, n, t));
-        }
-    }
+    let jobs = split_outputs(
+        &chunks,
+        (&vert_offset, &tri_offset),
+        (&mut positions, &mut normals, &mut indices),
+    );
     jobs.into_par_iter().for_each(|(k0, k1, pos, nrm, tris)| {
         if progress.is_cancelled() {
             return;
@@ -458,62 +548,24 @@ where
             pos[slot] = [p.x, p.y, p.z];
             nrm[slot] = [n.x as f32, n.y as f32, n.z as f32];
         };
-        // Assigns ids to the crossing edges of plane k, in the counting order; emits the
-        // vertices when the plane belongs to this chunk.
-        let mut assign = |k: usize, ring: &[Plane; 3], maps: &mut IdMaps, owned: bool| {
-            let a = &ring[k % 3];
-            let b = (k + 1 < pk).then(|| &ring[(k + 1) % 3]);
-            let mut next = vert_offset[k];
-            for j in 0..pj {
-                let r = a.rows[j];
-                let row = &a.class[j * pi..(j + 1) * pi];
-                for e in r.xl..r.xr {
-                    if row[e] != row[e + 1] {
-                        maps.x[j * pi + e] = next;
-                        if owned {
-                            emit(next, [e, j, k], [e + 1, j, k]);
-                        }
-                        next += 1;
-                    }
-                }
-                if j + 1 < pj {
-                    let (lo, hi) = point_range(&[r, a.rows[j + 1]], pi);
-                    let up = &a.class[(j + 1) * pi..(j + 2) * pi];
-                    for i in lo..hi {
-                        if row[i] != up[i] {
-                            maps.y[j * pi + i] = next;
-                            if owned {
-                                emit(next, [i, j, k], [i, j + 1, k]);
-                            }
-                            next += 1;
-                        }
-                    }
-                }
-                if let Some(b) = b {
-                    let (lo, hi) = point_range(&[r, b.rows[j]], pi);
-                    let above = &b.class[j * pi..(j + 1) * pi];
-                    for i in lo..hi {
-                        if row[i] != above[i] {
-                            maps.z[j * pi + i] = next;
-                            if owned {
-                                emit(next, [i, j, k], [i, j, k + 1]);
-                            }
-                            next += 1;
-                        }
-                    }
-                }
-            }
-        };
         let mut below = IdMaps::new(pi * pj);
         let mut above = IdMaps::new(pi * pj);
         load(k0, &mut ring);
         load(k0 + 1, &mut ring);
-        assign(k0, &ring, &mut below, true);
+        assign_ids(k0, &ring, &mut below, true, g.n, vert_offset[k0], &mut emit);
         let mut tri_n = 0usize;
         for k in k0..k1 {
             if k + 1 < pk {
                 load(k + 2, &mut ring);
-                assign(k + 1, &ring, &mut above, k + 1 < k1);
+                assign_ids(
+                    k + 1,
+                    &ring,
+                    &mut above,
+                    k + 1 < k1,
+                    g.n,
+                    vert_offset[k + 1],
+                    &mut emit,
+                );
                 let (a, b) = (&ring[k % 3], &ring[(k + 1) % 3]);
                 for j in 0..pj - 1 {
                     let (lo, hi) =

@@ -203,11 +203,52 @@ pub fn arterial_tree() -> Vec<Branch> {
     arterial_tree_with_cases().0
 }
 
+/// The left external iliac: it leaves the common iliac along its end tangent, loops through
+/// three arcs of [`ILIAC_BEND_RADIUS_MM`] and runs straight down to the groin (z = −530 mm).
+/// Returns it, the groin point, the heading there and the moves that drew it.
+fn tortuous_external_iliac(common_left: &Branch) -> (Branch, [f64; 3], Vector3<f64>, Vec<Move>) {
+    let n = common_left.points.len();
+    let start = Vector3::from(common_left.points[n - 1]);
+    let h0 = (start - Vector3::from(common_left.points[n.saturating_sub(2)])).normalize();
+    let a0 = h0.cross(&Vector3::z()).normalize();
+    let b0 = h0.cross(&a0);
+    let psi = 50f64.to_radians();
+    let e2 = a0 * psi.cos() + b0 * psi.sin();
+    let r = ILIAC_BEND_RADIUS_MM;
+    let mut moves = vec![
+        Move::Arc {
+            radius_mm: r,
+            turn_rad: (-20f64).to_radians(),
+        },
+        Move::Line { length_mm: 6.0 },
+        Move::Arc {
+            radius_mm: r,
+            turn_rad: 120f64.to_radians(),
+        },
+        Move::Line { length_mm: 12.0 },
+        Move::Arc {
+            radius_mm: r,
+            turn_rad: (-100f64).to_radians(),
+        },
+    ];
+    let (loop_points, heading) = planar_turtle(start, h0, e2, &moves);
+    let end_loop = Vector3::from(loop_points[loop_points.len() - 1]);
+    let run = ((-530.0 - end_loop.z) / heading.z).max(1.0);
+    moves.push(Move::Line { length_mm: run });
+    let (points, heading) = planar_turtle(start, h0, e2, &moves);
+    let s = arc_lengths(&points);
+    let length = s.last().copied().unwrap_or(1.0).max(1e-9);
+    let radii = s.iter().map(|si| 5.0 - 0.5 * si / length).collect();
+    let groin = points[points.len() - 1];
+    let external_left = Branch {
+        name: "external_iliac_left",
+        points,
+        radii,
+    };
+    (external_left, groin, heading, moves)
+}
+
 /// [`arterial_tree`] and where its clinical cases are.
-#[expect(
-    clippy::too_many_lines,
-    reason = "the phantom's branch table; to be split (issue 25 work left)"
-)]
 pub fn arterial_tree_with_cases() -> (Vec<Branch>, Cases) {
     let mut aorta = spline(
         "aorta",
@@ -317,44 +358,7 @@ pub fn arterial_tree_with_cases() -> (Vec<Branch>, Cases) {
     // the access guidelines ask about) in a plane through the pelvis clear of bone, then
     // runs straight down to the inguinal ligament at z = −530 mm.
     let common_left = common(1.0);
-    let n = common_left.points.len();
-    let start = Vector3::from(common_left.points[n - 1]);
-    let h0 = (start - Vector3::from(common_left.points[n.saturating_sub(2)])).normalize();
-    let a0 = h0.cross(&Vector3::z()).normalize();
-    let b0 = h0.cross(&a0);
-    let psi = 50f64.to_radians();
-    let e2 = a0 * psi.cos() + b0 * psi.sin();
-    let r = ILIAC_BEND_RADIUS_MM;
-    let mut moves = vec![
-        Move::Arc {
-            radius_mm: r,
-            turn_rad: (-20f64).to_radians(),
-        },
-        Move::Line { length_mm: 6.0 },
-        Move::Arc {
-            radius_mm: r,
-            turn_rad: 120f64.to_radians(),
-        },
-        Move::Line { length_mm: 12.0 },
-        Move::Arc {
-            radius_mm: r,
-            turn_rad: (-100f64).to_radians(),
-        },
-    ];
-    let (loop_points, heading) = planar_turtle(start, h0, e2, &moves);
-    let end_loop = Vector3::from(loop_points[loop_points.len() - 1]);
-    let run = ((-530.0 - end_loop.z) / heading.z).max(1.0);
-    moves.push(Move::Line { length_mm: run });
-    let (points, heading) = planar_turtle(start, h0, e2, &moves);
-    let s = arc_lengths(&points);
-    let length = s.last().copied().unwrap_or(1.0).max(1e-9);
-    let radii = s.iter().map(|si| 5.0 - 0.5 * si / length).collect();
-    let groin = points[points.len() - 1];
-    let external_left = Branch {
-        name: "external_iliac_left",
-        points,
-        radii,
-    };
+    let (external_left, groin, heading, moves) = tortuous_external_iliac(&common_left);
     let second = Vector3::from(groin) + heading * 25.0;
     let femoral_left = femoral(1.0, groin, [second.x, second.y, second.z]);
     let tree = vec![

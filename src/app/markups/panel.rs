@@ -124,20 +124,9 @@ pub(super) const PALETTE: [[f32; 3]; 8] = [
     [1.0, 0.3, 0.3],
 ];
 
-/// The plan panel: tools, every markup (name, kind, value, colour, visibility, lock,
-/// rename, delete, go to), and the plan's file commands.
-#[expect(
-    clippy::too_many_lines,
-    reason = "a panel to split into its feature plugin (issue 25, left)"
-)]
-pub fn plan_panel(
-    ui: &mut egui::Ui,
-    ws: &Workspace,
-    view: &ViewState,
-    doc: &mut PlanDoc,
-    tool: &mut MarkupTool,
-    actions: &mut Vec<UiAction>,
-) {
+/// The panel's title (the plan's file, • when unsaved), the measuring tools and what the one
+/// in use asks for next.
+fn tools_row(ui: &mut egui::Ui, doc: &PlanDoc, tool: &mut MarkupTool) {
     let title = match (doc.path(), doc.dirty()) {
         (Some(p), dirty) => format!(
             "Measurements — {}{}",
@@ -193,6 +182,19 @@ pub fn plan_panel(
             .color(Color32::from_rgb(240, 200, 90)),
         );
     }
+}
+
+/// The plan panel: tools, every markup (name, kind, value, colour, visibility, lock,
+/// rename, delete, go to), and the plan's file commands.
+pub fn plan_panel(
+    ui: &mut egui::Ui,
+    ws: &Workspace,
+    view: &ViewState,
+    doc: &mut PlanDoc,
+    tool: &mut MarkupTool,
+    actions: &mut Vec<UiAction>,
+) {
+    tools_row(ui, doc, tool);
     if doc.plan().markups.is_empty() {
         ui.label(RichText::new("No measurements yet.").weak());
     }

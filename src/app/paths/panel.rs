@@ -60,12 +60,10 @@ pub(super) fn describe_structure(s: &PlanStructure) -> String {
     format!("{}{values}{seeds}", s.recipe.name)
 }
 
-/// The paths panel: a path tool button, each path's row, the selected path's plot.
-#[expect(
-    clippy::too_many_lines,
-    reason = "a panel to split into its feature plugin (issue 25, left)"
-)]
-pub fn paths_panel(
+/// The panel's head: stops placed are planned, the paths' lumens made ready ahead (a stop
+/// can then be dragged at once), the New path tool, the vessel choice, and what is running
+/// or went wrong.
+fn paths_header(
     ui: &mut egui::Ui,
     ws: &Workspace,
     doc: &mut PlanDoc,
@@ -149,6 +147,17 @@ pub fn paths_panel(
     if let Some(f) = &pui.failure {
         ui.label(RichText::new(&f.message).color(Color32::from_rgb(240, 110, 90)));
     }
+}
+
+/// The paths panel: a path tool button, each path's row, the selected path's plot.
+pub fn paths_panel(
+    ui: &mut egui::Ui,
+    ws: &Workspace,
+    doc: &mut PlanDoc,
+    tool: &mut MarkupTool,
+    pui: &mut PathUi,
+) {
+    paths_header(ui, ws, doc, tool, pui);
     let catalogue = Catalogue::bundled();
     let mut edits = Vec::new();
     // The plot shows the first path until another is picked.
