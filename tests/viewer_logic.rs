@@ -65,35 +65,49 @@ struct Drawn {
     textures: HashMap<egui::TextureId, egui::ColorImage>,
 }
 
-fn draw(ctx: &egui::Context, world: &World, st: &mut UiState) -> Drawn {
+/// One frame of the whole workstation UI at `size` with these input events, on a fresh
+/// document and tools: the actions it emitted and what it drew.
+fn ui_frame(
+    ctx: &egui::Context,
+    world: &World,
+    (cache, st): (&mut SliceCache, &mut UiState),
+    size: (f32, f32),
+    events: Vec<egui::Event>,
+) -> (Vec<UiAction>, egui::FullOutput) {
     let (ws, view) = (world.resource::<Workspace>(), world.resource::<ViewState>());
+    let mut actions = Vec::new();
+    let input = egui::RawInput {
+        screen_rect: Some(egui::Rect::from_min_size(
+            egui::Pos2::ZERO,
+            egui::vec2(size.0, size.1),
+        )),
+        events,
+        ..Default::default()
+    };
+    let out = ctx.run_ui(input, |ui| {
+        workstation_ui(
+            ui.ctx(),
+            Seen { ws, view },
+            &[],
+            cache,
+            st,
+            &mut actions,
+            &mut Tools {
+                doc: &mut PlanDoc::default(),
+                tool: &mut MarkupTool::default(),
+                paths: &mut PathUi::default(),
+            },
+        );
+    });
+    (actions, out)
+}
+
+fn draw(ctx: &egui::Context, world: &World, st: &mut UiState) -> Drawn {
     let mut cache = SliceCache::default();
     let mut textures = HashMap::new();
     let mut shapes = Vec::new();
     for _ in 0..3 {
-        let mut actions = Vec::new();
-        let input = egui::RawInput {
-            screen_rect: Some(egui::Rect::from_min_size(
-                egui::Pos2::ZERO,
-                egui::vec2(SCREEN.0, SCREEN.1),
-            )),
-            ..Default::default()
-        };
-        let mut out = ctx.run_ui(input, |ui| {
-            workstation_ui(
-                ui.ctx(),
-                Seen { ws, view },
-                &[],
-                &mut cache,
-                st,
-                &mut actions,
-                &mut Tools {
-                    doc: &mut PlanDoc::default(),
-                    tool: &mut MarkupTool::default(),
-                    paths: &mut PathUi::default(),
-                },
-            );
-        });
+        let (_, mut out) = ui_frame(ctx, world, (&mut cache, st), SCREEN, Vec::new());
         for (id, deltas) in &out.textures_delta.set {
             for d in deltas {
                 let egui::ImageData::Color(img) = &d.image;
@@ -368,31 +382,9 @@ fn wheel_over_axial(app: &mut App, lines: f32) -> Vec<UiAction> {
             modifiers: egui::Modifiers::NONE,
         }],
     ] {
-        actions.clear();
-        let input = egui::RawInput {
-            screen_rect: Some(egui::Rect::from_min_size(
-                egui::Pos2::ZERO,
-                egui::vec2(SCREEN.0, SCREEN.1),
-            )),
-            events,
-            ..Default::default()
-        };
-        let mut out = ctx.run_ui(input, |ui| {
-            workstation_ui(
-                ui.ctx(),
-                Seen { ws, view },
-                &[],
-                &mut cache,
-                &mut st,
-                &mut actions,
-                &mut Tools {
-                    doc: &mut PlanDoc::default(),
-                    tool: &mut MarkupTool::default(),
-                    paths: &mut PathUi::default(),
-                },
-            );
-        });
+        let (emitted, mut out) = ui_frame(&ctx, world, (&mut cache, &mut st), SCREEN, events);
         out.textures_delta.clear();
+        actions = emitted;
     }
     actions
 }
@@ -1004,50 +996,28 @@ fn the_last_open_wins_and_previews_say_what_they_are() {
 /// Every text the workstation drew, with where it went and the clip rectangle of the layer
 /// region it was drawn in.
 fn texts_laid_out(world: &World, size: (f32, f32)) -> Vec<(String, egui::Rect, egui::Rect)> {
-    let (ws, view) = (world.resource::<Workspace>(), world.resource::<ViewState>());
     let ctx = egui::Context::default();
     let mut st = UiState::default();
     let mut cache = SliceCache::default();
     let mut found = Vec::new();
+    fn walk(
+        shape: &egui::Shape,
+        clip: egui::Rect,
+        out: &mut Vec<(String, egui::Rect, egui::Rect)>,
+    ) {
+        match shape {
+            egui::Shape::Vec(v) => v.iter().for_each(|s| walk(s, clip, out)),
+            egui::Shape::Text(t) if !t.galley.text().trim().is_empty() => {
+                let rect = t.galley.rect.translate(t.pos.to_vec2());
+                out.push((t.galley.text().to_string(), rect, clip));
+            }
+            _ => {}
+        }
+    }
     for _ in 0..3 {
-        let input = egui::RawInput {
-            screen_rect: Some(egui::Rect::from_min_size(
-                egui::Pos2::ZERO,
-                egui::vec2(size.0, size.1),
-            )),
-            ..Default::default()
-        };
-        let mut out = ctx.run_ui(input, |ui| {
-            workstation_ui(
-                ui.ctx(),
-                Seen { ws, view },
-                &[],
-                &mut cache,
-                &mut st,
-                &mut Vec::new(),
-                &mut Tools {
-                    doc: &mut PlanDoc::default(),
-                    tool: &mut MarkupTool::default(),
-                    paths: &mut PathUi::default(),
-                },
-            );
-        });
+        let (_, mut out) = ui_frame(&ctx, world, (&mut cache, &mut st), size, Vec::new());
         out.textures_delta.clear();
         found.clear();
-        fn walk(
-            shape: &egui::Shape,
-            clip: egui::Rect,
-            out: &mut Vec<(String, egui::Rect, egui::Rect)>,
-        ) {
-            match shape {
-                egui::Shape::Vec(v) => v.iter().for_each(|s| walk(s, clip, out)),
-                egui::Shape::Text(t) if !t.galley.text().trim().is_empty() => {
-                    let rect = t.galley.rect.translate(t.pos.to_vec2());
-                    out.push((t.galley.text().to_string(), rect, clip));
-                }
-                _ => {}
-            }
-        }
         for c in &out.shapes {
             walk(&c.shape, c.clip_rect, &mut found);
         }
