@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use bevy::prelude::*;
 use bevy_egui::egui;
 use twinplan::app::LogicPlugin;
-use twinplan::app::document::PlanDoc;
+use twinplan::app::document::{DocEdits, DocWriter, PlanDoc};
 use twinplan::app::markups::MarkupTool;
 use twinplan::app::overlay::Tools;
 use twinplan::app::paths::PathUi;
@@ -57,6 +57,7 @@ struct Session {
     cache: SliceCache,
     st: UiState,
     doc: PlanDoc,
+    edits: DocEdits,
     tool: MarkupTool,
     paths: PathUi,
     time: f64,
@@ -76,6 +77,7 @@ impl Session {
             cache: SliceCache::default(),
             st,
             doc: PlanDoc::default(),
+            edits: DocEdits::default(),
             tool: MarkupTool::default(),
             paths: PathUi::default(),
             time: 0.0,
@@ -118,12 +120,14 @@ impl Session {
                 &mut self.st,
                 &mut actions,
                 &mut Tools {
-                    doc: &mut self.doc,
+                    doc: DocWriter::new(&self.doc, &mut self.edits),
                     tool: &mut self.tool,
                     paths: &mut self.paths,
                 },
             );
         });
+        // What the panels sent is applied once the pass is over, as the viewer does.
+        self.doc.take(&mut self.edits);
         out.textures_delta.clear();
         fn texts(shape: egui::Shape, into: &mut Vec<(String, egui::Rect)>) {
             match shape {

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use bevy::prelude::*;
 use bevy_egui::egui;
 use twinplan::app::LogicPlugin;
-use twinplan::app::document::PlanDoc;
+use twinplan::app::document::{DocEdits, DocWriter, PlanDoc};
 use twinplan::app::markups::MarkupTool;
 use twinplan::app::overlay::Tools;
 use twinplan::app::paths::PathUi;
@@ -93,7 +93,7 @@ fn ui_frame(
             st,
             &mut actions,
             &mut Tools {
-                doc: &mut PlanDoc::default(),
+                doc: DocWriter::new(&PlanDoc::default(), &mut DocEdits::default()),
                 tool: &mut MarkupTool::default(),
                 paths: &mut PathUi::default(),
             },
@@ -215,7 +215,7 @@ fn all_text(ctx: &egui::Context, world: &World, st: &mut UiState) -> String {
                 st,
                 &mut actions,
                 &mut Tools {
-                    doc: &mut PlanDoc::default(),
+                    doc: DocWriter::new(&PlanDoc::default(), &mut DocEdits::default()),
                     tool: &mut MarkupTool::default(),
                     paths: &mut PathUi::default(),
                 },
@@ -356,7 +356,6 @@ fn sample_opens_with_structures_and_the_views_stay_in_sync() {
 fn wheel_over_axial(app: &mut App, lines: f32) -> Vec<UiAction> {
     app.world_mut().resource_mut::<ViewState>().layout = Layout::FourUp;
     let world = app.world();
-    let (ws, view) = (world.resource::<Workspace>(), world.resource::<ViewState>());
     let area = ViewRect::new(0.0, 0.0, SCREEN.0, SCREEN.1);
     let axial = Layout::FourUp
         .arrange(area, 3.0)
@@ -774,7 +773,7 @@ fn readouts_speak_anatomy_and_overlays_stay_legible() {
                 &mut st,
                 &mut Vec::new(),
                 &mut Tools {
-                    doc: &mut PlanDoc::default(),
+                    doc: DocWriter::new(&PlanDoc::default(), &mut DocEdits::default()),
                     tool: &mut MarkupTool::default(),
                     paths: &mut PathUi::default(),
                 },

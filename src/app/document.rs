@@ -79,6 +79,31 @@ impl PlanDoc {
         }
     }
 
+    /// Applies what the panels asked for in this frame, in order: the one place their
+    /// commands reach the document.
+    pub fn take(&mut self, edits: &mut DocEdits) {
+        for a in std::mem::take(&mut edits.actions) {
+            match a {
+                DocAction::Apply(c) => {
+                    self.edit(c);
+                }
+                DocAction::Preview(c) => {
+                    self.preview(c);
+                }
+                DocAction::EndGesture => {
+                    self.end_gesture();
+                }
+                DocAction::Undo => {
+                    self.undo();
+                }
+                DocAction::Redo => {
+                    self.redo();
+                }
+                DocAction::Reserve(id) => self.doc.reserve_through(id),
+            }
+        }
+    }
+
     /// A command of a gesture in progress (no step until [`PlanDoc::end_gesture`]).
     pub fn preview(&mut self, edit: Command) -> bool {
         self.doc.preview(edit).is_ok()
@@ -100,33 +125,6 @@ impl PlanDoc {
     /// A fresh id for a new markup, structure or path.
     pub fn new_id(&mut self) -> u64 {
         self.doc.new_id()
-    }
-
-    /// Moves one point while it is dragged (a gesture: the drag's end is one step).
-    pub fn drag_to(&mut self, id: u64, index: usize, p: P) {
-        let Some(m) = self.doc.plan().markup(id) else {
-            return;
-        };
-        let mut points = m.points_lps_mm.clone();
-        if let Some(q) = points.get_mut(index) {
-            *q = p;
-            let _ = self.doc.preview(Command::SetPoints { id, points });
-        }
-    }
-
-    /// Ends a point's drag: one undoable step, whatever it passed through.
-    pub fn end_drag(&mut self) {
-        self.doc.commit_preview();
-    }
-
-    /// Shows a path as it is re-planned while one of its stops is dragged (a gesture).
-    pub fn preview_path(&mut self, path: CatheterPath) {
-        let _ = self.doc.preview(Command::SetPath(path));
-    }
-
-    /// Ends a path's drag: one undoable step, whatever it passed through.
-    pub fn end_path_drag(&mut self) {
-        self.doc.commit_preview();
     }
 
     /// Returns to where the gesture in progress began (Escape during a drag).
@@ -291,6 +289,110 @@ impl PlanDoc {
     }
 }
 
+/// What the panels, keys and tools asked of the document during a frame, in order; applied
+/// in one place when the frame's UI pass is over ([`PlanDoc::take`]).
+#[derive(Resource, Default)]
+pub struct DocEdits {
+    actions: Vec<DocAction>,
+    /// The next id to hand out ahead of its command (ids are never handed out twice).
+    next_id: u64,
+}
+
+#[derive(Debug, Clone)]
+enum DocAction {
+    Apply(Command),
+    Preview(Command),
+    EndGesture,
+    Undo,
+    Redo,
+    Reserve(u64),
+}
+
+impl DocEdits {
+    /// Whether nothing was asked.
+    pub fn is_empty(&self) -> bool {
+        self.actions.is_empty()
+    }
+}
+
+/// What the panels get of the document: they read it and send it commands, which are applied
+/// when the frame's UI pass is over; they never change it themselves.
+pub struct DocWriter<'a> {
+    doc: &'a PlanDoc,
+    out: &'a mut DocEdits,
+}
+
+impl Deref for DocWriter<'_> {
+    type Target = PlanDoc;
+    fn deref(&self) -> &PlanDoc {
+        self.doc
+    }
+}
+
+impl<'a> DocWriter<'a> {
+    pub fn new(doc: &'a PlanDoc, out: &'a mut DocEdits) -> DocWriter<'a> {
+        DocWriter { doc, out }
+    }
+
+    /// One undoable step (sent).
+    pub fn edit(&mut self, edit: Command) {
+        self.out.actions.push(DocAction::Apply(edit));
+    }
+
+    /// A command of a gesture in progress (sent; no step until the gesture ends).
+    pub fn preview(&mut self, edit: Command) {
+        self.out.actions.push(DocAction::Preview(edit));
+    }
+
+    /// Ends the gesture in progress as one step.
+    pub fn end_gesture(&mut self) {
+        self.out.actions.push(DocAction::EndGesture);
+    }
+
+    pub fn undo(&mut self) {
+        self.out.actions.push(DocAction::Undo);
+    }
+
+    pub fn redo(&mut self) {
+        self.out.actions.push(DocAction::Redo);
+    }
+
+    /// A fresh id for a new markup, structure or path, taken at once.
+    pub fn new_id(&mut self) -> u64 {
+        let id = self.doc.plan().next_free_id().max(self.out.next_id);
+        self.out.next_id = id + 1;
+        self.out.actions.push(DocAction::Reserve(id));
+        id
+    }
+
+    /// Moves one point while it is dragged (a gesture: the drag's end is one step).
+    pub fn drag_to(&mut self, id: u64, index: usize, p: P) {
+        let Some(m) = self.doc.plan().markup(id) else {
+            return;
+        };
+        let mut points = m.points_lps_mm.clone();
+        if let Some(q) = points.get_mut(index) {
+            *q = p;
+            self.preview(Command::SetPoints { id, points });
+        }
+    }
+
+    /// Ends a point's drag: one undoable step, whatever it passed through.
+    pub fn end_drag(&mut self) {
+        self.end_gesture();
+    }
+
+    /// Shows a path as it is re-planned while one of its stops is dragged (a gesture).
+    pub fn preview_path(&mut self, path: CatheterPath) {
+        self.preview(Command::SetPath(path));
+    }
+
+    /// Ends a path's drag: one undoable step, whatever it passed through.
+    pub fn end_path_drag(&mut self) {
+        self.end_gesture();
+    }
+}
+
 /// A plan to open once a series newer than `after_volume` is on screen: a file (`--plan`)
 /// or the recovery copy of the last session.
 #[derive(Resource, Default)]
@@ -312,6 +414,7 @@ pub struct PlanFilesPlugin;
 impl Plugin for PlanFilesPlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<PlanDoc>()
+            .init_resource::<DocEdits>()
             .init_resource::<PendingPlan>()
             .add_systems(
                 Update,

@@ -314,6 +314,7 @@ struct Panels<'w> {
 #[derive(bevy::ecs::system::SystemParam)]
 struct ToolState<'w> {
     doc: ResMut<'w, document::PlanDoc>,
+    edits: ResMut<'w, document::DocEdits>,
     tool: ResMut<'w, markups::MarkupTool>,
     paths: ResMut<'w, paths::PathUi>,
 }
@@ -336,6 +337,7 @@ fn ui_system(
     } = panels;
     let ToolState {
         mut doc,
+        mut edits,
         mut tool,
         mut paths,
     } = tools;
@@ -361,7 +363,7 @@ fn ui_system(
     st.scene_texture = scene_texture.egui;
     let mut out = Vec::new();
     let mut tools = overlay::Tools {
-        doc: &mut doc,
+        doc: document::DocWriter::new(&doc, &mut edits),
         tool: &mut tool,
         paths: &mut paths,
     };
@@ -370,6 +372,8 @@ fn ui_system(
         view: &view,
     };
     let three_d = ui::workstation_ui(ctx, seen, &lines, &mut cache, &mut st, &mut out, &mut tools);
+    // What the panels asked of the document, applied now that the pass is over.
+    doc.take(&mut edits);
     if rect.0 != three_d {
         rect.0 = three_d;
     }

@@ -6,7 +6,7 @@
 
 use bevy_egui::egui::{self, Color32, Pos2};
 
-use super::document::PlanDoc;
+use super::document::{DocWriter, PlanDoc};
 use super::markups::{
     MarkupTool, SliceGeometry, draw_all, placing_clicks, point_drag, slice_range_mm,
 };
@@ -18,7 +18,7 @@ use crate::plan::placing;
 
 /// What the overlay's input changes: the document, the measuring tool, the catheter tool.
 pub struct Tools<'a> {
-    pub doc: &'a mut PlanDoc,
+    pub doc: DocWriter<'a>,
     pub tool: &'a mut MarkupTool,
     pub paths: &'a mut PathUi,
 }

@@ -521,7 +521,7 @@ pub fn slice_view(
         depth_mm: depth_of(view, plane),
         step_mm: step_mm(ws, plane),
     };
-    overlay::draw_on_slice(&painter, t.doc, t.tool, t.paths, &geometry);
+    overlay::draw_on_slice(&painter, &t.doc, t.tool, t.paths, &geometry);
     // Crosshair: the other two planes' lines through the cursor.
     let (cu, cv) = c.slice.pixel_of(&view.cursor.point());
     let cp = to_pos(map.screen_of(cu, cv));

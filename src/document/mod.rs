@@ -100,6 +100,11 @@ impl Document {
         self.plan.new_id()
     }
 
+    /// Ids up to `id` are taken (handed out ahead of the command that will use them).
+    pub fn reserve_through(&mut self, id: u64) {
+        self.plan.next_id = self.plan.next_id.max(id);
+    }
+
     /// One undoable step. A gesture in progress is committed first.
     pub fn apply(&mut self, command: Command) -> Result<(), EditError> {
         self.commit_preview();

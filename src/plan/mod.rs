@@ -287,6 +287,19 @@ impl Plan {
 }
 
 impl Plan {
+    /// The id [`Plan::new_id`] would hand out next (nothing is taken).
+    pub fn next_free_id(&self) -> u64 {
+        let used = self
+            .markups
+            .iter()
+            .map(|m| m.id)
+            .chain(self.structures.iter().map(|s| s.id))
+            .chain(self.paths.iter().map(|p| p.id))
+            .max()
+            .unwrap_or(0);
+        self.next_id.max(used) + 1
+    }
+
     /// A fresh id for a new markup or structure.
     pub fn new_id(&mut self) -> u64 {
         let used = self

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use bevy::prelude::*;
 use bevy_egui::egui::{self, Color32, Pos2, RichText, Stroke};
 
-use super::document::{PendingPlan, PlanDoc, SaveWhat, default_path};
+use super::document::{DocWriter, PendingPlan, PlanDoc, SaveWhat, default_path};
 use super::file_dialog::FileDialog;
 use super::paint::OVERLAY_BACKING;
 use super::state::{Jobs, Step, UiAction, ViewState, Workspace};
@@ -88,7 +88,7 @@ impl MarkupTool {
 
     /// A clicked point; a complete markup is added to the plan (the tool stays, ready for
     /// the next one).
-    pub fn place(&mut self, doc: &mut PlanDoc, p: P) {
+    pub fn place(&mut self, doc: &mut DocWriter, p: P) {
         let Some(pl) = &mut self.placing else { return };
         if pl.add(p) {
             self.finish(doc);
@@ -96,7 +96,7 @@ impl MarkupTool {
     }
 
     /// Finishes the placement in progress (a curve on Enter or double-click).
-    pub fn finish(&mut self, doc: &mut PlanDoc) {
+    pub fn finish(&mut self, doc: &mut DocWriter) {
         let Some(pl) = &self.placing else { return };
         // The path tool places its stops as a curve's points; they are planned, not kept.
         if self.path_stops && pl.kind == MarkupKind::Curve {
@@ -109,9 +109,9 @@ impl MarkupTool {
         }
         let id = if pl.can_finish() { doc.new_id() } else { 0 };
         if let Some(m) = pl.finish_as(doc.plan(), id) {
-            if doc.edit(Command::AddMarkup(m)) {
-                self.selected = Some(id);
-            }
+            // Sent; applied when the frame's panels are done (a refused one selects nothing).
+            doc.edit(Command::AddMarkup(m));
+            self.selected = Some(id);
             self.placing = Some(Placement::new(pl.kind));
         }
     }
@@ -443,7 +443,7 @@ pub struct SliceGeometry<'a> {
 pub(super) fn point_drag(
     ui: &egui::Ui,
     response: &egui::Response,
-    doc: &mut PlanDoc,
+    doc: &mut DocWriter,
     tool: &mut MarkupTool,
     screen: &dyn Fn(&P) -> Option<(f64, f64)>,
     patient: &dyn Fn(Pos2) -> Option<P>,
@@ -489,7 +489,7 @@ pub(super) fn point_drag(
 /// Clicks that place points while a tool is on (a double-click finishes a curve).
 pub(super) fn placing_clicks(
     response: &egui::Response,
-    doc: &mut PlanDoc,
+    doc: &mut DocWriter,
     tool: &mut MarkupTool,
     patient: &dyn Fn(Pos2) -> Option<P>,
 ) -> bool {
@@ -526,7 +526,7 @@ pub(super) fn placing_clicks(
 /// Ctrl+Z / Ctrl+Shift+Z (or Ctrl+Y) undo and redo, Ctrl+S save.
 pub fn keys(
     ctx: &egui::Context,
-    doc: &mut PlanDoc,
+    doc: &mut DocWriter,
     tool: &mut MarkupTool,
     actions: &mut Vec<UiAction>,
 ) {

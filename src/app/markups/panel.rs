@@ -25,7 +25,7 @@ pub(super) fn open_dialog(import: bool, path: &Path) -> (bool, FileDialog) {
 }
 
 /// The Edit menu: undo and redo, named.
-pub fn edit_menu(ui: &mut egui::Ui, doc: &mut PlanDoc) {
+pub fn edit_menu(ui: &mut egui::Ui, doc: &mut DocWriter) {
     let undo = doc.undo_label().map(|s| s.to_string());
     let redo = doc.redo_label().map(|s| s.to_string());
     let u = ui.add_enabled(
@@ -190,7 +190,7 @@ pub fn plan_panel(
     ui: &mut egui::Ui,
     ws: &Workspace,
     view: &ViewState,
-    doc: &mut PlanDoc,
+    doc: &mut DocWriter,
     tool: &mut MarkupTool,
     actions: &mut Vec<UiAction>,
 ) {
@@ -352,7 +352,7 @@ pub(super) fn saved_views(
     ui: &mut egui::Ui,
     ws: &Workspace,
     view: &ViewState,
-    doc: &mut PlanDoc,
+    doc: &mut DocWriter,
     actions: &mut Vec<UiAction>,
 ) {
     ui.horizontal(|ui| {

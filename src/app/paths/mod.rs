@@ -19,7 +19,7 @@ use bevy::prelude::*;
 use bevy_egui::egui::{self, Color32, Pos2, RichText, Stroke};
 use egui_plot::{HLine, Legend, Line, Plot, PlotPoints, VLine};
 
-use super::document::PlanDoc;
+use super::document::{DocWriter, PlanDoc};
 use super::jobs::{Jobs, Latest};
 use super::markups::MarkupTool;
 use super::scene::SceneAssets;
@@ -179,7 +179,7 @@ pub struct StopDrag {
 
 impl PathUi {
     /// Starts planning through `stops` (entry, waypoints, target) in the vessels' lumen.
-    pub fn start(&mut self, ws: &Workspace, doc: &mut PlanDoc, stops: Vec<P>) {
+    pub fn start(&mut self, ws: &Workspace, doc: &mut DocWriter, stops: Vec<P>) {
         let Some(loaded) = &ws.loaded else { return };
         if stops.len() < 2 {
             return;
@@ -249,7 +249,7 @@ impl PathUi {
     }
 
     /// Takes a finished plan job's path into the plan (an undoable edit).
-    pub fn poll(&mut self, doc: &mut PlanDoc) {
+    pub fn poll(&mut self, doc: &mut DocWriter) {
         let Some(result) = self.planned.take() else {
             return;
         };
@@ -257,10 +257,9 @@ impl PathUi {
         match result {
             Ok((path, (key, lumen))) => {
                 let id = path.id;
-                if doc.edit(Command::AddPath(path)) {
-                    self.selected = Some(id);
-                    self.lumens.insert(id, (key, LumenSlot::Ready(lumen)));
-                }
+                doc.edit(Command::AddPath(path));
+                self.selected = Some(id);
+                self.lumens.insert(id, (key, LumenSlot::Ready(lumen)));
             }
             Err(f) => self.failure = Some(f),
         }
@@ -553,7 +552,7 @@ impl PathUi {
     /// step of its own); when the pointer is let go and the last move is answered, the
     /// drag becomes one undoable step from where it began. A move out of the lumen's reach
     /// leaves the path where it last was and shows where the lumen breaks.
-    pub fn poll_drag(&mut self, doc: &mut PlanDoc) {
+    pub fn poll_drag(&mut self, doc: &mut DocWriter) {
         let Some(d) = &mut self.drag else { return };
         let answers = std::mem::take(&mut d.answers);
         let mut failed = None;
@@ -641,7 +640,7 @@ fn grab_stop(
 pub fn stop_drag(
     ui: &egui::Ui,
     response: &egui::Response,
-    doc: &mut PlanDoc,
+    doc: &mut DocWriter,
     pui: &mut PathUi,
     screen: &dyn Fn(&P) -> Option<(f64, f64)>,
     patient: &dyn Fn(Pos2, &P) -> Option<P>,

@@ -66,7 +66,7 @@ pub(super) fn describe_structure(s: &PlanStructure) -> String {
 fn paths_header(
     ui: &mut egui::Ui,
     ws: &Workspace,
-    doc: &mut PlanDoc,
+    doc: &mut DocWriter,
     tool: &mut MarkupTool,
     pui: &mut PathUi,
 ) {
@@ -153,7 +153,7 @@ fn paths_header(
 pub fn paths_panel(
     ui: &mut egui::Ui,
     ws: &Workspace,
-    doc: &mut PlanDoc,
+    doc: &mut DocWriter,
     tool: &mut MarkupTool,
     pui: &mut PathUi,
 ) {

@@ -24,7 +24,9 @@ fn planned(lumen: &Lumen) -> CatheterPath {
 fn frame(pui: &mut PathUi, doc: &mut PlanDoc, jobs: &mut Jobs) {
     jobs.receive();
     pui.pump(jobs);
-    pui.poll_drag(doc);
+    let mut edits = super::super::document::DocEdits::default();
+    pui.poll_drag(&mut DocWriter::new(doc, &mut edits));
+    doc.take(&mut edits);
     std::thread::sleep(std::time::Duration::from_millis(5));
 }
 

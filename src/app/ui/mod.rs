@@ -124,7 +124,7 @@ pub fn workstation_ui(
             .max_rect(ctx.viewport_rect()),
     );
     keyboard(ctx, actions);
-    markups::keys(ctx, t.doc, t.tool, actions);
+    markups::keys(ctx, &mut t.doc, t.tool, actions);
     if !st.bare {
         egui::Panel::top("menu").show(&mut root, |ui| menu_bar(ui, ws, view, st, actions, t));
         egui::Panel::top("banner")
@@ -136,7 +136,7 @@ pub fn workstation_ui(
             .show(&mut root, |ui| banner_ui(ui, ws, view, actions));
         egui::Panel::bottom("status")
             .show(&mut root, |ui| status_bar(ui, ws, view, jobs, st, actions));
-        super::paths::profile_panel(&mut root, ws, view, t.doc, t.paths);
+        super::paths::profile_panel(&mut root, ws, view, &t.doc, t.paths);
         egui::Panel::left("left")
             .resizable(true)
             .default_size(330.0)
@@ -147,9 +147,9 @@ pub fn workstation_ui(
                     ui.separator();
                     structures_panel(ui, ws, view, st, actions);
                     ui.separator();
-                    markups::plan_panel(ui, ws, view, t.doc, t.tool, actions);
+                    markups::plan_panel(ui, ws, view, &mut t.doc, t.tool, actions);
                     ui.separator();
-                    super::paths::paths_panel(ui, ws, t.doc, t.tool, t.paths);
+                    super::paths::paths_panel(ui, ws, &mut t.doc, t.tool, t.paths);
                     ui.separator();
                     window_panel(ui, ws, view, actions);
                 });
@@ -274,7 +274,7 @@ fn menu_bar(
                 ui.close();
             }
             ui.separator();
-            markups::file_menu(ui, ws, t.doc, t.tool, actions);
+            markups::file_menu(ui, ws, &t.doc, t.tool, actions);
             ui.separator();
             if ui.button("Save screenshot (PNG)").clicked() {
                 st.screenshot_requested = true;
@@ -286,7 +286,7 @@ fn menu_bar(
                 ui.close();
             }
         });
-        ui.menu_button("Edit", |ui| markups::edit_menu(ui, t.doc));
+        ui.menu_button("Edit", |ui| markups::edit_menu(ui, &mut t.doc));
         ui.menu_button("View", |ui| {
             if ui.button("Four-up   0").clicked() {
                 actions.push(UiAction::SetLayout(Layout::FourUp));

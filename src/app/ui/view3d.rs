@@ -110,7 +110,7 @@ pub(super) fn view_3d_overlay(
             Color32::GRAY,
         );
     }
-    overlay::draw_on_3d(&painter, view, t.doc, t.tool, t.paths, r);
+    overlay::draw_on_3d(&painter, view, &t.doc, t.tool, t.paths, r);
     // Input.
     if overlay::input_3d(root, &response, ws, view, t, r) {
         return;
