@@ -372,8 +372,12 @@ fn ui_system(
         view: &view,
     };
     let three_d = ui::workstation_ui(ctx, seen, &lines, &mut cache, &mut st, &mut out, &mut tools);
-    // What the panels asked of the document, applied now that the pass is over.
-    doc.take(&mut edits);
+    // What the panels asked of the document, applied now that the pass is over; the next
+    // frame, drawn at once, shows it.
+    if !edits.is_empty() {
+        doc.take(&mut edits);
+        ctx.request_repaint();
+    }
     if rect.0 != three_d {
         rect.0 = three_d;
     }
