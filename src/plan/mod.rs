@@ -300,17 +300,9 @@ impl Plan {
         self.next_id.max(used) + 1
     }
 
-    /// A fresh id for a new markup or structure.
+    /// A fresh id for a new markup or structure (taken: it is not handed out again).
     pub fn new_id(&mut self) -> u64 {
-        let used = self
-            .markups
-            .iter()
-            .map(|m| m.id)
-            .chain(self.structures.iter().map(|s| s.id))
-            .chain(self.paths.iter().map(|p| p.id))
-            .max()
-            .unwrap_or(0);
-        self.next_id = self.next_id.max(used) + 1;
+        self.next_id = self.next_free_id();
         self.next_id
     }
 
