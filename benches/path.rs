@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use nalgebra::Point3;
-use twinplan::catheter::{Lumen, Replan, measure};
+use twinplan::catheter::{Constraints, Lumen, LumenSpec, Replan, lumen_for, measure};
 use twinplan::dicom;
 use twinplan::progress::Progress;
 use twinplan::segment::{Preset, ValueRange, region_grow_bounded};
@@ -81,13 +81,38 @@ fn bench_path(c: &mut Criterion) {
     group
         .sample_size(10)
         .measurement_time(Duration::from_secs(8));
-    group.bench_function("cold: lumen + distance transform + path", |b| {
-        b.iter(|| {
-            let (mask, bounds) = grow();
-            let lumen = Lumen::with_bounds(&mask, bounds, &progress).expect("lumen");
-            lumen.path(&stops, &progress).expect("path")
-        })
-    });
+    // What `twinplan plan` and the workstation do from a cold start: the lumen grown with
+    // its levels measured, contacts cut and the partial-volume rim (`catheter::grow`), its
+    // transform with the guidewire floor, the path.
+    let constraints = Constraints::default();
+    group.bench_function(
+        "cold: lumen (measured, contacts cut) + distance transform + path",
+        |b| {
+            b.iter(|| {
+                let (lumen, ..) = lumen_for(
+                    &case.volume,
+                    LumenSpec::Auto,
+                    &stops,
+                    &[],
+                    &constraints,
+                    &progress,
+                )
+                .expect("lumen");
+                lumen.path(&stops, &progress).expect("path")
+            })
+        },
+    );
+    // The plain threshold's connected component, as before issue 26 (for comparison).
+    group.bench_function(
+        "cold, plain component: lumen + distance transform + path",
+        |b| {
+            b.iter(|| {
+                let (mask, bounds) = grow();
+                let lumen = Lumen::with_bounds(&mask, bounds, &progress).expect("lumen");
+                lumen.path(&stops, &progress).expect("path")
+            })
+        },
+    );
     let (mask, bounds) = grow();
     group.bench_function("distance transform (lumen kept)", |b| {
         b.iter(|| Lumen::with_bounds(&mask, bounds, &progress).expect("lumen"))

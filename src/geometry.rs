@@ -2,7 +2,8 @@
 //! (at a vertex, or between two lines), and curves through clicked points — an
 //! interpolating C2 cubic spline with chord-length knots (see [`Spline`] for why not
 //! Catmull–Rom), with its length, its curvature profile (maximum and where), and for closed
-//! curves on a slice the enclosed area and perimeter. Pure math: no I/O, no UI, no volume.
+//! curves on a slice the enclosed area and perimeter; and trilinear interpolation between
+//! voxel centres. Pure math: no I/O, no UI, no volume.
 
 use nalgebra::{Point3, Vector3};
 
@@ -332,6 +333,31 @@ pub fn nearest_on_curve(spline: &Spline, p: &P) -> Option<(f64, P)> {
         }
     }
     best.map(|(_, arc, point)| (arc, point))
+}
+
+/// A voxel quantity interpolated trilinearly at continuous voxel coordinates `g`; voxels
+/// before the first (negative indices) count as 0, `value` answers for the others.
+pub fn trilinear(g: [f64; 3], value: impl Fn([usize; 3]) -> f64) -> f64 {
+    if !g.iter().all(|x| x.is_finite() && *x > -1.0) {
+        return 0.0;
+    }
+    let base = g.map(|x| x.floor());
+    let mut sum = 0.0;
+    for corner in 0..8 {
+        let o = [corner & 1, (corner >> 1) & 1, (corner >> 2) & 1];
+        let w: f64 = (0..3)
+            .map(|a| {
+                let f = g[a] - base[a];
+                if o[a] == 1 { f } else { 1.0 - f }
+            })
+            .product();
+        let v = [0, 1, 2].map(|a| base[a] + o[a] as f64);
+        if w == 0.0 || v.iter().any(|&x| x < 0.0) {
+            continue;
+        }
+        sum += w * value(v.map(|x| x as usize));
+    }
+    sum
 }
 
 #[cfg(test)]

@@ -165,10 +165,17 @@ fn every_plan_version_still_loads() {
         stops.push((*w, format!("waypoint {}", n + 1)));
     }
     stops.push((path.target_lps_mm, "target".to_string()));
-    let range = source.range().expect("a value range");
-    let again = twinplan::catheter::plan(&volume, &stops, range, seeds_lps_mm, &progress)
-        .expect("the path plans again")
-        .report;
+    let spec = source.lumen_spec().expect("a lumen");
+    let again = twinplan::catheter::plan(
+        &volume,
+        &stops,
+        spec,
+        seeds_lps_mm,
+        &twinplan::catheter::Constraints::default(),
+        &progress,
+    )
+    .expect("the path plans again")
+    .report;
     assert!(
         (again.length_mm - report.length_mm).abs() < 0.5,
         "{} vs stored {}",

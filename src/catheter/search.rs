@@ -9,14 +9,16 @@
 //! and from it by tracing back, without searching. Works on a [`Lumen`] (the mask cropped
 //! to its bounding box, its distance and feature transforms); no viewer, no I/O.
 
-use nalgebra::Point3;
 use ndarray::{Array3, Axis};
 
 use super::edt::{DistanceMap, distance_transform};
+
+mod wall;
 use crate::geometry::P;
 use crate::progress::Progress;
 use crate::segment::Mask;
 use crate::volume::Geometry;
+pub use wall::{Boundary, Passage};
 
 /// A lumen ready for path searches: its voxels (cropped to their bounding box with a
 /// one-voxel margin) and their distance to the wall. Kept while the user drags waypoints:
@@ -41,7 +43,16 @@ pub struct Lumen {
     cells: Vec<u32>,
     /// What a millimetre costs at each lumen voxel: 1 / (distance to the wall)², by number.
     rates: Vec<f64>,
+    /// The narrowest inscribed diameter (mm) a path may pass: voxels narrower are never
+    /// entered (0: every lumen voxel).
+    floor_mm: f64,
+    /// The image over the crop and the level its wall is drawn at, for sub-voxel
+    /// cross-sections ([`Lumen::inside_wall`]); None: the mask's own edge.
+    boundary: Option<std::sync::Arc<Boundary>>,
 }
+
+/// A 0.035-inch guidewire's diameter (mm): by default no path passes a narrower lumen.
+pub const GUIDEWIRE_MM: f64 = 0.889;
 
 /// Why there is no path.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -75,6 +86,52 @@ pub enum PathError {
         nearest_lps_mm: P,
         gap_mm: f64,
     },
+    #[error(
+        "the {which} cannot be reached: the widest way there narrows to {diameter_mm:.2} mm at \
+         ({:.1}, {:.1}, {:.1}) (LPS mm), {from_start_mm:.0} mm from the {start}, below the \
+         {floor_mm:.2} mm floor no path passes (by default 0.89 mm, a 0.035-inch guidewire)",
+        .at_lps_mm[0],
+        .at_lps_mm[1],
+        .at_lps_mm[2]
+    )]
+    TooNarrow {
+        which: String,
+        start: String,
+        at_lps_mm: P,
+        diameter_mm: f64,
+        floor_mm: f64,
+        from_start_mm: f64,
+    },
+    #[error(
+        "the {which} point lies where the lumen is {diameter_mm:.2} mm across, narrower than \
+         the {floor_mm:.2} mm floor: no device reaches it"
+    )]
+    StopTooNarrow {
+        which: String,
+        diameter_mm: f64,
+        floor_mm: f64,
+    },
+    #[error(
+        "the {which} lies in another structure ({other_mm:.1} mm across at its widest) that \
+         touches the {start}'s vessel ({this_mm:.1} mm) only through a neck {neck_mm:.1} mm \
+         across at ({:.1}, {:.1}, {:.1}) (LPS mm): two structures touching, not a passage \
+         (another vessel, a heart chamber, a false lumen)",
+        .at_lps_mm[0],
+        .at_lps_mm[1],
+        .at_lps_mm[2]
+    )]
+    Contact {
+        which: String,
+        start: String,
+        at_lps_mm: P,
+        neck_mm: f64,
+        this_mm: f64,
+        other_mm: f64,
+    },
+    #[error("the {which} point lies in the no-go region \"{name}\"")]
+    InNoGo { which: String, name: String },
+    #[error("the {which} cannot be reached without crossing the no-go region \"{name}\"")]
+    ThroughNoGo { which: String, name: String },
     #[error("the vessel's bounding box holds {voxels} voxels, more than a path search can index")]
     TooLarge { voxels: usize },
     #[error("the path has no stop {0} to move")]
@@ -160,41 +217,71 @@ impl Lumen {
         }
         let distance = distance_transform(&inside, mask.geometry.spacing_mm, progress)
             .ok_or(PathError::Cancelled)?;
-        let squared = distance
-            .squared_mm2
-            .as_slice()
-            .ok_or(PathError::Cancelled)?;
-        let (bk, bj, bi) = inside.dim();
+        let mut lumen = Lumen {
+            geometry: mask.geometry.clone(),
+            offset: lo,
+            inside,
+            distance,
+            deepest_mm: 1.0,
+            slot: Vec::new(),
+            cells: Vec::new(),
+            rates: Vec::new(),
+            floor_mm: 0.0,
+            boundary: None,
+        };
+        lumen.set_floor(0.0);
+        Ok(lumen)
+    }
+
+    /// Sets the narrowest inscribed diameter (mm) a path may pass (0: any lumen voxel) and
+    /// renumbers the voxels the searches may enter.
+    pub fn set_floor(&mut self, floor_mm: f64) {
+        self.floor_mm = floor_mm.max(0.0);
+        let s = self.distance.spacing_mm;
+        let least = s[0].min(s[1]).min(s[2]);
+        // 2·d − least ≥ floor, with d the distance between voxel centres.
+        let min_d2 = ((self.floor_mm + least) / 2.0).powi(2);
+        let (bk, bj, bi) = self.inside.dim();
         let (pi, pj) = (bi + 2, bj + 2);
         let mut slot = vec![u32::MAX; pi * pj * (bk + 2)];
         let mut cells = Vec::new();
         let mut rates = Vec::new();
         let mut deepest2 = 0.0f64;
-        for (k, plane) in squared.chunks_exact(bi * bj).enumerate() {
-            for (j, row) in plane.chunks_exact(bi).enumerate() {
-                let row_start = ((k + 1) * pj + (j + 1)) * pi + 1;
-                for (i, &d2) in row.iter().enumerate() {
-                    if d2 > 0.0 {
-                        let p = row_start + i;
-                        slot[p] = cells.len() as u32;
-                        cells.push(p as u32);
-                        rates.push(1.0 / d2);
-                        deepest2 = deepest2.max(d2);
-                    }
-                }
+        for ((k, j, i), &d2) in self.distance.squared_mm2.indexed_iter() {
+            if d2 > 0.0 && (self.floor_mm == 0.0 || d2 >= min_d2 - 1e-9) {
+                let p = ((k + 1) * pj + (j + 1)) * pi + i + 1;
+                slot[p] = cells.len() as u32;
+                cells.push(p as u32);
+                rates.push(1.0 / d2);
+                deepest2 = deepest2.max(d2);
             }
         }
-        let deepest_mm = if deepest2 > 0.0 { deepest2.sqrt() } else { 1.0 };
-        Ok(Lumen {
-            geometry: mask.geometry.clone(),
-            offset: lo,
-            inside,
-            distance,
-            deepest_mm,
-            slot,
-            cells,
-            rates,
-        })
+        self.deepest_mm = if deepest2 > 0.0 { deepest2.sqrt() } else { 1.0 };
+        self.slot = slot;
+        self.cells = cells;
+        self.rates = rates;
+    }
+
+    /// The floor set by [`Lumen::set_floor`] (mm).
+    pub fn floor_mm(&self) -> f64 {
+        self.floor_mm
+    }
+
+    /// The inscribed diameter (mm) at lumen voxel `v`'s centre, as the path's figures
+    /// measure it: twice the wall distance less the smallest voxel side; 0 outside.
+    pub fn diameter_at(&self, v: [usize; 3]) -> f64 {
+        let s = self.distance.spacing_mm;
+        let d = self.wall_distance(v);
+        if d > 0.0 {
+            2.0 * d - s[0].min(s[1]).min(s[2])
+        } else {
+            0.0
+        }
+    }
+
+    /// Whether a path may enter voxel `v` (in the lumen, and at least the floor across).
+    pub fn passable(&self, v: [usize; 3]) -> bool {
+        self.number(v).is_some()
     }
 
     /// The voxels of the lumen.
@@ -242,78 +329,6 @@ impl Lumen {
     pub fn position(&self, v: [usize; 3]) -> P {
         let p = self.geometry.patient_from_ijk(v.map(|x| x as f64));
         [p.x, p.y, p.z]
-    }
-
-    /// The lumen voxel for a point: the one containing it, or the nearest within
-    /// [`SNAP_TOLERANCE_MM`].
-    pub fn snap(&self, p: P, which: &str) -> Result<[usize; 3], PathError> {
-        let ijk = self.geometry.ijk_from_patient(&Point3::from(p));
-        let s = self.geometry.spacing_mm;
-        // At most 32 voxels each way (sub-0.1 mm voxels would otherwise make a huge box).
-        let reach = [0, 1, 2].map(|a| ((SNAP_TOLERANCE_MM / s[a]).ceil() as i64 + 1).min(32));
-        let dims = self.geometry.dims;
-        // A point far off the grid has no lumen voxel near it (and its index would not fit).
-        let near_grid = (0..3).all(|a| {
-            ijk[a].is_finite()
-                && ijk[a] >= -(reach[a] as f64)
-                && ijk[a] <= (dims[a] as i64 + reach[a]) as f64
-        });
-        let centre = ijk.map(|x| x.round() as i64);
-        let mut best: Option<(f64, [usize; 3])> = None;
-        for dk in -reach[2]..=reach[2] {
-            if !near_grid {
-                break;
-            }
-            for dj in -reach[1]..=reach[1] {
-                for di in -reach[0]..=reach[0] {
-                    let v = [centre[0] + di, centre[1] + dj, centre[2] + dk];
-                    if v.iter().any(|&x| x < 0) {
-                        continue;
-                    }
-                    let v = v.map(|x| x as usize);
-                    if !self.contains(v) {
-                        continue;
-                    }
-                    let q = self.position(v);
-                    let d = ((q[0] - p[0]).powi(2) + (q[1] - p[1]).powi(2) + (q[2] - p[2]).powi(2))
-                        .sqrt();
-                    if best.is_none_or(|(b, _)| d < b) {
-                        best = Some((d, v));
-                    }
-                }
-            }
-        }
-        // Inside the voxel that holds the point, or within the tolerance of a lumen voxel.
-        let half = s.iter().fold(0.0f64, |m, x| m.max(*x)) * 0.87;
-        match best {
-            Some((d, v)) if d <= SNAP_TOLERANCE_MM + half => Ok(v),
-            _ => {
-                let (distance_mm, nearest) = self.nearest(p);
-                Err(PathError::OutsideLumen {
-                    which: which.to_string(),
-                    distance_mm,
-                    nearest_lps_mm: nearest,
-                    tolerance_mm: SNAP_TOLERANCE_MM,
-                })
-            }
-        }
-    }
-
-    /// The lumen voxel centre nearest to `p` (all of them tried) and its distance.
-    fn nearest(&self, p: P) -> (f64, P) {
-        let mut best: Option<(f64, P)> = None;
-        for ((k, j, i), &v) in self.inside.indexed_iter() {
-            if v == 0 {
-                continue;
-            }
-            let q = self.position(self.global([i, j, k]));
-            let d = ((q[0] - p[0]).powi(2) + (q[1] - p[1]).powi(2) + (q[2] - p[2]).powi(2)).sqrt();
-            // The first voxel is taken even when every distance is infinite (a point far off).
-            if best.is_none_or(|(b, _)| d < b) {
-                best = Some((d, q));
-            }
-        }
-        best.unwrap_or((f64::INFINITY, p))
     }
 
     /// The centred path through `points` in order (entry, waypoints, target), each leg

@@ -5,7 +5,10 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::Result;
-use twinplan::catheter::{Catalogue, Device, Fit, PathReport, fit};
+use twinplan::catheter::{
+    Catalogue, Constraints, Device, Fit, GUIDEWIRE_MM, Grown, LumenSpec, NoGo, PathReport, fit,
+};
+use twinplan::volume::Volume;
 
 use super::args::{parse_point, parse_range};
 use super::{UsageError, open_volume};
@@ -26,16 +29,28 @@ pub struct Args {
     /// Waypoints X,Y,Z the path must pass, in order (to force a branch).
     #[arg(long, value_parser = parse_point, allow_hyphen_values = true)]
     pub via: Vec<[f64; 3]>,
-    /// The lumen: the values of this preset (default vessels: contrast-filled blood) ...
+    /// The lumen: "vessels" (the default) measures the vessel's own contrast around the
+    /// stops; another preset takes that preset's values ...
     #[arg(long, default_value = "vessels", conflicts_with = "range")]
     pub structure: String,
-    /// ... or this value range LO:HI (HU).
+    /// ... or this value range LO:HI (HU) ...
     #[arg(long, allow_hyphen_values = true, value_parser = parse_range)]
     pub range: Option<(f64, f64)>,
-    /// ... grown from these points (default: from the entry), so other vessels and bone of
-    /// the same values stay out.
+    /// ... grown from the stops and these points, cut where it only touches another
+    /// structure (README: "The lumen").
     #[arg(long, value_parser = parse_point, allow_hyphen_values = true)]
     pub seed: Vec<[f64; 3]>,
+    /// No path passes a lumen narrower than this (mm; default 0.89, a 0.035-inch guidewire).
+    #[arg(long, value_name = "D", value_parser = parse_floor_mm)]
+    pub min_diameter_mm: Option<f64>,
+    /// A region no path enters: a NIfTI mask in the study's patient space (non-zero
+    /// inside), e.g. a false lumen or a thrombus. Repeatable.
+    #[arg(long, value_name = "MASK")]
+    pub no_go: Vec<PathBuf>,
+    /// Also write the lumen the path was planned in as a NIfTI mask (the study's geometry,
+    /// as `convert` writes it).
+    #[arg(long, value_name = "FILE.nii.gz")]
+    pub lumen_out: Option<PathBuf>,
     /// The device whose fit is checked: a catalogue name ("Introducer sheath 14 F", or
     /// just "14F"; `--device list` lists them) ...
     #[arg(long, conflicts_with = "device_mm")]
@@ -53,6 +68,18 @@ pub struct Args {
     /// The path's name in the plan (default "Path N").
     #[arg(long, requires = "plan_out")]
     pub name: Option<String>,
+}
+
+fn parse_floor_mm(s: &str) -> Result<f64, String> {
+    let v: f64 = s
+        .trim()
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number"))?;
+    if v.is_finite() && (0.0..100.0).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("{v} mm is not a lumen diameter"))
+    }
 }
 
 fn parse_positive_mm(s: &str) -> Result<f64, String> {
@@ -81,17 +108,20 @@ pub fn run(a: Args) -> Result<()> {
         )
         .into());
     };
-    let range = match a.range {
-        Some((lo, hi)) => ValueRange::new(lo, hi),
-        None => Preset::from_name(&a.structure)
-            .ok_or_else(|| {
-                UsageError(format!(
+    let spec = match a.range {
+        Some((lo, hi)) => LumenSpec::Range(ValueRange::new(lo, hi)),
+        None => match Preset::from_name(&a.structure) {
+            Some(Preset::Vessels) => LumenSpec::Auto,
+            Some(p) => LumenSpec::Range(p.range()),
+            None => {
+                return Err(UsageError(format!(
                     "unknown structure '{}'; choose one of: {}",
                     a.structure,
                     Preset::ALL.map(|p| p.name()).join(", ")
                 ))
-            })?
-            .range(),
+                .into());
+            }
+        },
     };
     let t = Instant::now();
     let volume = open_volume(path, a.series.as_deref())?;
@@ -102,7 +132,20 @@ pub fn run(a: Args) -> Result<()> {
     }
     points.push((to, "target".to_string()));
     let progress = twinplan::progress::Progress::new();
-    let planned = twinplan::catheter::plan(&volume, &points, range, &a.seed, &progress)?;
+    let constraints = Constraints {
+        min_diameter_mm: a.min_diameter_mm.unwrap_or(GUIDEWIRE_MM),
+        no_go: a
+            .no_go
+            .iter()
+            .map(|p| no_go_region(p, &volume))
+            .collect::<Result<_>>()?,
+    };
+    let planned =
+        twinplan::catheter::plan(&volume, &points, spec, &a.seed, &constraints, &progress)?;
+    print_lumen(&planned.grown, constraints.min_diameter_mm);
+    if let Some(out) = &a.lumen_out {
+        write_lumen(out, &volume, &planned.grown)?;
+    }
     let (lumen_s, distance_s, search_s, measure_s) = (
         planned.lumen_s,
         planned.distance_s,
@@ -124,7 +167,8 @@ pub fn run(a: Args) -> Result<()> {
         ("measure_s", measure_s),
     ];
     if let Some(out) = &a.json {
-        write_json(out, &report, fitted.as_ref(), &times)?;
+        let lumen = lumen_json(&planned.grown, &constraints);
+        write_json(out, &report, fitted.as_ref(), &times, lumen)?;
     }
     if let Some(out) = &a.plan_out {
         add_to_plan(out, &a, &volume, [from, to], device, report, fitted)?;
@@ -241,9 +285,11 @@ fn write_json(
     report: &PathReport,
     fitted: Option<&Fit>,
     times: &[(&str, f64)],
+    lumen: serde_json::Value,
 ) -> Result<()> {
     let mut value = serde_json::to_value(report)?;
     if let Some(m) = value.as_object_mut() {
+        m.insert("lumen".into(), lumen);
         if let Some(f) = fitted {
             m.insert("fit".into(), serde_json::to_value(f)?);
         }
@@ -253,6 +299,104 @@ fn write_json(
     }
     twinplan::fsutil::write_atomic(out, serde_json::to_string_pretty(&value)?.as_bytes())?;
     Ok(())
+}
+
+/// The lumen's line: its volume, how its values were chosen, the contacts it was cut at.
+fn print_lumen(grown: &Grown, floor_mm: f64) {
+    let l = &grown.levels;
+    let how = if l.measured {
+        format!(
+            "measured around the stops: contrast {:.0} over {:.0}",
+            l.peak_hu, l.background_hu
+        )
+    } else {
+        "the given range".to_string()
+    };
+    say!(
+        "lumen: {:.1} mL, core ≥ {:.0}, rim ≥ {:.0}, bright > {:.0} ({how}); no path narrower than \
+         {floor_mm:.2} mm",
+        grown.volume_ml(),
+        l.core_hu,
+        l.rim_hu,
+        l.bright_hu
+    );
+    for c in grown.contacts.iter().take(3) {
+        say!(
+            "  cut from a structure {:.1} mm wide at {:.1}, {:.1}, {:.1} (LPS mm): a neck of {:.1} mm",
+            c.sides_mm[1],
+            c.at_lps_mm[0],
+            c.at_lps_mm[1],
+            c.at_lps_mm[2],
+            c.neck_mm
+        );
+    }
+}
+
+/// The lumen as the JSON states it.
+fn lumen_json(grown: &Grown, constraints: &Constraints) -> serde_json::Value {
+    serde_json::json!({
+        "volume_ml": grown.volume_ml(),
+        "levels": grown.levels,
+        "contacts_cut": grown.contacts,
+        "min_diameter_mm": constraints.min_diameter_mm,
+        "no_go": constraints.no_go.iter().map(|r| r.name.clone()).collect::<Vec<_>>(),
+    })
+}
+
+/// Writes the lumen as a NIfTI mask on the study's grid (atomically, as `convert` does).
+fn write_lumen(out: &Path, volume: &Volume, grown: &Grown) -> Result<()> {
+    let mut mask = volume.clone();
+    mask.voxels = grown.mask.data.mapv(i16::from);
+    mask.value_scale = twinplan::volume::ValueScale {
+        slope: 1.0,
+        intercept: 0.0,
+    };
+    twinplan::nifti_io::write_nifti(&mask, out)?;
+    say!(
+        "wrote the lumen ({:.1} mL) to {}",
+        grown.volume_ml(),
+        out.display()
+    );
+    Ok(())
+}
+
+/// A no-go region read from a NIfTI mask in the study's patient space: each voxel of the
+/// study takes the mask's value at its centre (nearest voxel).
+fn no_go_region(path: &Path, volume: &Volume) -> Result<NoGo> {
+    let mask = twinplan::nifti_io::read_nifti(path)
+        .map_err(|e| anyhow::anyhow!("the no-go mask {}: {e}", path.display()))?;
+    let g = &volume.geometry;
+    let [ni, nj, nk] = g.dims;
+    let [mi, mj, mk] = mask.geometry.dims;
+    let voxels = ndarray::Array3::from_shape_fn((nk, nj, ni), |(k, j, i)| {
+        let p = g.patient_from_ijk([i as f64, j as f64, k as f64]);
+        let m = mask.geometry.ijk_from_patient(&p).map(|x| x.round());
+        if m.iter().any(|x| !x.is_finite() || *x < 0.0) {
+            return 0;
+        }
+        let m = m.map(|x| x as usize);
+        if m[0] >= mi || m[1] >= mj || m[2] >= mk {
+            return 0;
+        }
+        u8::from(mask.voxels[(m[2], m[1], m[0])] != 0)
+    });
+    if !voxels.iter().any(|v| *v != 0) {
+        return Err(UsageError(format!(
+            "the no-go mask {} covers none of the study (is it in the study's patient space?)",
+            path.display()
+        ))
+        .into());
+    }
+    let name = path
+        .file_name()
+        .map(|n| {
+            n.to_string_lossy()
+                .trim_end_matches(".gz")
+                .trim_end_matches(".nii")
+                .to_string()
+        })
+        .unwrap_or_else(|| "no-go".into());
+    Ok(NoGo { name, voxels })
 }
 
 /// Adds the path, its device and figures to the plan file `out` (made for the series when

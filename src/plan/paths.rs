@@ -8,10 +8,9 @@
 use serde::{Deserialize, Serialize};
 
 use super::PlanStructure;
-use crate::catheter::{Device, Fit, PathReport};
+use crate::catheter::{Device, Fit, LumenSpec, PathReport};
 use crate::geometry::P;
 use crate::plan::recipe::Source;
-use crate::segment::ValueRange;
 
 /// The vessel a path runs through.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -103,7 +102,7 @@ impl CatheterPath {
     pub fn lumen_recipe(
         &self,
         structures: &[PlanStructure],
-    ) -> Result<(ValueRange, Vec<P>), String> {
+    ) -> Result<(LumenSpec, Vec<P>), String> {
         let (range, seeds, name) = match &self.vessel {
             PathVessel::Structure { id } => {
                 let s = structures
@@ -111,7 +110,7 @@ impl CatheterPath {
                     .find(|s| s.id == *id)
                     .ok_or("the vessel structure it was planned in is no longer in the plan")?;
                 (
-                    s.recipe.range_of(),
+                    s.recipe.source.lumen_spec(),
                     s.recipe.seeds_mm.clone(),
                     s.recipe.name.clone(),
                 )
@@ -120,7 +119,7 @@ impl CatheterPath {
                 source,
                 seeds_lps_mm,
             } => (
-                source.range(),
+                source.lumen_spec(),
                 seeds_lps_mm.clone(),
                 vessel_source_name(source),
             ),
@@ -212,6 +211,7 @@ fn vessel_source_name(source: &Source) -> String {
 mod tests {
     use super::*;
     use crate::plan::recipe::Recipe;
+    use crate::segment::ValueRange;
 
     fn path(vessel: PathVessel) -> CatheterPath {
         let stops = [[1.0, 2.0, 3.0], [4.0, 5.0, 6.0], [7.0, 8.0, 9.0]];
@@ -244,7 +244,9 @@ mod tests {
     fn a_paths_lumen_comes_from_its_structure_or_its_own_recipe() {
         use crate::segment::Preset;
         let seeded = Recipe::preset(Preset::Vessels).with_seeds(vec![[0.0, 0.0, -130.0]]);
-        let range = Recipe::range_of(&seeded).expect("a range");
+        // The vessels preset measures the vessel's own values.
+        let spec = seeded.source.lumen_spec().expect("a lumen");
+        assert_eq!(spec, LumenSpec::Auto);
         let structures = vec![
             structure(3, Recipe::preset(Preset::Bone)),
             structure(4, seeded),
@@ -254,13 +256,13 @@ mod tests {
         let p = path(PathVessel::Structure { id: 4 });
         assert_eq!(
             p.lumen_recipe(&structures),
-            Ok((range, vec![[0.0, 0.0, -130.0]]))
+            Ok((spec, vec![[0.0, 0.0, -130.0]]))
         );
         assert_eq!(p.vessel_label(&structures), "vessels");
         // An unseeded one grows from the entry.
         let bone = path(PathVessel::Structure { id: 3 });
         let (r, seeds) = bone.lumen_recipe(&structures).expect("a lumen");
-        assert_eq!(r, Preset::Bone.range());
+        assert_eq!(r, LumenSpec::Range(Preset::Bone.range()));
         assert_eq!(seeds, vec![[1.0, 2.0, 3.0]]);
         // Removed, or not made of values: said, not guessed.
         let gone = path(PathVessel::Structure { id: 9 });
@@ -285,7 +287,10 @@ mod tests {
         });
         assert_eq!(
             grown.lumen_recipe(&[]),
-            Ok((ValueRange::new(150.0, 700.0), vec![[9.0, 9.0, 9.0]]))
+            Ok((
+                LumenSpec::Range(ValueRange::new(150.0, 700.0)),
+                vec![[9.0, 9.0, 9.0]]
+            ))
         );
         assert_eq!(
             grown.vessel_label(&[]),

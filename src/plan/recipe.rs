@@ -39,6 +39,20 @@ impl Source {
             Source::Outline => None,
         }
     }
+
+    /// How a path's lumen is grown from it: the vessels preset (unchanged) measures the
+    /// vessel's own values around the seeds; any other preset or range is taken as given.
+    /// None for the outline.
+    pub fn lumen_spec(&self) -> Option<crate::catheter::LumenSpec> {
+        use crate::catheter::LumenSpec;
+        match self {
+            Source::Preset {
+                preset,
+                min_hu: None,
+            } if preset == Preset::Vessels.name() => Some(LumenSpec::Auto),
+            _ => self.range().map(LumenSpec::Range),
+        }
+    }
 }
 
 /// How a structure is made from the volume.

@@ -175,6 +175,18 @@ pub enum SegmentError {
         lo: f64,
         hi: f64,
     },
+    #[error(
+        "no contrast-filled vessel around ({x:.1}, {y:.1}, {z:.1}) mm: its surroundings peak at \
+         {peak:.0} against {background:.0}; place the point inside an enhanced vessel, or give \
+         the vessel's value range"
+    )]
+    NoContrast {
+        x: f64,
+        y: f64,
+        z: f64,
+        peak: f64,
+        background: f64,
+    },
     #[error("segmentation was cancelled")]
     Cancelled,
 }

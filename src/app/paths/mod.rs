@@ -26,15 +26,15 @@ use super::scene::SceneAssets;
 use super::state::{Step, ViewState, Workspace};
 use crate::catheter::devices::Concern;
 use crate::catheter::{
-    Catalogue, Lumen, PathError, PathReport, PlanningError, Replan, fit, measure, reformat,
-    section, tube,
+    Catalogue, Constraints, Lumen, LumenSpec, PathError, PathReport, PlanningError, Replan, fit,
+    measure, reformat, section, tube,
 };
 use crate::document::Command;
 use crate::geometry::P;
 use crate::plan::recipe::Source;
 use crate::plan::{CatheterPath, PathVessel, PlanStructure};
 use crate::progress::Progress;
-use crate::segment::{Preset, ValueRange};
+use crate::segment::Preset;
 
 mod draw;
 mod panel;
@@ -81,7 +81,7 @@ enum Request {
 }
 
 /// How a lumen was made: its values and seeds.
-type LumenKey = (ValueRange, Vec<P>);
+type LumenKey = (LumenSpec, Vec<P>);
 
 /// The lumen of a path, kept for its cross-sections and for dragging its stops: ready, or
 /// being grown again (a path read from a plan file, or its vessel's recipe changed).
@@ -205,14 +205,14 @@ impl PathUi {
             &stops,
             COLOURS[n % COLOURS.len()],
         );
-        let (range, seeds) = match probe.lumen_recipe(&doc.plan().structures) {
+        let (spec, seeds) = match probe.lumen_recipe(&doc.plan().structures) {
             Ok(r) => r,
             Err(message) => {
                 self.failure = Some(Failure { message, gap: None });
                 return;
             }
         };
-        let key: LumenKey = (range, seeds.clone());
+        let key: LumenKey = (spec, seeds.clone());
         let mut path = probe;
         path.id = doc.new_id();
         let named: Vec<(P, String)> = stops
@@ -230,7 +230,14 @@ impl PathUi {
             })
             .collect();
         self.requests.push(Request::Plan(Box::new(
-            move |p: &Progress| match crate::catheter::plan(&volume, &named, range, &seeds, p) {
+            move |p: &Progress| match crate::catheter::plan(
+                &volume,
+                &named,
+                spec,
+                &seeds,
+                &Constraints::default(),
+                p,
+            ) {
                 Ok(planned) => Ok((
                     CatheterPath {
                         report: Some(planned.report),
@@ -424,16 +431,22 @@ impl PathUi {
             _ => {}
         }
         let volume = ws.loaded.as_ref()?.volume.clone();
-        let (range, seeds) = key.clone();
-        let seeds: Vec<nalgebra::Point3<f64>> =
-            seeds.iter().map(|p| nalgebra::Point3::from(*p)).collect();
+        let (spec, seeds) = key.clone();
+        let stops = path.stops();
         self.requests.push(Request::Grow(
             path.id,
             key.clone(),
             Box::new(move |p: &Progress| {
-                crate::catheter::grow_lumen(&volume, range, &seeds, p)
-                    .ok()
-                    .map(|g| g.0)
+                crate::catheter::lumen_for(
+                    &volume,
+                    spec,
+                    &stops,
+                    &seeds,
+                    &Constraints::default(),
+                    p,
+                )
+                .ok()
+                .map(|g| g.0)
             }),
         ));
         self.lumens.insert(path.id, (key, LumenSlot::Growing(None)));

@@ -12,7 +12,11 @@ pub(super) fn vessel_choice(ui: &mut egui::Ui, doc: &PlanDoc, pui: &mut PathUi) 
         .plan()
         .structures
         .iter()
-        .filter(|s| s.recipe.range_of().is_some())
+        // Bone, skin, lung and soft tissue are no lumen to plan a catheter in.
+        .filter(|s| match &s.recipe.source {
+            Source::Preset { preset, .. } => preset == Preset::Vessels.name(),
+            other => other.range().is_some(),
+        })
         .collect();
     if pui
         .vessel
@@ -20,7 +24,7 @@ pub(super) fn vessel_choice(ui: &mut egui::Ui, doc: &PlanDoc, pui: &mut PathUi) 
     {
         pui.vessel = None;
     }
-    let preset = "vessels, grown from the entry";
+    let preset = "vessels, measured at the stops";
     let current = pui
         .vessel
         .and_then(|id| usable.iter().find(|s| s.id == id))
@@ -33,7 +37,9 @@ pub(super) fn vessel_choice(ui: &mut egui::Ui, doc: &PlanDoc, pui: &mut PathUi) 
             .show_ui(ui, |ui| {
                 ui.selectable_value(&mut pui.vessel, None, preset)
                     .on_hover_text(
-                        "Contrast-filled blood (the vessels preset) connected to the entry",
+                        "Contrast-filled blood grown from the stops: the vessel's own contrast \
+                         measured around the entry, cut where it only touches another \
+                         structure (a vein, a heart chamber, bone)",
                     );
                 for s in &usable {
                     ui.selectable_value(&mut pui.vessel, Some(s.id), describe_structure(s))

@@ -289,19 +289,14 @@ pub(super) fn structures_panel(
                 if ui.button("Add range").clicked() {
                     actions.push(UiAction::AddStructure(Recipe::range(&st.add_name, lo, hi)));
                 }
-                let grow_hint = if ct {
-                    "Region-grow the preset's range from the cursor (click a vessel in a slice first)"
-                } else {
-                    "Region-grow the range from the cursor (click inside the structure first)"
-                };
-                if ui.button("Grow from cursor").on_hover_text(grow_hint).clicked() {
-                    let recipe = if ct {
-                        let mut r = Recipe::preset(st.add_preset);
-                        r.name = format!("{} (seeded)", r.name);
-                        r
-                    } else {
-                        Recipe::range(&format!("{} (seeded)", st.add_name), lo, hi)
-                    };
+                let grow_hint = "Region-grow the Range above from the cursor: the voxels in \
+                                 range connected to it (click inside the structure first)";
+                if ui
+                    .button("Grow from cursor")
+                    .on_hover_text(grow_hint)
+                    .clicked()
+                {
+                    let recipe = Recipe::range(&format!("{} (seeded)", st.add_name), lo, hi);
                     actions.push(UiAction::AddStructure(
                         recipe.with_seeds(vec![view.cursor.position_mm]),
                     ));
