@@ -117,7 +117,16 @@ fn bench_path(c: &mut Criterion) {
     group.bench_function("distance transform (lumen kept)", |b| {
         b.iter(|| Lumen::with_bounds(&mask, bounds, &progress).expect("lumen"))
     });
-    let lumen = Lumen::with_bounds(&mask, bounds, &progress).expect("lumen");
+    // The drag works on the lumen the path was planned in (its image kept for the walls).
+    let (lumen, ..) = lumen_for(
+        &case.volume,
+        LumenSpec::Auto,
+        &stops,
+        &[],
+        &constraints,
+        &progress,
+    )
+    .expect("lumen");
     let first = lumen.path(&stops, &progress).expect("path");
     let report = measure(&lumen, &first);
     // A waypoint halfway, dragged back and forth by a millimetre across the vessel.

@@ -325,8 +325,7 @@ pub fn grow_lumen(
     let grown = grow::grow(volume, seeds, spec, no_go, progress)?;
     let lumen_s = t.elapsed().as_secs_f64();
     let t = Instant::now();
-    let mut lumen = Lumen::with_bounds(&grown.mask, grown.bounds, progress)?;
-    lumen.set_floor(min_diameter_mm);
+    let mut lumen = Lumen::with_bounds_floor(&grown.mask, grown.bounds, min_diameter_mm, progress)?;
     let l = &grown.levels;
     lumen.set_boundary(volume, 0.5 * (l.rim_hu + l.core_hu));
     Ok((lumen, grown, lumen_s, t.elapsed().as_secs_f64()))

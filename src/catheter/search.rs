@@ -194,7 +194,17 @@ impl Lumen {
     /// not scanned again.
     pub fn with_bounds(
         mask: &Mask,
+        bounds: ([usize; 3], [usize; 3]),
+        progress: &Progress,
+    ) -> Result<Lumen, PathError> {
+        Lumen::with_bounds_floor(mask, bounds, 0.0, progress)
+    }
+
+    /// [`Lumen::with_bounds`] with the floor ([`Lumen::set_floor`]) set at once.
+    pub fn with_bounds_floor(
+        mask: &Mask,
         (lo, hi): ([usize; 3], [usize; 3]),
+        floor_mm: f64,
         progress: &Progress,
     ) -> Result<Lumen, PathError> {
         let (nk, nj, ni) = mask.data.dim();
@@ -229,7 +239,7 @@ impl Lumen {
             floor_mm: 0.0,
             boundary: None,
         };
-        lumen.set_floor(0.0);
+        lumen.set_floor(floor_mm);
         Ok(lumen)
     }
 
@@ -247,13 +257,26 @@ impl Lumen {
         let mut cells = Vec::new();
         let mut rates = Vec::new();
         let mut deepest2 = 0.0f64;
-        for ((k, j, i), &d2) in self.distance.squared_mm2.indexed_iter() {
-            if d2 > 0.0 && (self.floor_mm == 0.0 || d2 >= min_d2 - 1e-9) {
-                let p = ((k + 1) * pj + (j + 1)) * pi + i + 1;
-                slot[p] = cells.len() as u32;
-                cells.push(p as u32);
-                rates.push(1.0 / d2);
-                deepest2 = deepest2.max(d2);
+        let least_d2 = if self.floor_mm == 0.0 {
+            0.0
+        } else {
+            min_d2 - 1e-9
+        };
+        let Some(squared) = self.distance.squared_mm2.as_slice() else {
+            return;
+        };
+        for (k, plane) in squared.chunks_exact(bi * bj).enumerate() {
+            for (j, row) in plane.chunks_exact(bi).enumerate() {
+                let row_start = ((k + 1) * pj + (j + 1)) * pi + 1;
+                for (i, &d2) in row.iter().enumerate() {
+                    if d2 > 0.0 && d2 >= least_d2 {
+                        let p = row_start + i;
+                        slot[p] = cells.len() as u32;
+                        cells.push(p as u32);
+                        rates.push(1.0 / d2);
+                        deepest2 = deepest2.max(d2);
+                    }
+                }
             }
         }
         self.deepest_mm = if deepest2 > 0.0 { deepest2.sqrt() } else { 1.0 };

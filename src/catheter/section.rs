@@ -34,7 +34,7 @@ use super::search::Lumen;
 use crate::geometry::P;
 
 /// Rays around the path point (even: each has its opposite).
-pub const RAYS: usize = 72;
+pub const RAYS: usize = 36;
 /// No ray walks farther than this (mm): a section wider than it is not a vessel.
 pub const MAX_RADIUS_MM: f64 = 60.0;
 

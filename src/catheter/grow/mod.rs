@@ -323,6 +323,54 @@ impl Classes<'_> {
         }
     }
 
+    /// Each voxel of the box's class (BELOW beyond the volume), row by row through a table
+    /// of every stored value's class.
+    fn fill_classes(&self, b: &mut Box3) {
+        use rayon::prelude::*;
+        let table: Vec<u8> = (i16::MIN..=i16::MAX)
+            .map(|raw| {
+                let v = self.volume.value_scale.real(raw);
+                let l = &self.levels;
+                if v > l.bright_hu {
+                    BRIGHT
+                } else if v >= l.core_hu {
+                    CORE
+                } else if v >= l.rim_hu {
+                    RIM
+                } else {
+                    BELOW
+                }
+            })
+            .collect();
+        let dims = self.volume.geometry.dims;
+        let (origin, n) = (b.origin, b.n);
+        b.class
+            .par_chunks_mut(n[0])
+            .enumerate()
+            .for_each(|(row, out)| {
+                let (j, k) = (row % n[1], row / n[1]);
+                let (gj, gk) = (j as i64 + origin[1], k as i64 + origin[2]);
+                if gj < 0 || gk < 0 || gj >= dims[1] as i64 || gk >= dims[2] as i64 {
+                    return;
+                }
+                for (i, c) in out.iter_mut().enumerate() {
+                    let gi = i as i64 + origin[0];
+                    if gi < 0 || gi >= dims[0] as i64 {
+                        continue;
+                    }
+                    let (gi, gj, gk) = (gi as usize, gj as usize, gk as usize);
+                    if self
+                        .no_go
+                        .is_some_and(|m| m.get((gk, gj, gi)).is_some_and(|&x| x != 0))
+                    {
+                        continue;
+                    }
+                    let raw = self.volume.voxels[(gk, gj, gi)];
+                    *c = table[(i32::from(raw) - i32::from(i16::MIN)) as usize];
+                }
+            });
+    }
+
     /// The core voxel nearest to a seed within [`SEED_REACH_MM`].
     fn snap(&self, p: &Point3<f64>) -> Result<[usize; 3], SegmentError> {
         let g = &self.volume.geometry;
@@ -362,7 +410,6 @@ impl Classes<'_> {
         progress: &Progress,
     ) -> Result<(Box3, Array3<u8>), SegmentError> {
         let g = &self.volume.geometry;
-        let dims = g.dims;
         let centres: Vec<Point3<f64>> = snapped
             .iter()
             .map(|v| g.patient_from_ijk(v.map(|x| x as f64)))
@@ -376,13 +423,8 @@ impl Classes<'_> {
         let margin = RIM_STEPS + 2;
         let origin = [0, 1, 2].map(|a| lo[a] as i64 - margin as i64);
         let n = [0, 1, 2].map(|a| hi[a] - lo[a] + 1 + 2 * margin);
-        let b = Box3::new(origin, n, g.spacing_mm, |gv| {
-            if (0..3).any(|a| gv[a] < 0 || gv[a] >= dims[a] as i64) {
-                BELOW
-            } else {
-                self.of(gv.map(|c| c as usize))
-            }
-        });
+        let mut b = Box3::new(origin, n, g.spacing_mm);
+        self.fill_classes(&mut b);
         let mut core = Array3::<u8>::zeros((n[2], n[1], n[0]));
         for (x, c) in core.iter_mut().enumerate() {
             if b.class[x] != CORE || !b.interior(x) {
@@ -403,12 +445,7 @@ impl Classes<'_> {
 }
 
 impl Box3 {
-    fn new(
-        origin: [i64; 3],
-        n: [usize; 3],
-        spacing: [f64; 3],
-        class: impl Fn([i64; 3]) -> u8,
-    ) -> Box3 {
+    fn new(origin: [i64; 3], n: [usize; 3], spacing: [f64; 3]) -> Box3 {
         let (ni, nj) = (n[0] as isize, n[1] as isize);
         let mut offsets26 = Vec::with_capacity(26);
         for dk in -1isize..=1 {
@@ -420,18 +457,14 @@ impl Box3 {
                 }
             }
         }
-        let mut b = Box3 {
+        Box3 {
             origin,
             n,
             spacing,
-            class: Vec::new(),
+            class: vec![BELOW; n[0] * n[1] * n[2]],
             offsets26,
             offsets6: [1, -1, ni, -ni, ni * nj, -(ni * nj)],
-        };
-        b.class = (0..n[0] * n[1] * n[2])
-            .map(|x| class(b.global(x)))
-            .collect();
-        b
+        }
     }
 }
 
@@ -445,6 +478,7 @@ fn label_structures(
     seed_root: &[u32],
     structure_of_seed: &[usize],
 ) -> Vec<u8> {
+    use rayon::prelude::*;
     let total = b.class.len();
     let label_of_root: HashMap<u32, u8> = seed_root
         .iter()
@@ -460,7 +494,8 @@ fn label_structures(
     }
     for _ in 0..RIM_STEPS {
         let grown: Vec<(usize, u8)> = (0..total)
-            .filter(|&x| label[x] == 0 && b.interior(x) && matches!(b.class[x], RIM | CORE))
+            .into_par_iter()
+            .filter(|&x| matches!(b.class[x], RIM | CORE) && label[x] == 0 && b.interior(x))
             .filter_map(|x| {
                 let mut found = 0u8;
                 for o in &b.offsets26 {
@@ -481,6 +516,7 @@ fn label_structures(
     }
     fill_holes(b, &mut label);
     let apart: Vec<usize> = (0..total)
+        .into_par_iter()
         .filter(|&x| {
             let l = label[x];
             l > 1
@@ -595,70 +631,72 @@ fn contacts_of(
     contacts
 }
 
-/// Fills the holes of the labelled voxels (what the box's faces cannot reach through
-/// Fills the holes of the labelled voxels (what the box's faces cannot reach through
-/// unlabelled voxels, 6-connected), each hole taking a neighbouring label.
+/// Fills the lumen's pockets: the unlabelled voxels above the rim level (undiluted
+/// contrast, calcium, the halo cut around them) that labelled voxels enclose on every side
+/// (6-connected), each pocket taking a neighbouring label. Tissue inside (a dissection's
+/// flap) is not filled.
 fn fill_holes(b: &Box3, label: &mut [u8]) {
-    let total = label.len();
-    let mut outside = vec![false; total];
-    let mut stack: Vec<usize> = (0..total)
-        .filter(|&x| label[x] == 0 && !b.interior(x))
-        .collect();
-    for &x in &stack {
-        outside[x] = true;
-    }
-    while let Some(x) = stack.pop() {
-        if !b.interior(x) {
-            // Face voxels: neighbours through the faces do not exist; walk the others.
-            let v = b.voxel(x);
-            for (a, step) in [(0usize, 1i64), (0, -1), (1, 1), (1, -1), (2, 1), (2, -1)] {
-                let mut w = v.map(|c| c as i64);
-                w[a] += step;
-                if w[a] < 0 || w[a] >= b.n[a] as i64 {
-                    continue;
-                }
-                let y = b.index(w.map(|c| c as usize));
-                if label[y] == 0 && !outside[y] {
-                    outside[y] = true;
-                    stack.push(y);
-                }
-            }
+    let candidate = |label: &[u8], x: usize| label[x] == 0 && b.class[x] != BELOW;
+    let mut seen = vec![false; label.len()];
+    let mut pocket = Vec::new();
+    for start in 0..label.len() {
+        if seen[start] || !candidate(label, start) {
             continue;
         }
-        for o in &b.offsets6 {
-            let y = x.wrapping_add_signed(*o);
-            if label[y] == 0 && !outside[y] {
-                outside[y] = true;
-                stack.push(y);
+        // One pocket of candidates; enclosed unless it touches the box's faces or tissue.
+        pocket.clear();
+        pocket.push(start);
+        seen[start] = true;
+        let mut enclosed = true;
+        let mut at = 0;
+        while at < pocket.len() {
+            let x = pocket[at];
+            at += 1;
+            if !b.interior(x) {
+                enclosed = false;
+                continue;
+            }
+            for o in &b.offsets6 {
+                let y = x.wrapping_add_signed(*o);
+                if label[y] != 0 {
+                    continue;
+                }
+                if !candidate(label, y) {
+                    enclosed = false;
+                } else if !seen[y] {
+                    seen[y] = true;
+                    pocket.push(y);
+                }
             }
         }
-    }
-    // The holes, labelled from their labelled neighbours inwards.
-    let mut holes: Vec<usize> = (0..total)
-        .filter(|&x| label[x] == 0 && !outside[x])
-        .collect();
-    while !holes.is_empty() {
-        let before = holes.len();
-        let mut next = Vec::new();
-        let mut assigned = Vec::new();
-        for &x in &holes {
-            match b
-                .offsets6
-                .iter()
-                .map(|o| label[x.wrapping_add_signed(*o)])
-                .find(|l| *l != 0)
-            {
-                Some(l) => assigned.push((x, l)),
-                None => next.push(x),
+        if !enclosed {
+            continue;
+        }
+        // Labelled from the pocket's rim inwards.
+        let mut left: Vec<usize> = pocket.clone();
+        while !left.is_empty() {
+            let before = left.len();
+            let mut next = Vec::new();
+            let mut assigned = Vec::new();
+            for &x in &left {
+                match b
+                    .offsets6
+                    .iter()
+                    .map(|o| label[x.wrapping_add_signed(*o)])
+                    .find(|l| *l != 0)
+                {
+                    Some(l) => assigned.push((x, l)),
+                    None => next.push(x),
+                }
             }
+            for (x, l) in assigned {
+                label[x] = l;
+            }
+            if next.len() == before {
+                break;
+            }
+            left = next;
         }
-        for (x, l) in assigned {
-            label[x] = l;
-        }
-        if next.len() == before {
-            break;
-        }
-        holes = next;
     }
 }
 

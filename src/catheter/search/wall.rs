@@ -35,10 +35,15 @@ impl Lumen {
     pub fn set_boundary(&mut self, volume: &crate::volume::Volume, level: f64) {
         let (bk, bj, bi) = self.inside.dim();
         let o = self.offset;
-        let values = Array3::from_shape_fn((bk, bj, bi), |(k, j, i)| {
-            let raw = volume.voxels[(k + o[2], j + o[1], i + o[0])];
-            volume.value_scale.real(raw) as f32
-        });
+        let scale = volume.value_scale;
+        let values: Array3<f32> = volume
+            .voxels
+            .slice(ndarray::s![
+                o[2]..o[2] + bk,
+                o[1]..o[1] + bj,
+                o[0]..o[0] + bi
+            ])
+            .mapv(|raw| scale.real(raw) as f32);
         self.boundary = Some(std::sync::Arc::new(Boundary { values, level }));
     }
 
