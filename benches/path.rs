@@ -85,22 +85,21 @@ fn bench_path(c: &mut Criterion) {
     // its levels measured, contacts cut and the partial-volume rim (`catheter::grow`), its
     // transform with the guidewire floor, the path.
     let constraints = Constraints::default();
+    let planned_lumen = || {
+        lumen_for(
+            &case.volume,
+            LumenSpec::Auto,
+            &stops,
+            &[],
+            &constraints,
+            &progress,
+        )
+        .expect("lumen")
+        .0
+    };
     group.bench_function(
         "cold: lumen (measured, contacts cut) + distance transform + path",
-        |b| {
-            b.iter(|| {
-                let (lumen, ..) = lumen_for(
-                    &case.volume,
-                    LumenSpec::Auto,
-                    &stops,
-                    &[],
-                    &constraints,
-                    &progress,
-                )
-                .expect("lumen");
-                lumen.path(&stops, &progress).expect("path")
-            })
-        },
+        |b| b.iter(|| planned_lumen().path(&stops, &progress).expect("path")),
     );
     // The plain threshold's connected component, as before issue 26 (for comparison).
     group.bench_function(
@@ -118,15 +117,7 @@ fn bench_path(c: &mut Criterion) {
         b.iter(|| Lumen::with_bounds(&mask, bounds, &progress).expect("lumen"))
     });
     // The drag works on the lumen the path was planned in (its image kept for the walls).
-    let (lumen, ..) = lumen_for(
-        &case.volume,
-        LumenSpec::Auto,
-        &stops,
-        &[],
-        &constraints,
-        &progress,
-    )
-    .expect("lumen");
+    let lumen = planned_lumen();
     let first = lumen.path(&stops, &progress).expect("path");
     let report = measure(&lumen, &first);
     // A waypoint halfway, dragged back and forth by a millimetre across the vessel.
