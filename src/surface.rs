@@ -32,6 +32,9 @@ pub enum Selection {
     /// The body outline at an automatic threshold (Otsu's), for modalities without fixed
     /// values (MR): the largest body, cavities closed.
     Outline,
+    /// A vessel's lumen grown from the seeds as a catheter path's is
+    /// ([`crate::catheter::grow`]: its own contrast, contacts with other structures cut).
+    Lumen,
 }
 
 /// Options of [`surface`], builder style.
@@ -189,6 +192,8 @@ pub fn select_mask(
         (Selection::PresetIn(_, r), false) => {
             Some(segment::region_grow(volume, seeds, *r, progress)?)
         }
+        (Selection::Lumen, true) => Some(Preset::Vessels.segment(volume, progress)?),
+        (Selection::Lumen, false) => Some(lumen_of(volume, seeds, progress)?.mask),
         (Selection::Outline, _) => {
             let t = crate::volume::histogram::Histogram::of(volume)
                 .otsu()
@@ -350,8 +355,24 @@ pub fn guided_surface(
     )
 }
 
+/// The lumen of [`Selection::Lumen`].
+fn lumen_of(
+    volume: &Volume,
+    seeds: &[Point3<f64>],
+    progress: &Progress,
+) -> Result<crate::catheter::Grown, SegmentError> {
+    crate::catheter::grow::grow(
+        volume,
+        seeds,
+        crate::catheter::LumenSpec::Auto,
+        None,
+        progress,
+    )
+}
+
 fn selection_range(selection: &Selection) -> Option<ValueRange> {
     match selection {
+        Selection::Lumen => Some(Preset::Vessels.range()),
         Selection::Preset(p) => Some(p.range()),
         Selection::PresetIn(_, r) => Some(*r),
         Selection::Range(r) => Some(*r),
@@ -369,7 +390,19 @@ pub fn surface(
     options.check().map_err(SurfaceError::Invalid)?;
     let mut times = StageTimes::default();
     let t = Instant::now();
-    let mask = select_mask(volume, options, progress)?;
+    // A grown lumen's surface follows the image at its own boundary level.
+    let (mask, range) = match (&options.selection, options.seeds_mm.is_empty()) {
+        (Selection::Lumen, false) => {
+            let grown = lumen_of(volume, &options.seeds_mm, progress)?;
+            let l = grown.levels;
+            let range = ValueRange::new(0.5 * (l.rim_hu + l.core_hu), l.bright_hu);
+            (Some(grown.mask), Some(range))
+        }
+        _ => (
+            select_mask(volume, options, progress)?,
+            selection_range(&options.selection),
+        ),
+    };
     times.segment_s = t.elapsed().as_secs_f64();
 
     let t = Instant::now();
@@ -383,7 +416,7 @@ pub fn surface(
         // Grown structures (seeds): intensity-guided, sub-voxel. Otherwise the mask itself,
         // unsmoothed unless asked: its enclosed volume stays within a few percent of the
         // voxel count even for thin bone, where smoothing or intensities erode it.
-        (Some(m), selection) => match (options.mask_sigma_mm, selection_range(selection)) {
+        (Some(m), _) => match (options.mask_sigma_mm, range) {
             (None, Some(range)) if !options.seeds_mm.is_empty() => {
                 guided_surface(volume, m, range, options.pad, progress)
             }

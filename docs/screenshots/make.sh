@@ -40,6 +40,23 @@ if [ -d $TD ]; then
   r --out $D/ct-body.png $TD/totalsegmentator_ct/tests/reference_files/example_ct_dicom
   r --out $D/mr-brain.png $TD/dcm_qa_12bit/In/12bitUnsigned.dcm
   r --out $D/cta-nifti.png $TD/cta_aorta/ct_cropped.nii.gz
+  # The real CTA (a dissection): the lumen grown from an entry in the low descending aorta
+  # (cut from the heart, the pulmonary arteries and the veins), a path into the
+  # brachiocephalic trunk with a 14 F sheath and one into the false lumen through a tear
+  # (narrowest 1.5 mm, flagged for an 8 F sheath); the first path's profile and
+  # cross-section below.
+  CTA=$TD/cta_aorta/ct_cropped.nii.gz
+  W=$(mktemp -d)
+  "$T" plan $CTA --from=-2.66,-149.16,555.2 --to=-7.2,-183.7,751.7 --device 14F \
+    --plan-out "$W/cta.twinplan.json" --name "Descending aorta to brachiocephalic trunk" > /dev/null
+  "$T" plan $CTA --from=-2.66,-149.16,555.2 --to=30.3,-108.7,640.7 --device 8F \
+    --plan-out "$W/cta.twinplan.json" --name "Into the false lumen (through a tear)" > /dev/null
+  cat > "$W/recipes.json" <<'JSON'
+[{"name":"lumen (grown from the entry)","source":{"kind":"preset","preset":"vessels"},"seeds_mm":[[-2.66,-149.16,555.2]],"colour":[0.8,0.12,0.1],"opacity":0.35},
+ {"name":"bone","source":{"kind":"preset","preset":"bone","min_hu":900},"seeds_mm":[],"colour":[0.9,0.86,0.74],"opacity":1.0}]
+JSON
+  r --layout 3d --recipes "$W/recipes.json" --plan "$W/cta.twinplan.json" --out $D/cta-lumen-paths.png $CTA
+  rm -r "$W"
 fi
 # The panels alone, cut from the four-up and the angle screenshots.
 python3 - <<'PY'

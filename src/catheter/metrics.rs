@@ -284,7 +284,9 @@ pub fn measure(lumen: &Lumen, path: &VoxelPath) -> PathReport {
         (0..n)
             .map(|i| {
                 let (d, sec) = &measured[i.clamp(first, last)];
-                sec.as_ref().map_or(*d, f)
+                // A section most of whose rays left the vessel says nothing of it: the
+                // inscribed sphere's diameter stands for all three there.
+                sec.as_ref().filter(|x| !x.open).map_or(*d, f)
             })
             .collect()
     };

@@ -150,6 +150,11 @@ impl Recipe {
     /// The surface chain this recipe runs (None for an unknown preset).
     pub fn options(&self) -> Option<SurfaceOptions> {
         let selection = match &self.source {
+            // Seeded vessels: the lumen a path would be planned in.
+            Source::Preset {
+                preset,
+                min_hu: None,
+            } if preset == Preset::Vessels.name() && !self.seeds_mm.is_empty() => Selection::Lumen,
             Source::Preset {
                 preset,
                 min_hu: None,

@@ -146,7 +146,8 @@ fn tools_row(ui: &mut egui::Ui, doc: &PlanDoc, tool: &mut MarkupTool) {
             (MarkupKind::Curve, "Curve", "C"),
             (MarkupKind::ClosedCurve, "Closed curve", ""),
         ] {
-            let on = tool.placing.as_ref().is_some_and(|p| p.kind == kind);
+            // A path's stops are placed as a curve, but that is the New path tool, not Curve.
+            let on = !tool.path_stops && tool.placing.as_ref().is_some_and(|p| p.kind == kind);
             let hint = if key.is_empty() {
                 format!(
                     "Place {} (Enter or double-click closes it)",
@@ -161,6 +162,7 @@ fn tools_row(ui: &mut egui::Ui, doc: &PlanDoc, tool: &mut MarkupTool) {
                     tool.placing = None;
                 } else {
                     tool.start(kind);
+                    tool.path_stops = false;
                 }
             }
         }

@@ -152,7 +152,11 @@ pub(super) fn along_plot<'a>(
         .y_axis_label(y_label)
         .allow_scroll(false);
     if legend {
-        plot = plot.legend(Legend::default().position(egui_plot::Corner::LeftTop));
+        plot = plot.legend(
+            Legend::default()
+                .position(egui_plot::Corner::RightBottom)
+                .background_alpha(0.6),
+        );
     }
     plot.show(ui, move |pu| {
         add(pu);

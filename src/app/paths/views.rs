@@ -217,24 +217,26 @@ pub(super) fn cross_section(
     painter.text(
         rect.left_bottom() + egui::vec2(6.0, -2.0),
         egui::Align2::LEFT_BOTTOM,
-        format!(
-            "min {:.1} · max {:.1} mm · {:.0} mm² · eq. {:.1} mm{}",
-            sec.min_diameter_mm,
-            sec.max_diameter_mm,
-            sec.area_mm2,
-            sec.area_equivalent_diameter_mm,
-            if sec.open {
-                " · no vessel section here (most rays leave it)".to_string()
-            } else if sec.bridged_rays > 0 {
-                format!(
-                    " · closed across a branch ({} of {} rays)",
-                    sec.bridged_rays,
-                    sec.contour_lps_mm.len()
-                )
-            } else {
-                String::new()
-            }
-        ),
+        if sec.open {
+            "no vessel section here: most rays leave the lumen (a branch, a contact)".to_string()
+        } else {
+            format!(
+                "min {:.1} · max {:.1} mm · {:.0} mm² · eq. {:.1} mm{}",
+                sec.min_diameter_mm,
+                sec.max_diameter_mm,
+                sec.area_mm2,
+                sec.area_equivalent_diameter_mm,
+                if sec.bridged_rays > 0 {
+                    format!(
+                        " · closed across a branch ({} of {} rays)",
+                        sec.bridged_rays,
+                        sec.contour_lps_mm.len()
+                    )
+                } else {
+                    String::new()
+                }
+            )
+        },
         egui::FontId::proportional(11.5),
         Color32::from_gray(220),
     );

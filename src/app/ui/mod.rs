@@ -82,6 +82,7 @@ impl Default for UiState {
 const MOUSE_HELP: &str = "Slices: click = move cursor · wheel = next/previous slice · right-drag = window (x) / level (y) · middle- or shift-drag = pan · ctrl-wheel = zoom · double-click = one view\n\
 3D: left-drag = orbit · middle- or shift-drag = pan · right-drag or wheel = zoom · Shift + A P L R S I = standard views · Home = reset\n\
 Measure: D distance · A angle · L landmark · C curve, then click on a slice or a surface · Enter or double-click ends a curve · Esc cancels · drag a point to move it · Ctrl+Z undo · Ctrl+Shift+Z redo · Ctrl+S save plan\n\
+Paths: New path (Catheter paths panel), then click the entry, any waypoints and the target on a slice or a surface · Enter or double-click plans · Esc cancels · drag a stop to re-plan (a stop dropped where the lumen does not reach stays where it last was) · hover the profile to read a point\n\
 Keys 1–4 = axial, coronal, sagittal, 3D alone (again = four-up) · 0 = four-up";
 
 fn level_colour(level: Level) -> Color32 {

@@ -359,9 +359,16 @@ pub(super) fn window_panel(
     changed |= ui.checkbox(&mut o.show_slices, "Slices in 3D").changed();
     ui.horizontal(|ui| {
         ui.label("Clip at cursor");
+        // The side kept, in the patient's terms (the planes' normals point superior,
+        // posterior and to the patient's left).
         let label = |c: Option<(Plane, bool)>| match c {
             None => "off".to_string(),
-            Some((p, keep)) => format!("{p:?} {}", if keep { "+" } else { "−" }),
+            Some((Plane::Axial, true)) => "axial: keep above (superior)".into(),
+            Some((Plane::Axial, false)) => "axial: keep below (inferior)".into(),
+            Some((Plane::Coronal, true)) => "coronal: keep behind (posterior)".into(),
+            Some((Plane::Coronal, false)) => "coronal: keep in front (anterior)".into(),
+            Some((Plane::Sagittal, true)) => "sagittal: keep the patient's left".into(),
+            Some((Plane::Sagittal, false)) => "sagittal: keep the patient's right".into(),
         };
         egui::ComboBox::from_id_salt("clip")
             .selected_text(label(o.clip))
