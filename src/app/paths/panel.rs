@@ -166,6 +166,7 @@ pub fn paths_panel(
     paths_header(ui, ws, doc, tool, pui);
     let catalogue = Catalogue::bundled();
     let mut edits = Vec::new();
+    let mut show_lumen: Option<CatheterPath> = None;
     // The plot shows the first path until another is picked.
     if pui
         .selected
@@ -200,6 +201,17 @@ pub fn paths_panel(
                 .clicked()
             {
                 edits.push(Command::RemovePath(path.id));
+            }
+            if matches!(path.vessel, PathVessel::Grown { .. })
+                && ui
+                    .small_button("Lumen")
+                    .on_hover_text(
+                        "Add the lumen this path is planned in as a structure, to see it, \
+                         hide it or colour it (grown from the path's stops as the path's is)",
+                    )
+                    .clicked()
+            {
+                show_lumen = Some(path.clone());
             }
         });
         ui.label(RichText::new(path.label()).small());
@@ -269,6 +281,21 @@ pub fn paths_panel(
     }
     if doc.plan().paths.is_empty() && pui.job.is_none() {
         ui.label(RichText::new("No paths yet.").weak());
+    }
+    if let Some(path) = show_lumen {
+        let mut seeds: Vec<P> = path.stops().into_iter().map(|(p, _)| p).collect();
+        if let PathVessel::Grown { seeds_lps_mm, .. } = &path.vessel {
+            seeds.extend(seeds_lps_mm.iter().copied());
+        }
+        let mut recipe = crate::plan::recipe::Recipe::preset(Preset::Vessels).with_seeds(seeds);
+        recipe.name = format!("lumen of {}", path.name);
+        recipe.colour = [0.8, 0.12, 0.1];
+        recipe.opacity = 0.35;
+        edits.push(Command::AddStructure(PlanStructure {
+            id: doc.new_id(),
+            recipe,
+            visible: true,
+        }));
     }
     for e in edits {
         if let Command::RemovePath(id) = e

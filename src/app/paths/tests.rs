@@ -121,3 +121,60 @@ fn a_drag_needs_the_paths_lumen_ready() {
     assert!(pui.begin_drag(&[], &path, 0).is_err());
     assert!(pui.drag.is_none());
 }
+
+/// The path row's "Lumen" button, clicked through egui's own input, adds the lumen the
+/// path is planned in as a structure (the seeded vessels preset, grown from its stops),
+/// one undoable step.
+#[test]
+fn the_lumen_button_adds_the_paths_lumen_as_a_structure() {
+    let lumen = Lumen::new(&u_tube(5.0, 0), &Progress::new()).expect("lumen");
+    let path = planned(&lumen);
+    let mut doc = PlanDoc::default();
+    assert!(doc.edit(Command::AddPath(path.clone())));
+    let ws = Workspace::default();
+    let (mut tool, mut pui) = (MarkupTool::default(), PathUi::default());
+    let ctx = egui::Context::default();
+    // Runs the panel once with `events`; answers where the button's label was drawn.
+    let mut run = |doc: &mut PlanDoc, events: Vec<egui::Event>| {
+        let mut edits = super::super::document::DocEdits::default();
+        let input = egui::RawInput {
+            screen_rect: Some(egui::Rect::from_min_size(
+                egui::Pos2::ZERO,
+                egui::vec2(600.0, 800.0),
+            )),
+            events,
+            ..Default::default()
+        };
+        let mut out = ctx.run_ui(input, |ui| {
+            let mut writer = DocWriter::new(doc, &mut edits);
+            paths_panel(ui, &ws, &mut writer, &mut tool, &mut pui);
+        });
+        out.textures_delta.clear();
+        doc.take(&mut edits);
+        out.shapes.iter().find_map(|c| match &c.shape {
+            egui::Shape::Text(t) if t.galley.text() == "Lumen" => {
+                Some(t.galley.rect.translate(t.pos.to_vec2()).center())
+            }
+            _ => None,
+        })
+    };
+    run(&mut doc, Vec::new());
+    let at = run(&mut doc, Vec::new()).expect("the Lumen button is drawn");
+    let press = |pressed| egui::Event::PointerButton {
+        pos: at,
+        button: egui::PointerButton::Primary,
+        pressed,
+        modifiers: egui::Modifiers::NONE,
+    };
+    run(&mut doc, vec![egui::Event::PointerMoved(at), press(true)]);
+    run(&mut doc, vec![press(false)]);
+    let added = doc.plan().structures.last().expect("a structure was added");
+    assert_eq!(added.recipe.name, "lumen of Path 1");
+    assert!(matches!(
+        added.recipe.options().map(|o| o.selection),
+        Some(crate::surface::Selection::Lumen)
+    ));
+    assert_eq!(added.recipe.seeds_mm.len(), 3, "the two stops and the seed");
+    assert!(doc.undo().is_some(), "one undoable step");
+    assert!(doc.plan().structures.is_empty());
+}
