@@ -215,9 +215,44 @@ impl Command {
                     .find(|p| p.id == *id)
                     .map_or_else(|| id.to_string(), |p| p.name.clone())
             ),
-            Command::SetPath(p) => format!("change path {}", p.name),
+            Command::SetPath(p) => match plan.paths.iter().find(|q| q.id == p.id) {
+                Some(before) => path_change(before, p),
+                None => format!("change path {}", p.name),
+            },
             Command::Batch(what, _) => what.clone(),
         }
+    }
+}
+
+/// What changed from `before` to `after` of one path, as the Edit menu says it ("move
+/// target of Path 1", "device of Path 1: Introducer sheath 14 F").
+fn path_change(before: &crate::plan::CatheterPath, after: &crate::plan::CatheterPath) -> String {
+    let name = &after.name;
+    let (wb, wa) = (&before.waypoints_lps_mm, &after.waypoints_lps_mm);
+    if before.name != after.name {
+        format!("rename {} to {name}", before.name)
+    } else if before.entry_lps_mm != after.entry_lps_mm {
+        format!("move entry of {name}")
+    } else if before.target_lps_mm != after.target_lps_mm {
+        format!("move target of {name}")
+    } else if wa.len() > wb.len() {
+        format!("add waypoint to {name}")
+    } else if wa.len() < wb.len() {
+        format!("remove waypoint from {name}")
+    } else if let Some(k) = (0..wa.len()).find(|&k| wa[k] != wb[k]) {
+        format!("move waypoint {} of {name}", k + 1)
+    } else if before.device != after.device {
+        let device = after
+            .device
+            .as_ref()
+            .map_or("none".to_string(), |d| d.name.clone());
+        format!("device of {name}: {device}")
+    } else if before.visible != after.visible {
+        format!("{} {name}", if after.visible { "show" } else { "hide" })
+    } else if before.colour != after.colour {
+        format!("colour of {name}")
+    } else {
+        format!("change path {name}")
     }
 }
 

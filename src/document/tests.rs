@@ -476,3 +476,43 @@ fn other_reference() -> crate::plan::file::Reference {
     let v = crate::volume::Volume::new(ndarray::Array3::zeros((2, 3, 4)), g).expect("volume");
     crate::plan::file::Reference::of(&v)
 }
+
+/// A path's undo step says what changed: which stop moved, the device chosen.
+#[test]
+fn undo_names_say_what_changed_in_a_path() {
+    let mut plan = Plan::default();
+    let mut h = History::with_limit(10);
+    let path = catheter_path(plan.new_id(), "Path 1", vec![[0.0, 0.0, -300.0]]);
+    h.apply(&mut plan, Command::AddPath(path.clone()))
+        .expect("add");
+    let mut step = |plan: &mut Plan, change: &dyn Fn(&mut CatheterPath)| {
+        let mut p = plan.paths[0].clone();
+        change(&mut p);
+        h.apply(plan, Command::SetPath(p)).expect("set");
+        h.undo_label().map(str::to_string)
+    };
+    let said = [
+        step(&mut plan, &|p| p.target_lps_mm[2] += 5.0),
+        step(&mut plan, &|p| p.entry_lps_mm[0] += 1.0),
+        step(&mut plan, &|p| p.waypoints_lps_mm[0][1] += 2.0),
+        step(&mut plan, &|p| p.waypoints_lps_mm.push([1.0, 1.0, -200.0])),
+        step(&mut plan, &|p| {
+            p.device = Some(crate::catheter::Catalogue::bundled().devices[0].clone());
+        }),
+        step(&mut plan, &|p| p.visible = false),
+    ];
+    let device = crate::catheter::Catalogue::bundled().devices[0]
+        .name
+        .clone();
+    assert_eq!(
+        said.map(|s| s.unwrap_or_default()),
+        [
+            "move target of Path 1".to_string(),
+            "move entry of Path 1".to_string(),
+            "move waypoint 1 of Path 1".to_string(),
+            "add waypoint to Path 1".to_string(),
+            format!("device of Path 1: {device}"),
+            "hide Path 1".to_string(),
+        ]
+    );
+}
