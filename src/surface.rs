@@ -54,6 +54,8 @@ pub struct SurfaceOptions {
     pub mask_sigma_mm: Option<f64>,
     /// Drop surface pieces with fewer triangles than this.
     pub min_island_triangles: usize,
+    /// Hand edits applied to the mask before surfacing ([`segment::edit`]).
+    pub edits: Vec<segment::edit::MaskEdit>,
 }
 
 impl SurfaceOptions {
@@ -66,6 +68,7 @@ impl SurfaceOptions {
             pad: true,
             mask_sigma_mm: None,
             min_island_triangles: 0,
+            edits: Vec::new(),
         }
     }
     pub fn with_seeds(mut self, seeds: Vec<Point3<f64>>) -> Self {
@@ -403,6 +406,25 @@ pub fn surface(
             selection_range(&options.selection),
         ),
     };
+    // Hand edits need a mask (an iso-surface gets its threshold's) and surface as one: a
+    // painted voxel has no intensity edge to follow.
+    let edited = !options.edits.is_empty();
+    let mask = if edited {
+        let base = match mask {
+            Some(m) => m,
+            None => {
+                segment::threshold(volume, range.unwrap_or(ValueRange::new(f64::MIN, f64::MAX)))
+            }
+        };
+        Some(segment::edit::apply(
+            volume,
+            base,
+            &options.edits,
+            progress,
+        )?)
+    } else {
+        mask
+    };
     times.segment_s = t.elapsed().as_secs_f64();
 
     let t = Instant::now();
@@ -416,6 +438,19 @@ pub fn surface(
         // Grown structures (seeds): intensity-guided, sub-voxel. Otherwise the mask itself,
         // unsmoothed unless asked: its enclosed volume stays within a few percent of the
         // voxel count even for thin bone, where smoothing or intensities erode it.
+        (Some(m), _) if edited => {
+            let voxel = volume
+                .geometry
+                .spacing_mm
+                .iter()
+                .fold(0.0f64, |a, b| a.max(*b));
+            mask_surface(
+                m,
+                options.mask_sigma_mm.unwrap_or(0.5 * voxel),
+                options.pad,
+                progress,
+            )
+        }
         (Some(m), _) => match (options.mask_sigma_mm, range) {
             (None, Some(range)) if !options.seeds_mm.is_empty() => {
                 guided_surface(volume, m, range, options.pad, progress)

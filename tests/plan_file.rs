@@ -210,7 +210,38 @@ fn every_plan_version_still_loads() {
     let again = tempfile::tempdir().expect("tempdir");
     let copy = again.path().join("copy.twinplan.json");
     file::write(&copy, &v2).expect("write");
-    assert_eq!(file::read(&copy).expect("reads"), v2);
+    let back = file::read(&copy).expect("reads");
+    assert_eq!(
+        back.version,
+        file::VERSION,
+        "written as the current version"
+    );
+    assert_eq!(
+        (back.plan, back.reference),
+        (v2.plan.clone(), v2.reference.clone())
+    );
+    // Version 3: a structure's hand edits are written and read back; the file says 3.
+    let mut v3 = v2.clone();
+    let mut recipe = twinplan::plan::recipe::Recipe::preset(twinplan::segment::Preset::Vessels);
+    recipe.edits = vec![
+        twinplan::segment::edit::MaskEdit::Erase {
+            centre_lps_mm: [1.0, 2.0, 3.0],
+            radius_mm: 4.0,
+            only_range: Some(twinplan::segment::ValueRange::new(150.0, 600.0)),
+        },
+        twinplan::segment::edit::MaskEdit::RemoveIslandsBelow { ml: 0.5 },
+    ];
+    let id = v3.plan.next_free_id();
+    v3.plan.structures.push(twinplan::plan::PlanStructure {
+        id,
+        recipe,
+        visible: true,
+    });
+    file::write(&copy, &v3).expect("write");
+    let text = std::fs::read_to_string(&copy).expect("text");
+    assert!(text.contains("\"version\": 3") && text.contains("\"tool\": \"erase\""));
+    let back = file::read(&copy).expect("reads");
+    assert_eq!((back.plan, back.reference), (v3.plan, v3.reference));
 }
 
 /// A plan made on a DICOM series names the study, the series and the frame of reference it

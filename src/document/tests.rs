@@ -19,6 +19,7 @@ fn recipe(name: &str) -> Recipe {
         colour: [0.9, 0.86, 0.74],
         opacity: 1.0,
         max_triangles: None,
+        edits: Vec::new(),
     }
 }
 

@@ -17,8 +17,10 @@ use crate::volume::Volume;
 /// The schema id every plan file carries.
 pub const SCHEMA: &str = "twinplan-plan";
 /// The version this build writes; every older one still loads. 2 added catheter paths
-/// (`plan.paths`): a version 1 plan reads as one without paths.
-pub const VERSION: u32 = 2;
+/// (`plan.paths`): a version 1 plan reads as one without paths. 3 added a structure's hand
+/// edits (`recipe.edits`): an older plan's structures have none, and an older twinplan
+/// refuses a version 3 plan rather than drop its edits on saving.
+pub const VERSION: u32 = 3;
 
 /// The volume geometry a plan was made on: dimensions, spacing, origin and direction
 /// cosines (columns of the voxel-to-patient matrix), patient LPS mm.
@@ -375,7 +377,8 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<PlanFile, PlanFileError> {
 
 /// Brings an older version's document to the current one: every version adds its step
 /// here, so every file ever written stays readable (a fixture of each version is under
-/// `tests/plans/`). 1 → 2 only added `plan.paths`, which defaults to none.
+/// `tests/plans/`). 1 → 2 only added `plan.paths`, which defaults to none; 2 → 3 only
+/// `recipe.edits`, likewise.
 fn upgrade(value: serde_json::Value, _from: u32) -> serde_json::Value {
     value
 }
@@ -451,8 +454,14 @@ pub fn write(path: &Path, file: &PlanFile) -> Result<(), PlanFileError> {
         kind: e.kind(),
         path: path.to_path_buf(),
     };
-    let mut bytes =
-        serde_json::to_vec_pretty(file).map_err(|e| werr(std::io::Error::other(e.to_string())))?;
+    // Always written as the current version, whatever version it was read as: an older
+    // twinplan must refuse it rather than drop what it does not know on saving.
+    let current = PlanFile {
+        version: VERSION,
+        ..file.clone()
+    };
+    let mut bytes = serde_json::to_vec_pretty(&current)
+        .map_err(|e| werr(std::io::Error::other(e.to_string())))?;
     bytes.push(b'\n');
     crate::fsutil::write_atomic(path, &bytes).map_err(werr)
 }

@@ -68,6 +68,9 @@ pub struct Recipe {
     /// Decimate to at most this many triangles (None = [`TRIANGLE_BUDGET`]).
     #[serde(default)]
     pub max_triangles: Option<usize>,
+    /// Hand edits replayed on the mask, in order (plan version 3).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub edits: Vec<crate::segment::edit::MaskEdit>,
 }
 
 /// Default colours and opacities, chosen to read well together (bone ivory, vessels red,
@@ -95,6 +98,7 @@ impl Recipe {
             colour,
             opacity,
             max_triangles: None,
+            edits: Vec::new(),
         }
     }
 
@@ -106,6 +110,7 @@ impl Recipe {
             colour: [0.35, 0.65, 0.85],
             opacity: 1.0,
             max_triangles: None,
+            edits: Vec::new(),
         }
     }
 
@@ -119,6 +124,7 @@ impl Recipe {
             colour,
             opacity: opacity.max(0.35),
             max_triangles: None,
+            edits: Vec::new(),
         }
     }
 
@@ -175,6 +181,7 @@ impl Recipe {
                 self.max_triangles.unwrap_or_else(|| self.default_budget()),
             ));
         o.min_island_triangles = 40;
+        o.edits = self.edits.clone();
         Some(o)
     }
 }

@@ -5,9 +5,11 @@
 //! under a seed, drop islands), binary morphology (open, close, fill holes) and Gaussian
 //! smoothing of a mask into a scalar field so surfaces of binary masks are not staircases.
 //! [`body`] finds the patient's body apart from the scanner table, with its cavities
-//! closed. Depends on `volume` only; never on meshing or the viewer.
+//! closed. [`edit`] holds the tools that fix a mask by hand (brush, islands). Depends on
+//! `volume` only; never on meshing or the viewer.
 
 pub mod body;
+pub mod edit;
 mod runs;
 
 use std::collections::VecDeque;
