@@ -65,29 +65,20 @@ pub fn apply(
                 centre_lps_mm,
                 radius_mm,
                 only_range,
-            } => {
-                sphere(
-                    volume,
-                    &mut mask,
-                    *centre_lps_mm,
-                    *radius_mm,
-                    *only_range,
-                    1,
-                );
-                mask
             }
-            MaskEdit::Erase {
+            | MaskEdit::Erase {
                 centre_lps_mm,
                 radius_mm,
                 only_range,
             } => {
+                let value = u8::from(matches!(edit, MaskEdit::Paint { .. }));
                 sphere(
                     volume,
                     &mut mask,
                     *centre_lps_mm,
                     *radius_mm,
                     *only_range,
-                    0,
+                    value,
                 );
                 mask
             }
