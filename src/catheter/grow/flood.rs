@@ -68,13 +68,18 @@ pub(super) fn flood(b: &Box3, d2: &[f64], progress: &Progress) -> Result<Flooded
             return Err(SegmentError::Cancelled);
         }
         roots.clear();
+        // The root found last: a neighbour that points at it needs no search (most do).
+        let mut last = u32::MAX;
         for o in &b.offsets26 {
             let y = (x as usize).wrapping_add_signed(*o) as u32;
-            if forest.parent[y as usize] != u32::MAX {
-                let r = forest.find(y);
-                if !roots.contains(&r) {
-                    roots.push(r);
-                }
+            let p = forest.parent[y as usize];
+            if p == u32::MAX || (p == last && last != u32::MAX) {
+                continue;
+            }
+            let r = forest.find(y);
+            last = r;
+            if !roots.contains(&r) {
+                roots.push(r);
             }
         }
         if roots.is_empty() {

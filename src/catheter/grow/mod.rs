@@ -215,7 +215,7 @@ pub fn grow(
         }
     }
     let found: Vec<[usize; 3]> = snapped.iter().flatten().copied().collect();
-    let (b, core) = classes.working_box(&found, progress)?;
+    let (b, core, plain) = classes.working_box(&found, progress)?;
     let distance = distance_transform(&core, volume.geometry.spacing_mm, progress)
         .ok_or(SegmentError::Cancelled)?;
     drop(core);
@@ -261,7 +261,7 @@ pub fn grow(
         })
         .collect();
     let label = label_structures(&b, &mut forest, &order, &seed_root, &structure_of_seed);
-    let (mask, bounds) = mask_of(volume, &b, &label).ok_or(SegmentError::Cancelled)?;
+    let (mask, bounds) = mask_of(plain, &b, &label).ok_or(SegmentError::Cancelled)?;
     let contacts = contacts_of(
         volume,
         &b,
@@ -408,7 +408,7 @@ impl Classes<'_> {
         &self,
         snapped: &[[usize; 3]],
         progress: &Progress,
-    ) -> Result<(Box3, Array3<u8>), SegmentError> {
+    ) -> Result<(Box3, Array3<u8>, Mask), SegmentError> {
         let g = &self.volume.geometry;
         let centres: Vec<Point3<f64>> = snapped
             .iter()
@@ -440,7 +440,7 @@ impl Classes<'_> {
         if progress.is_cancelled() {
             return Err(SegmentError::Cancelled);
         }
-        Ok((b, core))
+        Ok((b, core, plain))
     }
 }
 
@@ -534,34 +534,37 @@ fn label_structures(
 }
 
 /// The labelled voxels as a mask on the volume's grid, with its box; None when empty.
-fn mask_of(volume: &Volume, b: &Box3, label: &[u8]) -> Option<(Mask, VoxelBox)> {
-    let dims = volume.geometry.dims;
-    let mut data = Array3::<u8>::zeros((dims[2], dims[1], dims[0]));
+/// Written over `plain` (the plain core component, whose voxels all lie in the box), so
+/// the volume's mask is not allocated twice.
+fn mask_of(mut plain: Mask, b: &Box3, label: &[u8]) -> Option<(Mask, VoxelBox)> {
+    let dims = plain.geometry.dims;
     let (mut lo, mut hi) = ([usize::MAX; 3], [0usize; 3]);
-    for (x, l) in label.iter().enumerate() {
-        if *l == 0 {
+    for (row, labels) in label.chunks_exact(b.n[0]).enumerate() {
+        let (gj, gk) = (
+            (row % b.n[1]) as i64 + b.origin[1],
+            (row / b.n[1]) as i64 + b.origin[2],
+        );
+        if gj < 0 || gk < 0 || gj >= dims[1] as i64 || gk >= dims[2] as i64 {
             continue;
         }
-        let gv = b.global(x);
-        if (0..3).any(|a| gv[a] < 0 || gv[a] >= dims[a] as i64) {
-            continue;
-        }
-        let v = gv.map(|c| c as usize);
-        data[(v[2], v[1], v[0])] = 1;
-        for a in 0..3 {
-            lo[a] = lo[a].min(v[a]);
-            hi[a] = hi[a].max(v[a]);
+        let (gj, gk) = (gj as usize, gk as usize);
+        for (i, l) in labels.iter().enumerate() {
+            let gi = i as i64 + b.origin[0];
+            if gi < 0 || gi >= dims[0] as i64 {
+                continue;
+            }
+            let gi = gi as usize;
+            let inside = *l != 0;
+            plain.data[(gk, gj, gi)] = u8::from(inside);
+            if inside {
+                for (a, v) in [gi, gj, gk].into_iter().enumerate() {
+                    lo[a] = lo[a].min(v);
+                    hi[a] = hi[a].max(v);
+                }
+            }
         }
     }
-    (lo[0] != usize::MAX).then(|| {
-        (
-            Mask {
-                data,
-                geometry: volume.geometry.clone(),
-            },
-            (lo, hi),
-        )
-    })
+    (lo[0] != usize::MAX).then_some((plain, (lo, hi)))
 }
 
 /// Which structures a neck joins: the seeds' structures (by first seed), or another
