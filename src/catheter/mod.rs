@@ -139,7 +139,8 @@ pub fn plan(
     }
     let (lumen, grown, lumen_s, distance_s) =
         lumen_for(volume, spec, stops, seeds, constraints, progress)?;
-    let spec = levels_of(volume, spec, stops, seeds)?;
+    // The levels it was grown with, for growing it again without the no-go regions.
+    let spec = LumenSpec::Levels(grown.levels);
     let seeds = seeds_of(stops, seeds);
     let t = Instant::now();
     let voxels = match lumen.path(stops, progress) {
@@ -199,9 +200,10 @@ pub fn lumen_for(
     )
 }
 
-/// The lumen's levels for a path: measured around its entry, waypoints and extra seeds
-/// (not its target, which often lies in a small branch whose surroundings say little about
-/// the vessel) when `spec` asks for them to be measured; `spec` itself otherwise.
+/// The lumen's levels for a path: measured around its entry and the extra seeds (not its
+/// waypoints and target: a target often lies in a small branch whose surroundings say
+/// little about the vessel, and a waypoint dragged off the vessel onto tissue must not
+/// change what the vessel is) when `spec` asks for them to be measured; `spec` otherwise.
 pub fn levels_of(
     volume: &Volume,
     spec: LumenSpec,
@@ -213,7 +215,7 @@ pub fn levels_of(
     }
     let around: Vec<Point3<f64>> = stops
         .iter()
-        .take(stops.len().saturating_sub(1).max(1))
+        .take(1)
         .map(|(p, _)| *p)
         .chain(seeds.iter().copied())
         .map(Point3::from)

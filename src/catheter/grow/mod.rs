@@ -1,6 +1,6 @@
 //! The lumen a path is planned in, grown so that it follows the vessel and not a threshold.
 //!
-//! 1. **The vessel's own values.** Around the seeds (a path's entry and waypoints) the
+//! 1. **The vessel's own values.** Around the seeds (a path's entry and extra seeds) the
 //!    voxels within [`SAMPLE_RADIUS_MM`] (twice, three, four times that inside a vessel so
 //!    wide that nearer there is only blood; none above 1.5 times the seed's own value) are
 //!    split in two by Otsu's method;

@@ -35,6 +35,11 @@ impl Lumen {
     pub fn set_boundary(&mut self, volume: &crate::volume::Volume, level: f64) {
         let (bk, bj, bi) = self.inside.dim();
         let o = self.offset;
+        let (nk, nj, ni) = volume.voxels.dim();
+        if o[2] + bk > nk || o[1] + bj > nj || o[0] + bi > ni {
+            // Another volume than the lumen's: the mask's own edge stays the wall.
+            return;
+        }
         let scale = volume.value_scale;
         let values: Array3<f32> = volume
             .voxels
