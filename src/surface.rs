@@ -384,16 +384,15 @@ fn selection_range(selection: &Selection) -> Option<ValueRange> {
     }
 }
 
-/// Runs the whole chain for one structure.
-pub fn surface(
+/// The mask a structure is made of (None for a direct iso-surface), hand edits applied,
+/// and the value range its surface follows where it has one. A grown lumen's surface
+/// follows the image at its own boundary level. Hand edits need a mask (an iso-surface
+/// gets its threshold's).
+fn edited_mask(
     volume: &Volume,
     options: &SurfaceOptions,
     progress: &Progress,
-) -> Result<(TriMesh, StageTimes), SurfaceError> {
-    options.check().map_err(SurfaceError::Invalid)?;
-    let mut times = StageTimes::default();
-    let t = Instant::now();
-    // A grown lumen's surface follows the image at its own boundary level.
+) -> Result<(Option<Mask>, Option<ValueRange>), SurfaceError> {
     let (mask, range) = match (&options.selection, options.seeds_mm.is_empty()) {
         (Selection::Lumen, false) => {
             let grown = lumen_of(volume, &options.seeds_mm, progress)?;
@@ -406,25 +405,43 @@ pub fn surface(
             selection_range(&options.selection),
         ),
     };
-    // Hand edits need a mask (an iso-surface gets its threshold's) and surface as one: a
-    // painted voxel has no intensity edge to follow.
-    let edited = !options.edits.is_empty();
-    let mask = if edited {
-        let base = match mask {
-            Some(m) => m,
-            None => {
-                segment::threshold(volume, range.unwrap_or(ValueRange::new(f64::MIN, f64::MAX)))
-            }
-        };
-        Some(segment::edit::apply(
-            volume,
-            base,
-            &options.edits,
-            progress,
-        )?)
-    } else {
-        mask
+    if options.edits.is_empty() {
+        return Ok((mask, range));
+    }
+    let base = match mask {
+        Some(m) => m,
+        None => segment::threshold(volume, range.unwrap_or(ValueRange::new(f64::MIN, f64::MAX))),
     };
+    let edited = segment::edit::apply(volume, base, &options.edits, progress)?;
+    Ok((Some(edited), range))
+}
+
+/// The voxels of a structure (its selection, grown from its seeds, hand edits applied), as
+/// a no-go region or an export needs them.
+pub fn structure_mask(
+    volume: &Volume,
+    options: &SurfaceOptions,
+    progress: &Progress,
+) -> Result<Mask, SurfaceError> {
+    options.check().map_err(SurfaceError::Invalid)?;
+    let (mask, range) = edited_mask(volume, options, progress)?;
+    Ok(match mask {
+        Some(m) => m,
+        None => segment::threshold(volume, range.unwrap_or(ValueRange::new(f64::MIN, f64::MAX))),
+    })
+}
+
+/// Runs the whole chain for one structure.
+pub fn surface(
+    volume: &Volume,
+    options: &SurfaceOptions,
+    progress: &Progress,
+) -> Result<(TriMesh, StageTimes), SurfaceError> {
+    options.check().map_err(SurfaceError::Invalid)?;
+    let mut times = StageTimes::default();
+    let t = Instant::now();
+    let (mask, range) = edited_mask(volume, options, progress)?;
+    let edited = !options.edits.is_empty();
     times.segment_s = t.elapsed().as_secs_f64();
 
     let t = Instant::now();

@@ -489,7 +489,7 @@ fn structure_changes_are_undone_with_the_plan_and_saved_in_it() {
     }
     let doc = app.world().resource::<PlanDoc>();
     assert_eq!(doc.undo_steps(), steps, "a save is no undo step");
-    assert_eq!(doc.undo_label(), Some("change skin"));
+    assert_eq!(doc.undo_label(), Some("opacity of skin"));
     let f = twinplan::plan::file::read(&path).expect("reads");
     let names: Vec<&str> = f
         .plan

@@ -220,28 +220,53 @@ fn every_plan_version_still_loads() {
         (back.plan, back.reference),
         (v2.plan.clone(), v2.reference.clone())
     );
-    // Version 3: a structure's hand edits are written and read back; the file says 3.
-    let mut v3 = v2.clone();
+    // Version 3 added a structure's hand edits (the fixture: erase, masked paint, keep an
+    // island, remove the small ones); it reads with no structure marked no-go.
+    let v3 = file::read(&dir.join("v3.twinplan.json")).expect("version 3 loads");
+    assert_eq!(v3.version, 3);
+    let lumen = &v3.plan.structures[0].recipe;
+    let names: Vec<&str> = lumen.edits.iter().map(|e| e.name()).collect();
+    assert_eq!(
+        names,
+        ["erase", "paint", "keep island", "remove small islands"]
+    );
+    assert!(!lumen.no_go);
+    // Version 4: brush strokes, scissors and a no-go structure are written and read back;
+    // the file says 4.
+    use twinplan::segment::edit::MaskEdit;
+    let mut v4 = v3.clone();
     let mut recipe = twinplan::plan::recipe::Recipe::preset(twinplan::segment::Preset::Vessels);
     recipe.edits = vec![
-        twinplan::segment::edit::MaskEdit::Erase {
-            centre_lps_mm: [1.0, 2.0, 3.0],
-            radius_mm: 4.0,
-            only_range: Some(twinplan::segment::ValueRange::new(150.0, 600.0)),
+        MaskEdit::stroke(
+            false,
+            &[[1.0, 2.0, 3.0], [2.0, 3.0, 4.0]],
+            4.0,
+            Some(twinplan::segment::ValueRange::new(150.0, 600.0)),
+        )
+        .expect("a stroke"),
+        MaskEdit::Scissors {
+            polygon_lps_mm: vec![[0.0, 0.0, 0.0], [10.0, 0.0, 0.0], [0.0, 10.0, 0.0]],
+            view_dir: [0.0, 0.0, 1.0],
+            eye_lps_mm: Some([0.0, 0.0, -500.0]),
+            keep_inside: true,
         },
-        twinplan::segment::edit::MaskEdit::RemoveIslandsBelow { ml: 0.5 },
     ];
-    let id = v3.plan.next_free_id();
-    v3.plan.structures.push(twinplan::plan::PlanStructure {
+    recipe.no_go = true;
+    let id = v4.plan.next_free_id();
+    v4.plan.structures.push(twinplan::plan::PlanStructure {
         id,
         recipe,
         visible: true,
     });
-    file::write(&copy, &v3).expect("write");
+    file::write(&copy, &v4).expect("write");
     let text = std::fs::read_to_string(&copy).expect("text");
-    assert!(text.contains("\"version\": 3") && text.contains("\"tool\": \"erase\""));
+    assert!(
+        text.contains("\"version\": 4")
+            && text.contains("\"tool\": \"scissors\"")
+            && text.contains("\"no_go\": true")
+    );
     let back = file::read(&copy).expect("reads");
-    assert_eq!((back.plan, back.reference), (v3.plan, v3.reference));
+    assert_eq!((back.plan, back.reference), (v4.plan, v4.reference));
 }
 
 /// A plan made on a DICOM series names the study, the series and the frame of reference it

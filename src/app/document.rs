@@ -100,6 +100,9 @@ impl PlanDoc {
                     self.redo();
                 }
                 DocAction::Reserve(id) => self.doc.reserve_through(id),
+                DocAction::Refresh(path) => {
+                    self.doc.refresh_path_figures(&path);
+                }
             }
         }
     }
@@ -306,6 +309,7 @@ enum DocAction {
     Undo,
     Redo,
     Reserve(u64),
+    Refresh(Box<CatheterPath>),
 }
 
 impl DocEdits {
@@ -390,6 +394,12 @@ impl<'a> DocWriter<'a> {
     /// Ends a path's drag: one undoable step, whatever it passed through.
     pub fn end_path_drag(&mut self) {
         self.end_gesture();
+    }
+
+    /// A path's figures measured again in its changed lumen (no step; see
+    /// [`crate::document::Document::refresh_path_figures`]).
+    pub fn refresh_path(&mut self, path: CatheterPath) {
+        self.out.actions.push(DocAction::Refresh(Box::new(path)));
     }
 }
 

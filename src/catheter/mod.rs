@@ -33,6 +33,7 @@ use ndarray::Array3;
 use crate::geometry::P;
 use crate::progress::Progress;
 use crate::segment::SegmentError;
+use crate::segment::edit::MaskEdit;
 use crate::volume::Volume;
 
 /// What a path must respect beyond the lumen itself.
@@ -43,6 +44,9 @@ pub struct Constraints {
     pub min_diameter_mm: f64,
     /// Regions no path enters (a false lumen, a thrombus, a stent-graft to avoid).
     pub no_go: Vec<NoGo>,
+    /// The vessel structure's hand edits, applied to the grown lumen (no-go regions stay
+    /// out of it whatever is painted).
+    pub edits: Vec<MaskEdit>,
 }
 
 impl Default for Constraints {
@@ -50,6 +54,7 @@ impl Default for Constraints {
         Constraints {
             min_diameter_mm: GUIDEWIRE_MM,
             no_go: Vec::new(),
+            edits: Vec::new(),
         }
     }
 }
@@ -195,6 +200,7 @@ pub fn lumen_for(
         spec,
         &seeds_of(stops, seeds),
         no_go.as_ref(),
+        &constraints.edits,
         constraints.min_diameter_mm,
         progress,
     )
@@ -296,7 +302,15 @@ fn explain(
         };
     }
     if !constraints.no_go.is_empty()
-        && let Ok((free, ..)) = grow_lumen(volume, spec, seeds, None, lumen.floor_mm(), progress)
+        && let Ok((free, ..)) = grow_lumen(
+            volume,
+            spec,
+            seeds,
+            None,
+            &constraints.edits,
+            lumen.floor_mm(),
+            progress,
+        )
         && let Ok(route) = free.path(&stops[k - 1..=k], progress)
         && let Some(region) = constraints.no_go.iter().find(|r| {
             route
@@ -313,18 +327,20 @@ fn explain(
     error
 }
 
-/// The lumen grown from `seeds` ([`grow`]), its distance transform and the floor set,
-/// with the two stages' times (s).
+/// The lumen grown from `seeds` ([`grow`]) and hand-edited by `edits`, its distance
+/// transform and the floor set, with the two stages' times (s).
 pub fn grow_lumen(
     volume: &Volume,
     spec: LumenSpec,
     seeds: &[Point3<f64>],
     no_go: Option<&Array3<u8>>,
+    edits: &[MaskEdit],
     min_diameter_mm: f64,
     progress: &Progress,
 ) -> Result<(Lumen, Grown, f64, f64), PlanningError> {
     let t = Instant::now();
-    let grown = grow::grow(volume, seeds, spec, no_go, progress)?;
+    let mut grown = grow::grow(volume, seeds, spec, no_go, progress)?;
+    grown.edit(volume, edits, no_go, progress)?;
     let lumen_s = t.elapsed().as_secs_f64();
     let t = Instant::now();
     let mut lumen = Lumen::with_bounds_floor(&grown.mask, grown.bounds, min_diameter_mm, progress)?;

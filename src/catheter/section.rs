@@ -417,6 +417,7 @@ mod tests {
             LumenSpec::Auto,
             &[Point3::new(c, c, 10.0)],
             None,
+            &[],
             0.0,
             &Progress::new(),
         )

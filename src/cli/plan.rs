@@ -139,6 +139,7 @@ pub fn run(a: Args) -> Result<()> {
             .iter()
             .map(|p| no_go_region(p, &volume))
             .collect::<Result<_>>()?,
+        edits: Vec::new(),
     };
     let planned =
         twinplan::catheter::plan(&volume, &points, spec, &a.seed, &constraints, &progress)?;

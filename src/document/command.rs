@@ -195,7 +195,12 @@ impl Command {
                 format!("add structure {}", s.recipe.name)
             }
             Command::RemoveStructure(id) => format!("remove {}", structure(id)),
-            Command::SetRecipe { id, .. } => format!("change {}", structure(id)),
+            Command::SetRecipe { id, recipe } => {
+                match plan.structures.iter().find(|s| s.id == *id) {
+                    Some(before) => recipe_change(&before.recipe, recipe),
+                    None => format!("change {}", structure(id)),
+                }
+            }
             Command::SetStructureVisible { id, visible } => {
                 format!(
                     "{} {}",
@@ -221,6 +226,38 @@ impl Command {
             },
             Command::Batch(what, _) => what.clone(),
         }
+    }
+}
+
+/// What changed from `before` to `after` of one structure's recipe, as the Edit menu says
+/// it ("paint on lumen of Path 1", "mark false lumen no-go").
+fn recipe_change(
+    before: &crate::plan::recipe::Recipe,
+    after: &crate::plan::recipe::Recipe,
+) -> String {
+    let name = &after.name;
+    let (eb, ea) = (&before.edits, &after.edits);
+    if ea.len() == eb.len() + 1 && ea.starts_with(eb) {
+        let edit = ea.last().map_or("edit", |e| e.name());
+        format!("{edit} on {name}")
+    } else if ea.is_empty() && !eb.is_empty() {
+        format!("clear the edits of {name}")
+    } else if ea != eb {
+        format!("edits of {name}")
+    } else if before.no_go != after.no_go {
+        if after.no_go {
+            format!("mark {name} no-go")
+        } else {
+            format!("allow paths in {name}")
+        }
+    } else if before.colour != after.colour {
+        format!("colour of {name}")
+    } else if before.opacity != after.opacity {
+        format!("opacity of {name}")
+    } else if before.name != after.name {
+        format!("rename {} to {name}", before.name)
+    } else {
+        format!("change {name}")
     }
 }
 

@@ -228,6 +228,33 @@ impl Document {
         self.revision += 1;
     }
 
+    /// A path's figures measured again because its lumen changed (its vessel structure was
+    /// edited, or a structure made no-go): derived from the plan, so no step of their own;
+    /// an undo of the change they follow brings them back the same way. Taken only while
+    /// the path still stands on `stops` (entry, waypoints, target) and no gesture is in
+    /// progress; false otherwise or when nothing changed. Unsaved, as any change.
+    pub fn refresh_path_figures(&mut self, planned: &crate::plan::CatheterPath) -> bool {
+        if self.gesture.is_some() {
+            return false;
+        }
+        let Some(path) = self.plan.paths.iter_mut().find(|p| p.id == planned.id) else {
+            return false;
+        };
+        let same_stops = path.stops() == planned.stops();
+        let same_figures = path.report == planned.report
+            && path.fit == planned.fit
+            && path.problem == planned.problem;
+        if !same_stops || same_figures {
+            return false;
+        }
+        path.report = planned.report.clone();
+        path.fit = planned.fit.clone();
+        path.problem = planned.problem.clone();
+        self.history.edits_since_save += 1;
+        self.revision += 1;
+        true
+    }
+
     /// What Save writes now, and the revision it is of (for [`Document::saved`]).
     pub fn to_file(&self) -> Option<(PlanFile, u64)> {
         let reference = self.reference.clone()?;

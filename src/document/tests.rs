@@ -20,6 +20,7 @@ fn recipe(name: &str) -> Recipe {
         opacity: 1.0,
         max_triangles: None,
         edits: Vec::new(),
+        no_go: false,
     }
 }
 
@@ -128,9 +129,9 @@ fn history_names_what_it_undoes_and_forgets_the_oldest() {
         },
     )
     .expect("recipe");
-    assert_eq!(h.undo_label(), Some("change bone"));
-    assert_eq!(h.undo(&mut plan).as_deref(), Some("change bone"));
-    assert_eq!(h.redo_label(), Some("change bone"));
+    assert_eq!(h.undo_label(), Some("opacity of bone"));
+    assert_eq!(h.undo(&mut plan).as_deref(), Some("opacity of bone"));
+    assert_eq!(h.redo_label(), Some("opacity of bone"));
     assert_eq!(plan.structures[0].recipe.opacity, 1.0);
     assert_eq!(h.undo(&mut plan).as_deref(), Some("add structure bone"));
     assert_eq!(h.undo(&mut plan).as_deref(), Some("add landmark 5"));
@@ -159,7 +160,7 @@ fn a_merged_drag_is_one_step_back_to_where_it_began() {
             .expect("recipe");
     }
     assert_eq!(plan.structures[0].recipe.opacity, 0.3);
-    assert_eq!(h.undo(&mut plan).as_deref(), Some("change skin"));
+    assert_eq!(h.undo(&mut plan).as_deref(), Some("opacity of skin"));
     assert_eq!(
         plan.structures[0].recipe.opacity, 1.0,
         "back to before the drag"
@@ -516,4 +517,83 @@ fn undo_names_say_what_changed_in_a_path() {
             "hide Path 1".to_string(),
         ]
     );
+}
+
+#[test]
+fn undo_names_say_what_changed_in_a_structure() {
+    use crate::segment::edit::MaskEdit;
+    let mut plan = Plan::default();
+    let mut h = History::with_limit(10);
+    let id = plan.new_id();
+    h.apply(
+        &mut plan,
+        Command::AddStructure(PlanStructure {
+            id,
+            recipe: recipe("lumen"),
+            visible: true,
+        }),
+    )
+    .expect("add");
+    let mut step = |plan: &mut Plan, change: &dyn Fn(&mut Recipe)| {
+        let mut recipe = plan.structures[0].recipe.clone();
+        change(&mut recipe);
+        h.apply(plan, Command::SetRecipe { id, recipe })
+            .expect("set");
+        h.undo_label().map(str::to_string).unwrap_or_default()
+    };
+    let dab = MaskEdit::stroke(true, &[[0.0; 3]], 2.0, None).expect("a dab");
+    let said = [
+        step(&mut plan, &|r| r.edits.push(dab.clone())),
+        step(&mut plan, &|r| {
+            r.edits.push(MaskEdit::KeepIslandAt {
+                point_lps_mm: [0.0; 3],
+            })
+        }),
+        step(&mut plan, &|r| r.edits.clear()),
+        step(&mut plan, &|r| r.no_go = true),
+        step(&mut plan, &|r| r.no_go = false),
+        step(&mut plan, &|r| r.opacity = 0.5),
+    ];
+    assert_eq!(
+        said,
+        [
+            "paint on lumen",
+            "keep island on lumen",
+            "clear the edits of lumen",
+            "mark lumen no-go",
+            "allow paths in lumen",
+            "opacity of lumen",
+        ]
+    );
+}
+
+/// A path measured again after its lumen changed takes the new figures with no step of its
+/// own, only while it stands where it was measured and no gesture is under way.
+#[test]
+fn refreshed_path_figures_are_no_step_and_need_the_same_stops() {
+    let mut doc = Document::default();
+    let path = catheter_path(1, "Path 1", vec![]);
+    doc.apply(Command::AddPath(path.clone())).expect("add");
+    let steps = doc.undo_steps();
+    let mut measured = path.clone();
+    measured.problem = Some("the target is past a 0.5 mm passage".into());
+    assert!(doc.refresh_path_figures(&measured));
+    assert_eq!(doc.plan().paths[0].problem, measured.problem);
+    assert_eq!(doc.undo_steps(), steps, "no step of its own");
+    assert!(doc.dirty());
+    // The same again changes nothing; a path moved since is not overwritten.
+    assert!(!doc.refresh_path_figures(&measured));
+    let mut moved = measured.clone();
+    moved.target_lps_mm = [0.0, 0.0, 0.0];
+    moved.problem = None;
+    assert!(!doc.refresh_path_figures(&moved));
+    // Nor during a gesture.
+    doc.preview(Command::SetPath(moved.clone())).expect("drag");
+    let mut other = moved.clone();
+    other.problem = Some("x".into());
+    assert!(!doc.refresh_path_figures(&other));
+    // Undone, the path comes back as it was added.
+    doc.commit_preview();
+    doc.undo();
+    assert_eq!(doc.plan().paths[0].target_lps_mm, path.target_lps_mm);
 }

@@ -19,8 +19,10 @@ pub const SCHEMA: &str = "twinplan-plan";
 /// The version this build writes; every older one still loads. 2 added catheter paths
 /// (`plan.paths`): a version 1 plan reads as one without paths. 3 added a structure's hand
 /// edits (`recipe.edits`): an older plan's structures have none, and an older twinplan
-/// refuses a version 3 plan rather than drop its edits on saving.
-pub const VERSION: u32 = 3;
+/// refuses a version 3 plan rather than drop its edits on saving. 4 added brush strokes and
+/// scissors among the edits and a structure marked no-go for paths (`recipe.no_go`): a
+/// version 3 structure is not one.
+pub const VERSION: u32 = 4;
 
 /// The volume geometry a plan was made on: dimensions, spacing, origin and direction
 /// cosines (columns of the voxel-to-patient matrix), patient LPS mm.
@@ -378,7 +380,7 @@ pub fn parse(bytes: &[u8], path: &Path) -> Result<PlanFile, PlanFileError> {
 /// Brings an older version's document to the current one: every version adds its step
 /// here, so every file ever written stays readable (a fixture of each version is under
 /// `tests/plans/`). 1 → 2 only added `plan.paths`, which defaults to none; 2 → 3 only
-/// `recipe.edits`, likewise.
+/// `recipe.edits`, likewise; 3 → 4 only new edit kinds and `recipe.no_go` (default false).
 fn upgrade(value: serde_json::Value, _from: u32) -> serde_json::Value {
     value
 }

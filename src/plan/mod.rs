@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::geometry::{P, Spline, angle_deg, distance_mm, line_angle_deg};
 use crate::plan::recipe::Recipe;
-pub use paths::{CatheterPath, PathVessel};
+pub use paths::{CatheterPath, LumenRecipe, PathVessel};
 
 /// What a markup measures.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]

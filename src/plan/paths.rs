@@ -8,9 +8,12 @@
 use serde::{Deserialize, Serialize};
 
 use super::PlanStructure;
-use crate::catheter::{Device, Fit, LumenSpec, PathReport};
+use crate::catheter::{Constraints, Device, Fit, LumenSpec, NoGo, PathReport};
 use crate::geometry::P;
-use crate::plan::recipe::Source;
+use crate::plan::recipe::{Recipe, Source};
+use crate::progress::Progress;
+use crate::segment::edit::MaskEdit;
+use crate::volume::Volume;
 
 /// The vessel a path runs through.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -24,6 +27,44 @@ pub enum PathVessel {
         #[serde(default)]
         seeds_lps_mm: Vec<P>,
     },
+}
+
+/// How a path's lumen is made, all of it (what a kept lumen is compared with to know it is
+/// still the one the plan asks for).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LumenRecipe {
+    pub spec: LumenSpec,
+    /// The points it is grown from, besides the path's stops.
+    pub seeds: Vec<P>,
+    /// The vessel structure's hand edits.
+    pub edits: Vec<MaskEdit>,
+    /// The recipes of the structures no path enters.
+    pub no_go: Vec<Recipe>,
+}
+
+impl LumenRecipe {
+    /// What the path must respect: the floor, the no-go structures' voxels (each built from
+    /// its recipe on `volume`) and the hand edits. Err names a no-go structure that cannot
+    /// be made.
+    pub fn constraints(&self, volume: &Volume, progress: &Progress) -> Result<Constraints, String> {
+        let mut no_go = Vec::with_capacity(self.no_go.len());
+        for r in &self.no_go {
+            let options = r
+                .options()
+                .ok_or_else(|| format!("the no-go structure {} has an unknown recipe", r.name))?;
+            let mask = crate::surface::structure_mask(volume, &options, progress)
+                .map_err(|e| format!("the no-go structure {} cannot be made: {e}", r.name))?;
+            no_go.push(NoGo {
+                name: r.name.clone(),
+                voxels: mask.data,
+            });
+        }
+        Ok(Constraints {
+            no_go,
+            edits: self.edits.clone(),
+            ..Constraints::default()
+        })
+    }
 }
 
 /// A planned catheter path.
@@ -95,15 +136,13 @@ impl CatheterPath {
         out
     }
 
-    /// How its lumen is made: the values it takes and the points it is grown from (the
-    /// entry when there are none). A structure's recipe is looked up among `structures`
-    /// (the plan's); Err says why there is no lumen (the structure was removed, or it is
-    /// drawn from the image's outline rather than from values).
-    pub fn lumen_recipe(
-        &self,
-        structures: &[PlanStructure],
-    ) -> Result<(LumenSpec, Vec<P>), String> {
-        let (range, seeds, name) = match &self.vessel {
+    /// How its lumen is made: the values it takes, the points it is grown from (the entry
+    /// when there are none), its structure's hand edits and the plan's no-go structures
+    /// (its own vessel aside). A structure's recipe is looked up among `structures` (the
+    /// plan's); Err says why there is no lumen (the structure was removed, or it is drawn
+    /// from the image's outline rather than from values).
+    pub fn lumen_recipe(&self, structures: &[PlanStructure]) -> Result<LumenRecipe, String> {
+        let (range, seeds, name, edits, own) = match &self.vessel {
             PathVessel::Structure { id } => {
                 let s = structures
                     .iter()
@@ -113,6 +152,8 @@ impl CatheterPath {
                     s.recipe.source.lumen_spec(),
                     s.recipe.seeds_mm.clone(),
                     s.recipe.name.clone(),
+                    s.recipe.edits.clone(),
+                    Some(*id),
                 )
             }
             PathVessel::Grown {
@@ -122,9 +163,11 @@ impl CatheterPath {
                 source.lumen_spec(),
                 seeds_lps_mm.clone(),
                 vessel_source_name(source),
+                Vec::new(),
+                None,
             ),
         };
-        let range = range.ok_or_else(|| {
+        let spec = range.ok_or_else(|| {
             format!("{name} is not made of image values, so it has no lumen to plan in")
         })?;
         let seeds = if seeds.is_empty() {
@@ -132,7 +175,17 @@ impl CatheterPath {
         } else {
             seeds
         };
-        Ok((range, seeds))
+        let no_go = structures
+            .iter()
+            .filter(|s| s.recipe.no_go && Some(s.id) != own)
+            .map(|s| s.recipe.clone())
+            .collect();
+        Ok(LumenRecipe {
+            spec,
+            seeds,
+            edits,
+            no_go,
+        })
     }
 
     /// The vessel's name for the panel ("vessels, grown from the entry", a structure's name).
@@ -247,23 +300,42 @@ mod tests {
         // The vessels preset measures the vessel's own values.
         let spec = seeded.source.lumen_spec().expect("a lumen");
         assert_eq!(spec, LumenSpec::Auto);
+        let mut seeded = seeded;
+        let erase = MaskEdit::stroke(false, &[[1.0, 1.0, 1.0]], 3.0, None).expect("a dab");
+        seeded.edits = vec![erase.clone()];
+        let mut false_lumen = Recipe::range("false lumen", 100.0, 200.0);
+        false_lumen.no_go = true;
         let structures = vec![
             structure(3, Recipe::preset(Preset::Bone)),
             structure(4, seeded),
             structure(5, Recipe::outline()),
+            structure(6, false_lumen.clone()),
         ];
-        // A structure: its range and its seeds.
+        // A structure: its range, its seeds and its hand edits; the no-go structures.
         let p = path(PathVessel::Structure { id: 4 });
         assert_eq!(
             p.lumen_recipe(&structures),
-            Ok((spec, vec![[0.0, 0.0, -130.0]]))
+            Ok(LumenRecipe {
+                spec,
+                seeds: vec![[0.0, 0.0, -130.0]],
+                edits: vec![erase],
+                no_go: vec![false_lumen.clone()],
+            })
+        );
+        // A path in the no-go structure itself is not kept out of its own vessel.
+        let inside = path(PathVessel::Structure { id: 6 });
+        assert!(
+            inside
+                .lumen_recipe(&structures)
+                .is_ok_and(|r| r.no_go.is_empty())
         );
         assert_eq!(p.vessel_label(&structures), "vessels");
         // An unseeded one grows from the entry.
         let bone = path(PathVessel::Structure { id: 3 });
-        let (r, seeds) = bone.lumen_recipe(&structures).expect("a lumen");
-        assert_eq!(r, LumenSpec::Range(Preset::Bone.range()));
-        assert_eq!(seeds, vec![[1.0, 2.0, 3.0]]);
+        let r = bone.lumen_recipe(&structures).expect("a lumen");
+        assert_eq!(r.spec, LumenSpec::Range(Preset::Bone.range()));
+        assert_eq!(r.seeds, vec![[1.0, 2.0, 3.0]]);
+        assert!(r.edits.is_empty());
         // Removed, or not made of values: said, not guessed.
         let gone = path(PathVessel::Structure { id: 9 });
         assert!(
@@ -287,10 +359,12 @@ mod tests {
         });
         assert_eq!(
             grown.lumen_recipe(&[]),
-            Ok((
-                LumenSpec::Range(ValueRange::new(150.0, 700.0)),
-                vec![[9.0, 9.0, 9.0]]
-            ))
+            Ok(LumenRecipe {
+                spec: LumenSpec::Range(ValueRange::new(150.0, 700.0)),
+                seeds: vec![[9.0, 9.0, 9.0]],
+                edits: Vec::new(),
+                no_go: Vec::new(),
+            })
         );
         assert_eq!(
             grown.vessel_label(&[]),

@@ -68,9 +68,17 @@ pub struct Recipe {
     /// Decimate to at most this many triangles (None = [`TRIANGLE_BUDGET`]).
     #[serde(default)]
     pub max_triangles: Option<usize>,
-    /// Hand edits replayed on the mask, in order (plan version 3).
+    /// Hand edits replayed on the mask, in order (plan version 3; strokes and scissors 4).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub edits: Vec<crate::segment::edit::MaskEdit>,
+    /// No catheter path enters it (a false lumen, a thrombus, a stent-graft to avoid; plan
+    /// version 4).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub no_go: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// Default colours and opacities, chosen to read well together (bone ivory, vessels red,
@@ -99,6 +107,7 @@ impl Recipe {
             opacity,
             max_triangles: None,
             edits: Vec::new(),
+            no_go: false,
         }
     }
 
@@ -111,6 +120,7 @@ impl Recipe {
             opacity: 1.0,
             max_triangles: None,
             edits: Vec::new(),
+            no_go: false,
         }
     }
 
@@ -125,6 +135,7 @@ impl Recipe {
             opacity: opacity.max(0.35),
             max_triangles: None,
             edits: Vec::new(),
+            no_go: false,
         }
     }
 

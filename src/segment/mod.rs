@@ -189,6 +189,8 @@ pub enum SegmentError {
         peak: f64,
         background: f64,
     },
+    #[error("the hand edits of the structure leave nothing of it: undo the last edit")]
+    EditedAway,
     #[error("segmentation was cancelled")]
     Cancelled,
 }

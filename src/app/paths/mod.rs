@@ -26,13 +26,13 @@ use super::scene::SceneAssets;
 use super::state::{Step, ViewState, Workspace};
 use crate::catheter::devices::Concern;
 use crate::catheter::{
-    Catalogue, Constraints, Lumen, LumenSpec, PathError, PathReport, PlanningError, Replan, fit,
-    measure, reformat, section, tube,
+    Catalogue, Lumen, PathError, PathReport, PlanningError, Replan, fit, measure, reformat,
+    section, tube,
 };
 use crate::document::Command;
 use crate::geometry::P;
 use crate::plan::recipe::Source;
-use crate::plan::{CatheterPath, PathVessel, PlanStructure};
+use crate::plan::{CatheterPath, LumenRecipe, PathVessel, PlanStructure};
 use crate::progress::Progress;
 use crate::segment::Preset;
 
@@ -65,9 +65,14 @@ pub struct PlanJob {
     pub progress: Progress,
 }
 
+/// What a re-planning job hands back: the path measured again in its changed lumen (or
+/// why it no longer passes), with that lumen when it could be grown.
+type ReplanResult = (CatheterPath, Option<(LumenKey, Arc<Lumen>)>);
+
 /// Work that plans a path, or grows a lumen, given the job's progress.
 type PlanWork = Box<dyn FnOnce(&Progress) -> JobResult + Send + Sync>;
 type GrowWork = Box<dyn FnOnce(&Progress) -> Option<Lumen> + Send + Sync>;
+type ReplanWork = Box<dyn FnOnce(&Progress) -> ReplanResult + Send + Sync>;
 
 /// Background work the paths' panel and input ask for; the paths' system starts it as
 /// jobs ([`PathUi::pump`]): nothing here starts a thread.
@@ -78,10 +83,12 @@ enum Request {
     Grow(u64, LumenKey, GrowWork),
     /// Re-plan the dragged stop for each move.
     Drag(Arc<Lumen>, Vec<(P, String)>, usize),
+    /// Plan a path again because its lumen changed (its vessel edited, a no-go structure).
+    Replan(u64, ReplanWork),
 }
 
-/// How a lumen was made: its values and seeds.
-type LumenKey = (LumenSpec, Vec<P>);
+/// How a lumen was made: values, seeds, hand edits, no-go structures.
+type LumenKey = LumenRecipe;
 
 /// The lumen of a path, kept for its cross-sections and for dragging its stops: ready, or
 /// being grown again (a path read from a plan file, or its vessel's recipe changed).
@@ -89,6 +96,8 @@ enum LumenSlot {
     Ready(Arc<Lumen>),
     /// Being grown (the job, once started).
     Growing(Option<u64>),
+    /// Being grown by the path's re-planning.
+    Replanning,
     Failed,
 }
 
@@ -135,6 +144,12 @@ pub struct PathUi {
     requests: Vec<Request>,
     /// A planning job's answer, taken from the jobs and not yet into the plan.
     planned: Option<JobResult>,
+    /// Each path's stops and lumen recipe as its figures were last measured (or read from
+    /// the plan file): when either changes otherwise than by a drag, it is planned again.
+    measured_in: HashMap<u64, (Vec<P>, LumenKey)>,
+    /// Re-planning jobs running (path id → job) and their answers not yet in the plan.
+    replans: HashMap<u64, Option<u64>>,
+    replanned: Vec<ReplanResult>,
 }
 
 /// What the drag's worker answers: ready (the trees are grown), cannot start, or the path
@@ -175,6 +190,9 @@ pub struct StopDrag {
     /// The pointer was let go: the drag ends when the last move is answered.
     released: bool,
     pub ready: bool,
+    /// The lumen recipe it plans in, and the stops of the last move planned.
+    key: LumenKey,
+    last_stops: Option<Vec<P>>,
 }
 
 impl PathUi {
@@ -205,14 +223,13 @@ impl PathUi {
             &stops,
             COLOURS[n % COLOURS.len()],
         );
-        let (spec, seeds) = match probe.lumen_recipe(&doc.plan().structures) {
+        let key = match probe.lumen_recipe(&doc.plan().structures) {
             Ok(r) => r,
             Err(message) => {
                 self.failure = Some(Failure { message, gap: None });
                 return;
             }
         };
-        let key: LumenKey = (spec, seeds.clone());
         let mut path = probe;
         path.id = doc.new_id();
         let named: Vec<(P, String)> = stops
@@ -229,25 +246,23 @@ impl PathUi {
                 (*q, name)
             })
             .collect();
-        self.requests.push(Request::Plan(Box::new(
-            move |p: &Progress| match crate::catheter::plan(
-                &volume,
-                &named,
-                spec,
-                &seeds,
-                &Constraints::default(),
-                p,
-            ) {
-                Ok(planned) => Ok((
-                    CatheterPath {
-                        report: Some(planned.report),
-                        ..path
-                    },
-                    (key, Arc::new(planned.lumen)),
-                )),
-                Err(e) => Err(failure(&e, &named)),
-            },
-        )));
+        self.requests
+            .push(Request::Plan(Box::new(move |p: &Progress| {
+                let constraints = key
+                    .constraints(&volume, p)
+                    .map_err(|message| Failure { message, gap: None })?;
+                match crate::catheter::plan(&volume, &named, key.spec, &key.seeds, &constraints, p)
+                {
+                    Ok(planned) => Ok((
+                        CatheterPath {
+                            report: Some(planned.report),
+                            ..path
+                        },
+                        (key, Arc::new(planned.lumen)),
+                    )),
+                    Err(e) => Err(failure(&e, &named)),
+                }
+            })));
         self.failure = None;
         self.job = Some(PlanJob {
             id: None,
@@ -264,8 +279,10 @@ impl PathUi {
         match result {
             Ok((path, (key, lumen))) => {
                 let id = path.id;
+                let stops = stop_points(&path);
                 doc.edit(Command::AddPath(path));
                 self.selected = Some(id);
+                self.measured_in.insert(id, (stops, key.clone()));
                 self.lumens.insert(id, (key, LumenSlot::Ready(lumen)));
             }
             Err(f) => self.failure = Some(f),
@@ -293,6 +310,30 @@ impl PathUi {
                 }
                 Request::Drag(lumen, stops, index) => {
                     self.start_drag_job(jobs, lumen, stops, index)
+                }
+                Request::Replan(path_id, work) => {
+                    let id = jobs.task("planning a path again in its changed vessel", work);
+                    self.replans.insert(path_id, Some(id));
+                }
+            }
+        }
+        let mut ended = Vec::new();
+        for (&path_id, job) in &self.replans {
+            let Some(id) = *job else { continue };
+            if let Some(result) = jobs.take::<ReplanResult>(id) {
+                self.replanned.push(result);
+                ended.push(path_id);
+            } else if !jobs.is_running(id) {
+                ended.push(path_id);
+            }
+        }
+        for path_id in ended {
+            self.replans.remove(&path_id);
+            // Cancelled: measured again at the next change.
+            if !self.replanned.iter().any(|r| r.0.id == path_id) {
+                self.measured_in.remove(&path_id);
+                if let Some((_, slot @ LumenSlot::Replanning)) = self.lumens.get_mut(&path_id) {
+                    *slot = LumenSlot::Failed;
                 }
             }
         }
@@ -402,6 +443,66 @@ impl PathUi {
         self.cpr.as_ref().map(|c| (c.1.id(), c.2, c.3))
     }
 
+    /// Plans again each path whose stops or lumen recipe changed since its figures were
+    /// measured, otherwise than by its own drag (a drag measures as it goes): its vessel
+    /// structure was edited or made again, a structure was made no-go or no longer is, an
+    /// undo brought back other stops. A path first seen (read from a plan file) keeps the
+    /// figures it was saved with. The answers go into the plan as figures, no step of
+    /// their own.
+    pub fn follow(&mut self, ws: &Workspace, doc: &mut DocWriter) {
+        for (path, lumen) in std::mem::take(&mut self.replanned) {
+            if let Some((key, lumen)) = lumen {
+                self.lumens.insert(path.id, (key, LumenSlot::Ready(lumen)));
+            } else if let Some((_, slot @ LumenSlot::Replanning)) = self.lumens.get_mut(&path.id) {
+                *slot = LumenSlot::Failed;
+            }
+            if self.selected == Some(path.id) && path.problem.is_none() {
+                self.failure = None;
+            }
+            doc.refresh_path(path);
+        }
+        let Some(loaded) = &ws.loaded else { return };
+        if self.lumens_revision != ws.volume_revision {
+            self.lumens.clear();
+            self.measured_in.clear();
+            self.lumens_revision = ws.volume_revision;
+        }
+        let structures = &doc.plan().structures;
+        let paths = &doc.plan().paths;
+        self.measured_in
+            .retain(|id, _| paths.iter().any(|p| p.id == *id));
+        for path in paths {
+            if self.drag.as_ref().is_some_and(|d| d.path_id == path.id)
+                || self.replans.contains_key(&path.id)
+            {
+                continue;
+            }
+            let Ok(key) = path.lumen_recipe(structures) else {
+                continue;
+            };
+            let now = (stop_points(path), key);
+            match self.measured_in.get(&path.id) {
+                None => {
+                    self.measured_in.insert(path.id, now);
+                    continue;
+                }
+                Some(was) if *was == now => continue,
+                Some(_) => {}
+            }
+            self.measured_in.insert(path.id, now.clone());
+            let key = now.1;
+            let volume = loaded.volume.clone();
+            let path = path.clone();
+            self.lumens
+                .insert(path.id, (key.clone(), LumenSlot::Replanning));
+            self.replans.insert(path.id, None);
+            self.requests.push(Request::Replan(
+                path.id,
+                Box::new(move |p: &Progress| replan(&volume, path, key, p)),
+            ));
+        }
+    }
+
     /// The lumen of `path` when it is at hand; otherwise it is grown again in the
     /// background from the path's vessel recipe (None until then, and when it has none).
     fn lumen(
@@ -430,23 +531,20 @@ impl PathUi {
             Some((made, _)) if *made == key => return None,
             _ => {}
         }
+        if self.replans.contains_key(&path.id) {
+            return None;
+        }
         let volume = ws.loaded.as_ref()?.volume.clone();
-        let (spec, seeds) = key.clone();
+        let made = key.clone();
         let stops = path.stops();
         self.requests.push(Request::Grow(
             path.id,
             key.clone(),
             Box::new(move |p: &Progress| {
-                crate::catheter::lumen_for(
-                    &volume,
-                    spec,
-                    &stops,
-                    &seeds,
-                    &Constraints::default(),
-                    p,
-                )
-                .ok()
-                .map(|g| g.0)
+                let constraints = made.constraints(&volume, p).ok()?;
+                crate::catheter::lumen_for(&volume, made.spec, &stops, &made.seeds, &constraints, p)
+                    .ok()
+                    .map(|g| g.0)
             }),
         ));
         self.lumens.insert(path.id, (key, LumenSlot::Growing(None)));
@@ -475,6 +573,7 @@ impl PathUi {
         let lumen = self.ready_lumen(structures, path).ok_or_else(|| {
             "the vessel is still being prepared for this path: try again in a moment".to_string()
         })?;
+        let key = path.lumen_recipe(structures)?;
         self.requests
             .push(Request::Drag(lumen, path.stops(), index));
         self.failure = None;
@@ -491,6 +590,8 @@ impl PathUi {
             at: None,
             released: false,
             ready: false,
+            key,
+            last_stops: None,
         });
         Ok(())
     }
@@ -587,6 +688,7 @@ impl PathUi {
                     moved.fit = moved.device.as_ref().map(|dev| fit(&report, dev));
                     moved.report = Some(*report);
                     moved.problem = None;
+                    d.last_stops = Some(stop_points(&moved));
                     doc.preview_path(moved);
                     self.failure = None;
                 }
@@ -607,6 +709,18 @@ impl PathUi {
             d.moves = None;
             let before = d.before.clone();
             let which = before.stops().get(d.index).map(|s| s.1.clone());
+            // The drag measured the path where it was let go.
+            if let Some(stops) = d.last_stops.take() {
+                let mut key = d.key.clone();
+                // An entry dragged keeps the lumen it was grown from (see above).
+                if let PathVessel::Grown { seeds_lps_mm, .. } = &before.vessel
+                    && seeds_lps_mm.is_empty()
+                    && d.index == 0
+                {
+                    key.seeds = vec![before.entry_lps_mm];
+                }
+                self.measured_in.insert(before.id, (stops, key));
+            }
             self.drag = None;
             doc.end_path_drag();
             // Let go where there is no path: say where the stop stayed.
@@ -718,6 +832,43 @@ fn failure(e: &PlanningError, stops: &[(P, String)]) -> Failure {
     }
 }
 
+/// A path's stops (entry, waypoints, target) as points.
+fn stop_points(path: &CatheterPath) -> Vec<P> {
+    path.stops().into_iter().map(|(p, _)| p).collect()
+}
+
+/// Plans `path` again through its own stops in the lumen `key` makes: its figures (and its
+/// device's fit), or why it no longer passes; and that lumen.
+fn replan(
+    volume: &crate::volume::Volume,
+    mut path: CatheterPath,
+    key: LumenKey,
+    progress: &Progress,
+) -> ReplanResult {
+    let stops = path.stops();
+    let planned = key
+        .constraints(volume, progress)
+        .map_err(|message| Failure { message, gap: None })
+        .and_then(|c| {
+            crate::catheter::plan(volume, &stops, key.spec, &key.seeds, &c, progress)
+                .map_err(|e| failure(&e, &stops))
+        });
+    match planned {
+        Ok(planned) => {
+            path.fit = path.device.as_ref().map(|d| fit(&planned.report, d));
+            path.report = Some(planned.report);
+            path.problem = None;
+            (path, Some((key, Arc::new(planned.lumen))))
+        }
+        Err(f) => {
+            path.report = None;
+            path.fit = None;
+            path.problem = Some(f.message);
+            (path, None)
+        }
+    }
+}
+
 /// A path's saved figures when they can be shown (one value per point: a report read from
 /// an edited plan file may not have them, and is then not drawn).
 fn report_of(path: &CatheterPath) -> Option<&crate::catheter::PathReport> {
@@ -752,6 +903,7 @@ fn pump_paths(mut pui: ResMut<PathUi>, mut jobs: ResMut<Jobs>) {
     let busy = !pui.requests.is_empty()
         || pui.job.is_some()
         || pui.drag.is_some()
+        || !pui.replans.is_empty()
         || pui
             .lumens
             .values()

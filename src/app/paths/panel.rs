@@ -79,6 +79,7 @@ fn paths_header(
     if let Some(stops) = tool.stops_done.take() {
         pui.start(ws, doc, stops);
     }
+    pui.follow(ws, doc);
     pui.poll(doc);
     pui.poll_drag(doc);
     // The planned paths' lumens are made ready ahead, so a stop can be dragged at once.

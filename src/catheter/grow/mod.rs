@@ -123,6 +123,51 @@ pub struct Grown {
 }
 
 impl Grown {
+    /// Applies a structure's hand edits to the lumen ([`crate::segment::edit`]), keeping
+    /// the no-go voxels out of it still (a brush does not paint a way into them); the box
+    /// is found again. Err when cancelled.
+    pub fn edit(
+        &mut self,
+        volume: &Volume,
+        edits: &[crate::segment::edit::MaskEdit],
+        no_go: Option<&ndarray::Array3<u8>>,
+        progress: &Progress,
+    ) -> Result<(), SegmentError> {
+        if edits.is_empty() {
+            return Ok(());
+        }
+        let mask = std::mem::replace(
+            &mut self.mask,
+            Mask {
+                data: ndarray::Array3::zeros((0, 0, 0)),
+                geometry: volume.geometry.clone(),
+            },
+        );
+        let mut mask = crate::segment::edit::apply(volume, mask, edits, progress)?;
+        if let Some(n) = no_go.filter(|n| n.dim() == mask.data.dim()) {
+            mask.data.zip_mut_with(n, |m, n| {
+                if *n != 0 {
+                    *m = 0;
+                }
+            });
+        }
+        let (mut lo, mut hi) = ([usize::MAX; 3], [0usize; 3]);
+        for ((k, j, i), &x) in mask.data.indexed_iter() {
+            if x != 0 {
+                for (a, v) in [i, j, k].into_iter().enumerate() {
+                    lo[a] = lo[a].min(v);
+                    hi[a] = hi[a].max(v);
+                }
+            }
+        }
+        self.mask = mask;
+        if lo[0] == usize::MAX {
+            return Err(SegmentError::EditedAway);
+        }
+        self.bounds = (lo, hi);
+        Ok(())
+    }
+
     /// Volume of the lumen (mL).
     pub fn volume_ml(&self) -> f64 {
         self.mask.volume_ml()
