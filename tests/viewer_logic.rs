@@ -96,6 +96,7 @@ fn ui_frame(
                 doc: DocWriter::new(&PlanDoc::default(), &mut DocEdits::default()),
                 tool: &mut MarkupTool::default(),
                 paths: &mut PathUi::default(),
+                edit: &mut twinplan::app::edit::EditTool::default(),
             },
         );
     });
@@ -218,6 +219,7 @@ fn all_text(ctx: &egui::Context, world: &World, st: &mut UiState) -> String {
                     doc: DocWriter::new(&PlanDoc::default(), &mut DocEdits::default()),
                     tool: &mut MarkupTool::default(),
                     paths: &mut PathUi::default(),
+                    edit: &mut twinplan::app::edit::EditTool::default(),
                 },
             );
         });
@@ -776,6 +778,7 @@ fn readouts_speak_anatomy_and_overlays_stay_legible() {
                     doc: DocWriter::new(&PlanDoc::default(), &mut DocEdits::default()),
                     tool: &mut MarkupTool::default(),
                     paths: &mut PathUi::default(),
+                    edit: &mut twinplan::app::edit::EditTool::default(),
                 },
             );
         });

@@ -8,12 +8,14 @@
 //! jobs (what is open, background work), structures and view plugins and runs under
 //! `MinimalPlugins`; `markups::MeasurementsPlugin` (the plan document, its undo and files);
 //! `scene::ScenePlugin` (3D); `slices::SlicesPlugin` (slice cache, slices in 3D);
-//! `persist::PersistPlugin` (preferences, recovery copy); [`UiPlugin`] (egui panels, frame
+//! `persist::PersistPlugin` (preferences, recovery copy); `edit::EditPlugin` (the structure
+//! editor's tools); [`UiPlugin`] (egui panels, frame
 //! log, screenshots, render mode). The plan is `document::PlanDoc`; how it is looked at is
 //! `state::ViewState`; what is open is `state::Workspace`.
 //! This module and its children are the only code that may use Bevy or egui.
 
 pub mod document;
+pub mod edit;
 pub mod file_dialog;
 pub mod frame_log;
 pub mod gpu;
@@ -141,6 +143,7 @@ impl Plugin for LogicPlugin {
                 state::ViewPlugin,
                 document::PlanFilesPlugin,
                 structures::StructuresPlugin,
+                edit::EditPlugin,
             ));
     }
 }
@@ -317,6 +320,7 @@ struct ToolState<'w> {
     edits: ResMut<'w, document::DocEdits>,
     tool: ResMut<'w, markups::MarkupTool>,
     paths: ResMut<'w, paths::PathUi>,
+    edit: ResMut<'w, edit::EditTool>,
 }
 
 fn ui_system(
@@ -340,6 +344,7 @@ fn ui_system(
         mut edits,
         mut tool,
         mut paths,
+        mut edit,
     } = tools;
     let _slow = SlowStep::start("panels and slice views");
     let ctx = contexts.ctx_mut()?;
@@ -366,6 +371,7 @@ fn ui_system(
         doc: document::DocWriter::new(&doc, &mut edits),
         tool: &mut tool,
         paths: &mut paths,
+        edit: &mut edit,
     };
     let seen = state::Seen {
         ws: &ws,

@@ -7,6 +7,7 @@
 use bevy_egui::egui::{self, Color32, Pos2};
 
 use super::document::{DocWriter, PlanDoc};
+use super::edit::{self, EditTool};
 use super::markups::{
     MarkupTool, SliceGeometry, draw_all, placing_clicks, point_drag, slice_range_mm,
 };
@@ -21,6 +22,7 @@ pub struct Tools<'a> {
     pub doc: DocWriter<'a>,
     pub tool: &'a mut MarkupTool,
     pub paths: &'a mut PathUi,
+    pub edit: &'a mut EditTool,
 }
 
 /// Markups (and the one being placed) over a slice view.
@@ -73,6 +75,7 @@ pub fn slice_input(
         doc,
         tool,
         paths: pui,
+        edit: et,
     } = t;
     let SliceGeometry {
         slice,
@@ -98,6 +101,10 @@ pub fn slice_input(
         let (u, v) = slice.pixel_of(&nalgebra::Point3::from(*p));
         Some(map.screen_of(u, v))
     };
+    if tool.placing.is_none() && tool.drag.is_none() && edit::slice_input(ui, response, doc, et, g)
+    {
+        return true;
+    }
     (tool.placing.is_none()
         && tool.drag.is_none()
         && paths::stop_drag(ui, response, doc, pui, &screen, &|pos, _| {
@@ -153,6 +160,7 @@ pub fn input_3d(
         doc,
         tool,
         paths: pui,
+        edit: et,
     } = t;
     let cam = view.camera;
     let (w, h) = (f64::from(r.width()), f64::from(r.height()));
@@ -179,6 +187,12 @@ pub fn input_3d(
         )
         .map(|q| [q.x, q.y, q.z])
     };
+    if tool.placing.is_none()
+        && tool.drag.is_none()
+        && edit::input_3d(ui, response, view, doc, et, r)
+    {
+        return true;
+    }
     let took = (tool.placing.is_none()
         && tool.drag.is_none()
         && paths::stop_drag(ui, response, doc, pui, &screen, &at_depth))

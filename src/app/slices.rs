@@ -522,6 +522,7 @@ pub fn slice_view(
         step_mm: step_mm(ws, plane),
     };
     overlay::draw_on_slice(&painter, &t.doc, t.tool, t.paths, &geometry);
+    super::edit::draw_on_slice(&painter, t.edit, &t.doc, &geometry, response.hover_pos());
     // Crosshair: the other two planes' lines through the cursor.
     let (cu, cv) = c.slice.pixel_of(&view.cursor.point());
     let cp = to_pos(map.screen_of(cu, cv));

@@ -276,6 +276,8 @@ pub enum UiAction {
     /// still held (a slider dragged: one undo step).
     SetOpacity(u64, f32, bool),
     SetColour(u64, [f32; 3], bool),
+    /// Mark a structure no-go for catheter paths, or no longer.
+    SetNoGo(u64, bool),
     Cancel(u64),
     CancelAll,
     /// Dismisses the notice with this id.

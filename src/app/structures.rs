@@ -65,7 +65,10 @@ fn snapshot(ws: &Workspace) -> Vec<PlanStructure> {
 
 /// Whether going from recipe `a` to `b` changes the surface (not only how it is shown).
 fn reshapes(a: &Recipe, b: &Recipe) -> bool {
-    a.source != b.source || a.seeds_mm != b.seeds_mm || a.max_triangles != b.max_triangles
+    a.source != b.source
+        || a.seeds_mm != b.seeds_mm
+        || a.max_triangles != b.max_triangles
+        || a.edits != b.edits
 }
 
 /// The panel's structure actions as commands on the document (Rebuild is no change of the
@@ -112,6 +115,12 @@ fn structure_commands(
                 if let Some(mut recipe) = recipe_of(id) {
                     recipe.opacity = o.clamp(0.02, 1.0);
                     set_recipe(&mut doc, &mut sync, id, recipe, continuing);
+                }
+            }
+            UiAction::SetNoGo(id, no_go) => {
+                if let Some(mut recipe) = recipe_of(id) {
+                    recipe.no_go = no_go;
+                    set_recipe(&mut doc, &mut sync, id, recipe, false);
                 }
             }
             UiAction::SetColour(id, c, continuing) => {

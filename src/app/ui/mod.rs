@@ -147,6 +147,7 @@ pub fn workstation_ui(
                     series_browser(ui, ws, view, actions);
                     ui.separator();
                     structures_panel(ui, ws, view, st, actions);
+                    super::edit::edit_panel(ui, ws, &mut t.doc, t.edit);
                     ui.separator();
                     markups::plan_panel(ui, ws, view, &mut t.doc, t.tool, actions);
                     ui.separator();

@@ -154,6 +154,23 @@ pub(super) fn structure_row(
             if ui.small_button("⟳").on_hover_text("Recompute").clicked() {
                 actions.push(UiAction::Rebuild(s.id));
             }
+            let no_go = s.recipe.no_go;
+            let label = RichText::new("no-go").size(12.0);
+            let label = if no_go {
+                label.color(Color32::from_rgb(255, 150, 120))
+            } else {
+                label
+            };
+            if ui
+                .selectable_label(no_go, label)
+                .on_hover_text(
+                    "No catheter path enters a no-go structure (a false lumen, a thrombus, a \
+                     stent-graft to avoid); a path that would is refused, naming it",
+                )
+                .clicked()
+            {
+                actions.push(UiAction::SetNoGo(s.id, !no_go));
+            }
         });
     });
     ui.horizontal(|ui| {
@@ -185,11 +202,17 @@ pub(super) fn structure_row(
                 b.volume_ml
             )
         } else if let Some(b) = &s.built {
+            let n = s.recipe.edits.len();
             format!(
-                "{} triangles · {:.1} mL{}",
+                "{} triangles · {:.1} mL{}{}",
                 group_digits(b.triangles),
                 b.volume_ml,
-                if b.closed { "" } else { " · open" }
+                if b.closed { "" } else { " · open" },
+                match n {
+                    0 => String::new(),
+                    1 => " · 1 hand edit".to_string(),
+                    n => format!(" · {n} hand edits"),
+                }
             )
         } else {
             String::new()

@@ -111,6 +111,7 @@ pub(super) fn view_3d_overlay(
         );
     }
     overlay::draw_on_3d(&painter, view, &t.doc, t.tool, t.paths, r);
+    crate::app::edit::draw_on_3d(&painter, t.edit);
     // Input.
     if overlay::input_3d(root, &response, ws, view, t, r) {
         return;

@@ -104,6 +104,10 @@ pub(super) fn seed_error(p: &Point3<f64>) -> SegmentError {
     }
 }
 
+/// Values below this are air or lung (CT HU; no MR value is this low): never a vessel's
+/// surroundings.
+const AIR_BELOW: f64 = -500.0;
+
 impl Levels {
     /// The levels measured around `seeds` (module documentation, step 1).
     pub fn measure(volume: &Volume, seeds: &[Point3<f64>]) -> Result<Levels, SegmentError> {
@@ -136,7 +140,9 @@ impl Levels {
 
     /// The medians of Otsu's two classes of the voxels within `radius_mm` of the seeds,
     /// each seed's sample bounded by its own value (so a bone or a vein full of undiluted
-    /// contrast beside a small artery does not become its "contrast").
+    /// contrast beside a small artery does not become its "contrast") and by air (lung
+    /// beside a thoracic aorta would otherwise be split from everything else and become
+    /// its "surroundings").
     fn peak_and_background(
         volume: &Volume,
         seeds: &[Point3<f64>],
@@ -151,7 +157,7 @@ impl Levels {
             pooled.extend(
                 sphere_values(volume, c, radius_mm)
                     .into_iter()
-                    .filter(|v| *v < ceiling),
+                    .filter(|v| *v < ceiling && *v > AIR_BELOW),
             );
         }
         let Some(split) = otsu(&pooled) else {

@@ -2,8 +2,8 @@
 //!
 //! 1. **The vessel's own values.** Around the seeds (a path's entry and extra seeds) the
 //!    voxels within [`SAMPLE_RADIUS_MM`] (twice, three, four times that inside a vessel so
-//!    wide that nearer there is only blood; none above 1.5 times the seed's own value) are
-//!    split in two by Otsu's method;
+//!    wide that nearer there is only blood; none above 1.5 times the seed's own value, none
+//!    below −500, air or lung, which only CT has) are split in two by Otsu's method;
 //!    the bright class's median is the contrast peak, the dark class's the background.
 //!    From them: the *core* level (65 % of the way from background to peak), the *rim*
 //!    level (25 %) and the *bright* level (the peak plus 1.5 times the contrast), above

@@ -188,3 +188,29 @@ fn otsu_splits_two_groups() {
     let t = otsu(&v).expect("split");
     assert!(t > 40.0 && t <= 400.0, "{t}");
 }
+
+/// A thoracic aorta: a wide vessel with a thin layer of tissue and lung beyond it. The
+/// first sphere holds only blood; the wider ones reach the lung, which is not taken as
+/// the vessel's surroundings (it was: a 28 L "lumen" of everything above −56 HU).
+#[test]
+fn lung_beside_a_wide_vessel_is_not_its_surroundings() {
+    let v = volume([60, 60, 40], |p| {
+        let r = (p[0] - 15.0).hypot(p[1] - 15.0);
+        let lung = (r > 13.0).then_some(-850.0);
+        (r - 10.0, lung)
+    });
+    let levels = Levels::measure(&v, &[Point3::new(15.0, 15.0, 10.0)]).expect("levels");
+    assert!(
+        (levels.background_hu - TISSUE).abs() < 60.0,
+        "background {} (tissue {TISSUE})",
+        levels.background_hu
+    );
+    assert!((levels.peak_hu - BLOOD).abs() < 40.0, "{}", levels.peak_hu);
+    let g = grown(&v, &[[15.0, 15.0, 10.0]]);
+    let truth = std::f64::consts::PI * 100.0 * 20.0 / 1000.0;
+    assert!(
+        g.volume_ml() < 1.3 * truth,
+        "{} mL against the tube's {truth} mL",
+        g.volume_ml()
+    );
+}
