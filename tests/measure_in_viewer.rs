@@ -67,6 +67,10 @@ struct Session {
     pointer: egui::Pos2,
     /// Every text drawn in the last frame, and where.
     texts: Vec<(String, egui::Rect)>,
+    /// Where the 3D view was in the last frame.
+    three_d: Option<ViewRect>,
+    /// The jobs the status bar is shown (the app's own, in the viewer).
+    job_lines: Vec<twinplan::app::ui::JobLine>,
 }
 
 impl Session {
@@ -88,6 +92,8 @@ impl Session {
             time: 0.0,
             pointer: egui::pos2(1.0, 1.0),
             texts: Vec::new(),
+            three_d: None,
+            job_lines: Vec::new(),
         }
     }
 
@@ -116,11 +122,12 @@ impl Session {
         };
         let mut actions = Vec::new();
         let (ws, view) = (world.resource::<Workspace>(), world.resource::<ViewState>());
+        let mut three_d = None;
         let mut out = self.ctx.run_ui(input, |ui| {
-            workstation_ui(
+            three_d = workstation_ui(
                 ui.ctx(),
                 Seen { ws, view },
-                &[],
+                &self.job_lines,
                 &mut self.cache,
                 &mut self.st,
                 &mut actions,
@@ -132,6 +139,7 @@ impl Session {
                 },
             );
         });
+        self.three_d = three_d;
         // What the panels sent is applied once the pass is over, as the viewer does; the
         // paths' work is started and taken as its system does.
         self.doc.take(&mut self.edits);
@@ -833,4 +841,81 @@ fn a_path_follows_the_edits_of_its_vessel_structure() {
     let before = planned.report.expect("report");
     assert!((back.length_mm - before.length_mm).abs() < 1e-9);
     assert_eq!(back.min_lumen_diameter_mm, before.min_lumen_diameter_mm);
+}
+
+/// The views stay where they are while the user works beside them: hovering the path's
+/// profile (its read-out line), a job running in the status bar, a long refusal in the
+/// paths panel, points being placed.
+#[test]
+fn the_views_keep_their_place_while_the_user_works_beside_them() {
+    let Some(app) = loaded_sample() else {
+        return;
+    };
+    let world = app.world();
+    let ws = world.resource::<Workspace>();
+    let mut s = Session::new();
+    s.st.bare = false;
+    s.idle(world, 3);
+    {
+        let mut w = DocWriter::new(&s.doc, &mut s.edits);
+        s.paths
+            .start(ws, &mut w, vec![[8.0, 5.0, -385.0], [14.6, 8.7, -352.0]]);
+    }
+    s.doc.take(&mut s.edits);
+    let t = Instant::now();
+    while s.doc.plan().paths.is_empty() || s.paths.job.is_some() {
+        assert!(t.elapsed() < Duration::from_secs(120), "not planned");
+        s.frame(world, Vec::new());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    s.idle(world, 4);
+    let settled = s.three_d.expect("the 3D view");
+    let same = |s: &Session, what: &str| {
+        assert_eq!(s.three_d, Some(settled), "the 3D view moved: {what}");
+    };
+    // The profile hovered: its read-out line is there before and after.
+    let plot = s.text("diameter, mm").expect("the diameter plot") + egui::vec2(300.0, -40.0);
+    s.pointer = plot;
+    s.frame(world, vec![egui::Event::PointerMoved(plot)]);
+    s.idle(world, 3);
+    assert!(s.paths.hover.is_some(), "the profile is hovered");
+    same(&s, "hovering the profile");
+    s.frame(world, vec![egui::Event::PointerMoved(egui::pos2(5.0, 5.0))]);
+    s.idle(world, 3);
+    same(&s, "leaving the profile");
+    // A job in the status bar, with and without a known fraction.
+    for fraction in [Some(0.4), None] {
+        s.job_lines = vec![twinplan::app::ui::JobLine {
+            id: 7,
+            label: "planning a catheter path".into(),
+            fraction,
+            seconds: 1.0,
+        }];
+        s.idle(world, 3);
+        same(&s, "a job running");
+    }
+    s.job_lines.clear();
+    // A long refusal in the paths panel wraps instead of widening it.
+    s.paths.failure = Some(twinplan::app::paths::Failure {
+        message: "the target lies in another structure (47.3 mm across at its widest) that \
+                  touches the entry's vessel (28.9 mm) only through a neck 4.2 mm across at \
+                  (15.3, -189.7, 664.7) (LPS mm): two structures touching, not a passage"
+            .into(),
+        gap: None,
+    });
+    s.idle(world, 3);
+    same(&s, "a refusal shown");
+    // Points placed on the axial view (a curve's, as a path's are).
+    s.key(world, egui::Key::C, egui::Modifiers::NONE);
+    s.idle(world, 2);
+    same(&s, "a placing tool chosen");
+    let axial = egui::pos2(settled.x - 200.0, settled.y + 200.0);
+    s.click(world, axial);
+    s.idle(world, 2);
+    assert_eq!(
+        s.tool.placing.as_ref().map(|p| p.points.len()),
+        Some(1),
+        "a point was placed"
+    );
+    same(&s, "a point placed");
 }

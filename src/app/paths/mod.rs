@@ -130,6 +130,8 @@ pub struct PathUi {
     /// last moved, and its frame (path id, point index).
     pub fly_mm: f64,
     pub playing: bool,
+    /// The path whose fly-through was moved or played: the views follow its slider.
+    pub fly_on: Option<u64>,
     fly_tick: Option<std::time::Instant>,
     fly: Option<((u64, usize, u64), egui::TextureHandle)>,
     /// Each path's lumen and what it was made from, for the volume of `lumens_revision`.

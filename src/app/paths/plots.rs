@@ -14,10 +14,6 @@ pub(super) fn plot(
     pui: &mut PathUi,
 ) {
     let Some(r) = report_of(path) else { return };
-    let hovered = pui
-        .hover
-        .filter(|(id, i)| *id == path.id && *i < r.along_mm.len())
-        .map(|(_, i)| i);
     let device = path.device.clone();
     let title = match &path.fit {
         Some(f) => format!(
@@ -69,6 +65,7 @@ pub(super) fn plot(
             ui.ctx().request_repaint();
         }
         if pui.playing || moved {
+            pui.fly_on = Some(path.id);
             let i = r
                 .along_mm
                 .partition_point(|&a| a < pui.fly_mm)
@@ -77,7 +74,23 @@ pub(super) fn plot(
             pui.hover_from_view = true;
         }
     });
-    let height = (ui.available_height() - 22.0).max(250.0);
+    // The point the views show: the one under the pointer (in a plot or in 3D), else where
+    // the fly-through is once it was moved or played (the views stay there when the
+    // slider is let go), else the narrowest.
+    let hovered = pui
+        .hover
+        .filter(|(id, i)| *id == path.id && *i < r.along_mm.len())
+        .map(|(_, i)| i)
+        .or_else(|| {
+            (pui.fly_on == Some(path.id)).then(|| {
+                r.along_mm
+                    .partition_point(|&a| a < pui.fly_mm)
+                    .min(r.along_mm.len() - 1)
+            })
+        });
+    // What is left under the header, less the read-out line (which takes the rest).
+    let below = 16.0 + 2.0 * ui.spacing().item_spacing.y + 2.0;
+    let height = (ui.available_height() - below).max(250.0);
     let width = ui.available_width();
     let lumen = pui.lumen(ws, structures, path);
     let cpr = pui.cpr_texture(ui.ctx(), ws, view, path);

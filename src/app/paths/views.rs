@@ -265,21 +265,36 @@ pub(super) fn hover_and_readout(
         pui.hover = None;
     }
     pui.hover_from_view = false;
-    if let Some(i) = hovered {
-        let sfar = path
-            .fit
-            .as_ref()
-            .and_then(|f| f.sfar.get(i))
-            .map_or(String::new(), |s| format!(", SFAR {s:.2}"));
-        ui.label(
-            RichText::new(format!(
+    // The line is always there (the views above must not move when it comes and goes).
+    let text = match hovered {
+        Some(i) => {
+            let sfar = path
+                .fit
+                .as_ref()
+                .and_then(|f| f.sfar.get(i))
+                .map_or(String::new(), |s| format!(", SFAR {s:.2}"));
+            format!(
                 "{:.1} mm from the entry: lumen {:.1} × {:.1} mm (area-equivalent {:.1}){sfar}",
                 r.along_mm[i],
                 r.min_diameters_mm[i],
                 r.max_diameters_mm[i],
                 r.area_equivalent_diameters_mm[i]
-            ))
-            .small(),
-        );
-    }
+            )
+        }
+        None => "Point at a plot or at the path in a view for the figures there.".to_string(),
+    };
+    // The line takes the rest of the panel, so the panel's content is exactly its size
+    // whatever it shows (glyphs from another font, such as ×, must not make it taller, and
+    // content shorter or taller than the panel makes it shrink or grow frame by frame).
+    let (rect, _) = ui.allocate_exact_size(
+        egui::vec2(ui.available_width(), ui.available_height().max(16.0)),
+        egui::Sense::hover(),
+    );
+    ui.painter_at(rect).text(
+        rect.left_top() + egui::vec2(0.0, 8.0),
+        egui::Align2::LEFT_CENTER,
+        text,
+        egui::FontId::proportional(12.0),
+        ui.visuals().text_color(),
+    );
 }
