@@ -993,6 +993,28 @@ fn the_last_open_wins_and_previews_say_what_they_are() {
             .all(|s| s.built.is_some() && !s.preview),
         "a preview stayed"
     );
+    // Made again, a surface stays on screen in full until its replacement is done.
+    let (id, before) = ws
+        .structures
+        .first()
+        .map(|s| (s.id, s.revision))
+        .expect("a structure");
+    app.world_mut().write_message(UiAction::Rebuild(id));
+    let t0 = Instant::now();
+    loop {
+        app.update();
+        let ws = app.world().resource::<Workspace>();
+        let item = ws.structures.iter().find(|s| s.id == id).expect("kept");
+        assert!(
+            item.built.is_some() && !item.preview,
+            "the full surface gave way to a preview"
+        );
+        if item.revision > before && app.world().resource::<Jobs>().is_idle() {
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(600), "not rebuilt");
+        std::thread::sleep(Duration::from_millis(5));
+    }
 }
 
 /// Every text the workstation drew, with where it went and the clip rectangle of the layer

@@ -663,7 +663,15 @@ pub fn poll_jobs(mut ws: ResMut<Workspace>, mut view: ResMut<ViewState>, mut job
                 )),
             },
             JobOutput::Preview(id, built) => {
-                if let Some(item) = ws.structures.iter_mut().find(|s| s.id == id) {
+                // A surface being made again stays on screen until its replacement is
+                // done: a coarse preview (of an edited lumen, a few triangles) never
+                // takes the place of a full surface.
+                if let Some(item) = ws
+                    .structures
+                    .iter_mut()
+                    .find(|s| s.id == id)
+                    .filter(|s| s.built.is_none() || s.preview)
+                {
                     item.built = Some(built);
                     item.preview = true;
                     item.revision += 1;
