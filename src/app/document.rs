@@ -19,6 +19,7 @@ use crate::geometry::P;
 use crate::plan::file::{PlanFile, Reference};
 use crate::plan::recovery::Recovery;
 use crate::plan::{CatheterPath, Markup, PlanStructure};
+use crate::session::banner::Banner;
 use crate::session::{Level, Notice};
 
 /// The plan being worked on: what Save writes and Undo reverts. Read it through `Deref`
@@ -530,17 +531,19 @@ impl SaveWhat {
     }
 }
 
-/// Where the save dialog starts: beside the plan, else the working folder.
-pub fn default_path(doc: &PlanDoc, what: SaveWhat) -> PathBuf {
+/// Where the save dialog starts: beside the plan, else the working folder; a plan never
+/// saved is named after the study (its modality and series, never the patient).
+pub fn default_path(doc: &PlanDoc, what: SaveWhat, banner: Option<&Banner>) -> PathBuf {
     let dir = doc
         .path()
         .and_then(|p| p.parent())
         .filter(|p| !p.as_os_str().is_empty())
         .map(Path::to_path_buf)
         .unwrap_or_else(|| std::env::current_dir().unwrap_or_default());
+    let stem = banner.map_or_else(|| "plan".to_string(), Banner::plan_stem);
     dir.join(match what {
-        SaveWhat::Plan => "plan.twinplan.json",
-        SaveWhat::Csv => "measurements.csv",
-        SaveWhat::Slicer => "measurements.mrk.json",
+        SaveWhat::Plan => format!("{stem}.twinplan.json"),
+        SaveWhat::Csv => format!("{stem}-measurements.csv"),
+        SaveWhat::Slicer => format!("{stem}-measurements.mrk.json"),
     })
 }

@@ -120,6 +120,40 @@ impl Banner {
         out
     }
 
+    /// A file name stem for the study's plan: its modality and series description, in
+    /// letters, digits and dashes ("CT-CTA-thorax-abdomen"), never carrying the patient's
+    /// identity (a description holding any of it, or a date, is left out); "plan" when
+    /// nothing is left.
+    pub fn plan_stem(&self) -> String {
+        let secrets = self.secrets();
+        let leaks = |t: &str| {
+            let t = t.to_lowercase();
+            secrets.iter().any(|s| t.contains(&s.to_lowercase()))
+                || t.chars().filter(char::is_ascii_digit).count() >= 6
+        };
+        let mut parts = Vec::new();
+        for t in [&self.modality, &self.series] {
+            if !t.trim().is_empty() && !leaks(t) {
+                parts.push(t.trim().to_string());
+            }
+        }
+        let mut stem = String::new();
+        for ch in parts.join(" ").chars() {
+            if ch.is_ascii_alphanumeric() {
+                stem.push(ch);
+            } else if !stem.ends_with('-') && !stem.is_empty() {
+                stem.push('-');
+            }
+        }
+        let stem: String = stem.trim_end_matches('-').chars().take(48).collect();
+        let stem = stem.trim_end_matches('-');
+        if stem.is_empty() {
+            "plan".to_string()
+        } else {
+            stem.to_string()
+        }
+    }
+
     /// Every identifying string the banner could reveal, for checks.
     pub fn secrets(&self) -> Vec<String> {
         let mut out = Vec::new();
@@ -186,6 +220,25 @@ mod tests {
         assert_eq!(Banner::shown_description("DOE^Head", true), "");
         assert_eq!(Banner::shown_date("20250314", true), "—");
         assert!(!format!("{b:?}").contains("ADA"));
+    }
+
+    #[test]
+    fn a_plans_name_comes_from_the_study_without_identity() {
+        let mut b = banner();
+        assert_eq!(b.plan_stem(), "CT-CTA-thorax-abdomen");
+        // A description carrying the patient's name, ID or a date is left out.
+        for series in [
+            "CTA Twinphantom",
+            "TP-0042-PHANTOM head",
+            "CTA 2025-03-14 post",
+        ] {
+            b.series = series.into();
+            assert_eq!(b.plan_stem(), "CT", "{series}");
+        }
+        b.modality = String::new();
+        assert_eq!(b.plan_stem(), "plan");
+        b.series = "Ax T1 / post-Gd (3D)".into();
+        assert_eq!(b.plan_stem(), "Ax-T1-post-Gd-3D");
     }
 
     #[test]

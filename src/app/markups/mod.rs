@@ -55,6 +55,8 @@ pub struct MarkupTool {
     pub renaming: Option<(u64, String)>,
     /// The save dialog and what it writes.
     pub saving: Option<(SaveWhat, FileDialog)>,
+    /// A plan file of another study chosen to save over, waiting for the user's yes.
+    pub confirm_replace: Option<PathBuf>,
     /// The open dialog for a plan or Slicer markups file, and whether it imports.
     pub opening: Option<(bool, FileDialog)>,
     pub picks: PickIndex,
@@ -526,6 +528,7 @@ pub(super) fn placing_clicks(
 /// Ctrl+Z / Ctrl+Shift+Z (or Ctrl+Y) undo and redo, Ctrl+S save.
 pub fn keys(
     ctx: &egui::Context,
+    ws: &Workspace,
     doc: &mut DocWriter,
     tool: &mut MarkupTool,
     actions: &mut Vec<UiAction>,
@@ -577,7 +580,7 @@ pub fn keys(
             None => {
                 tool.saving = Some(save_dialog(
                     SaveWhat::Plan,
-                    &default_path(doc, SaveWhat::Plan),
+                    &default_path(doc, SaveWhat::Plan, ws.banner()),
                 ))
             }
         }

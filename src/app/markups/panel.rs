@@ -14,6 +14,14 @@ pub(super) fn save_dialog(what: SaveWhat, path: &Path) -> (SaveWhat, FileDialog)
     (what, FileDialog::save(title, path, suffixes))
 }
 
+/// Whether `path` is a plan file made for another series than the document's.
+pub(super) fn plan_of_another_study(path: &Path, doc: &PlanDoc) -> bool {
+    let Some(ours) = doc.reference() else {
+        return false;
+    };
+    path.is_file() && crate::plan::file::read(path).is_ok_and(|f| !f.reference.accepts(ours))
+}
+
 pub(super) fn open_dialog(import: bool, path: &Path) -> (bool, FileDialog) {
     let dir = path.parent().unwrap_or(path);
     let d = if import {
@@ -60,7 +68,10 @@ pub fn file_menu(
         .add_enabled(open, egui::Button::new("Open plan…"))
         .clicked()
     {
-        tool.opening = Some(open_dialog(false, &default_path(doc, SaveWhat::Plan)));
+        tool.opening = Some(open_dialog(
+            false,
+            &default_path(doc, SaveWhat::Plan, ws.banner()),
+        ));
         ui.close();
     }
     ui.add_enabled_ui(open && !tool.recent_plans.is_empty(), |ui| {
@@ -94,7 +105,7 @@ pub fn file_menu(
             None => {
                 tool.saving = Some(save_dialog(
                     SaveWhat::Plan,
-                    &default_path(doc, SaveWhat::Plan),
+                    &default_path(doc, SaveWhat::Plan, ws.banner()),
                 ))
             }
         }
@@ -107,7 +118,7 @@ pub fn file_menu(
         let path = doc
             .path()
             .map(Path::to_path_buf)
-            .unwrap_or_else(|| default_path(doc, SaveWhat::Plan));
+            .unwrap_or_else(|| default_path(doc, SaveWhat::Plan, ws.banner()));
         tool.saving = Some(save_dialog(SaveWhat::Plan, &path));
         ui.close();
     }
@@ -309,7 +320,7 @@ pub fn plan_panel(
         {
             tool.saving = Some(save_dialog(
                 SaveWhat::Csv,
-                &default_path(doc, SaveWhat::Csv),
+                &default_path(doc, SaveWhat::Csv, ws.banner()),
             ));
         }
         if ui
@@ -319,7 +330,7 @@ pub fn plan_panel(
         {
             tool.saving = Some(save_dialog(
                 SaveWhat::Slicer,
-                &default_path(doc, SaveWhat::Slicer),
+                &default_path(doc, SaveWhat::Slicer, ws.banner()),
             ));
         }
         if ui
@@ -329,7 +340,10 @@ pub fn plan_panel(
             )
             .clicked()
         {
-            tool.opening = Some(open_dialog(true, &default_path(doc, SaveWhat::Slicer)));
+            tool.opening = Some(open_dialog(
+                true,
+                &default_path(doc, SaveWhat::Slicer, ws.banner()),
+            ));
         }
     });
     if let Some((ok, text)) = &doc.message {
@@ -415,7 +429,12 @@ pub fn bookmark_of(
 
 /// The save and open dialogs for plans and exports, and the offer of the last session's
 /// unsaved plan.
-pub fn dialogs(ctx: &egui::Context, tool: &mut MarkupTool, actions: &mut Vec<UiAction>) {
+pub fn dialogs(
+    ctx: &egui::Context,
+    doc: &PlanDoc,
+    tool: &mut MarkupTool,
+    actions: &mut Vec<UiAction>,
+) {
     if let Some(r) = &tool.offered_recovery {
         let ago = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
@@ -462,11 +481,45 @@ pub fn dialogs(ctx: &egui::Context, tool: &mut MarkupTool, actions: &mut Vec<UiA
         let (chosen, open) = d.show(ctx);
         let done = chosen.is_some();
         if let Some(c) = chosen {
-            actions.push(what.action(c.path().to_path_buf()));
+            let path = c.path().to_path_buf();
+            if *what == SaveWhat::Plan && plan_of_another_study(&path, doc) {
+                tool.confirm_replace = Some(path);
+            } else {
+                actions.push(what.action(path));
+            }
         }
         if done || !open {
             tool.saving = None;
         }
+    }
+    if let Some(path) = tool.confirm_replace.clone() {
+        let name = path
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        egui::Window::new("Replace another study's plan?")
+            .collapsible(false)
+            .resizable(false)
+            .anchor(egui::Align2::CENTER_CENTER, [0.0, 0.0])
+            .default_width(420.0)
+            .show(ctx, |ui| {
+                ui.label(format!(
+                    "{name} holds the plan of another series. Saving this study's plan there \
+                     replaces it, and its measurements and paths are lost."
+                ));
+                ui.horizontal(|ui| {
+                    if ui.button("Replace it").clicked() {
+                        actions.push(UiAction::SavePlan(path.clone()));
+                        tool.confirm_replace = None;
+                    }
+                    if ui.button("Choose another name…").clicked() {
+                        tool.saving = Some(save_dialog(SaveWhat::Plan, &path));
+                        tool.confirm_replace = None;
+                    }
+                    if ui.button("Cancel").clicked() {
+                        tool.confirm_replace = None;
+                    }
+                });
+            });
     }
     if let Some((import, d)) = &mut tool.opening {
         let (chosen, open) = d.show(ctx);

@@ -125,7 +125,7 @@ pub fn workstation_ui(
             .max_rect(ctx.viewport_rect()),
     );
     keyboard(ctx, actions);
-    markups::keys(ctx, &mut t.doc, t.tool, actions);
+    markups::keys(ctx, ws, &mut t.doc, t.tool, actions);
     if !st.bare {
         egui::Panel::top("menu").show(&mut root, |ui| menu_bar(ui, ws, view, st, actions, t));
         egui::Panel::top("banner")
@@ -188,7 +188,7 @@ pub fn workstation_ui(
     }
     if !st.bare {
         dialogs(ctx, ws, view, st, actions);
-        markups::dialogs(ctx, t.tool, actions);
+        markups::dialogs(ctx, &t.doc, t.tool, actions);
     }
     three_d
 }
