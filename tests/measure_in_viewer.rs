@@ -981,3 +981,69 @@ fn the_save_dialog_names_the_plan_after_the_study_and_asks_before_replacing_anot
     );
     assert!(s.tool.confirm_replace.is_none());
 }
+
+/// Importing a Slicer markups file whose markups are already in the plan (imported before)
+/// asks: replace them (one step), keep both (named "… (imported)") or cancel.
+#[test]
+fn importing_markups_already_in_the_plan_asks_to_replace_or_keep_both() {
+    use twinplan::app::document::ImportChoice;
+    let Some(mut app) = loaded_sample() else {
+        return;
+    };
+    let file = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/slicer/written-as-slicer-5.mrk.json");
+    let import = |app: &mut App| {
+        app.world_mut()
+            .write_message(UiAction::ImportMarkups(file.clone()));
+        let t = Instant::now();
+        loop {
+            app.update();
+            let doc = app.world().resource::<PlanDoc>();
+            if doc.message.is_some() && app.world().resource::<Jobs>().is_idle() {
+                break;
+            }
+            assert!(t.elapsed() < Duration::from_secs(60), "not imported");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        app.world_mut().resource_mut::<PlanDoc>().message = None;
+    };
+    let names = |app: &App| -> Vec<String> {
+        let doc = app.world().resource::<PlanDoc>();
+        doc.plan().markups.iter().map(|m| m.name.clone()).collect()
+    };
+    import(&mut app);
+    let first = names(&app);
+    assert_eq!(first.len(), 3);
+    assert!(app.world().resource::<PlanDoc>().pending_import.is_none());
+    // Again: nothing changes until the user answers.
+    import(&mut app);
+    let doc = app.world().resource::<PlanDoc>();
+    assert_eq!(
+        doc.pending_import.as_ref().map(|p| p.counts()),
+        Some((3, 3))
+    );
+    assert_eq!(names(&app), first);
+    let steps = doc.undo_steps();
+    let answer = |app: &mut App, c| {
+        app.world_mut().resource_mut::<PlanDoc>().resolve_import(c);
+    };
+    answer(&mut app, ImportChoice::Replace);
+    let doc = app.world().resource::<PlanDoc>();
+    assert_eq!(names(&app), first, "replaced, not added");
+    assert_eq!(doc.undo_steps(), steps + 1);
+    assert_eq!(
+        doc.undo_label(),
+        Some("import 3 Slicer markup(s), replacing 3")
+    );
+    import(&mut app);
+    answer(&mut app, ImportChoice::KeepBoth);
+    let both = names(&app);
+    assert_eq!(both.len(), 6);
+    assert_eq!(
+        both.iter().filter(|n| n.ends_with(" (imported)")).count(),
+        3
+    );
+    import(&mut app);
+    answer(&mut app, ImportChoice::Cancel);
+    assert_eq!(names(&app), both);
+}

@@ -33,6 +33,35 @@ pub struct PlanDoc {
     pub message: Option<(bool, String)>,
     /// File jobs in progress: job id and what it does.
     files: Vec<(u64, FileJob)>,
+    /// Imported markups of which some are already in the plan (same name and kind),
+    /// waiting for the user: replace those, or keep both.
+    pub pending_import: Option<PendingImport>,
+}
+
+/// Imported markups waiting for the user's answer, and which are already in the plan.
+#[derive(Debug, Clone)]
+pub struct PendingImport {
+    markups: Vec<Markup>,
+    skipped: Vec<String>,
+    /// For each imported markup, the id of the plan's markup of its name and kind.
+    same: Vec<Option<u64>>,
+}
+
+impl PendingImport {
+    /// How many of the imported markups are already in the plan, and how many there are.
+    pub fn counts(&self) -> (usize, usize) {
+        (self.same.iter().flatten().count(), self.markups.len())
+    }
+}
+
+/// What to do with imported markups already in the plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ImportChoice {
+    /// The plan's markups of the same name and kind give way to the imported ones.
+    Replace,
+    /// Both stay; the imported ones are named "… (imported)".
+    KeepBoth,
+    Cancel,
 }
 
 /// What a file job of the plan does (and what its result means).
@@ -104,6 +133,7 @@ impl PlanDoc {
                 DocAction::Refresh(path) => {
                     self.doc.refresh_path_figures(&path);
                 }
+                DocAction::ResolveImport(choice) => self.resolve_import(choice),
             }
         }
     }
@@ -141,6 +171,7 @@ impl PlanDoc {
         self.doc.start(reference, Vec::new());
         self.volume_revision = volume_revision;
         self.message = None;
+        self.pending_import = None;
     }
 
     /// The series' default structures, or a modality's, replace the plan's (no undo step:
@@ -268,26 +299,78 @@ impl PlanDoc {
         notices
     }
 
-    /// Adds imported markups as one step.
+    /// Adds imported markups as one step; when some are already in the plan (same name
+    /// and kind: the same file imported again), asks first ([`PlanDoc::resolve_import`]).
     fn import(&mut self, markups: Vec<Markup>, skipped: &[String]) -> Result<String, String> {
-        let n = markups.len();
-        let edits = markups
-            .into_iter()
-            .map(|mut m| {
-                m.id = self.doc.new_id();
-                Command::AddMarkup(m)
+        let same: Vec<Option<u64>> = markups
+            .iter()
+            .map(|m| {
+                self.doc
+                    .plan()
+                    .markups
+                    .iter()
+                    .find(|o| o.name == m.name && o.kind == m.kind)
+                    .map(|o| o.id)
             })
             .collect();
+        let pending = PendingImport {
+            markups,
+            skipped: skipped.to_vec(),
+            same,
+        };
+        let (already, n) = pending.counts();
+        if already > 0 {
+            self.pending_import = Some(pending);
+            return Ok(format!(
+                "{already} of the {n} imported markup(s) are already in the plan: replace them or keep both?"
+            ));
+        }
+        self.add_imported(pending, ImportChoice::KeepBoth)
+    }
+
+    /// The user's answer about imported markups already in the plan.
+    pub fn resolve_import(&mut self, choice: ImportChoice) {
+        let Some(pending) = self.pending_import.take() else {
+            return;
+        };
+        self.message = Some(match self.add_imported(pending, choice) {
+            Ok(text) => (true, text),
+            Err(e) => (false, e),
+        });
+    }
+
+    /// The imported markups into the plan as one step, as `choice` says.
+    fn add_imported(&mut self, p: PendingImport, choice: ImportChoice) -> Result<String, String> {
+        if choice == ImportChoice::Cancel {
+            return Ok("import cancelled: the plan is as it was".into());
+        }
+        let n = p.markups.len();
+        let mut edits = Vec::new();
+        let mut replaced = 0;
+        for (mut m, same) in p.markups.into_iter().zip(p.same) {
+            match (same, choice) {
+                (Some(old), ImportChoice::Replace) => {
+                    edits.push(Command::RemoveMarkup(old));
+                    replaced += 1;
+                }
+                (Some(_), _) => m.name = format!("{} (imported)", m.name),
+                (None, _) => {}
+            }
+            m.id = self.doc.new_id();
+            edits.push(Command::AddMarkup(m));
+        }
+        let what = if replaced > 0 {
+            format!("import {n} Slicer markup(s), replacing {replaced}")
+        } else {
+            format!("import {n} Slicer markup(s)")
+        };
         self.doc
-            .apply(Command::Batch(
-                format!("import {n} Slicer markup(s)"),
-                edits,
-            ))
+            .apply(Command::Batch(what.clone(), edits))
             .map_err(|e| e.to_string())?;
-        let skipped = if skipped.is_empty() {
+        let skipped = if p.skipped.is_empty() {
             String::new()
         } else {
-            format!("; skipped: {}", skipped.join(", "))
+            format!("; skipped: {}", p.skipped.join(", "))
         };
         Ok(format!("{n} markup(s) imported{skipped}"))
     }
@@ -311,6 +394,7 @@ enum DocAction {
     Redo,
     Reserve(u64),
     Refresh(Box<CatheterPath>),
+    ResolveImport(ImportChoice),
 }
 
 impl DocEdits {
@@ -395,6 +479,11 @@ impl<'a> DocWriter<'a> {
     /// Ends a path's drag: one undoable step, whatever it passed through.
     pub fn end_path_drag(&mut self) {
         self.end_gesture();
+    }
+
+    /// The user's answer about imported markups already in the plan (sent).
+    pub fn resolve_import(&mut self, choice: ImportChoice) {
+        self.out.actions.push(DocAction::ResolveImport(choice));
     }
 
     /// A path's figures measured again in its changed lumen (no step; see

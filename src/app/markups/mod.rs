@@ -16,7 +16,7 @@ use std::sync::Arc;
 use bevy::prelude::*;
 use bevy_egui::egui::{self, Color32, Pos2, RichText, Stroke};
 
-use super::document::{DocWriter, PendingPlan, PlanDoc, SaveWhat, default_path};
+use super::document::{DocWriter, ImportChoice, PendingPlan, PlanDoc, SaveWhat, default_path};
 use super::file_dialog::FileDialog;
 use super::paint::OVERLAY_BACKING;
 use super::state::{Jobs, Step, UiAction, ViewState, Workspace};

@@ -431,10 +431,47 @@ pub fn bookmark_of(
 /// unsaved plan.
 pub fn dialogs(
     ctx: &egui::Context,
-    doc: &PlanDoc,
+    doc: &mut DocWriter,
     tool: &mut MarkupTool,
     actions: &mut Vec<UiAction>,
 ) {
+    if let Some(p) = &doc.pending_import {
+        let (already, n) = p.counts();
+        egui::Window::new("Markups already in the plan")
+            .collapsible(false)
+            .resizable(false)
+            .anchor(egui::Align2::CENTER_CENTER, [0.0, 0.0])
+            .default_width(420.0)
+            .show(ctx, |ui| {
+                ui.label(format!(
+                    "{already} of the {n} markups in this file have the name and kind of \
+                     markups already in the plan (the file was imported before?)."
+                ));
+                ui.horizontal(|ui| {
+                    let mut choice = None;
+                    if ui
+                        .button("Replace them")
+                        .on_hover_text("The plan's markups of those names give way to the file's")
+                        .clicked()
+                    {
+                        choice = Some(ImportChoice::Replace);
+                    }
+                    if ui
+                        .button("Keep both")
+                        .on_hover_text("The file's are added, named \"… (imported)\"")
+                        .clicked()
+                    {
+                        choice = Some(ImportChoice::KeepBoth);
+                    }
+                    if ui.button("Cancel").clicked() {
+                        choice = Some(ImportChoice::Cancel);
+                    }
+                    if let Some(c) = choice {
+                        doc.resolve_import(c);
+                    }
+                });
+            });
+    }
     if let Some(r) = &tool.offered_recovery {
         let ago = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

@@ -188,7 +188,7 @@ pub fn workstation_ui(
     }
     if !st.bare {
         dialogs(ctx, ws, view, st, actions);
-        markups::dialogs(ctx, &t.doc, t.tool, actions);
+        markups::dialogs(ctx, &mut t.doc, t.tool, actions);
     }
     three_d
 }
