@@ -340,3 +340,38 @@ fn phantom_body_holds_its_lungs() {
         .fold(0usize, |n, &l, &s| n + usize::from(l != 0 && s == 0));
     assert_eq!(outside, 0, "lung voxels outside the body");
 }
+
+/// The shared CT angiogram is cropped to the chest (its sides run through the body): no
+/// skin by default, whose surface would be a box along the crop with the lungs' vessels
+/// showing through. The bundled sample, the head CT and the TotalSegmentator CT hold the
+/// whole body in their field of view: skin.
+#[test]
+fn a_field_of_view_that_cuts_the_body_gets_no_skin() {
+    use twinplan::session::structures::{default_recipes, field_cuts_the_body};
+    let Some(t) = common::testdata() else {
+        return;
+    };
+    let p = Progress::new();
+    let open = |path: std::path::PathBuf| {
+        twinplan::session::open::open_path(&path, &p)
+            .expect("opens")
+            .1
+            .volume
+    };
+    let cta = open(t.join("cta_aorta/ct_cropped.nii.gz"));
+    assert!(field_cuts_the_body(&cta));
+    let names: Vec<String> = default_recipes(&cta, "CT", Some(424.0), &[])
+        .into_iter()
+        .map(|r| r.name)
+        .collect();
+    assert_eq!(names, ["bone"]);
+    for whole in [
+        t.join("head_ct/dicom"),
+        t.join("totalsegmentator_ct/tests/reference_files/example_ct_dicom"),
+    ] {
+        let v = open(whole.clone());
+        assert!(!field_cuts_the_body(&v), "{}", whole.display());
+    }
+    let sample = twinplan::session::open::sample_path().expect("the bundled sample");
+    assert!(!field_cuts_the_body(&open(sample)));
+}

@@ -16,8 +16,8 @@ use crate::volume::Volume;
 /// The default structures of a series: bone and skin for CT, plus vessels grown from the
 /// study's aortic-root landmark when it has one (the bundled sample); in a CT angiogram
 /// (`contrast_peak_hu`) bone starts 300 HU above the blood peak, so enhanced vessels are not
-/// taken for bone. The head or body
-/// outline at an automatic threshold for MR and for volumes of unknown modality. Other
+/// taken for bone; no skin where the field of view cuts the body ([`field_cuts_the_body`]).
+/// The head or body outline at an automatic threshold for MR and for volumes of unknown modality. Other
 /// modalities (ultrasound, nuclear medicine, ...) get none.
 pub fn default_recipes(
     volume: &Volume,
@@ -42,8 +42,36 @@ pub fn default_recipes(
     if let Some((_, p)) = landmarks.iter().find(|(n, _)| n == "aortic_root") {
         out.push(Recipe::preset(Preset::Vessels).with_seeds(vec![*p]));
     }
-    out.push(Recipe::preset(Preset::Skin));
+    if !field_cuts_the_body(volume) {
+        out.push(Recipe::preset(Preset::Skin));
+    }
     out
+}
+
+/// Whether the field of view cuts through the body (a CT angiogram cropped to the chest):
+/// more than a quarter of a side face of the volume (across the rows or the columns) is
+/// body. The skin is then no outline of the patient but a box along the crop, with the
+/// lungs' vessels showing through where the lungs reach it: it is not made by default.
+pub fn field_cuts_the_body(volume: &Volume) -> bool {
+    let body_from = Preset::Skin.range().lo;
+    let scale = volume.value_scale;
+    let v = &volume.voxels;
+    let (nk, nj, ni) = v.dim();
+    if ni < 2 || nj < 2 || nk < 1 {
+        return false;
+    }
+    let fraction = |face: ndarray::ArrayView2<i16>| {
+        let n = face.len().max(1);
+        face.iter().filter(|&&x| scale.real(x) > body_from).count() as f64 / n as f64
+    };
+    use ndarray::s;
+    let faces = [
+        v.slice(s![.., .., 0]),
+        v.slice(s![.., .., ni - 1]),
+        v.slice(s![.., 0, ..]),
+        v.slice(s![.., nj - 1, ..]),
+    ];
+    faces.into_iter().map(fraction).fold(0.0, f64::max) > 0.25
 }
 
 /// A built surface and its figures.
