@@ -838,9 +838,19 @@ fn a_path_follows_the_edits_of_its_vessel_structure() {
         d.plan().paths[0].report.is_some()
     });
     let back = s.doc.plan().paths[0].report.clone().expect("report");
-    let before = planned.report.expect("report");
+    let before = planned.report.clone().expect("report");
     assert!((back.length_mm - before.length_mm).abs() < 1e-9);
     assert_eq!(back.min_lumen_diameter_mm, before.min_lumen_diameter_mm);
+    // The floor raised above the aorta's width there: refused, naming the passage.
+    let mut raised = s.doc.plan().paths[0].clone();
+    raised.min_diameter_mm = Some(30.0);
+    assert!(s.doc.edit(Command::SetPath(raised)));
+    assert_eq!(s.doc.undo_label(), Some("floor of Path 1: 30.00 mm"));
+    until(&mut s, "the path did not follow its floor", &|d| {
+        d.plan().paths[0].problem.is_some()
+    });
+    let refused = s.doc.plan().paths[0].label();
+    assert!(refused.contains("floor"), "{refused}");
 }
 
 /// The views stay where they are while the user works beside them: hovering the path's

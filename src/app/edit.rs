@@ -162,8 +162,13 @@ fn edit_panel_body(ui: &mut egui::Ui, ws: &Workspace, doc: &mut DocWriter, et: &
         .target
         .is_none_or(|id| !structures.iter().any(|s| s.id == id))
     {
-        // The newest structure (a lumen just added from a path, most often).
-        et.target = structures.last().map(|s| s.id);
+        // The newest grown structure (a path's lumen, most often), else the newest.
+        et.target = structures
+            .iter()
+            .rev()
+            .find(|s| !s.recipe.seeds_mm.is_empty())
+            .or(structures.last())
+            .map(|s| s.id);
         et.stroke.clear();
         et.lasso.clear();
     }

@@ -445,6 +445,7 @@ fn add_to_plan(
         waypoints_lps_mm: a.via.clone(),
         target_lps_mm: to,
         device,
+        min_diameter_mm: a.min_diameter_mm,
         colour: [0.15, 0.75, 0.95],
         visible: true,
         report: Some(report),

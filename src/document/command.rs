@@ -284,6 +284,11 @@ fn path_change(before: &crate::plan::CatheterPath, after: &crate::plan::Catheter
             .as_ref()
             .map_or("none".to_string(), |d| d.name.clone());
         format!("device of {name}: {device}")
+    } else if before.min_diameter_mm != after.min_diameter_mm {
+        let floor = after
+            .min_diameter_mm
+            .unwrap_or(crate::catheter::GUIDEWIRE_MM);
+        format!("floor of {name}: {floor:.2} mm")
     } else if before.visible != after.visible {
         format!("{} {name}", if after.visible { "show" } else { "hide" })
     } else if before.colour != after.colour {

@@ -310,6 +310,7 @@ fn catheter_path(id: u64, name: &str, waypoints: Vec<P>) -> CatheterPath {
         waypoints_lps_mm: waypoints,
         target_lps_mm: [11.6, -1.4, -16.4],
         device: Some(crate::catheter::Device::custom(5.4, Some(20.0))),
+        min_diameter_mm: None,
         colour: [0.2, 0.7, 0.9],
         visible: true,
         report: None,
@@ -502,6 +503,7 @@ fn undo_names_say_what_changed_in_a_path() {
             p.device = Some(crate::catheter::Catalogue::bundled().devices[0].clone());
         }),
         step(&mut plan, &|p| p.visible = false),
+        step(&mut plan, &|p| p.min_diameter_mm = Some(2.0)),
     ];
     let device = crate::catheter::Catalogue::bundled().devices[0]
         .name
@@ -515,6 +517,7 @@ fn undo_names_say_what_changed_in_a_path() {
             "add waypoint to Path 1".to_string(),
             format!("device of Path 1: {device}"),
             "hide Path 1".to_string(),
+            "floor of Path 1: 2.00 mm".to_string(),
         ]
     );
 }

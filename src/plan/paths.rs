@@ -40,6 +40,8 @@ pub struct LumenRecipe {
     pub edits: Vec<MaskEdit>,
     /// The recipes of the structures no path enters.
     pub no_go: Vec<Recipe>,
+    /// The floor: the narrowest lumen the path passes (mm).
+    pub floor_mm: f64,
 }
 
 impl LumenRecipe {
@@ -62,7 +64,7 @@ impl LumenRecipe {
         Ok(Constraints {
             no_go,
             edits: self.edits.clone(),
-            ..Constraints::default()
+            min_diameter_mm: self.floor_mm,
         })
     }
 }
@@ -81,6 +83,10 @@ pub struct CatheterPath {
     /// The device whose fit is checked along the path.
     #[serde(default)]
     pub device: Option<Device>,
+    /// The narrowest lumen the path may pass (mm), when raised above a 0.035-inch
+    /// guidewire's (plan version 4).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_diameter_mm: Option<f64>,
     /// Display colour, 0–1 sRGB.
     pub colour: [f32; 3],
     pub visible: bool,
@@ -118,6 +124,7 @@ impl CatheterPath {
                 .to_vec(),
             target_lps_mm: target,
             device: None,
+            min_diameter_mm: None,
             colour,
             visible: true,
             report: None,
@@ -185,6 +192,10 @@ impl CatheterPath {
             seeds,
             edits,
             no_go,
+            floor_mm: self
+                .min_diameter_mm
+                .filter(|d| d.is_finite() && *d > 0.0)
+                .unwrap_or(crate::catheter::GUIDEWIRE_MM),
         })
     }
 
@@ -320,6 +331,7 @@ mod tests {
                 seeds: vec![[0.0, 0.0, -130.0]],
                 edits: vec![erase],
                 no_go: vec![false_lumen.clone()],
+                floor_mm: crate::catheter::GUIDEWIRE_MM,
             })
         );
         // A path in the no-go structure itself is not kept out of its own vessel.
@@ -364,6 +376,7 @@ mod tests {
                 seeds: vec![[9.0, 9.0, 9.0]],
                 edits: Vec::new(),
                 no_go: Vec::new(),
+                floor_mm: crate::catheter::GUIDEWIRE_MM,
             })
         );
         assert_eq!(

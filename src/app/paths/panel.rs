@@ -3,6 +3,7 @@
 //! cross-section and the fly-through) of the selected path.
 
 use super::*;
+use crate::catheter::GUIDEWIRE_MM;
 
 /// The vessel new paths are planned in: the vessels preset grown from the entry, or one
 /// of the plan's structures made of image values (e.g. the vessels grown from a seed in
@@ -252,6 +253,7 @@ pub fn paths_panel(
                     }
                 }
             });
+        floor_choice(ui, path, &mut edits);
         if let Some(f) = &path.fit {
             for flag in &f.flags {
                 let (what, colour) = match flag.concern {
@@ -332,4 +334,49 @@ pub fn profile_panel(
         .show(root, |ui| {
             plot(ui, ws, view, &doc.plan().structures, path, pui)
         });
+}
+
+/// The path's floor: the narrowest lumen it may pass, a 0.035-inch guidewire's unless
+/// raised (to a device's outer diameter, for one). One step; the path is planned again.
+fn floor_choice(ui: &mut egui::Ui, path: &CatheterPath, edits: &mut Vec<Command>) {
+    let floor = path.min_diameter_mm.unwrap_or(GUIDEWIRE_MM);
+    let name = |d: f64| {
+        if (d - GUIDEWIRE_MM).abs() < 1e-9 {
+            format!("{d:.2} mm (0.035″ guidewire)")
+        } else {
+            format!("{d:.2} mm")
+        }
+    };
+    let mut choices: Vec<(f64, String)> = [GUIDEWIRE_MM, 1.0, 1.5, 2.0, 3.0, 4.0, 5.0, 6.0]
+        .into_iter()
+        .map(|d| (d, name(d)))
+        .collect();
+    if let Some(d) = &path.device {
+        choices.push((
+            d.outer_diameter_mm,
+            format!("{:.2} mm ({})", d.outer_diameter_mm, d.name),
+        ));
+    }
+    ui.horizontal(|ui| {
+        ui.label(RichText::new("Floor").small()).on_hover_text(
+            "The narrowest lumen this path may pass: a target beyond a narrower passage \
+                 is refused, naming the passage",
+        );
+        egui::ComboBox::from_id_salt(("path-floor", path.id))
+            .selected_text(name(floor))
+            .width(180.0)
+            .show_ui(ui, |ui| {
+                for (d, text) in choices {
+                    if ui
+                        .selectable_label((d - floor).abs() < 1e-9, text)
+                        .clicked()
+                        && (d - floor).abs() >= 1e-9
+                    {
+                        let mut p = path.clone();
+                        p.min_diameter_mm = ((d - GUIDEWIRE_MM).abs() >= 1e-9).then_some(d);
+                        edits.push(Command::SetPath(p));
+                    }
+                }
+            });
+    });
 }
