@@ -31,6 +31,13 @@ cat > "$PATHS/recipes.json" <<'JSON'
 JSON
 r --layout 3d --recipes "$PATHS/recipes.json" --plan "$PATHS/access.twinplan.json" --out $D/paths-3d.png $S
 rm -r "$PATHS"
+# cta-edit.png and cta-edit-refused.png are the running workstation on the shared CTA,
+# `twinplan --plan P ../shared/testdata/cta_aorta/ct_cropped.nii.gz` on an Xvfb display, P
+# the path "Descending aorta to brachiocephalic trunk" planned by the CLI as below, its vessel
+# made a structure "aortic lumen" (the vessels preset seeded at the entry) in the plan file;
+# with xdotool: Edit structure opened, aortic lumen and Erase chosen, the axial slice wheeled
+# to S 745.7 mm, two strokes across the trunk (8 and 10 mm), the pointer over the slice for
+# the first picture; then a 21 mm stroke across the arch for the second.
 # paths-drag.png is the running workstation caught mid-drag (render cannot hold a button):
 # `twinplan --plan P.twinplan.json sample_data/phantom_cta/dicom` on an Xvfb display, P planned
 # with `--via=20.0,12.0,-300.0` (the aorta's axis), the waypoint grabbed in the 3D view with
@@ -62,6 +69,6 @@ fi
 python3 - <<'PY'
 from PIL import Image
 d = "docs/screenshots/"
-Image.open(d + "four-up.png").crop((0, 50, 330, 770)).save(d + "structures-panel.png")
+Image.open(d + "four-up.png").crop((0, 50, 362, 770)).save(d + "structures-panel.png")
 Image.open(d + "measure-angle.png").crop((0, 528, 432, 752)).save(d + "measurements-panel.png")
 PY

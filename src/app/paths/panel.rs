@@ -191,8 +191,16 @@ pub fn paths_panel(
             }
             let (rect, _) = ui.allocate_exact_size(egui::vec2(12.0, 12.0), egui::Sense::hover());
             ui.painter().rect_filled(rect, 2.0, colour32(path.colour));
+            // A long name is cut short (in full on hover): the row must not widen the
+            // panel and move the views.
+            let name: String = if path.name.chars().count() > 26 {
+                path.name.chars().take(25).chain(['…']).collect()
+            } else {
+                path.name.clone()
+            };
             if ui
-                .selectable_label(selected, RichText::new(&path.name).strong())
+                .selectable_label(selected, RichText::new(name).strong())
+                .on_hover_text(&path.name)
                 .clicked()
             {
                 pui.selected = Some(path.id);

@@ -146,7 +146,12 @@ pub(super) fn structure_row(
             let held = ui.input(|i| i.pointer.primary_down() && !i.pointer.primary_pressed());
             actions.push(UiAction::SetColour(s.id, c, held));
         }
-        ui.label(RichText::new(&s.recipe.name).strong());
+        // The name takes what the buttons leave (cut short, in full on hover).
+        let room = (ui.available_width() - 112.0).max(40.0);
+        ui.allocate_ui(egui::vec2(room, ui.spacing().interact_size.y), |ui| {
+            ui.add(egui::Label::new(RichText::new(&s.recipe.name).strong()).truncate())
+                .on_hover_text(&s.recipe.name);
+        });
         ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
             if ui.small_button("×").on_hover_text("Remove").clicked() {
                 actions.push(UiAction::Remove(s.id));
