@@ -259,6 +259,34 @@ fn whole_screen() -> ViewRect {
     ViewRect::new(0.0, 0.0, SCREEN.0, SCREEN.1)
 }
 
+/// The volume of a capsule of radius `r` and length `length` (mL).
+fn capsule_ml(r: f64, length: f64) -> f64 {
+    (std::f64::consts::PI * r * r * length + 4.0 / 3.0 * std::f64::consts::PI * r.powi(3)) / 1000.0
+}
+
+/// A scissors outline drawn round two screen points `margin` pixels out: a square's sides
+/// in steps, as a hand draws it.
+fn square_round(a: egui::Pos2, b: egui::Pos2, margin: f32) -> Vec<egui::Pos2> {
+    let (lo, hi) = (
+        a.min(b) - egui::vec2(margin, margin),
+        a.max(b) + egui::vec2(margin, margin),
+    );
+    let corners = [
+        lo,
+        egui::pos2(hi.x, lo.y),
+        hi,
+        egui::pos2(lo.x, hi.y),
+        lo + egui::vec2(0.0, 10.0),
+    ];
+    let mut outline = Vec::new();
+    for w in corners.windows(2) {
+        for i in 0..6 {
+            outline.push(w[0] + (w[1] - w[0]) * (i as f32 / 6.0));
+        }
+    }
+    outline
+}
+
 /// The axial slice shown over the whole screen, and how it maps to it.
 fn axial_on_screen(s: &Session, view: &ViewState) -> (Slice, SliceMapping) {
     let (slice, _, _) = s.cache.plane(Plane::Axial).expect("axial slice");
@@ -692,10 +720,7 @@ fn structures_are_painted_trimmed_and_cut_through_the_views_and_undone() {
         assert!((last[k] - pb[k]).abs() < 1e-9);
     }
     let length = (0..3).map(|k| (pa[k] - pb[k]).powi(2)).sum::<f64>().sqrt();
-    let r: f64 = 10.0;
-    let truth = (std::f64::consts::PI * r * r * length
-        + 4.0 / 3.0 * std::f64::consts::PI * r.powi(3))
-        / 1000.0;
+    let truth = capsule_ml(10.0, length);
     let painted = ml_of(&s.doc);
     eprintln!("stroke through the UI: {painted:.2} mL painted, capsule {truth:.2} mL");
     assert!(
@@ -710,6 +735,22 @@ fn structures_are_painted_trimmed_and_cut_through_the_views_and_undone() {
     assert_eq!(s.doc.plan().structures[0].recipe.edits, vec![edit.clone()]);
     assert_eq!(s.doc.undo_label(), Some("paint on fix"));
 
+    // Erased along the same stroke with a 5 mm brush: its capsule comes out (one step).
+    s.edit.mode = EditMode::Erase;
+    s.edit.radius_mm = 5.0;
+    s.drag(world, a, b);
+    assert_eq!(s.doc.undo_label(), Some("erase on fix"));
+    let taken = painted - ml_of(&s.doc);
+    let capsule = capsule_ml(5.0, length);
+    eprintln!("erased through the UI: {taken:.2} mL, capsule {capsule:.2} mL");
+    assert!(
+        (taken - capsule).abs() / capsule < 0.05,
+        "erased {taken} mL, the capsule {capsule} mL"
+    );
+    s.key(world, egui::Key::Z, ctrl());
+    assert!((ml_of(&s.doc) - painted).abs() < 1e-9, "the erase undone");
+    s.edit.mode = EditMode::Paint;
+    s.edit.radius_mm = 10.0;
     // A dab far off makes a second island; Islands, a click on the stroke keeps only it.
     let c = egui::pos2(1000.0, 700.0);
     s.click(world, c);
@@ -739,23 +780,7 @@ fn structures_are_painted_trimmed_and_cut_through_the_views_and_undone() {
         egui::pos2(x as f32, y as f32)
     };
     let (sa, sb) = (px(&pa), px(&pb));
-    let (lo, hi) = (
-        sa.min(sb) - egui::vec2(120.0, 120.0),
-        sa.max(sb) + egui::vec2(120.0, 120.0),
-    );
-    let corners = [
-        lo,
-        egui::pos2(hi.x, lo.y),
-        hi,
-        egui::pos2(lo.x, hi.y),
-        lo + egui::vec2(0.0, 10.0),
-    ];
-    let mut outline = Vec::new();
-    for w in corners.windows(2) {
-        for i in 0..6 {
-            outline.push(w[0] + (w[1] - w[0]) * (i as f32 / 6.0));
-        }
-    }
+    let outline = square_round(sa, sb, 120.0);
     let turned = s.drag_through(world, &outline);
     assert!(
         !turned
