@@ -259,6 +259,28 @@ fn whole_screen() -> ViewRect {
     ViewRect::new(0.0, 0.0, SCREEN.0, SCREEN.1)
 }
 
+/// The whole workstation (panels too) on the loaded sample with a path planned in its
+/// infrarenal aorta (the profile under the views).
+fn with_a_planned_path(world: &World) -> Session {
+    let ws = world.resource::<Workspace>();
+    let mut s = Session::new();
+    s.st.bare = false;
+    s.idle(world, 3);
+    {
+        let mut w = DocWriter::new(&s.doc, &mut s.edits);
+        s.paths
+            .start(ws, &mut w, vec![[8.0, 5.0, -385.0], [14.6, 8.7, -352.0]]);
+    }
+    s.doc.take(&mut s.edits);
+    let t = Instant::now();
+    while s.doc.plan().paths.is_empty() || s.paths.job.is_some() {
+        assert!(t.elapsed() < Duration::from_secs(120), "not planned");
+        s.frame(world, Vec::new());
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    s
+}
+
 /// The volume of a capsule of radius `r` and length `length` (mL).
 fn capsule_ml(r: f64, length: f64) -> f64 {
     (std::f64::consts::PI * r * r * length + 4.0 / 3.0 * std::f64::consts::PI * r.powi(3)) / 1000.0
@@ -887,22 +909,7 @@ fn the_views_keep_their_place_while_the_user_works_beside_them() {
         return;
     };
     let world = app.world();
-    let ws = world.resource::<Workspace>();
-    let mut s = Session::new();
-    s.st.bare = false;
-    s.idle(world, 3);
-    {
-        let mut w = DocWriter::new(&s.doc, &mut s.edits);
-        s.paths
-            .start(ws, &mut w, vec![[8.0, 5.0, -385.0], [14.6, 8.7, -352.0]]);
-    }
-    s.doc.take(&mut s.edits);
-    let t = Instant::now();
-    while s.doc.plan().paths.is_empty() || s.paths.job.is_some() {
-        assert!(t.elapsed() < Duration::from_secs(120), "not planned");
-        s.frame(world, Vec::new());
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    let mut s = with_a_planned_path(world);
     s.idle(world, 4);
     let settled = s.three_d.expect("the 3D view");
     let same = |s: &Session, what: &str| {
@@ -1081,4 +1088,46 @@ fn importing_markups_already_in_the_plan_asks_to_replace_or_keep_both() {
     import(&mut app);
     answer(&mut app, ImportChoice::Cancel);
     assert_eq!(names(&app), both);
+}
+
+/// The fly-through, played from the profile's button, carries the hovered point (the
+/// cross-section, the inside view, the marks in the views) along the path while it flies,
+/// and the views stay where the slider stops.
+#[test]
+fn the_fly_through_moves_the_views_along_the_path_while_it_plays() {
+    let Some(app) = loaded_sample() else {
+        return;
+    };
+    let world = app.world();
+    let mut s = with_a_planned_path(world);
+    s.idle(world, 3);
+    let play = s.text("▶ Fly through").expect("the fly-through's button");
+    s.click(world, play);
+    assert!(s.paths.playing, "playing");
+    let mut seen = Vec::new();
+    // 25 mm a second along a 37 mm path: paused once it has gone 10 mm, well before it
+    // ends (each frame here takes a few tens of milliseconds).
+    let t = Instant::now();
+    while s.paths.fly_mm < 10.0 {
+        assert!(t.elapsed() < Duration::from_secs(20), "it does not fly");
+        std::thread::sleep(Duration::from_millis(10));
+        s.frame(world, Vec::new());
+        if let Some((_, i)) = s.paths.hover {
+            seen.push(i);
+        }
+    }
+    assert!(seen.len() >= 2, "{seen:?}");
+    assert!(
+        seen.windows(2).all(|w| w[1] >= w[0]) && seen.last() > seen.first(),
+        "the point moves on along the path: {seen:?}"
+    );
+    // Paused: the views stay where it stopped.
+    let pause = s.text("⏸ Pause").expect("the pause button");
+    s.click(world, pause);
+    let at = s.paths.fly_mm;
+    s.frame(world, vec![egui::Event::PointerMoved(egui::pos2(5.0, 5.0))]);
+    s.idle(world, 3);
+    assert!(!s.paths.playing);
+    assert_eq!(s.paths.fly_mm, at);
+    assert_eq!(s.paths.fly_on, s.doc.plan().paths.first().map(|p| p.id));
 }
