@@ -963,65 +963,112 @@ fn the_views_keep_their_place_while_the_user_works_beside_them() {
 }
 
 /// Saving a new plan: the dialog proposes a name from the study (never the patient's), and
-/// a plan file of another study chosen to save over is replaced only when the user says so.
+/// a plan file of another study chosen to save over is replaced only when the user says so
+/// (the save job finds it and writes nothing; the question comes up; the answer saves).
 #[test]
 fn the_save_dialog_names_the_plan_after_the_study_and_asks_before_replacing_another() {
-    let Some(app) = loaded_sample() else {
+    let Some(mut app) = loaded_sample() else {
         return;
     };
-    let world = app.world();
-    let ws = world.resource::<Workspace>();
-    let banner = ws.banner().expect("a banner");
-    let reference = world.resource::<PlanDoc>().reference().cloned();
-    assert!(reference.is_some(), "the sample's plan knows its series");
-    let mut s = Session::new();
-    s.st.bare = false;
-    s.doc.start(reference.clone(), 1);
-    s.idle(world, 2);
-    s.key(world, egui::Key::S, ctrl());
-    let proposed = s
-        .tool
-        .saving
-        .as_ref()
-        .map(|(_, d)| d.name.clone())
-        .expect("Ctrl+S on a new plan opens the save dialog");
-    assert_eq!(proposed, format!("{}.twinplan.json", banner.plan_stem()));
-    assert!(proposed.starts_with("CT-"), "{proposed}");
-    for secret in banner.secrets() {
-        assert!(!proposed.contains(&secret));
-    }
-    // Another series' plan in the folder, chosen to save over.
     let dir = tempfile::tempdir().expect("tempdir");
     let other = dir.path().join("other.twinplan.json");
-    let mut file = twinplan::plan::file::read(
-        &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/plans/v2.twinplan.json"),
-    )
-    .expect("fixture");
-    file.reference.series_uid = Some("1.2.3.999".into());
-    twinplan::plan::file::write(&other, &file).expect("written");
-    if let Some((_, d)) = &mut s.tool.saving {
-        d.dir = dir.path().to_path_buf();
-        d.name = "other.twinplan.json".into();
+    let mut s = Session::new();
+    s.st.bare = false;
+    {
+        let world = app.world();
+        let banner = world
+            .resource::<Workspace>()
+            .banner()
+            .expect("a banner")
+            .clone();
+        let reference = world.resource::<PlanDoc>().reference().cloned();
+        assert!(reference.is_some(), "the sample's plan knows its series");
+        s.doc.start(reference, 1);
+        s.idle(world, 2);
+        s.key(world, egui::Key::S, ctrl());
+        let proposed = s
+            .tool
+            .saving
+            .as_ref()
+            .map(|(_, d)| d.name.clone())
+            .expect("Ctrl+S on a new plan opens the save dialog");
+        assert_eq!(proposed, format!("{}.twinplan.json", banner.plan_stem()));
+        assert!(proposed.starts_with("CT-"), "{proposed}");
+        for secret in banner.secrets() {
+            assert!(!proposed.contains(&secret));
+        }
+        // Another series' plan in the folder, chosen in the dialog.
+        let mut file = twinplan::plan::file::read(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/plans/v2.twinplan.json"),
+        )
+        .expect("fixture");
+        file.reference.series_uid = Some("1.2.3.999".into());
+        twinplan::plan::file::write(&other, &file).expect("written");
+        if let Some((_, d)) = &mut s.tool.saving {
+            d.dir = dir.path().to_path_buf();
+            d.name = "other.twinplan.json".into();
+        }
+        s.idle(world, 2);
+        let save = s
+            .texts
+            .iter()
+            .rev()
+            .find(|(t, _)| t == "Save")
+            .map(|(_, r)| r.center())
+            .expect("the dialog's Save button");
+        let asked = s.click(world, save);
+        assert!(
+            asked
+                .iter()
+                .any(|a| matches!(a, UiAction::SavePlan(p) if *p == other))
+        );
     }
-    s.idle(world, 2);
-    let save = s
-        .texts
-        .iter()
-        .rev()
-        .find(|(t, _)| t == "Save")
-        .map(|(_, r)| r.center())
-        .expect("the dialog's Save button");
-    let asked = s.click(world, save);
-    assert!(!asked.iter().any(|a| matches!(a, UiAction::SavePlan(_))));
-    assert_eq!(s.tool.confirm_replace.as_deref(), Some(other.as_path()));
-    s.idle(world, 2);
-    let replace = s.text("Replace it").expect("the question");
-    let said = s.click(world, replace);
+    // The save job finds the other series' plan and writes nothing.
+    let before = std::fs::read(&other).expect("there");
+    let wait = |app: &mut App, done: &dyn Fn(&App) -> bool| {
+        let t = Instant::now();
+        while !done(app) {
+            app.update();
+            assert!(
+                t.elapsed() < Duration::from_secs(60),
+                "the save never landed"
+            );
+            std::thread::sleep(Duration::from_millis(5));
+        }
+    };
+    app.world_mut()
+        .write_message(UiAction::SavePlan(other.clone()));
+    wait(&mut app, &|app| {
+        app.world().resource::<PlanDoc>().confirm_replace.is_some()
+    });
+    assert_eq!(std::fs::read(&other).expect("there"), before, "untouched");
+    // The question, and the answer.
+    s.doc.confirm_replace = Some(other.clone());
+    let said = {
+        let world = app.world();
+        s.idle(world, 2);
+        let replace = s.text("Replace it").expect("the question");
+        s.click(world, replace)
+    };
     assert!(
         said.iter()
-            .any(|a| matches!(a, UiAction::SavePlan(p) if *p == other))
+            .any(|a| matches!(a, UiAction::ReplaceOtherPlan(Some(p)) if *p == other))
     );
-    assert!(s.tool.confirm_replace.is_none());
+    app.world_mut()
+        .write_message(UiAction::ReplaceOtherPlan(Some(other.clone())));
+    let replaced = |_: &App| std::fs::read(&other).is_ok_and(|now| now != before);
+    wait(&mut app, &replaced);
+    let ours = app
+        .world()
+        .resource::<PlanDoc>()
+        .reference()
+        .cloned()
+        .expect("ours");
+    let now = twinplan::plan::file::read(&other).expect("a plan");
+    assert!(
+        now.reference.accepts(&ours),
+        "replaced with this study's plan"
+    );
 }
 
 /// Importing a Slicer markups file whose markups are already in the plan (imported before)

@@ -36,6 +36,9 @@ pub struct PlanDoc {
     /// Imported markups of which some are already in the plan (same name and kind),
     /// waiting for the user: replace those, or keep both.
     pub pending_import: Option<PendingImport>,
+    /// A plan file of another series that a save found where it was to write, waiting for
+    /// the user's yes (nothing was written).
+    pub confirm_replace: Option<PathBuf>,
 }
 
 /// Imported markups waiting for the user's answer, and which are already in the plan.
@@ -75,7 +78,7 @@ enum FileJob {
 
 /// What a file job hands back.
 type Opened = Result<PlanFile, String>;
-type Saved = Result<u64, String>;
+type Saved = Result<(u64, files::Saved), String>;
 type Imported = Result<(Vec<Markup>, Vec<String>), String>;
 type Exported = Result<(), String>;
 
@@ -206,14 +209,15 @@ impl PlanDoc {
     }
 
     /// Starts saving the plan to `path`.
-    pub fn start_save(&mut self, jobs: &mut Jobs, path: &Path) {
+    pub fn start_save(&mut self, jobs: &mut Jobs, path: &Path, replace_other: bool) {
         let Some((f, revision)) = self.doc.to_file() else {
             self.message = Some((false, "no series is open".into()));
             return;
         };
+        self.confirm_replace = None;
         let p = path.to_path_buf();
         let id = jobs.task("saving the plan", move |_| -> Saved {
-            files::save(&p, &f).map(|()| revision)
+            files::save(&p, &f, replace_other).map(|s| (revision, s))
         });
         self.files.push((id, FileJob::Save(path.to_path_buf())));
     }
@@ -257,9 +261,15 @@ impl PlanDoc {
         for (id, job) in pending {
             let outcome = match &job {
                 FileJob::Save(path) => jobs.take::<Saved>(id).map(|r| {
-                    r.map(|revision| {
-                        self.doc.saved(path, revision);
-                        format!("plan saved to {}", path.display())
+                    r.map(|(revision, saved)| match saved {
+                        files::Saved::Written => {
+                            self.doc.saved(path, revision);
+                            format!("plan saved to {}", path.display())
+                        }
+                        files::Saved::OtherSeries => {
+                            self.confirm_replace = Some(path.clone());
+                            "not saved: that file holds another series' plan".to_string()
+                        }
                     })
                 }),
                 FileJob::Open(path) => jobs.take::<Opened>(id).map(|r| {
@@ -562,7 +572,9 @@ fn file_actions(
     for a in actions.read() {
         match a {
             UiAction::OpenPlan(path) => doc.start_open(&mut jobs, path),
-            UiAction::SavePlan(path) => doc.start_save(&mut jobs, path),
+            UiAction::SavePlan(path) => doc.start_save(&mut jobs, path, false),
+            UiAction::ReplaceOtherPlan(Some(path)) => doc.start_save(&mut jobs, path, true),
+            UiAction::ReplaceOtherPlan(None) => doc.confirm_replace = None,
             UiAction::ImportMarkups(path) => doc.start_import(&mut jobs, path),
             UiAction::ExportMarkups(path, what) => doc.start_export(&mut jobs, path, *what),
             _ => {}

@@ -310,6 +310,9 @@ pub enum UiAction {
     OpenPlan(PathBuf),
     /// Saves the plan here (a job of the plan files plugin).
     SavePlan(PathBuf),
+    /// The user's answer when a save found another series' plan in the file: replace it
+    /// (the path), or not (None).
+    ReplaceOtherPlan(Option<PathBuf>),
     /// Adds the markups of a 3D Slicer markups file to the plan (one step).
     ImportMarkups(PathBuf),
     /// Writes the markups as CSV or Slicer JSON.

@@ -20,10 +20,26 @@ pub enum Export {
     Slicer,
 }
 
-/// Writes `f` to `path` (atomically; waits for another writer's lock).
-pub fn save(path: &Path, f: &PlanFile) -> Result<(), String> {
+/// What a save did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Saved {
+    Written,
+    /// Nothing: `path` holds the plan of another series, and replacing it was not asked.
+    OtherSeries,
+}
+
+/// Writes `f` to `path` (atomically; waits for another writer's lock). A plan of another
+/// series already there is replaced only when `replace_other` (the user was asked).
+pub fn save(path: &Path, f: &PlanFile, replace_other: bool) -> Result<Saved, String> {
     let _lock = file::lock(path, || {}).map_err(|e| e.to_string())?;
-    file::write(path, f).map_err(|e| e.to_string())
+    if !replace_other
+        && path.is_file()
+        && file::read(path).is_ok_and(|there| !there.reference.accepts(&f.reference))
+    {
+        return Ok(Saved::OtherSeries);
+    }
+    file::write(path, f).map_err(|e| e.to_string())?;
+    Ok(Saved::Written)
 }
 
 /// Reads the plan at `path` for the study `open` (another study's plan, a newer version or
@@ -93,7 +109,7 @@ mod tests {
         .unwrap();
         let (f, rev) = doc.to_file().unwrap();
         let path = dir.path().join("p.twinplan.json");
-        save(&path, &f).unwrap();
+        assert_eq!(save(&path, &f, false), Ok(Saved::Written));
         doc.saved(&path, rev);
         assert!(!doc.dirty());
         let back = open(&path, &reference()).unwrap();
@@ -116,5 +132,12 @@ mod tests {
             import_slicer(dir.path()).is_err(),
             "a folder is not a markups file"
         );
+        // Another study's plan saved over this one's file: not without being asked.
+        let other = PlanFile::new(Reference::of(&volume(50.0)), Plan::default());
+        let before = std::fs::read(&path).unwrap();
+        assert_eq!(save(&path, &other, false), Ok(Saved::OtherSeries));
+        assert_eq!(std::fs::read(&path).unwrap(), before, "untouched");
+        assert_eq!(save(&path, &other, true), Ok(Saved::Written));
+        assert!(open(&path, &reference()).is_err(), "replaced");
     }
 }

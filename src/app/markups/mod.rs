@@ -55,8 +55,6 @@ pub struct MarkupTool {
     pub renaming: Option<(u64, String)>,
     /// The save dialog and what it writes.
     pub saving: Option<(SaveWhat, FileDialog)>,
-    /// A plan file of another study chosen to save over, waiting for the user's yes.
-    pub confirm_replace: Option<PathBuf>,
     /// The open dialog for a plan or Slicer markups file, and whether it imports.
     pub opening: Option<(bool, FileDialog)>,
     pub picks: PickIndex,

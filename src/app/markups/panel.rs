@@ -14,14 +14,6 @@ pub(super) fn save_dialog(what: SaveWhat, path: &Path) -> (SaveWhat, FileDialog)
     (what, FileDialog::save(title, path, suffixes))
 }
 
-/// Whether `path` is a plan file made for another series than the document's.
-pub(super) fn plan_of_another_study(path: &Path, doc: &PlanDoc) -> bool {
-    let Some(ours) = doc.reference() else {
-        return false;
-    };
-    path.is_file() && crate::plan::file::read(path).is_ok_and(|f| !f.reference.accepts(ours))
-}
-
 pub(super) fn open_dialog(import: bool, path: &Path) -> (bool, FileDialog) {
     let dir = path.parent().unwrap_or(path);
     let d = if import {
@@ -518,18 +510,13 @@ pub fn dialogs(
         let (chosen, open) = d.show(ctx);
         let done = chosen.is_some();
         if let Some(c) = chosen {
-            let path = c.path().to_path_buf();
-            if *what == SaveWhat::Plan && plan_of_another_study(&path, doc) {
-                tool.confirm_replace = Some(path);
-            } else {
-                actions.push(what.action(path));
-            }
+            actions.push(what.action(c.path().to_path_buf()));
         }
         if done || !open {
             tool.saving = None;
         }
     }
-    if let Some(path) = tool.confirm_replace.clone() {
+    if let Some(path) = doc.confirm_replace.clone() {
         let name = path
             .file_name()
             .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
@@ -545,15 +532,14 @@ pub fn dialogs(
                 ));
                 ui.horizontal(|ui| {
                     if ui.button("Replace it").clicked() {
-                        actions.push(UiAction::SavePlan(path.clone()));
-                        tool.confirm_replace = None;
+                        actions.push(UiAction::ReplaceOtherPlan(Some(path.clone())));
                     }
                     if ui.button("Choose another name…").clicked() {
                         tool.saving = Some(save_dialog(SaveWhat::Plan, &path));
-                        tool.confirm_replace = None;
+                        actions.push(UiAction::ReplaceOtherPlan(None));
                     }
                     if ui.button("Cancel").clicked() {
-                        tool.confirm_replace = None;
+                        actions.push(UiAction::ReplaceOtherPlan(None));
                     }
                 });
             });
