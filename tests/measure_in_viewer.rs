@@ -898,6 +898,24 @@ fn a_path_follows_the_edits_of_its_vessel_structure() {
     });
     let refused = s.doc.plan().paths[0].label();
     assert!(refused.contains("floor"), "{refused}");
+    // The floor undone, then the vessel structure removed: no figures stand without it;
+    // the removal undone, the path is measured again.
+    s.doc.undo();
+    until(&mut s, "back after the floor", &|d| {
+        d.plan().paths[0].report.is_some()
+    });
+    assert!(s.doc.edit(Command::RemoveStructure(id)));
+    until(&mut s, "figures kept without a vessel", &|d| {
+        d.plan().paths[0].report.is_none()
+    });
+    let gone = s.doc.plan().paths[0].label();
+    assert!(gone.contains("no longer in the plan"), "{gone}");
+    s.doc.undo();
+    until(
+        &mut s,
+        "not measured again when the vessel came back",
+        &|d| d.plan().paths[0].report.is_some(),
+    );
 }
 
 /// The views stay where they are while the user works beside them: hovering the path's

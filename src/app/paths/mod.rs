@@ -151,6 +151,8 @@ pub struct PathUi {
     /// Each path's stops and lumen recipe as its figures were last measured (or read from
     /// the plan file): when either changes otherwise than by a drag, it is planned again.
     measured_in: HashMap<u64, (Vec<P>, LumenKey)>,
+    /// Paths whose vessel is gone (their figures cleared): planned again when it is back.
+    vesselless: std::collections::HashSet<u64>,
     /// Re-planning jobs running (path id → job) and their answers not yet in the plan.
     replans: HashMap<u64, Option<u64>>,
     replanned: Vec<ReplanResult>,
@@ -408,8 +410,9 @@ impl PathUi {
     /// measured, otherwise than by its own drag (a drag measures as it goes): its vessel
     /// structure was edited or made again, a structure was made no-go or no longer is, an
     /// undo brought back other stops. A path first seen (read from a plan file) keeps the
-    /// figures it was saved with. The answers go into the plan as figures, no step of
-    /// their own.
+    /// figures it was saved with. A path whose vessel is gone loses its figures (the
+    /// reason stands instead) and is planned again when the vessel is back. The answers go
+    /// into the plan as figures, no step of their own.
     pub fn follow(&mut self, ws: &Workspace, doc: &mut DocWriter) {
         for (path, lumen) in std::mem::take(&mut self.replanned) {
             if let Some((key, lumen)) = lumen {
@@ -426,29 +429,45 @@ impl PathUi {
         if self.lumens_revision != ws.volume_revision {
             self.lumens.clear();
             self.measured_in.clear();
+            self.vesselless.clear();
             self.lumens_revision = ws.volume_revision;
         }
         let structures = &doc.plan().structures;
         let paths = &doc.plan().paths;
         self.measured_in
             .retain(|id, _| paths.iter().any(|p| p.id == *id));
+        let mut cleared = Vec::new();
         for path in paths {
             if self.drag.as_ref().is_some_and(|d| d.path_id == path.id)
                 || self.replans.contains_key(&path.id)
             {
                 continue;
             }
-            let Ok(key) = path.lumen_recipe(structures) else {
-                continue;
+            let key = match path.lumen_recipe(structures) {
+                Ok(key) => key,
+                // Its vessel is gone (removed, or made of no values): no figures stand; it
+                // is planned again if the vessel comes back (an undo).
+                Err(why) => {
+                    self.vesselless.insert(path.id);
+                    if path.report.is_some() || path.problem.as_deref() != Some(why.as_str()) {
+                        let mut p = path.clone();
+                        p.report = None;
+                        p.fit = None;
+                        p.problem = Some(why);
+                        cleared.push(p);
+                    }
+                    continue;
+                }
             };
             let now = (stop_points(path), key);
+            let came_back = self.vesselless.remove(&path.id);
             match self.measured_in.get(&path.id) {
-                None => {
+                None if !came_back => {
                     self.measured_in.insert(path.id, now);
                     continue;
                 }
-                Some(was) if *was == now => continue,
-                Some(_) => {}
+                Some(was) if *was == now && !came_back => continue,
+                _ => {}
             }
             self.measured_in.insert(path.id, now.clone());
             let key = now.1;
@@ -461,6 +480,9 @@ impl PathUi {
                 path.id,
                 Box::new(move |p: &Progress| replan(&volume, path, key, p)),
             ));
+        }
+        for p in cleared {
+            doc.refresh_path(p);
         }
     }
 
