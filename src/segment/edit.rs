@@ -492,15 +492,19 @@ mod tests {
             &p,
         )
         .expect("two balls");
-        let big = apply(
-            &v,
-            two.clone(),
-            &[MaskEdit::KeepIslandAt {
-                point_lps_mm: [15.0, 15.0, 15.0],
-            }],
-            &p,
-        )
-        .expect("keep");
+        // Only the island at a point kept.
+        let keep_at = |point: [f64; 3]| {
+            apply(
+                &v,
+                two.clone(),
+                &[MaskEdit::KeepIslandAt {
+                    point_lps_mm: point,
+                }],
+                &p,
+            )
+            .expect("keep")
+        };
+        let big = keep_at([15.0, 15.0, 15.0]);
         assert!((ml(&big) - ball_ml(5.0)).abs() / ball_ml(5.0) < 0.02);
         let no_small = apply(
             &v,
@@ -512,25 +516,9 @@ mod tests {
         assert_eq!(no_small.data, big.data);
         // A point on the small ball's outline (2.5 mm from its centre) keeps that ball; a
         // point far from both changes nothing.
-        let small = apply(
-            &v,
-            two.clone(),
-            &[MaskEdit::KeepIslandAt {
-                point_lps_mm: [47.5, 45.0, 45.0],
-            }],
-            &p,
-        )
-        .expect("keep");
+        let small = keep_at([47.5, 45.0, 45.0]);
         assert!((ml(&small) - ball_ml(2.0)).abs() / ball_ml(2.0) < 0.05);
-        let nowhere = apply(
-            &v,
-            two.clone(),
-            &[MaskEdit::KeepIslandAt {
-                point_lps_mm: [30.0, 50.0, 10.0],
-            }],
-            &p,
-        )
-        .expect("nothing");
+        let nowhere = keep_at([30.0, 50.0, 10.0]);
         assert_eq!(nowhere.data, two.data);
     }
 
