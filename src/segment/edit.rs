@@ -403,6 +403,14 @@ mod tests {
         m.volume_ml()
     }
 
+    /// An empty mask on `v`'s grid.
+    fn empty(v: &Volume) -> Mask {
+        Mask {
+            data: Array3::zeros(v.voxels.dim()),
+            geometry: v.geometry.clone(),
+        }
+    }
+
     fn ball_ml(r: f64) -> f64 {
         4.0 / 3.0 * std::f64::consts::PI * r.powi(3) / 1000.0
     }
@@ -410,10 +418,7 @@ mod tests {
     #[test]
     fn painting_and_erasing_change_the_volume_by_the_brushs() {
         let v = volume();
-        let empty = Mask {
-            data: Array3::zeros((120, 120, 120)),
-            geometry: v.geometry.clone(),
-        };
+        let empty = empty(&v);
         let p = Progress::new();
         let brush = |tool: fn([f64; 3], f64) -> MaskEdit| tool([30.0, 30.0, 30.0], 6.0);
         let paint = |c, r| MaskEdit::Paint {
@@ -478,10 +483,7 @@ mod tests {
             only_range: None,
             stroke_lps_mm: Vec::new(),
         };
-        let empty = Mask {
-            data: Array3::zeros((120, 120, 120)),
-            geometry: v.geometry.clone(),
-        };
+        let empty = empty(&v);
         let two = apply(
             &v,
             empty,
@@ -536,10 +538,7 @@ mod tests {
     #[test]
     fn a_stroke_paints_the_capsule_it_sweeps() {
         let v = volume();
-        let empty = Mask {
-            data: Array3::zeros((120, 120, 120)),
-            geometry: v.geometry.clone(),
-        };
+        let empty = empty(&v);
         let p = Progress::new();
         // Three points on a line 20 mm long: a cylinder and two half-balls.
         let stroke = MaskEdit::stroke(

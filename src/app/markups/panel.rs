@@ -419,6 +419,15 @@ pub fn bookmark_of(
     }
 }
 
+/// A question in the middle of the window, answered by its buttons.
+fn question(title: &str) -> egui::Window<'_> {
+    egui::Window::new(title)
+        .collapsible(false)
+        .resizable(false)
+        .anchor(egui::Align2::CENTER_CENTER, [0.0, 0.0])
+        .default_width(420.0)
+}
+
 /// The save and open dialogs for plans and exports, and the offer of the last session's
 /// unsaved plan.
 pub fn dialogs(
@@ -429,40 +438,35 @@ pub fn dialogs(
 ) {
     if let Some(p) = &doc.pending_import {
         let (already, n) = p.counts();
-        egui::Window::new("Markups already in the plan")
-            .collapsible(false)
-            .resizable(false)
-            .anchor(egui::Align2::CENTER_CENTER, [0.0, 0.0])
-            .default_width(420.0)
-            .show(ctx, |ui| {
-                ui.label(format!(
-                    "{already} of the {n} markups in this file have the name and kind of \
+        question("Markups already in the plan").show(ctx, |ui| {
+            ui.label(format!(
+                "{already} of the {n} markups in this file have the name and kind of \
                      markups already in the plan (the file was imported before?)."
-                ));
-                ui.horizontal(|ui| {
-                    let mut choice = None;
-                    if ui
-                        .button("Replace them")
-                        .on_hover_text("The plan's markups of those names give way to the file's")
-                        .clicked()
-                    {
-                        choice = Some(ImportChoice::Replace);
-                    }
-                    if ui
-                        .button("Keep both")
-                        .on_hover_text("The file's are added, named \"… (imported)\"")
-                        .clicked()
-                    {
-                        choice = Some(ImportChoice::KeepBoth);
-                    }
-                    if ui.button("Cancel").clicked() {
-                        choice = Some(ImportChoice::Cancel);
-                    }
-                    if let Some(c) = choice {
-                        doc.resolve_import(c);
-                    }
-                });
+            ));
+            ui.horizontal(|ui| {
+                let mut choice = None;
+                if ui
+                    .button("Replace them")
+                    .on_hover_text("The plan's markups of those names give way to the file's")
+                    .clicked()
+                {
+                    choice = Some(ImportChoice::Replace);
+                }
+                if ui
+                    .button("Keep both")
+                    .on_hover_text("The file's are added, named \"… (imported)\"")
+                    .clicked()
+                {
+                    choice = Some(ImportChoice::KeepBoth);
+                }
+                if ui.button("Cancel").clicked() {
+                    choice = Some(ImportChoice::Cancel);
+                }
+                if let Some(c) = choice {
+                    doc.resolve_import(c);
+                }
             });
+        });
     }
     if let Some(r) = &tool.offered_recovery {
         let ago = std::time::SystemTime::now()
@@ -481,30 +485,25 @@ pub fn dialogs(
         } else {
             format!("{markups} markup(s)")
         };
-        egui::Window::new("Unsaved measurements from the last session")
-            .collapsible(false)
-            .resizable(false)
-            .anchor(egui::Align2::CENTER_CENTER, [0.0, 0.0])
-            .default_width(420.0)
-            .show(ctx, |ui| {
-                ui.label(format!(
-                    "The last session ended before its plan was saved: {what}, copied {when}."
-                ));
-                ui.label(
-                    RichText::new("Recover opens that study again with them (unsaved).")
-                        .small()
-                        .weak(),
-                );
-                ui.horizontal(|ui| {
-                    if ui.button("Recover").clicked() {
-                        actions.push(UiAction::Open(r.study.clone()));
-                        actions.push(UiAction::RecoverPlan);
-                    }
-                    if ui.button("Discard").clicked() {
-                        actions.push(UiAction::DiscardRecovery);
-                    }
-                });
+        question("Unsaved measurements from the last session").show(ctx, |ui| {
+            ui.label(format!(
+                "The last session ended before its plan was saved: {what}, copied {when}."
+            ));
+            ui.label(
+                RichText::new("Recover opens that study again with them (unsaved).")
+                    .small()
+                    .weak(),
+            );
+            ui.horizontal(|ui| {
+                if ui.button("Recover").clicked() {
+                    actions.push(UiAction::Open(r.study.clone()));
+                    actions.push(UiAction::RecoverPlan);
+                }
+                if ui.button("Discard").clicked() {
+                    actions.push(UiAction::DiscardRecovery);
+                }
             });
+        });
     }
     if let Some((what, d)) = &mut tool.saving {
         let (chosen, open) = d.show(ctx);
@@ -520,29 +519,24 @@ pub fn dialogs(
         let name = path
             .file_name()
             .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-        egui::Window::new("Replace another study's plan?")
-            .collapsible(false)
-            .resizable(false)
-            .anchor(egui::Align2::CENTER_CENTER, [0.0, 0.0])
-            .default_width(420.0)
-            .show(ctx, |ui| {
-                ui.label(format!(
-                    "{name} holds the plan of another series. Saving this study's plan there \
+        question("Replace another study's plan?").show(ctx, |ui| {
+            ui.label(format!(
+                "{name} holds the plan of another series. Saving this study's plan there \
                      replaces it, and its measurements and paths are lost."
-                ));
-                ui.horizontal(|ui| {
-                    if ui.button("Replace it").clicked() {
-                        actions.push(UiAction::ReplaceOtherPlan(Some(path.clone())));
-                    }
-                    if ui.button("Choose another name…").clicked() {
-                        tool.saving = Some(save_dialog(SaveWhat::Plan, &path));
-                        actions.push(UiAction::ReplaceOtherPlan(None));
-                    }
-                    if ui.button("Cancel").clicked() {
-                        actions.push(UiAction::ReplaceOtherPlan(None));
-                    }
-                });
+            ));
+            ui.horizontal(|ui| {
+                if ui.button("Replace it").clicked() {
+                    actions.push(UiAction::ReplaceOtherPlan(Some(path.clone())));
+                }
+                if ui.button("Choose another name…").clicked() {
+                    tool.saving = Some(save_dialog(SaveWhat::Plan, &path));
+                    actions.push(UiAction::ReplaceOtherPlan(None));
+                }
+                if ui.button("Cancel").clicked() {
+                    actions.push(UiAction::ReplaceOtherPlan(None));
+                }
             });
+        });
     }
     if let Some((import, d)) = &mut tool.opening {
         let (chosen, open) = d.show(ctx);
