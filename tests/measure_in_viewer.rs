@@ -989,7 +989,8 @@ fn the_save_dialog_names_the_plan_after_the_study_and_asks_before_replacing_anot
         return;
     };
     let dir = tempfile::tempdir().expect("tempdir");
-    let other = dir.path().join("other.twinplan.json");
+    // Named after the patient, as users do: the question must not show it when anonymous.
+    let other = dir.path().join("twinphantom-other.twinplan.json");
     let mut s = Session::new();
     s.st.bare = false;
     {
@@ -1024,7 +1025,7 @@ fn the_save_dialog_names_the_plan_after_the_study_and_asks_before_replacing_anot
         twinplan::plan::file::write(&other, &file).expect("written");
         if let Some((_, d)) = &mut s.tool.saving {
             d.dir = dir.path().to_path_buf();
-            d.name = "other.twinplan.json".into();
+            d.name = "twinphantom-other.twinplan.json".into();
         }
         s.idle(world, 2);
         let save = s
@@ -1062,9 +1063,19 @@ fn the_save_dialog_names_the_plan_after_the_study_and_asks_before_replacing_anot
     assert_eq!(std::fs::read(&other).expect("there"), before, "untouched");
     // The question, and the answer.
     s.doc.confirm_replace = Some(other.clone());
+    app.world_mut().resource_mut::<ViewState>().anonymous = true;
     let said = {
         let world = app.world();
         s.idle(world, 2);
+        let shown: String = s.texts.iter().map(|(t, _)| t.to_lowercase()).collect();
+        assert!(
+            shown.contains("holds the plan of another series"),
+            "the question"
+        );
+        assert!(
+            !shown.contains("twinphantom"),
+            "the patient's name in the question"
+        );
         let replace = s.text("Replace it").expect("the question");
         s.click(world, replace)
     };

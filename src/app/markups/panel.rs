@@ -435,6 +435,7 @@ pub fn dialogs(
     doc: &mut DocWriter,
     tool: &mut MarkupTool,
     actions: &mut Vec<UiAction>,
+    scrub: &dyn Fn(&str) -> String,
 ) {
     if let Some(p) = &doc.pending_import {
         let (already, n) = p.counts();
@@ -516,9 +517,12 @@ pub fn dialogs(
         }
     }
     if let Some(path) = doc.confirm_replace.clone() {
-        let name = path
-            .file_name()
-            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        // A file name can carry the patient's: scrubbed when anonymous, as paths are.
+        let name = scrub(
+            &path
+                .file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned()),
+        );
         question("Replace another study's plan?").show(ctx, |ui| {
             ui.label(format!(
                 "{name} holds the plan of another series. Saving this study's plan there \

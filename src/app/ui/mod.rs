@@ -188,7 +188,11 @@ pub fn workstation_ui(
     }
     if !st.bare {
         dialogs(ctx, ws, view, st, actions);
-        markups::dialogs(ctx, &mut t.doc, t.tool, actions);
+        let scrub = |text: &str| {
+            ws.banner()
+                .map_or_else(|| text.to_string(), |b| b.scrub(text, view.anonymous))
+        };
+        markups::dialogs(ctx, &mut t.doc, t.tool, actions, &scrub);
     }
     three_d
 }
