@@ -10,6 +10,7 @@
 pub mod catheter;
 pub mod dicom;
 pub mod document;
+pub mod dvr;
 pub mod fsutil;
 pub mod geometry;
 pub mod memory;

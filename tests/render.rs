@@ -8,6 +8,8 @@
 
 mod common;
 
+use common::{can_render, render, xvfb};
+
 use std::path::Path;
 use std::process::Command;
 
@@ -17,39 +19,8 @@ use twinplan::session::open::{open_path, sample_path, study_landmarks};
 use twinplan::session::structures::{build, default_recipes};
 use twinplan::volume::display::bounds_mm;
 
-/// `xvfb-run` with the arguments every render here uses. One at a time: with the tests run
-/// in parallel on a loaded machine, one of two or three `xvfb-run`s started together now and
-/// then failed to open its display (XOpenDisplayFailed, also with distinct display numbers);
-/// the guard serialises them.
-fn xvfb() -> (std::sync::MutexGuard<'static, ()>, Command) {
-    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let guard = ONE_AT_A_TIME
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let mut cmd = Command::new("xvfb-run");
-    cmd.args(["-a", "-s", "-screen 0 1024x768x24"]);
-    (guard, cmd)
-}
-
 const W: usize = 800;
 const H: usize = 600;
-
-fn have(cmd: &str) -> bool {
-    Command::new("sh")
-        .args(["-c", &format!("command -v {cmd}")])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
-}
-
-fn lavapipe() -> bool {
-    ["/usr/share/vulkan/icd.d", "/etc/vulkan/icd.d"]
-        .iter()
-        .filter_map(|d| std::fs::read_dir(d).ok())
-        .flatten()
-        .flatten()
-        .any(|e| e.file_name().to_string_lossy().starts_with("lvp_icd"))
-}
 
 /// Coverage of a mesh's triangles projected through the camera (no depth).
 fn coverage(mesh: &twinplan::mesh::TriMesh, cam: &OrbitCamera) -> Vec<bool> {
@@ -105,29 +76,6 @@ fn dilate(mask: &[bool], r: usize) -> Vec<bool> {
     out
 }
 
-fn read_png(path: &Path) -> Vec<[u8; 3]> {
-    read_png_sized(path, W, H)
-}
-
-fn read_png_sized(path: &Path, w: usize, h: usize) -> Vec<[u8; 3]> {
-    let decoder = png::Decoder::new(std::io::BufReader::new(
-        std::fs::File::open(path).expect("screenshot written"),
-    ));
-    let mut reader = decoder.read_info().expect("png header");
-    let mut buf = vec![0; reader.output_buffer_size().expect("size")];
-    let info = reader.next_frame(&mut buf).expect("png data");
-    assert_eq!((info.width as usize, info.height as usize), (w, h));
-    let channels = info.line_size / w;
-    (0..w * h)
-        .map(|i| {
-            let y = i / w;
-            let x = i % w;
-            let o = y * info.line_size + x * channels;
-            [buf[o], buf[o + 1], buf[o + 2]]
-        })
-        .collect()
-}
-
 fn is_red(p: [u8; 3]) -> bool {
     let [r, g, b] = p.map(f32::from);
     r > 50.0 && r > 1.7 * g && r > 1.7 * b
@@ -153,41 +101,23 @@ fn anterior_render_shows_bone_and_vessels_where_they_project() {
     };
     let dir = tempfile::tempdir().expect("tempdir");
     let out = dir.path().join("anterior.png");
-    let (_display, mut cmd) = xvfb();
-    let status = cmd
-        .arg(env!("CARGO_BIN_EXE_twinplan"))
-        .args(["render", "--layout", "3d", "--bare", "--view", "anterior"])
-        .args([
+    let image = render(
+        &sample,
+        &out,
+        (W, H),
+        &[
+            "--layout",
+            "3d",
+            "--bare",
+            "--view",
+            "anterior",
             "--structures",
             "bone,vessels",
-            "--size",
-            &format!("{W}x{H}"),
-        ])
-        .arg("--out")
-        .arg(&out)
-        .arg(&sample)
-        .status()
-        .expect("xvfb-run runs");
-    assert!(status.success(), "render failed: {status}");
-    let image = read_png(&out);
+        ],
+    );
 
     // Independent projection of the same structures.
-    let progress = Progress::new();
-    let (_, loaded) = open_path(&sample, &progress).expect("sample opens");
-    let recipes = default_recipes(
-        &loaded.volume,
-        &loaded.modality,
-        loaded.contrast_peak_hu(),
-        &study_landmarks(&sample),
-    );
-    let mesh_of = |name: &str| {
-        let r = recipes.iter().find(|r| r.name == name).expect("recipe");
-        build(&loaded.volume, r, &progress).expect("builds").mesh
-    };
-    let (lo, hi) = bounds_mm(&loaded.volume);
-    let cam = OrbitCamera::framing(&lo, &hi, StandardView::Anterior);
-    let bone = coverage(&mesh_of("bone"), &cam);
-    let vessels = coverage(&mesh_of("vessels"), &cam);
+    let (bone, vessels) = sample_projection(&sample);
     let near_anything = dilate(
         &bone
             .iter()
@@ -231,34 +161,103 @@ fn anterior_render_shows_bone_and_vessels_where_they_project() {
     );
 }
 
+/// Where the bundled sample's default bone and vessel surfaces project in the anterior view
+/// (W × H), rasterised here through `session::camera`, independently of the renderer.
+fn sample_projection(sample: &Path) -> (Vec<bool>, Vec<bool>) {
+    let progress = Progress::new();
+    let (_, loaded) = open_path(sample, &progress).expect("sample opens");
+    let recipes = default_recipes(
+        &loaded.volume,
+        &loaded.modality,
+        loaded.contrast_peak_hu(),
+        &study_landmarks(sample),
+    );
+    let mesh_of = |name: &str| {
+        let r = recipes.iter().find(|r| r.name == name).expect("recipe");
+        build(&loaded.volume, r, &progress).expect("builds").mesh
+    };
+    let (lo, hi) = bounds_mm(&loaded.volume);
+    let cam = OrbitCamera::framing(&lo, &hi, StandardView::Anterior);
+    (
+        coverage(&mesh_of("bone"), &cam),
+        coverage(&mesh_of("vessels"), &cam),
+    )
+}
+
+#[test]
+fn the_sample_in_ct_angio_volume_rendering_shows_blood_red_and_bone_ivory() {
+    // The study itself, ray cast with the CT-angio preset and no surfaces: contrast blood
+    // must show red where the vessel surface projects and bone ivory where bone does (the
+    // same projection and colour tests as the surfaces' render above).
+    if !can_render() {
+        return;
+    }
+    let Some(sample) = sample_path() else {
+        common::skip("bundled sample not found");
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let out = dir.path().join("volume.png");
+    let image = render(
+        &sample,
+        &out,
+        (W, H),
+        &[
+            "--layout",
+            "3d",
+            "--bare",
+            "--view",
+            "anterior",
+            "--structures",
+            "none",
+            "--volume",
+            "ct-angio",
+        ],
+    );
+    let (bone, vessels) = sample_projection(&sample);
+    let bone_near = dilate(&bone, 2);
+    let vessels_near = dilate(&vessels, 2);
+    let frac = |sel: &dyn Fn(usize) -> bool, pred: &dyn Fn([u8; 3]) -> bool| {
+        let idx: Vec<usize> = (0..W * H).filter(|&i| sel(i)).collect();
+        let hits = idx.iter().filter(|&&i| pred(image[i])).count();
+        (hits as f64 / idx.len().max(1) as f64, idx.len())
+    };
+    let (red, n_vessel) = frac(&|i| vessels[i] && !bone_near[i], &is_red);
+    let (ivory, n_bone) = frac(&|i| bone[i] && !vessels_near[i], &is_bone);
+    // The spine: bone within 25 px of the patient's midline (x = 0), where the ribs and
+    // pelvis (thin, partial-volume rims) do not reach.
+    let cam = {
+        let progress = Progress::new();
+        let (_, loaded) = open_path(&sample, &progress).expect("sample opens");
+        let (lo, hi) = bounds_mm(&loaded.volume);
+        OrbitCamera::framing(&lo, &hi, StandardView::Anterior)
+    };
+    let (mid_x, _) = cam
+        .pixel(
+            &nalgebra::Point3::new(0.0, cam.target_mm.y, cam.target_mm.z),
+            W as f64,
+            H as f64,
+        )
+        .expect("midline in view");
+    let (spine_ivory, n_spine) = frac(
+        &|i| bone[i] && !vessels_near[i] && ((i % W) as f64 - mid_x).abs() < 25.0,
+        &is_bone,
+    );
+    eprintln!(
+        "volume: vessel-only px {n_vessel}: red {red:.3}; bone-only px {n_bone}: ivory {ivory:.3}; \
+         spine px {n_spine}: ivory {spine_ivory:.3}"
+    );
+    assert!(n_vessel > 500 && n_bone > 5_000, "projections too small");
+    assert!(red > 0.8, "blood red where vessels project: {red}");
+    assert!(n_spine > 2_000, "spine projection too small");
+    assert!(
+        spine_ivory > 0.8,
+        "spine ivory where it projects: {spine_ivory}"
+    );
+}
+
 /// A test of a pixel's colour.
 type Colour = dyn Fn([u8; 3]) -> bool;
-
-/// Whether renders can run here (Xvfb and lavapipe); skips with a message otherwise.
-fn can_render() -> bool {
-    let ok = have("xvfb-run") && lavapipe();
-    if !ok {
-        common::skip("needs xvfb-run and mesa-vulkan-drivers (lavapipe); .ci/run installs them");
-    }
-    ok
-}
-
-/// Runs `twinplan render` under Xvfb; returns the screenshot's pixels.
-fn render(path: &Path, out: &Path, size: (usize, usize), args: &[&str]) -> Vec<[u8; 3]> {
-    let (_display, mut cmd) = xvfb();
-    let status = cmd
-        .arg(env!("CARGO_BIN_EXE_twinplan"))
-        .arg("render")
-        .args(args)
-        .args(["--size", &format!("{}x{}", size.0, size.1)])
-        .arg("--out")
-        .arg(out)
-        .arg(path)
-        .status()
-        .expect("xvfb-run runs");
-    assert!(status.success(), "render failed: {status}");
-    read_png_sized(out, size.0, size.1)
-}
 
 /// Centroids and sizes of the connected blobs of pixels matching `pred` inside `rect`
 /// (x, y, w, h), in image coordinates.

@@ -22,6 +22,13 @@ pub struct FrameBench {
     pub size: (u32, u32),
     pub frames: usize,
     pub max_triangles: Option<usize>,
+    /// Time the volume rendering (no surfaces) instead of the surfaces.
+    pub volume: Option<super::volume::VolumeChoice>,
+    /// Display window instead of the modality's default.
+    pub window: Option<crate::volume::display::WindowLevel>,
+    /// Frame the study's bounding sphere (as VTK's `ResetCamera` does) instead of the
+    /// workstation's tighter framing of its largest side.
+    pub fit_sphere: bool,
 }
 
 /// Frame intervals (ms) of the timed frames and the triangles on screen.
@@ -30,6 +37,25 @@ pub struct FrameStats {
     pub frames_ms: Vec<f64>,
     pub triangles: usize,
     pub adapter: String,
+    /// Volume runs: from handing the texture to the renderer to the first frame drawn with
+    /// it (upload, pipeline compilation, first draw), ms.
+    pub first_frame_ms: Option<f64>,
+    pub texture_bytes: Option<u64>,
+    pub texture_dims: Option<[usize; 3]>,
+    /// Step along rays, mm.
+    pub step_mm: Option<f64>,
+}
+
+/// Waits until the GPU has finished what was submitted: a frame is timed to the end of its
+/// drawing, not to the hand-over of its commands (lavapipe draws on threads of its own).
+fn wait_for_gpu(app: &App) {
+    if let Some(device) = app
+        .world()
+        .get_resource::<bevy::render::renderer::RenderDevice>()
+        && let Err(e) = device.poll(wgpu::PollType::wait_indefinitely())
+    {
+        tracing::warn!("waiting for the GPU: {e}");
+    }
 }
 
 fn attach_target(
@@ -60,9 +86,11 @@ pub fn bench_frames(bench: &FrameBench) -> anyhow::Result<FrameStats> {
                 close_when_requested: false,
                 ..default()
             })
-            .disable::<bevy::winit::WinitPlugin>(),
+            .disable::<bevy::winit::WinitPlugin>()
+            // Each update renders its own frame, so the time of an update is the frame's.
+            .disable::<bevy::render::pipelined_rendering::PipelinedRenderingPlugin>(),
     )
-    .add_plugins((LogicPlugin, ScenePlugin))
+    .add_plugins((LogicPlugin, ScenePlugin, super::volume::VolumePlugin))
     .insert_resource(HeadlessSize(Some(bench.size)))
     .add_systems(PostStartup, attach_target);
     app.finish();
@@ -71,6 +99,13 @@ pub fn bench_frames(bench: &FrameBench) -> anyhow::Result<FrameStats> {
         let world = app.world_mut();
         world.resource_mut::<Workspace>().triangle_budget = bench.max_triangles;
         world.resource_mut::<ViewState>().options_3d.show_crosshair = false;
+        let mut vv = world.resource_mut::<super::volume::VolumeView>();
+        vv.show = bench.volume.is_some();
+        if let Some(choice) = &bench.volume {
+            choice.apply(&mut vv);
+            // The volume alone: no surfaces are built.
+            world.resource_mut::<Workspace>().recipes_override = Some(Vec::new());
+        }
         world.write_message(UiAction::Open(bench.path.clone()));
     }
     let start = Instant::now();
@@ -92,8 +127,42 @@ pub fn bench_frames(bench: &FrameBench) -> anyhow::Result<FrameStats> {
             anyhow::bail!("{}: {}", e.notice.summary, e.notice.details);
         }
     }
-    for _ in 0..20 {
+    if let Some(w) = bench.window {
+        app.world_mut().resource_mut::<ViewState>().window = w;
+    }
+    if bench.fit_sphere
+        && let Some(loaded) = app.world().resource::<Workspace>().loaded.as_ref()
+    {
+        let (lo, hi) = crate::volume::display::bounds_mm(&loaded.volume);
+        let radius = 0.5 * (hi - lo).norm();
+        let mut view = app.world_mut().resource_mut::<ViewState>();
+        let fov = view.camera.fov_y_rad;
+        view.camera.target_mm = nalgebra::center(&lo, &hi);
+        view.camera.distance_mm = radius / (0.5 * fov).sin();
+    }
+    // The first frame with the volume: upload, pipeline compilation and the draw.
+    let first = Instant::now();
+    let mut first_frame_ms = None;
+    for _ in 0..600 {
         app.update();
+        wait_for_gpu(&app);
+        let pending = app
+            .world()
+            .get_resource::<super::scene::PipelinesPending>()
+            .is_some_and(|p| p.get());
+        let installed = app
+            .world()
+            .resource::<super::volume::VolumeState>()
+            .uploaded
+            .is_some();
+        if !pending && (bench.volume.is_none() || installed) {
+            first_frame_ms = Some(first.elapsed().as_secs_f64() * 1000.0);
+            break;
+        }
+    }
+    for _ in 0..10 {
+        app.update();
+        wait_for_gpu(&app);
     }
     let mut frames_ms = Vec::with_capacity(bench.frames);
     let mut last = Instant::now();
@@ -104,6 +173,7 @@ pub fn bench_frames(bench: &FrameBench) -> anyhow::Result<FrameStats> {
             .camera
             .orbit(if i % 2 == 0 { 2.0 } else { -2.0 }, 0.0);
         app.update();
+        wait_for_gpu(&app);
         let now = Instant::now();
         frames_ms.push((now - last).as_secs_f64() * 1000.0);
         last = now;
@@ -119,9 +189,16 @@ pub fn bench_frames(bench: &FrameBench) -> anyhow::Result<FrameStats> {
         .get_resource::<bevy::render::renderer::RenderAdapterInfo>()
         .map(|a| format!("{} ({:?})", a.name, a.device_type))
         .unwrap_or_default();
+    let vs = app.world().resource::<super::volume::VolumeState>();
+    let volume = bench.volume.as_ref().and(vs.uploaded.as_ref());
+    let settings = app.world().resource::<super::volume::VolumeView>();
     Ok(FrameStats {
         frames_ms,
         triangles,
         adapter,
+        first_frame_ms: bench.volume.as_ref().and(first_frame_ms),
+        texture_bytes: volume.map(|u| u.texture.bytes()),
+        texture_dims: volume.map(|u| u.texture.dims),
+        step_mm: volume.map(|u| u.texture.finest_spacing_mm() * settings.step_fraction),
     })
 }

@@ -31,6 +31,7 @@ pub mod slices;
 pub mod state;
 pub mod structures;
 pub mod ui;
+pub mod volume;
 
 use std::path::PathBuf;
 use std::sync::{Mutex, OnceLock};
@@ -98,6 +99,14 @@ pub struct RenderRequest {
     /// Go to the plan's markup of this name, or look from its saved view of this name,
     /// before the screenshot.
     pub focus: Option<String>,
+    /// The volume rendering: what it shows (None = no volume, surfaces only).
+    pub volume: Option<volume::VolumeChoice>,
+    /// Stereo pair in the 3D view.
+    pub stereo: crate::dvr::stereo::StereoMode,
+    /// Crop box of the volume (fractions along its i, j, k axes: low corner, high corner).
+    pub crop: Option<[[f64; 3]; 2]>,
+    /// Display window instead of the modality's default.
+    pub window: Option<crate::volume::display::WindowLevel>,
 }
 
 /// How to start the viewer.
@@ -173,6 +182,7 @@ impl Plugin for UiPlugin {
                     file_drop,
                     screenshots,
                     render_mode,
+                    render_window,
                     update_mode,
                     lower_rasteriser,
                 ),
@@ -246,6 +256,7 @@ pub fn run(options: ViewerOptions) -> anyhow::Result<()> {
     .add_plugins((
         LogicPlugin,
         ScenePlugin,
+        volume::VolumePlugin,
         slices::SlicesPlugin,
         UiPlugin,
         markups::MeasurementsPlugin,
@@ -275,6 +286,15 @@ pub fn run(options: ViewerOptions) -> anyhow::Result<()> {
             view.options_3d.show_slices = r.slices;
             view.coordinates = r.coordinates;
             world.resource_mut::<UiState>().bare = r.bare;
+            let mut vv = world.resource_mut::<volume::VolumeView>();
+            vv.show = r.volume.is_some();
+            if let Some(choice) = &r.volume {
+                choice.apply(&mut vv);
+            }
+            vv.stereo = r.stereo;
+            if let Some(crop) = r.crop {
+                vv.crop = crop;
+            }
         }
         world.write_message(UiAction::Open(path));
     }
@@ -467,6 +487,23 @@ enum RenderPhase {
     /// Frames still to draw before the screenshot (and when settling began).
     Settling(u32, Instant),
     Saving(Instant),
+}
+
+/// `render --window`: the window asked for, once the series is in (its default replaced).
+fn render_window(
+    options: Res<Options>,
+    ws: Res<Workspace>,
+    mut view: ResMut<ViewState>,
+    mut done: Local<u64>,
+) {
+    let Some(w) = options.0.render.as_ref().and_then(|r| r.window) else {
+        return;
+    };
+    if ws.loaded.is_some() && *done != ws.volume_revision {
+        *done = ws.volume_revision;
+        view.window = w;
+        view.window_name = "custom".into();
+    }
 }
 
 fn render_mode(

@@ -53,6 +53,20 @@ pub struct RenderArgs {
     /// it) and select it, or look from the plan's saved 3D view of this name.
     #[arg(long, requires = "plan")]
     pub focus: Option<String>,
+    /// Show the study itself in 3D: a transfer-function preset (ct-angio, ct-bone,
+    /// ct-soft-tissue, ct-lung, ct-cardiac, mr-default, mr-angio, or one saved by the user),
+    /// `mip` or `minip` (through the window).
+    #[arg(long)]
+    pub volume: Option<String>,
+    /// Stereo pair in the 3D view: anaglyph, side-by-side or top-bottom.
+    #[arg(long, default_value = "off")]
+    pub stereo: String,
+    /// Crop the volume to x0,y0,z0,x1,y1,z1: fractions (0-1) along its voxel axes.
+    #[arg(long, value_delimiter = ',')]
+    pub crop: Option<Vec<f64>>,
+    /// Display window CENTER,WIDTH for the slices and MIP (default: the modality's).
+    #[arg(long, value_delimiter = ',')]
+    pub window: Option<Vec<f64>>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -68,6 +82,29 @@ pub struct FramesArgs {
     /// Triangles kept per structure.
     #[arg(long)]
     pub max_triangles: Option<usize>,
+    /// Time the volume rendering instead of the surfaces: a preset, `mip` or `minip` (no
+    /// surfaces are built).
+    #[arg(long)]
+    pub volume: Option<String>,
+    /// Display window CENTER,WIDTH (MIP and MinIP map values through it).
+    #[arg(long, value_delimiter = ',')]
+    pub window: Option<Vec<f64>>,
+    /// Frame the study's bounding sphere, as VTK's ResetCamera does (the same camera as
+    /// ../shared/bench/anchor_dvr.py), instead of the workstation's framing.
+    #[arg(long)]
+    pub fit_sphere: bool,
+}
+
+/// `--window CENTER,WIDTH`.
+#[cfg(feature = "viewer")]
+fn parse_window(w: Option<Vec<f64>>) -> Result<Option<twinplan::volume::display::WindowLevel>> {
+    match w.as_deref() {
+        None => Ok(None),
+        Some([c, w]) if c.is_finite() && w.is_finite() && *w >= 1.0 => {
+            Ok(Some(twinplan::volume::display::WindowLevel::new(*c, *w)))
+        }
+        Some(_) => Err(UsageError("--window takes CENTER,WIDTH with WIDTH ≥ 1".into()).into()),
+    }
 }
 
 #[cfg(feature = "viewer")]
@@ -109,7 +146,36 @@ pub fn render(a: RenderArgs) -> Result<()> {
         coordinates,
         plan,
         focus,
+        volume,
+        stereo,
+        crop,
+        window,
     } = a;
+    let window = parse_window(window)?;
+    let volume = volume
+        .map(|v| twinplan::app::volume::VolumeChoice::parse(&v).map_err(UsageError))
+        .transpose()?;
+    let stereo = twinplan::dvr::stereo::StereoMode::from_name(&stereo).ok_or_else(|| {
+        UsageError(format!(
+            "unknown stereo mode {stereo:?}; choose off, anaglyph, side-by-side or top-bottom"
+        ))
+    })?;
+    let crop = match crop {
+        None => None,
+        Some(c) => {
+            if c.len() != 6 || c.iter().any(|v| !(0.0..=1.0).contains(v)) {
+                bail!(UsageError(
+                    "--crop takes six fractions 0-1: x0,y0,z0,x1,y1,z1".into()
+                ));
+            }
+            if (0..3).any(|a| c[a] >= c[a + 3]) {
+                bail!(UsageError(
+                    "--crop: each low fraction must be below its high one".into()
+                ));
+            }
+            Some([[c[0], c[1], c[2]], [c[3], c[4], c[5]]])
+        }
+    };
     let view = twinplan::session::camera::StandardView::from_name(&view)
         .ok_or_else(|| UsageError(format!("unknown view {view:?}")))?;
     let layout = twinplan::app::parse_layout(&layout)
@@ -152,6 +218,10 @@ pub fn render(a: RenderArgs) -> Result<()> {
             recipes,
             coordinates,
             focus,
+            volume,
+            stereo,
+            crop,
+            window,
         }),
         frame_log: None,
         then_open: None,
@@ -167,7 +237,14 @@ pub fn frames(a: FramesArgs) -> Result<()> {
         size,
         frames,
         max_triangles,
+        volume,
+        window,
+        fit_sphere,
     } = a;
+    let window = parse_window(window)?;
+    let volume = volume
+        .map(|v| twinplan::app::volume::VolumeChoice::parse(&v).map_err(UsageError))
+        .transpose()?;
     let path = match path {
         Some(p) => p,
         None => twinplan::session::open::sample_path()
@@ -178,6 +255,9 @@ pub fn frames(a: FramesArgs) -> Result<()> {
         size,
         frames: frames.max(1),
         max_triangles,
+        volume: volume.clone(),
+        window,
+        fit_sphere,
     })?;
     let mut sorted = stats.frames_ms.clone();
     sorted.sort_by(f64::total_cmp);
@@ -192,6 +272,12 @@ pub fn frames(a: FramesArgs) -> Result<()> {
             "median_ms": pick(0.5),
             "p95_ms": pick(0.95),
             "max_ms": pick(1.0),
+            "volume": volume.as_ref().map(|_| serde_json::json!({
+                "first_frame_ms": stats.first_frame_ms,
+                "texture_mb": stats.texture_bytes.map(|b| b as f64 / 1048576.0),
+                "texture_dims": stats.texture_dims,
+                "step_mm": stats.step_mm,
+            })),
         })
     );
     Ok(())

@@ -3,7 +3,8 @@
 
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::process::Command;
 
 use nalgebra::Point3;
 use twinplan::progress::Progress;
@@ -344,4 +345,82 @@ pub fn blobs(
         out.push((sx / n as f64, sy / n as f64, n));
     }
     out
+}
+
+// Renders under Xvfb on lavapipe (tests/render.rs, tests/volume_render.rs).
+
+/// `xvfb-run` with the arguments every render here uses. One at a time: with the tests run
+/// in parallel on a loaded machine, one of two or three `xvfb-run`s started together now and
+/// then failed to open its display (XOpenDisplayFailed, also with distinct display numbers);
+/// the guard serialises them.
+pub fn xvfb() -> (std::sync::MutexGuard<'static, ()>, Command) {
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let guard = ONE_AT_A_TIME
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut cmd = Command::new("xvfb-run");
+    cmd.args(["-a", "-s", "-screen 0 1024x768x24"]);
+    (guard, cmd)
+}
+
+pub fn have(cmd: &str) -> bool {
+    Command::new("sh")
+        .args(["-c", &format!("command -v {cmd}")])
+        .output()
+        .map(|o| o.status.success())
+        .unwrap_or(false)
+}
+
+pub fn lavapipe() -> bool {
+    ["/usr/share/vulkan/icd.d", "/etc/vulkan/icd.d"]
+        .iter()
+        .filter_map(|d| std::fs::read_dir(d).ok())
+        .flatten()
+        .flatten()
+        .any(|e| e.file_name().to_string_lossy().starts_with("lvp_icd"))
+}
+
+pub fn read_png_sized(path: &Path, w: usize, h: usize) -> Vec<[u8; 3]> {
+    let decoder = png::Decoder::new(std::io::BufReader::new(
+        std::fs::File::open(path).expect("screenshot written"),
+    ));
+    let mut reader = decoder.read_info().expect("png header");
+    let mut buf = vec![0; reader.output_buffer_size().expect("size")];
+    let info = reader.next_frame(&mut buf).expect("png data");
+    assert_eq!((info.width as usize, info.height as usize), (w, h));
+    let channels = info.line_size / w;
+    (0..w * h)
+        .map(|i| {
+            let y = i / w;
+            let x = i % w;
+            let o = y * info.line_size + x * channels;
+            [buf[o], buf[o + 1], buf[o + 2]]
+        })
+        .collect()
+}
+
+/// Whether renders can run here (Xvfb and lavapipe); skips with a message otherwise.
+pub fn can_render() -> bool {
+    let ok = have("xvfb-run") && lavapipe();
+    if !ok {
+        skip("needs xvfb-run and mesa-vulkan-drivers (lavapipe); .ci/run installs them");
+    }
+    ok
+}
+
+/// Runs `twinplan render` under Xvfb; returns the screenshot's pixels.
+pub fn render(path: &Path, out: &Path, size: (usize, usize), args: &[&str]) -> Vec<[u8; 3]> {
+    let (_display, mut cmd) = xvfb();
+    let status = cmd
+        .arg(env!("CARGO_BIN_EXE_twinplan"))
+        .arg("render")
+        .args(args)
+        .args(["--size", &format!("{}x{}", size.0, size.1)])
+        .arg("--out")
+        .arg(out)
+        .arg(path)
+        .status()
+        .expect("xvfb-run runs");
+    assert!(status.success(), "render failed: {status}");
+    read_png_sized(out, size.0, size.1)
 }

@@ -1,0 +1,112 @@
+//! The coarse brick grid that lets rays skip empty space: the smallest and largest value
+//! of each block of `BRICK`³ texels (one texel of margin included, since trilinear samples
+//! near a brick's face read its neighbours), and whether the transfer function shows anything
+//! in that range. A ray in composite mode jumps over bricks that show nothing, and in MIP
+//! over bricks whose largest value cannot raise the maximum it has. Depends on `dvr` only.
+
+use rayon::prelude::*;
+
+use super::Lut;
+use super::fit::TextureVolume;
+
+/// Texels along each side of a brick.
+pub const BRICK: usize = 8;
+
+/// Per-brick value ranges.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Bricks {
+    pub dims: [usize; 3],
+    /// `(min, max)` per brick, x fastest.
+    pub range: Vec<(f32, f32)>,
+}
+
+impl Bricks {
+    pub fn of(volume: &TextureVolume) -> Bricks {
+        let [nx, ny, nz] = volume.dims;
+        let dims = [nx.div_ceil(BRICK), ny.div_ceil(BRICK), nz.div_ceil(BRICK)];
+        let [bx, by, _] = dims;
+        let range: Vec<(f32, f32)> = (0..dims.iter().product::<usize>())
+            .into_par_iter()
+            .map(|b| {
+                let (i, j, k) = (b % bx, (b / bx) % by, b / (bx * by));
+                let span = |c: usize, n: usize| {
+                    (c * BRICK).saturating_sub(1)..((c + 1) * BRICK + 1).min(n)
+                };
+                let mut lo = f32::INFINITY;
+                let mut hi = f32::NEG_INFINITY;
+                for kk in span(k, nz) {
+                    for jj in span(j, ny) {
+                        let row = (kk * ny + jj) * nx;
+                        for ii in span(i, nx) {
+                            let v = half::f16::from_bits(volume.texels[row + ii]).to_f32();
+                            lo = lo.min(v);
+                            hi = hi.max(v);
+                        }
+                    }
+                }
+                (lo, hi)
+            })
+            .collect();
+        Bricks { dims, range }
+    }
+
+    /// Whether each brick shows anything through the lookup table (composite mode).
+    pub fn visible(&self, lut: &Lut) -> Vec<bool> {
+        let prefix = lut.visible_prefix();
+        self.range
+            .iter()
+            .map(|&(lo, hi)| {
+                let a = lut.index(f64::from(lo));
+                let b = lut.index(f64::from(hi));
+                prefix[b + 1] > prefix[a]
+            })
+            .collect()
+    }
+
+    /// The texels of the shader's brick texture: `(min, max, visible, 0)` per brick.
+    pub fn texels(&self, lut: &Lut) -> Vec<[f32; 4]> {
+        self.range
+            .iter()
+            .zip(self.visible(lut))
+            .map(|(&(lo, hi), v)| [lo, hi, if v { 1.0 } else { 0.0 }, 0.0])
+            .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dvr::fit::{Limits, fit};
+    use crate::volume::{Geometry, Volume};
+
+    #[test]
+    fn a_bright_voxel_marks_its_brick_and_the_neighbours_its_samples_reach() {
+        let dims = [20, 16, 9];
+        let mut voxels = ndarray::Array3::from_elem((9, 16, 20), -1000i16);
+        voxels[(4, 8, 9)] = 400; // brick (1, 1, 0); x = 9 lies in the margin of brick 0
+        let v = Volume::new(voxels, Geometry::axis_aligned(dims, [1.0; 3], [0.0; 3])).unwrap();
+        let t = fit(
+            &v,
+            &Limits {
+                max_side: 2048,
+                max_bytes: Limits::DEFAULT_BYTES,
+            },
+        );
+        let b = Bricks::of(&t);
+        assert_eq!(b.dims, [3, 2, 2]);
+        let at = |i: usize, j: usize, k: usize| b.range[(k * 2 + j) * 3 + i];
+        assert_eq!(at(1, 1, 0), (-1000.0, 400.0));
+        assert_eq!(
+            at(0, 1, 0).1,
+            -1000.0,
+            "x = 9 is beyond brick 0's margin (8)"
+        );
+        assert_eq!(at(1, 0, 0).1, 400.0, "y = 8 is in brick 0's margin along y");
+        assert_eq!(at(2, 1, 1).1, -1000.0);
+        let tf = crate::dvr::bundled().into_iter().next().unwrap().function;
+        let vis = b.visible(&tf.lut());
+        assert_eq!(vis.iter().filter(|&&v| v).count(), 2, "{vis:?}");
+        assert_eq!(b.texels(&tf.lut())[(2 + 1) * 3 + 1][2], 0.0);
+        assert_eq!(b.texels(&tf.lut())[3 + 1][2], 1.0);
+    }
+}

@@ -1,0 +1,263 @@
+//! The study as the ray caster's 3D texture: real values (HU for CT) as 16-bit floats, in
+//! the volume's own voxel order, with the grid's exact `patient_from_voxel`. A study beyond
+//! the adapter's limits (largest 3D texture side, memory budget) is averaged down by a whole
+//! factor, with the grid moved so each coarse voxel sits at the centre of the block it
+//! averages, and the caller is told by how much. Depends on `volume`; no GPU.
+
+use nalgebra::{Matrix4, Vector4};
+use rayon::prelude::*;
+
+use crate::volume::Volume;
+
+/// What the graphics adapter can hold.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Limits {
+    /// Largest side of a 3D texture (wgpu's `max_texture_dimension_3d`).
+    pub max_side: u32,
+    /// Most bytes the volume texture may take.
+    pub max_bytes: u64,
+}
+
+impl Limits {
+    /// Budget for the texture when the adapter does not say: 2 GiB (a 1024³ study at 16
+    /// bits), within what every desktop GPU and lavapipe allocate.
+    pub const DEFAULT_BYTES: u64 = 2 << 30;
+}
+
+/// The study ready for upload.
+#[derive(Debug, Clone)]
+pub struct TextureVolume {
+    /// Texels along x (i), y (j), z (k).
+    pub dims: [usize; 3],
+    /// `f16` bit patterns, x fastest.
+    pub texels: Vec<u16>,
+    /// Patient LPS mm of texel centre `(i, j, k)`.
+    pub patient_from_voxel: Matrix4<f64>,
+    /// Whole factor the study was averaged down by (1 = as scanned).
+    pub factor: usize,
+    /// Smallest real value, largest real value.
+    pub range: (f32, f32),
+}
+
+impl TextureVolume {
+    pub fn bytes(&self) -> u64 {
+        self.texels.len() as u64 * 2
+    }
+
+    /// Finest spacing of the texture's grid, mm.
+    pub fn finest_spacing_mm(&self) -> f64 {
+        (0..3)
+            .map(|a| self.patient_from_voxel.fixed_view::<3, 1>(0, a).norm())
+            .fold(f64::INFINITY, f64::min)
+    }
+
+    /// The sentence that tells the user the study was reduced, or None.
+    pub fn notice(&self, original: [usize; 3], limits: &Limits) -> Option<String> {
+        (self.factor > 1).then(|| {
+            format!(
+                "The volume rendering shows the study at 1/{f} of its resolution along each axis \
+                 ({a}×{b}×{c} of {x}×{y}×{z} voxels): the graphics adapter holds 3D textures up to \
+                 {side} voxels a side and {mb} MB. Slices, surfaces and measurements use the full \
+                 resolution.",
+                f = self.factor,
+                a = self.dims[0],
+                b = self.dims[1],
+                c = self.dims[2],
+                x = original[0],
+                y = original[1],
+                z = original[2],
+                side = limits.max_side,
+                mb = limits.max_bytes >> 20,
+            )
+        })
+    }
+
+    /// Real value at texel `(i, j, k)` (tests and the CPU reference).
+    pub fn value(&self, i: usize, j: usize, k: usize) -> f32 {
+        let [nx, ny, _] = self.dims;
+        half::f16::from_bits(self.texels[(k * ny + j) * nx + i]).to_f32()
+    }
+}
+
+/// The smallest whole factor that brings `dims` within `limits`.
+pub fn factor_for(dims: [usize; 3], limits: &Limits) -> usize {
+    let fits = |f: usize| {
+        let d: Vec<u64> = dims.iter().map(|&n| n.div_ceil(f) as u64).collect();
+        d.iter().all(|&n| n <= u64::from(limits.max_side))
+            && d.iter().product::<u64>() * 2 <= limits.max_bytes
+    };
+    (1..=64).find(|&f| fits(f)).unwrap_or(64)
+}
+
+/// Converts (and where needed averages down) a study for upload.
+pub fn fit(volume: &Volume, limits: &Limits) -> TextureVolume {
+    let dims = volume.geometry.dims;
+    let factor = factor_for(dims, limits);
+    let [nx, ny, nz] = dims.map(|n| n.div_ceil(factor));
+    let scale = volume.value_scale;
+    let voxels = &volume.voxels;
+    let real = |v: i16| (scale.slope * f64::from(v) + scale.intercept) as f32;
+    let mut texels = vec![0u16; nx * ny * nz];
+    texels
+        .par_chunks_mut(nx * ny)
+        .enumerate()
+        .for_each(|(k, plane)| {
+            for j in 0..ny {
+                for i in 0..nx {
+                    let value = if factor == 1 {
+                        real(voxels[(k, j, i)])
+                    } else {
+                        let mut sum = 0.0f64;
+                        let mut n = 0u32;
+                        for kk in k * factor..((k + 1) * factor).min(dims[2]) {
+                            for jj in j * factor..((j + 1) * factor).min(dims[1]) {
+                                for ii in i * factor..((i + 1) * factor).min(dims[0]) {
+                                    sum += f64::from(real(voxels[(kk, jj, ii)]));
+                                    n += 1;
+                                }
+                            }
+                        }
+                        (sum / f64::from(n.max(1))) as f32
+                    };
+                    plane[j * nx + i] = half::f16::from_f32(value).to_bits();
+                }
+            }
+        });
+    let range = texels
+        .par_iter()
+        .map(|&t| {
+            let v = half::f16::from_bits(t).to_f32();
+            (v, v)
+        })
+        .reduce(
+            || (f32::INFINITY, f32::NEG_INFINITY),
+            |a, b| (a.0.min(b.0), a.1.max(b.1)),
+        );
+    // Coarse texel (i, j, k) averages fine voxels f·i … f·i + f − 1: its centre is at
+    // f·i + (f − 1)/2 in the fine grid.
+    let f = factor as f64;
+    let half_step = (f - 1.0) / 2.0;
+    let fine = volume.geometry.patient_from_voxel();
+    let coarse_from_fine = Matrix4::from_columns(&[
+        Vector4::new(f, 0.0, 0.0, 0.0),
+        Vector4::new(0.0, f, 0.0, 0.0),
+        Vector4::new(0.0, 0.0, f, 0.0),
+        Vector4::new(half_step, half_step, half_step, 1.0),
+    ]);
+    TextureVolume {
+        dims: [nx, ny, nz],
+        texels,
+        patient_from_voxel: fine * coarse_from_fine,
+        factor,
+        range,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::volume::Geometry;
+    use nalgebra::{Point3, Vector3};
+
+    fn ramp(dims: [usize; 3]) -> Volume {
+        let g = Geometry::new(
+            dims,
+            [0.7, 0.9, 2.5],
+            [10.0, -20.0, 30.0],
+            Vector3::new(0.8, 0.6, 0.0),
+            Vector3::new(-0.6, 0.8, 0.0),
+            Vector3::new(0.0, 0.0, -1.0),
+        );
+        let voxels = ndarray::Array3::from_shape_fn((dims[2], dims[1], dims[0]), |(k, j, i)| {
+            (i + 3 * j + 7 * k) as i16
+        });
+        let mut v = Volume::new(voxels, g).unwrap();
+        v.value_scale = crate::volume::ValueScale {
+            slope: 1.0,
+            intercept: -1024.0,
+        };
+        v
+    }
+
+    #[test]
+    fn a_study_within_the_limits_is_uploaded_as_it_is() {
+        let v = ramp([20, 10, 6]);
+        let t = fit(
+            &v,
+            &Limits {
+                max_side: 2048,
+                max_bytes: Limits::DEFAULT_BYTES,
+            },
+        );
+        assert_eq!(t.factor, 1);
+        assert_eq!(t.dims, [20, 10, 6]);
+        assert_eq!(t.value(3, 2, 1), (3 + 6 + 7) as f32 - 1024.0);
+        assert_eq!(t.patient_from_voxel, v.geometry.patient_from_voxel());
+        assert_eq!(t.range, (-1024.0, (19 + 27 + 35) as f32 - 1024.0));
+        assert!(
+            t.notice(
+                [20, 10, 6],
+                &Limits {
+                    max_side: 2048,
+                    max_bytes: 1
+                }
+            )
+            .is_none()
+        );
+    }
+
+    #[test]
+    fn a_study_beyond_the_side_limit_is_averaged_down_with_its_centres_in_place() {
+        let v = ramp([20, 10, 6]);
+        let limits = Limits {
+            max_side: 12,
+            max_bytes: Limits::DEFAULT_BYTES,
+        };
+        let t = fit(&v, &limits);
+        assert_eq!(t.factor, 2);
+        assert_eq!(t.dims, [10, 5, 3]);
+        // The mean of a linear ramp over a 2×2×2 block is its value at the block's centre.
+        let centre = [2.0 * 4.0 + 0.5, 2.0 * 1.0 + 0.5, 2.0 * 2.0 + 0.5];
+        let expected = centre[0] + 3.0 * centre[1] + 7.0 * centre[2] - 1024.0;
+        assert!((f64::from(t.value(4, 1, 2)) - expected).abs() < 0.5);
+        let p = t.patient_from_voxel * Vector4::new(4.0, 1.0, 2.0, 1.0);
+        let q = v.geometry.patient_from_ijk(centre);
+        assert!((Point3::new(p.x, p.y, p.z) - q).norm() < 1e-9);
+        let text = t.notice([20, 10, 6], &limits).unwrap();
+        assert!(text.contains("1/2") && text.contains("10×5×3"), "{text}");
+    }
+
+    #[test]
+    fn the_memory_budget_also_reduces() {
+        assert_eq!(
+            factor_for(
+                [512, 512, 400],
+                &Limits {
+                    max_side: 2048,
+                    max_bytes: 1 << 30
+                }
+            ),
+            1
+        );
+        assert_eq!(
+            factor_for(
+                [512, 512, 400],
+                &Limits {
+                    max_side: 2048,
+                    max_bytes: 64 << 20
+                }
+            ),
+            2
+        );
+        assert_eq!(
+            factor_for(
+                [4096, 512, 400],
+                &Limits {
+                    max_side: 2048,
+                    max_bytes: 4 << 30
+                }
+            ),
+            2
+        );
+    }
+}
