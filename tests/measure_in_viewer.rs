@@ -136,6 +136,8 @@ impl Session {
                     tool: &mut self.tool,
                     paths: &mut self.paths,
                     edit: &mut self.edit,
+                    volume: &mut Default::default(),
+                    volume_panel: &mut Default::default(),
                 },
             );
         });

@@ -97,6 +97,8 @@ fn ui_frame(
                 tool: &mut MarkupTool::default(),
                 paths: &mut PathUi::default(),
                 edit: &mut twinplan::app::edit::EditTool::default(),
+                volume: &mut Default::default(),
+                volume_panel: &mut Default::default(),
             },
         );
     });
@@ -220,6 +222,8 @@ fn all_text(ctx: &egui::Context, world: &World, st: &mut UiState) -> String {
                     tool: &mut MarkupTool::default(),
                     paths: &mut PathUi::default(),
                     edit: &mut twinplan::app::edit::EditTool::default(),
+                    volume: &mut Default::default(),
+                    volume_panel: &mut Default::default(),
                 },
             );
         });
@@ -780,6 +784,8 @@ fn readouts_speak_anatomy_and_overlays_stay_legible() {
                     tool: &mut MarkupTool::default(),
                     paths: &mut PathUi::default(),
                     edit: &mut twinplan::app::edit::EditTool::default(),
+                    volume: &mut Default::default(),
+                    volume_panel: &mut Default::default(),
                 },
             );
         });

@@ -50,9 +50,12 @@ fn ball_centre() -> Point3<f64> {
 
 /// The ball (and, with `plate`, a 6 mm plate of 200 HU in front of its right half).
 fn volume(plate: bool) -> Volume {
+    volume_with_ball_at(ball_centre(), plate)
+}
+
+fn volume_with_ball_at(c: Point3<f64>, plate: bool) -> Volume {
     let g = grid();
     let [nx, ny, nz] = g.dims;
-    let c = ball_centre();
     let voxels = ndarray::Array3::from_shape_fn((nz, ny, nx), |(k, j, i)| {
         let p = g.patient_from_ijk([i as f64, j as f64, k as f64]);
         if (p - c).norm() <= RADIUS {
@@ -406,4 +409,84 @@ fn near_edge(mask: &[bool], i: usize, r: usize) -> bool {
     let (x, y) = (i % W, i / W);
     (y.saturating_sub(r)..=(y + r).min(H - 1))
         .any(|yy| (x.saturating_sub(r)..=(x + r).min(W - 1)).any(|xx| mask[yy * W + xx] != inside))
+}
+
+#[test]
+fn anaglyph_eyes_see_the_ball_with_the_disparity_its_depth_gives() {
+    // A ball 30 mm in front of the convergence plane, rendered as a red–cyan anaglyph with
+    // 40 mm between the eyes: the red channel (left eye) and the green and blue channels
+    // (right eye) each show it where that eye's off-axis camera projects it, and the two are
+    // offset horizontally by f·s·(1/Z − 1/C).
+    use twinplan::dvr::stereo::{Eye, Stereo};
+    if !common::can_render() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let centre = Point3::new(10.0, -33.0, 15.0);
+    let vol = volume_with_ball_at(centre, false);
+    let path = write(&vol, dir.path(), "near_ball.nii");
+    let cam = camera(&vol);
+    let stereo = Stereo {
+        separation_mm: 40.0,
+        convergence_mm: cam.distance_mm,
+    };
+    let image = render(
+        &path,
+        &dir.path().join("anaglyph.png"),
+        &[
+            "--volume",
+            "mip",
+            "--structures",
+            "none",
+            "--stereo",
+            "anaglyph",
+            "--eye-separation",
+            "40",
+            "--convergence",
+            &cam.distance_mm.to_string(),
+        ],
+    );
+    let ball_grey = f64::from(WINDOW.map(BALL));
+    let channel = |c: usize| {
+        largest_part(
+            &image
+                .iter()
+                .map(|p| f64::from(p[c]) > 0.5 * ball_grey)
+                .collect::<Vec<_>>(),
+        )
+    };
+    let (lx, ly, _) = disc_of(&channel(0));
+    let (rx, ry, _) = disc_of(&channel(1));
+    let (bx, _, _) = disc_of(&channel(2));
+    let (elx, ely) = stereo
+        .pixel(&cam, Eye::Left, &centre, W as f64, H as f64)
+        .expect("left");
+    let (erx, ery) = stereo
+        .pixel(&cam, Eye::Right, &centre, W as f64, H as f64)
+        .expect("right");
+    let depth = (centre - cam.eye_mm()).dot(&cam.forward());
+    let expected = stereo.disparity_px(&cam, depth, H as f64);
+    eprintln!(
+        "anaglyph: red (left eye) at ({lx:.2}, {ly:.2}) vs ({elx:.2}, {ely:.2}); green (right eye) at \
+         ({rx:.2}, {ry:.2}) vs ({erx:.2}, {ery:.2}); blue x {bx:.2}; disparity {:.2} px vs {expected:.2} px",
+        lx - rx
+    );
+    assert!(
+        expected > 5.0,
+        "the ball must stand out of the screen: {expected}"
+    );
+    assert!(
+        (lx - elx).hypot(ly - ely) < 1.0,
+        "left eye's ball off its projection"
+    );
+    assert!(
+        (rx - erx).hypot(ry - ery) < 1.0,
+        "right eye's ball off its projection"
+    );
+    assert!((bx - rx).abs() < 0.5, "blue is the right eye's too");
+    assert!(
+        (lx - rx - expected).abs() < 1.0,
+        "disparity {} vs {expected}",
+        lx - rx
+    );
 }

@@ -29,9 +29,11 @@ pub mod persist;
 pub mod scene;
 pub mod slices;
 pub mod state;
+pub mod stereo;
 pub mod structures;
 pub mod ui;
 pub mod volume;
+pub mod volume_panel;
 
 use std::path::PathBuf;
 use std::sync::{Mutex, OnceLock};
@@ -103,6 +105,8 @@ pub struct RenderRequest {
     pub volume: Option<volume::VolumeChoice>,
     /// Stereo pair in the 3D view.
     pub stereo: crate::dvr::stereo::StereoMode,
+    /// Eye separation and convergence (None = the defaults for the view).
+    pub stereo_params: Option<crate::dvr::stereo::Stereo>,
     /// Crop box of the volume (fractions along its i, j, k axes: low corner, high corner).
     pub crop: Option<[[f64; 3]; 2]>,
     /// Display window instead of the modality's default.
@@ -257,6 +261,7 @@ pub fn run(options: ViewerOptions) -> anyhow::Result<()> {
         LogicPlugin,
         ScenePlugin,
         volume::VolumePlugin,
+        stereo::StereoPlugin,
         slices::SlicesPlugin,
         UiPlugin,
         markups::MeasurementsPlugin,
@@ -292,6 +297,7 @@ pub fn run(options: ViewerOptions) -> anyhow::Result<()> {
                 choice.apply(&mut vv);
             }
             vv.stereo = r.stereo;
+            vv.stereo_params = r.stereo_params;
             if let Some(crop) = r.crop {
                 vv.crop = crop;
             }
@@ -331,6 +337,7 @@ struct Panels<'w> {
     st: ResMut<'w, UiState>,
     rect: ResMut<'w, ThreeDRect>,
     scene_texture: Res<'w, SceneTexture>,
+    right_eye: Res<'w, stereo::RightEyeTexture>,
 }
 
 /// What the panels' tools change: the document and the two tools' state.
@@ -341,6 +348,8 @@ struct ToolState<'w> {
     tool: ResMut<'w, markups::MarkupTool>,
     paths: ResMut<'w, paths::PathUi>,
     edit: ResMut<'w, edit::EditTool>,
+    volume: ResMut<'w, volume::VolumeView>,
+    volume_panel: ResMut<'w, volume_panel::VolumePanelState>,
 }
 
 fn ui_system(
@@ -358,6 +367,7 @@ fn ui_system(
         mut st,
         mut rect,
         scene_texture,
+        right_eye,
     } = panels;
     let ToolState {
         mut doc,
@@ -365,6 +375,8 @@ fn ui_system(
         mut tool,
         mut paths,
         mut edit,
+        mut volume,
+        mut volume_panel,
     } = tools;
     let _slow = SlowStep::start("panels and slice views");
     let ctx = contexts.ctx_mut()?;
@@ -386,12 +398,15 @@ fn ui_system(
         })
         .collect();
     st.scene_texture = scene_texture.egui;
+    st.stereo = (volume.stereo, right_eye.egui);
     let mut out = Vec::new();
     let mut tools = overlay::Tools {
         doc: document::DocWriter::new(&doc, &mut edits),
         tool: &mut tool,
         paths: &mut paths,
         edit: &mut edit,
+        volume: &mut volume,
+        volume_panel: &mut volume_panel,
     };
     let seen = state::Seen {
         ws: &ws,

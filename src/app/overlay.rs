@@ -23,6 +23,8 @@ pub struct Tools<'a> {
     pub tool: &'a mut MarkupTool,
     pub paths: &'a mut PathUi,
     pub edit: &'a mut EditTool,
+    pub volume: &'a mut super::volume::VolumeView,
+    pub volume_panel: &'a mut super::volume_panel::VolumePanelState,
 }
 
 /// Markups (and the one being placed) over a slice view.
@@ -76,6 +78,7 @@ pub fn slice_input(
         tool,
         paths: pui,
         edit: et,
+        ..
     } = t;
     let SliceGeometry {
         slice,
@@ -161,6 +164,7 @@ pub fn input_3d(
         tool,
         paths: pui,
         edit: et,
+        ..
     } = t;
     let cam = view.camera;
     let (w, h) = (f64::from(r.width()), f64::from(r.height()));

@@ -61,6 +61,13 @@ pub struct RenderArgs {
     /// Stereo pair in the 3D view: anaglyph, side-by-side or top-bottom.
     #[arg(long, default_value = "off")]
     pub stereo: String,
+    /// With --stereo: eye separation in scene mm (default: 1/30 of the viewing distance).
+    #[arg(long, requires = "convergence")]
+    pub eye_separation: Option<f64>,
+    /// With --stereo: distance of the plane that appears on the screen, mm (default: the
+    /// distance to what the camera looks at).
+    #[arg(long, requires = "eye_separation")]
+    pub convergence: Option<f64>,
     /// Crop the volume to x0,y0,z0,x1,y1,z1: fractions (0-1) along its voxel axes.
     #[arg(long, value_delimiter = ',')]
     pub crop: Option<Vec<f64>>,
@@ -148,9 +155,24 @@ pub fn render(a: RenderArgs) -> Result<()> {
         focus,
         volume,
         stereo,
+        eye_separation,
+        convergence,
         crop,
         window,
     } = a;
+    let stereo_params = match (eye_separation, convergence) {
+        (Some(s), Some(c)) if s.is_finite() && c.is_finite() && s >= 0.0 && c > 0.0 => {
+            Some(twinplan::dvr::stereo::Stereo {
+                separation_mm: s,
+                convergence_mm: c,
+            })
+        }
+        (None, None) => None,
+        _ => bail!(UsageError(
+            "--eye-separation and --convergence take a separation ≥ 0 and a distance > 0 (mm)"
+                .into()
+        )),
+    };
     let window = parse_window(window)?;
     let volume = volume
         .map(|v| twinplan::app::volume::VolumeChoice::parse(&v).map_err(UsageError))
@@ -220,6 +242,7 @@ pub fn render(a: RenderArgs) -> Result<()> {
             focus,
             volume,
             stereo,
+            stereo_params,
             crop,
             window,
         }),

@@ -75,6 +75,13 @@ pub struct SceneTexture {
     pub egui: Option<bevy_egui::egui::TextureId>,
 }
 
+impl SceneTexture {
+    /// The texture's size, once there is one.
+    pub fn size(&self) -> Option<(u32, u32)> {
+        self.handle.as_ref().map(|_| self.size)
+    }
+}
+
 /// Ordering: scene systems that change what the camera sees run in this set; the camera is
 /// switched on or off after it.
 #[derive(SystemSet, Debug, Clone, PartialEq, Eq, Hash)]
@@ -331,6 +338,7 @@ fn sync_camera(
     view: Res<ViewState>,
     mut redraw: ResMut<SceneRedraw>,
     mut cams: Query<(&mut Camera, &mut Transform, &mut Projection), With<AnatomyCamera>>,
+    mut last: Local<Option<Transform>>,
 ) {
     let Ok((mut camera, mut transform, mut projection)) = cams.single_mut() else {
         return;
@@ -348,8 +356,11 @@ fn sync_camera(
         rotation: Quat::from_xyzw(q.i as f32, q.j as f32, q.k as f32, q.w as f32),
         ..default()
     };
-    if *transform != t {
+    // Compared with what was last written, not with the component: in stereo the eyes'
+    // placement (`stereo::place_eyes`) moves the camera after this.
+    if *last != Some(t) {
         *transform = t;
+        *last = Some(t);
         redraw.request("camera moved");
     }
     let (near, far) = cam.near_far_mm();

@@ -59,6 +59,8 @@ pub struct UiState {
     pub wheel: [WheelSteps; 3],
     /// The texture the anatomy camera renders the 3D view into (None until it exists).
     pub scene_texture: Option<egui::TextureId>,
+    /// Stereo: the mode and the right eye's texture (the scene texture is the left eye's).
+    pub stereo: (crate::dvr::stereo::StereoMode, Option<egui::TextureId>),
 }
 
 impl Default for UiState {
@@ -75,6 +77,7 @@ impl Default for UiState {
             last_screenshot: None,
             wheel: [WheelSteps::default(); 3],
             scene_texture: None,
+            stereo: (crate::dvr::stereo::StereoMode::Off, None),
         }
     }
 }
@@ -149,6 +152,14 @@ pub fn workstation_ui(
                     structures_panel(ui, ws, view, st, actions);
                     super::edit::edit_panel(ui, ws, &mut t.doc, t.edit);
                     ui.separator();
+                    super::volume_panel::volume_panel(
+                        ui,
+                        ws,
+                        &view.camera,
+                        t.volume,
+                        t.volume_panel,
+                    );
+                    ui.separator();
                     markups::plan_panel(ui, ws, view, &mut t.doc, t.tool, actions);
                     ui.separator();
                     super::paths::paths_panel(ui, ws, &mut t.doc, t.tool, t.paths);
@@ -176,7 +187,15 @@ pub fn workstation_ui(
             }
             None => {
                 three_d = Some(rect);
-                view_3d_overlay(&mut root, ws, view, rect, st.scene_texture, actions, t);
+                view_3d_overlay(
+                    &mut root,
+                    ws,
+                    view,
+                    rect,
+                    (st.scene_texture, st.stereo),
+                    actions,
+                    t,
+                );
             }
         }
     }
@@ -308,6 +327,9 @@ fn menu_bar(
                 }
             }
             ui.separator();
+            ui.menu_button("Stereo", |ui| {
+                super::volume_panel::stereo_menu(ui, &view.camera, t.volume);
+            });
             ui.menu_button("Coordinates", |ui| {
                 for c in Convention::ALL {
                     if ui

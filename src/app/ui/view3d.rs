@@ -3,13 +3,59 @@
 
 use super::*;
 
+/// The two eyes' images composed as the stereo mode says. The anaglyph adds the right eye's
+/// green and blue to the left eye's red: a tint with zero alpha blends additively under
+/// egui's premultiplied blending, so each channel is exactly one eye's.
+fn stereo_images(
+    painter: &egui::Painter,
+    r: egui::Rect,
+    uv: egui::Rect,
+    mode: crate::dvr::stereo::StereoMode,
+    left: egui::TextureId,
+    right: egui::TextureId,
+) {
+    use crate::dvr::stereo::StereoMode;
+    match mode {
+        StereoMode::Off => {
+            painter.image(left, r, uv, Color32::WHITE);
+        }
+        StereoMode::Anaglyph => {
+            painter.image(
+                left,
+                r,
+                uv,
+                Color32::from_rgba_premultiplied(255, 0, 0, 255),
+            );
+            painter.image(
+                right,
+                r,
+                uv,
+                Color32::from_rgba_premultiplied(0, 255, 255, 0),
+            );
+        }
+        StereoMode::SideBySide => {
+            let (a, b) = r.split_left_right_at_fraction(0.5);
+            painter.image(left, a, uv, Color32::WHITE);
+            painter.image(right, b, uv, Color32::WHITE);
+        }
+        StereoMode::TopBottom => {
+            let (a, b) = r.split_top_bottom_at_fraction(0.5);
+            painter.image(left, a, uv, Color32::WHITE);
+            painter.image(right, b, uv, Color32::WHITE);
+        }
+    }
+}
+
 /// Overlay of the 3D view: standard-view buttons, reset, orientation marker; mouse input.
 pub(super) fn view_3d_overlay(
     root: &mut egui::Ui,
     ws: &Workspace,
     view: &ViewState,
     rect: ViewRect,
-    scene: Option<egui::TextureId>,
+    (scene, (stereo, right_eye)): (
+        Option<egui::TextureId>,
+        (crate::dvr::stereo::StereoMode, Option<egui::TextureId>),
+    ),
     actions: &mut Vec<UiAction>,
     t: &mut Tools,
 ) {
@@ -18,9 +64,13 @@ pub(super) fn view_3d_overlay(
     let painter = root.painter_at(r);
     // The anatomy, as the camera last rendered it (it renders again only when the scene
     // changes, so a frame drawn for the panels or a slice costs no 3D rendering).
-    if let Some(id) = scene {
-        let uv = egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0));
-        painter.image(id, r, uv, Color32::WHITE);
+    let uv = egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0));
+    match (scene, right_eye) {
+        (Some(left), Some(right)) => stereo_images(&painter, r, uv, stereo, left, right),
+        (Some(id), None) => {
+            painter.image(id, r, uv, Color32::WHITE);
+        }
+        _ => {}
     }
     let title = overlay_text(
         &painter,
