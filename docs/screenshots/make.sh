@@ -63,8 +63,21 @@ if [ -d $TD ]; then
  {"name":"bone","source":{"kind":"preset","preset":"bone","min_hu":900},"seeds_mm":[],"colour":[0.9,0.86,0.74],"opacity":1.0}]
 JSON
   r --layout 3d --recipes "$W/recipes.json" --plan "$W/cta.twinplan.json" --out $D/cta-lumen-paths.png $CTA
+  # Volume rendering of the real CTA: the CT-angio preset with its transfer-function editor
+  # in the panel (no surfaces), the MIP, and the volume fused with the lumen's surface and
+  # the first path, cropped to the front half's far side.
+  r --volume ct-angio --structures none --out $D/cta-volume-angio.png $CTA
+  r --layout 3d --volume mip --structures none --window 500,1800 --out $D/cta-volume-mip.png $CTA
+  cat > "$W/lumen.json" <<'JSON'
+[{"name":"lumen (grown from the entry)","source":{"kind":"preset","preset":"vessels"},"seeds_mm":[[-2.66,-149.16,555.2]],"colour":[0.95,0.75,0.2],"opacity":1.0}]
+JSON
+  r --layout 3d --volume ct-bone --recipes "$W/lumen.json" --crop 0,0.45,0,1,1,1 --plan "$W/cta.twinplan.json" --out $D/cta-volume-fused.png $CTA
   rm -r "$W"
+  # The head CT in the bone preset, cropped to its right half (the inside of the skull).
+  r --layout 3d --volume ct-bone --structures none --view left --crop 0,0,0,0.5,1,1 --out $D/head-volume-bone-crop.png $TD/head_ct/dicom
 fi
+# The bundled sample as a red–cyan anaglyph (volume and surfaces).
+r --layout 3d --volume ct-angio --structures none --stereo anaglyph --out $D/volume-anaglyph.png $S
 # The panels alone, cut from the four-up and the angle screenshots.
 python3 - <<'PY'
 from PIL import Image

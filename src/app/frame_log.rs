@@ -49,6 +49,7 @@ struct Seen<'w> {
     jobs: Res<'w, Jobs>,
     redraw: Res<'w, SceneRedraw>,
     options: Res<'w, Options>,
+    volume: Option<Res<'w, super::volume::VolumeState>>,
 }
 
 /// Frame times and milestones: (time since launch, frame interval, main-thread work of the
@@ -74,6 +75,10 @@ pub(super) struct FrameLog {
     /// When each of those was first drawn (the 3D view rendered after it arrived, with no
     /// pipeline still compiling), and the render count at its arrival.
     drawn: Vec<(Option<f64>, u64)>,
+    /// When the volume rendering's texture was handed to the renderer (s, render count then)
+    /// and when the 3D view was first drawn with it.
+    volume_in_scene: Option<(f64, u64)>,
+    volume_drawn: Option<f64>,
 }
 
 /// Where a frame's main-thread time went (ms): First and PreUpdate (input, egui's input),
@@ -118,6 +123,7 @@ fn frame_log(
         jobs,
         redraw,
         options,
+        volume,
     } = seen;
     let t = since_launch().as_secs_f64();
     let busy = !jobs.running.is_empty();
@@ -146,6 +152,15 @@ fn frame_log(
         if drawn.is_none() && redraw.rendered > *at {
             *drawn = Some(t);
         }
+    }
+    if log.volume_in_scene.is_none() && volume.as_ref().is_some_and(|v| v.uploaded.is_some()) {
+        log.volume_in_scene = Some((t, redraw.rendered));
+    }
+    if let Some((_, at)) = log.volume_in_scene
+        && log.volume_drawn.is_none()
+        && redraw.rendered > at
+    {
+        log.volume_drawn = Some(t);
     }
     if log.first_interactive_s.is_none() && ws.loaded.is_some() {
         log.first_interactive_s = Some(t);
@@ -218,6 +233,12 @@ pub(super) fn write_frame_log(log: &FrameLog, options: &ViewerOptions) {
     }
     if let Some(f) = log.first_interactive_s {
         text.push_str(&format!("# first_interactive_s,{f:.4}\n"));
+    }
+    if let Some((t, _)) = log.volume_in_scene {
+        text.push_str(&format!("# volume_in_scene_s,{t:.4}\n"));
+    }
+    if let Some(t) = log.volume_drawn {
+        text.push_str(&format!("# volume_drawn_s,{t:.4}\n"));
     }
     // Surfaces reach the scene in the frame that starts at this time and are drawn in it.
     for ((t, name, kind, triangles), (drawn, _)) in log.surfaces.iter().zip(&log.drawn) {

@@ -21,6 +21,42 @@ pub struct Bricks {
 }
 
 impl Bricks {
+    /// The bricks of a study uploaded as it is (`fit` factor 1), from its stored integers:
+    /// the same ranges as [`Bricks::of`] on its texture, several times faster.
+    pub fn of_study(study: &crate::volume::Volume) -> Bricks {
+        let [nx, ny, nz] = study.geometry.dims;
+        let dims = [nx.div_ceil(BRICK), ny.div_ceil(BRICK), nz.div_ceil(BRICK)];
+        let [bx, by, _] = dims;
+        let scale = study.value_scale;
+        let voxels = &study.voxels;
+        let range = (0..dims.iter().product::<usize>())
+            .into_par_iter()
+            .map(|b| {
+                let (i, j, k) = (b % bx, (b / bx) % by, b / (bx * by));
+                let span = |c: usize, n: usize| {
+                    (c * BRICK).saturating_sub(1)..((c + 1) * BRICK + 1).min(n)
+                };
+                let (mut lo, mut hi) = (i16::MAX, i16::MIN);
+                let xs = span(i, nx);
+                for kk in span(k, nz) {
+                    for jj in span(j, ny) {
+                        // A row of the brick at once (contiguous in memory).
+                        let row = voxels.slice(ndarray::s![kk, jj, xs.clone()]);
+                        for &v in row {
+                            lo = lo.min(v);
+                            hi = hi.max(v);
+                        }
+                    }
+                }
+                // Through the same rounding as the texture's values.
+                let real = |v: i16| half::f16::from_f32(scale.real(v) as f32).to_f32();
+                let (a, b) = (real(lo), real(hi));
+                (a.min(b), a.max(b))
+            })
+            .collect();
+        Bricks { dims, range }
+    }
+
     pub fn of(volume: &TextureVolume) -> Bricks {
         let [nx, ny, nz] = volume.dims;
         let dims = [nx.div_ceil(BRICK), ny.div_ceil(BRICK), nz.div_ceil(BRICK)];
@@ -93,6 +129,11 @@ mod tests {
             },
         );
         let b = Bricks::of(&t);
+        assert_eq!(
+            b,
+            Bricks::of_study(&v),
+            "the study's bricks equal the texture's"
+        );
         assert_eq!(b.dims, [3, 2, 2]);
         let at = |i: usize, j: usize, k: usize| b.range[(k * 2 + j) * 3 + i];
         assert_eq!(at(1, 1, 0), (-1000.0, 400.0));

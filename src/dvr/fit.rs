@@ -40,8 +40,9 @@ pub struct TextureVolume {
 }
 
 impl TextureVolume {
+    /// Bytes the texture takes on the GPU (16 bits a texel).
     pub fn bytes(&self) -> u64 {
-        self.texels.len() as u64 * 2
+        self.dims.iter().map(|&n| n as u64).product::<u64>() * 2
     }
 
     /// Finest spacing of the texture's grid, mm.
@@ -98,15 +99,26 @@ pub fn fit(volume: &Volume, limits: &Limits) -> TextureVolume {
     let voxels = &volume.voxels;
     let real = |v: i16| (scale.slope * f64::from(v) + scale.intercept) as f32;
     let mut texels = vec![0u16; nx * ny * nz];
-    texels
-        .par_chunks_mut(nx * ny)
-        .enumerate()
-        .for_each(|(k, plane)| {
-            for j in 0..ny {
-                for i in 0..nx {
-                    let value = if factor == 1 {
-                        real(voxels[(k, j, i)])
-                    } else {
+    if factor == 1 {
+        // Every stored value's 16-bit float, once: the conversion is then a table look-up.
+        let table: Vec<u16> = (0..=u16::MAX)
+            .map(|b| half::f16::from_f32(real(b as i16)).to_bits())
+            .collect();
+        texels
+            .par_chunks_mut(nx * ny)
+            .zip(voxels.axis_iter(ndarray::Axis(0)))
+            .for_each(|(plane, slice)| {
+                for (t, &v) in plane.iter_mut().zip(slice.iter()) {
+                    *t = table[v as u16 as usize];
+                }
+            });
+    } else {
+        texels
+            .par_chunks_mut(nx * ny)
+            .enumerate()
+            .for_each(|(k, plane)| {
+                for j in 0..ny {
+                    for i in 0..nx {
                         let mut sum = 0.0f64;
                         let mut n = 0u32;
                         for kk in k * factor..((k + 1) * factor).min(dims[2]) {
@@ -117,17 +129,21 @@ pub fn fit(volume: &Volume, limits: &Limits) -> TextureVolume {
                                 }
                             }
                         }
-                        (sum / f64::from(n.max(1))) as f32
-                    };
-                    plane[j * nx + i] = half::f16::from_f32(value).to_bits();
+                        plane[j * nx + i] =
+                            half::f16::from_f32((sum / f64::from(n.max(1))) as f32).to_bits();
+                    }
                 }
-            }
-        });
+            });
+    }
     let range = texels
-        .par_iter()
-        .map(|&t| {
-            let v = half::f16::from_bits(t).to_f32();
-            (v, v)
+        .par_chunks(1 << 16)
+        .map(|chunk| {
+            chunk
+                .iter()
+                .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &t| {
+                    let v = half::f16::from_bits(t).to_f32();
+                    (lo.min(v), hi.max(v))
+                })
         })
         .reduce(
             || (f32::INFINITY, f32::NEG_INFINITY),
