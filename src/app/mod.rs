@@ -169,6 +169,7 @@ impl Plugin for UiPlugin {
         app.add_plugins((EguiPlugin::default(), frame_log::FrameLogPlugin))
             .init_resource::<UiState>()
             .init_resource::<SceneTexture>()
+            .init_resource::<volume_panel::VolumePanelState>()
             .add_systems(
                 Startup,
                 (configure_egui, scene::spawn_ui_camera, wake_on_results),

@@ -250,7 +250,6 @@ impl Plugin for VolumePlugin {
         app.add_plugins(MaterialPlugin::<VolumeMaterial>::default())
             .init_resource::<VolumeView>()
             .init_resource::<VolumeState>()
-            .init_resource::<super::volume_panel::VolumePanelState>()
             .add_systems(Update, (prepare, install).chain().in_set(Step::Follow))
             .add_systems(PostUpdate, sync_volume.in_set(SceneSync));
         // Developers may point this at a copy of the shader to try changes without a

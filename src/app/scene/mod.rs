@@ -47,6 +47,9 @@ pub struct SceneRedraw {
     active: bool,
     /// Pipelines finished compiling as last seen.
     pipelines_finished: u64,
+    /// Where the camera was last placed for the view (in stereo the eyes are moved from
+    /// there after, so the component itself is no guide).
+    placed: Option<Transform>,
 }
 
 impl SceneRedraw {
@@ -338,7 +341,6 @@ fn sync_camera(
     view: Res<ViewState>,
     mut redraw: ResMut<SceneRedraw>,
     mut cams: Query<(&mut Camera, &mut Transform, &mut Projection), With<AnatomyCamera>>,
-    mut last: Local<Option<Transform>>,
 ) {
     let Ok((mut camera, mut transform, mut projection)) = cams.single_mut() else {
         return;
@@ -358,9 +360,9 @@ fn sync_camera(
     };
     // Compared with what was last written, not with the component: in stereo the eyes'
     // placement (`stereo::place_eyes`) moves the camera after this.
-    if *last != Some(t) {
+    if redraw.placed != Some(t) {
         *transform = t;
-        *last = Some(t);
+        redraw.placed = Some(t);
         redraw.request("camera moved");
     }
     let (near, far) = cam.near_far_mm();
