@@ -29,6 +29,8 @@ impl Bricks {
         let [bx, by, _] = dims;
         let scale = study.value_scale;
         let voxels = &study.voxels;
+        // The stored voxels as one slice (k, j, i order) where they are contiguous.
+        let stored = voxels.as_slice();
         let range = (0..dims.iter().product::<usize>())
             .into_par_iter()
             .map(|b| {
@@ -41,7 +43,16 @@ impl Bricks {
                 for kk in span(k, nz) {
                     for jj in span(j, ny) {
                         // A row of the brick at once (contiguous in memory).
-                        let row = voxels.slice(ndarray::s![kk, jj, xs.clone()]);
+                        let row: &[i16] = match stored {
+                            Some(all) => &all[(kk * ny + jj) * nx..][xs.clone()],
+                            None => {
+                                for &v in voxels.slice(ndarray::s![kk, jj, xs.clone()]) {
+                                    lo = lo.min(v);
+                                    hi = hi.max(v);
+                                }
+                                &[]
+                            }
+                        };
                         for &v in row {
                             lo = lo.min(v);
                             hi = hi.max(v);

@@ -135,20 +135,37 @@ pub fn fit(volume: &Volume, limits: &Limits) -> TextureVolume {
                 }
             });
     }
-    let range = texels
-        .par_chunks(1 << 16)
-        .map(|chunk| {
-            chunk
-                .iter()
-                .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &t| {
-                    let v = half::f16::from_bits(t).to_f32();
-                    (lo.min(v), hi.max(v))
+    let f16_range = |texels: &[u16]| {
+        texels
+            .par_chunks(1 << 16)
+            .map(|chunk| {
+                chunk
+                    .iter()
+                    .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &t| {
+                        let v = half::f16::from_bits(t).to_f32();
+                        (lo.min(v), hi.max(v))
+                    })
+            })
+            .reduce(
+                || (f32::INFINITY, f32::NEG_INFINITY),
+                |a, b| (a.0.min(b.0), a.1.max(b.1)),
+            )
+    };
+    let range = match (factor, voxels.as_slice()) {
+        // As stored: the extremes of the integers, through the same rounding.
+        (1, Some(stored)) => {
+            let (lo, hi) = stored
+                .par_chunks(1 << 16)
+                .map(|c| {
+                    c.iter()
+                        .fold((i16::MAX, i16::MIN), |(a, b), &v| (a.min(v), b.max(v)))
                 })
-        })
-        .reduce(
-            || (f32::INFINITY, f32::NEG_INFINITY),
-            |a, b| (a.0.min(b.0), a.1.max(b.1)),
-        );
+                .reduce(|| (i16::MAX, i16::MIN), |x, y| (x.0.min(y.0), x.1.max(y.1)));
+            let f = |v: i16| half::f16::from_f32(real(v)).to_f32();
+            (f(lo).min(f(hi)), f(lo).max(f(hi)))
+        }
+        _ => f16_range(&texels),
+    };
     // Coarse texel (i, j, k) averages fine voxels f·i … f·i + f − 1: its centre is at
     // f·i + (f − 1)/2 in the fine grid.
     let f = factor as f64;
