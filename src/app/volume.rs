@@ -725,7 +725,11 @@ fn sync_volume(
         redraws.write(RequestRedraw);
     }
     let step_factor = if moving { MOVING_STEP_FACTOR } else { 1.0 };
-    if up.written.as_ref() != Some(&(tf.clone(), settings.mode)) {
+    if up
+        .written
+        .as_ref()
+        .is_none_or(|(f, m)| f != tf || *m != settings.mode)
+    {
         let (lut, _) = lut_image(tf);
         if let Some(mut img) = images.get_mut(&up.lut) {
             *img = lut;

@@ -22,6 +22,9 @@ pub struct VolumePanelState {
     /// The function a right-drag started from (shift and scale apply to it, not to the
     /// result of the previous frame's drag).
     drag_from: Option<TransferFunction>,
+    /// The presets, read once (the user's from their folder) and again after a save, not
+    /// in every frame.
+    presets: Option<Vec<crate::dvr::Preset>>,
 }
 
 /// The value range the editor shows: the function's inner points with a margin, within the
@@ -72,7 +75,8 @@ pub fn volume_panel(
                 }
             });
             if v.mode == Mode::Composite {
-                preset_row(ui, ws, v);
+                let presets = st.presets.get_or_insert_with(all_presets);
+                preset_row(ui, ws, v, presets);
                 if let Some(tf) = v.function.as_mut() {
                     editor(ui, ws, tf, st);
                 }
@@ -94,8 +98,12 @@ pub fn volume_panel(
         });
 }
 
-fn preset_row(ui: &mut egui::Ui, ws: &Workspace, v: &mut VolumeView) {
-    let presets = all_presets();
+fn preset_row(
+    ui: &mut egui::Ui,
+    ws: &Workspace,
+    v: &mut VolumeView,
+    presets: &[crate::dvr::Preset],
+) {
     let modality = ws.loaded.as_ref().map_or("", |l| l.modality.as_str());
     let current = presets
         .iter()
@@ -104,7 +112,7 @@ fn preset_row(ui: &mut egui::Ui, ws: &Workspace, v: &mut VolumeView) {
     egui::ComboBox::from_label("Preset")
         .selected_text(current)
         .show_ui(ui, |ui| {
-            for p in &presets {
+            for p in presets {
                 let fits = p.function.modality.is_empty()
                     || p.function.modality.eq_ignore_ascii_case(modality);
                 let label = if p.user {
@@ -305,6 +313,7 @@ fn save_row(ui: &mut egui::Ui, v: &mut VolumeView, st: &mut VolumePanelState) {
                 Some(dir) => match crate::dvr::save_user_preset(&dir, &named) {
                     Ok(key) => {
                         v.preset = key;
+                        st.presets = None;
                         format!("Saved as “{}”.", named.name)
                     }
                     Err(e) => format!("Not saved: {e}"),
