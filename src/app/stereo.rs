@@ -13,8 +13,8 @@ use bevy::prelude::*;
 use bevy::render::render_resource::TextureFormat;
 use bevy_egui::{EguiTextureHandle, EguiUserTextures};
 
-use super::scene::{AnatomyCamera, SceneRedraw, SceneSync, SceneTexture};
-use super::state::{ViewState, world};
+use super::scene::{AnatomyCamera, SceneRedraw, SceneSync, SceneTexture, camera_transform};
+use super::state::ViewState;
 use super::volume::VolumeView;
 use crate::dvr::stereo::{Eye, Stereo, StereoMode};
 
@@ -51,18 +51,14 @@ fn eye_view(
     w: u32,
     h: u32,
 ) -> (Transform, SubCameraView) {
-    let cam = stereo.eye_camera(&view.camera, eye);
-    let p = cam.eye_mm();
-    let q = cam.rotation.quaternion();
-    let transform = Transform {
-        translation: world([p.x, p.y, p.z]),
-        rotation: Quat::from_xyzw(q.i as f32, q.j as f32, q.k as f32, q.w as f32),
-        ..default()
-    };
-    let shift = stereo.shift_px(&view.camera, eye, f64::from(h)) as f32;
+    let transform = camera_transform(&stereo.eye_camera(&view.camera, eye));
+    // No more than the view's own width either way (a shift that large is no stereo pair
+    // anyone can fuse, and keeps the virtual image's size in range).
+    let shift =
+        (stereo.shift_px(&view.camera, eye, f64::from(h)) as f32).clamp(-(w as f32), w as f32);
     let margin = shift.abs().ceil() + 1.0;
     let sub = SubCameraView {
-        full_size: UVec2::new(w + 2 * margin as u32, h),
+        full_size: UVec2::new(w.saturating_add(2 * margin as u32), h),
         // A point lands at its virtual x minus the offset: moving the window left by the
         // shift moves the image right by it.
         offset: Vec2::new(margin - shift, 0.0),

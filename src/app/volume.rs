@@ -278,6 +278,8 @@ struct Prepared {
     bytes: Vec<u8>,
     bricks: Bricks,
     notice: Option<String>,
+    /// The transfer function to start with: the preset's key and its function in real units.
+    preset: Option<(String, TransferFunction)>,
 }
 
 /// The adapter's limits for the volume texture.
@@ -297,7 +299,7 @@ fn limits(device: Option<&bevy::render::renderer::RenderDevice>) -> Limits {
 /// Starts preparing the texture when a series is loaded; forgets the volume when it closes.
 fn prepare(
     mut commands: Commands,
-    ws: Res<Workspace>,
+    (ws, settings): (Res<Workspace>, Res<VolumeView>),
     mut jobs: ResMut<Jobs>,
     mut state: ResMut<VolumeState>,
     device: Option<Res<bevy::render::renderer::RenderDevice>>,
@@ -320,6 +322,13 @@ fn prepare(
         jobs.cancel(old);
     }
     let volume = loaded.volume.clone();
+    let histogram = loaded.histogram.clone();
+    let default = crate::dvr::default_key(loaded.is_ct());
+    let wanted = if settings.preset.is_empty() {
+        default.to_string()
+    } else {
+        settings.preset.clone()
+    };
     let revision = ws.volume_revision;
     let limits = limits(device.as_deref());
     // Volume first: on a thread of its own rather than in the background pool, where it
@@ -341,6 +350,14 @@ fn prepare(
             };
             let notice = texture.notice(volume.geometry.dims, &limits);
             texture.texels = Vec::new();
+            // The preset asked for (or the modality's default), the user's presets read here
+            // rather than on the main thread, resolved on the series' histogram.
+            let presets = all_presets();
+            let preset = presets
+                .iter()
+                .find(|p| p.key == wanted)
+                .or_else(|| presets.iter().find(|p| p.key == default))
+                .map(|p| (p.key.clone(), p.function.resolved(&histogram)));
             tracing::info!(
                 "volume texture prepared: {:?} texels in {:.0} ms (bricks and bytes {:.0} ms more)",
                 texture.dims,
@@ -353,6 +370,7 @@ fn prepare(
                 bytes,
                 bricks,
                 notice,
+                preset,
             }))
         },
     ));
@@ -494,30 +512,15 @@ fn install(
         return;
     };
     state.job = None;
-    if prepared.revision != ws.volume_revision {
+    if prepared.revision != ws.volume_revision || ws.loaded.is_none() {
         return;
     }
-    let Some(loaded) = ws.loaded.as_ref() else {
-        return;
-    };
     let _slow = super::SlowStep::start("volume texture handed to the renderer");
-    if view_settings.function.is_none() {
-        let presets = all_presets();
-        let default = crate::dvr::default_key(loaded.is_ct());
-        let key = if view_settings.preset.is_empty() {
-            default
-        } else {
-            view_settings.preset.as_str()
-        };
-        let preset = presets
-            .iter()
-            .find(|p| p.key == key)
-            .or_else(|| presets.iter().find(|p| p.key == default));
-        if let Some(p) = preset {
-            let mode = view_settings.mode;
-            view_settings.apply_preset(p, &loaded.histogram);
-            view_settings.mode = mode;
-        }
+    if view_settings.function.is_none()
+        && let Some((key, function)) = prepared.preset
+    {
+        view_settings.preset = key;
+        view_settings.function = Some(function);
     }
     let Some(tf) = view_settings.function.clone() else {
         return;

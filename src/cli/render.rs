@@ -161,7 +161,7 @@ pub fn render(a: RenderArgs) -> Result<()> {
         window,
     } = a;
     let stereo_params = match (eye_separation, convergence) {
-        (Some(s), Some(c)) if s.is_finite() && c.is_finite() && s >= 0.0 && c > 0.0 => {
+        (Some(s), Some(c)) if (0.0..=1000.0).contains(&s) && (10.0..=100_000.0).contains(&c) => {
             Some(twinplan::dvr::stereo::Stereo {
                 separation_mm: s,
                 convergence_mm: c,

@@ -73,10 +73,15 @@ impl TextureVolume {
         })
     }
 
-    /// Real value at texel `(i, j, k)` (tests and the CPU reference).
-    pub fn value(&self, i: usize, j: usize, k: usize) -> f32 {
-        let [nx, ny, _] = self.dims;
-        half::f16::from_bits(self.texels[(k * ny + j) * nx + i]).to_f32()
+    /// Real value at texel `(i, j, k)`; None outside the grid, or once the texels were
+    /// handed over for upload.
+    pub fn value(&self, i: usize, j: usize, k: usize) -> Option<f32> {
+        let [nx, ny, nz] = self.dims;
+        if i >= nx || j >= ny || k >= nz {
+            return None;
+        }
+        let t = self.texels.get((k * ny + j) * nx + i)?;
+        Some(half::f16::from_bits(*t).to_f32())
     }
 }
 
@@ -224,7 +229,8 @@ mod tests {
         );
         assert_eq!(t.factor, 1);
         assert_eq!(t.dims, [20, 10, 6]);
-        assert_eq!(t.value(3, 2, 1), (3 + 6 + 7) as f32 - 1024.0);
+        assert_eq!(t.value(3, 2, 1), Some((3 + 6 + 7) as f32 - 1024.0));
+        assert_eq!(t.value(20, 0, 0), None);
         assert_eq!(t.patient_from_voxel, v.geometry.patient_from_voxel());
         assert_eq!(t.range, (-1024.0, (19 + 27 + 35) as f32 - 1024.0));
         assert!(
@@ -252,7 +258,7 @@ mod tests {
         // The mean of a linear ramp over a 2×2×2 block is its value at the block's centre.
         let centre = [2.0 * 4.0 + 0.5, 2.0 * 1.0 + 0.5, 2.0 * 2.0 + 0.5];
         let expected = centre[0] + 3.0 * centre[1] + 7.0 * centre[2] - 1024.0;
-        assert!((f64::from(t.value(4, 1, 2)) - expected).abs() < 0.5);
+        assert!((f64::from(t.value(4, 1, 2).unwrap()) - expected).abs() < 0.5);
         let p = t.patient_from_voxel * Vector4::new(4.0, 1.0, 2.0, 1.0);
         let q = v.geometry.patient_from_ijk(centre);
         assert!((Point3::new(p.x, p.y, p.z) - q).norm() < 1e-9);

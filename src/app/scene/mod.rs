@@ -337,6 +337,17 @@ pub fn spawn_ui_camera(mut commands: Commands) {
     ));
 }
 
+/// Where a Bevy camera stands and looks for an orbit camera (patient mm are world units).
+pub fn camera_transform(cam: &crate::session::camera::OrbitCamera) -> Transform {
+    let eye = cam.eye_mm();
+    let q = cam.rotation.quaternion();
+    Transform {
+        translation: world([eye.x, eye.y, eye.z]),
+        rotation: Quat::from_xyzw(q.i as f32, q.j as f32, q.k as f32, q.w as f32),
+        ..default()
+    }
+}
+
 fn sync_camera(
     view: Res<ViewState>,
     mut redraw: ResMut<SceneRedraw>,
@@ -351,13 +362,7 @@ fn sync_camera(
         camera.viewport = None;
     }
     let cam = &view.camera;
-    let eye = cam.eye_mm();
-    let q = cam.rotation.quaternion();
-    let t = Transform {
-        translation: world([eye.x, eye.y, eye.z]),
-        rotation: Quat::from_xyzw(q.i as f32, q.j as f32, q.k as f32, q.w as f32),
-        ..default()
-    };
+    let t = camera_transform(cam);
     // Compared with what was last written, not with the component: in stereo the eyes'
     // placement (`stereo::place_eyes`) moves the camera after this.
     if redraw.placed != Some(t) {
