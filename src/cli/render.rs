@@ -169,8 +169,7 @@ pub fn render(a: RenderArgs) -> Result<()> {
         }
         (None, None) => None,
         _ => bail!(UsageError(
-            "--eye-separation and --convergence take a separation ≥ 0 and a distance > 0 (mm)"
-                .into()
+            "--eye-separation takes 0-1000 mm and --convergence 10-100000 mm".into()
         )),
     };
     let window = parse_window(window)?;
