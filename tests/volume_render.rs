@@ -85,24 +85,14 @@ fn camera(volume: &Volume) -> OrbitCamera {
 /// Pixels whose ray through the camera meets the ball (optionally only its part on the
 /// kept side of a plane: `n·p ≥ offset`).
 fn ball_mask(cam: &OrbitCamera, keep: Option<(Vector3<f64>, f64)>) -> Vec<bool> {
-    let c = ball_centre();
     (0..W * H)
         .map(|idx| {
-            let (x, y) = ((idx % W) as f64 + 0.5, (idx / W) as f64 + 0.5);
-            let (eye, dir) = cam.ray(x, y, W as f64, H as f64);
-            let oc = eye - c;
-            let b = oc.dot(&dir);
-            let disc = b * b - (oc.norm_squared() - RADIUS * RADIUS);
-            if disc < 0.0 {
-                return false;
-            }
-            let (t0, t1) = (-b - disc.sqrt(), -b + disc.sqrt());
-            match keep {
-                None => true,
-                Some((n, offset)) => [t0, t1]
-                    .iter()
-                    .any(|&t| n.dot(&(eye + dir * t).coords) >= offset),
-            }
+            common::ray_through_ball(cam, ball_centre(), RADIUS, idx, (W, H)).is_some_and(|ends| {
+                match keep {
+                    None => true,
+                    Some((n, offset)) => ends.iter().any(|p| n.dot(&p.coords) >= offset),
+                }
+            })
         })
         .collect()
 }

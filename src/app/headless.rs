@@ -29,6 +29,8 @@ pub struct FrameBench {
     /// Frame the study's bounding sphere (as VTK's `ResetCamera` does) instead of the
     /// workstation's tighter framing of its largest side.
     pub fit_sphere: bool,
+    /// Translucent surfaces blended in per-pixel depth order (else sorted per structure).
+    pub exact_transparency: bool,
 }
 
 /// Frame intervals (ms) of the timed frames and the triangles on screen.
@@ -98,7 +100,9 @@ pub fn bench_frames(bench: &FrameBench) -> anyhow::Result<FrameStats> {
     {
         let world = app.world_mut();
         world.resource_mut::<Workspace>().triangle_budget = bench.max_triangles;
-        world.resource_mut::<ViewState>().options_3d.show_crosshair = false;
+        let mut view = world.resource_mut::<ViewState>();
+        view.options_3d.show_crosshair = false;
+        view.options_3d.exact_transparency = bench.exact_transparency;
         let mut vv = world.resource_mut::<super::volume::VolumeView>();
         vv.show = bench.volume.is_some();
         if let Some(choice) = &bench.volume {

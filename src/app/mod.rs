@@ -33,6 +33,7 @@ pub mod stereo;
 pub mod structures;
 pub mod ui;
 pub mod volume;
+pub mod volume_crop;
 pub mod volume_panel;
 
 use std::path::PathBuf;
@@ -111,6 +112,8 @@ pub struct RenderRequest {
     pub crop: Option<[[f64; 3]; 2]>,
     /// Display window instead of the modality's default.
     pub window: Option<crate::volume::display::WindowLevel>,
+    /// Translucent surfaces blended in per-pixel depth order (else sorted per structure).
+    pub exact_transparency: bool,
 }
 
 /// How to start the viewer.
@@ -290,6 +293,7 @@ pub fn run(options: ViewerOptions) -> anyhow::Result<()> {
             // A bare render is the anatomy alone: no crosshair over it.
             view.options_3d.show_crosshair = !r.bare;
             view.options_3d.show_slices = r.slices;
+            view.options_3d.exact_transparency = r.exact_transparency;
             view.coordinates = r.coordinates;
             world.resource_mut::<UiState>().bare = r.bare;
             let mut vv = world.resource_mut::<volume::VolumeView>();

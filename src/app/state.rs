@@ -70,6 +70,10 @@ pub struct ThreeDOptions {
     pub show_slices: bool,
     /// Clip the anatomy at the cursor on this plane (keeping the side the arrow points to).
     pub clip: Option<(Plane, bool)>,
+    /// Translucent surfaces composited per pixel in depth order (order-independent
+    /// transparency); off, they are sorted as whole objects (faster, banded where a surface
+    /// overlaps itself).
+    pub exact_transparency: bool,
 }
 
 /// What is open: the study and its series, the structures' built surfaces (their recipes
@@ -163,6 +167,7 @@ impl Default for ViewState {
                 show_crosshair: true,
                 show_slices: false,
                 clip: None,
+                exact_transparency: true,
             },
         }
     }

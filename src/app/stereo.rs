@@ -7,6 +7,7 @@
 //! labels) stay in the centre eye's view.
 
 use bevy::camera::SubCameraView;
+use bevy::camera::visibility::RenderLayers;
 use bevy::core_pipeline::prepass::DepthPrepass;
 use bevy::core_pipeline::tonemapping::Tonemapping;
 use bevy::prelude::*;
@@ -82,14 +83,20 @@ fn place_eyes(
     mut images: ResMut<Assets<Image>>,
     mut user_textures: ResMut<EguiUserTextures>,
     mut redraw: ResMut<SceneRedraw>,
-    mut left_q: Query<(&mut Camera, &mut Transform), LeftEye>,
+    mut left_q: Query<(&mut Camera, &mut Transform, &RenderLayers), LeftEye>,
     mut right_q: Query<
-        (Entity, &mut Camera, &mut Transform, &mut Projection),
+        (
+            Entity,
+            &mut Camera,
+            &mut Transform,
+            &mut Projection,
+            &mut RenderLayers,
+        ),
         With<RightEyeCamera>,
     >,
     headless: Res<super::scene::HeadlessSize>,
 ) {
-    let Ok((mut left_cam, mut left_t)) = left_q.single_mut() else {
+    let Ok((mut left_cam, mut left_t, left_layers)) = left_q.single_mut() else {
         return;
     };
     let size = scene.size().or(headless.0);
@@ -104,7 +111,7 @@ fn place_eyes(
             *left_t = eye_view(&view, &centre, Eye::Left, 1, 1).0;
             redraw.request("stereo off");
         }
-        for (e, _, _, _) in &right_q {
+        for (e, ..) in &right_q {
             commands.entity(e).despawn();
         }
         if let Some(old) = right.handle.take() {
@@ -125,7 +132,7 @@ fn place_eyes(
             user_textures.remove_image(old.id());
         }
         right.egui = Some(user_textures.add_image(EguiTextureHandle::Strong(handle.clone())));
-        for (e, _, _, _) in &right_q {
+        for (e, ..) in &right_q {
             commands
                 .entity(e)
                 .insert(bevy::camera::RenderTarget::Image(handle.clone().into()));
@@ -141,6 +148,7 @@ fn place_eyes(
                 Tonemapping::None,
                 Msaa::Off,
                 DepthPrepass,
+                RenderLayers::default(),
                 Projection::Perspective(PerspectiveProjection {
                     fov: view.camera.fov_y_rad as f32,
                     ..default()
@@ -162,7 +170,12 @@ fn place_eyes(
         redraw.request("stereo changed");
     }
     let (rt, rsub) = eye_view(&view, &stereo, Eye::Right, w, h);
-    let active = left_cam.is_active;
+    // The right eye draws, idles or is off with the left (`scene::transparency`).
+    let (active, clear, layers) = (
+        left_cam.is_active,
+        left_cam.clear_color,
+        left_layers.clone(),
+    );
     let (near, far) = view.camera.near_far_mm();
     let projection = PerspectiveProjection {
         fov: view.camera.fov_y_rad as f32,
@@ -170,7 +183,7 @@ fn place_eyes(
         far: far as f32,
         ..default()
     };
-    for (_, mut cam, mut t, mut p) in &mut right_q {
+    for (_, mut cam, mut t, mut p, mut l) in &mut right_q {
         if !matches!(&*p, Projection::Perspective(q) if q.fov == projection.fov && q.near == projection.near && q.far == projection.far)
         {
             *p = Projection::Perspective(projection.clone());
@@ -183,6 +196,12 @@ fn place_eyes(
         }
         if cam.is_active != active {
             cam.is_active = active;
+        }
+        if std::mem::discriminant(&cam.clear_color) != std::mem::discriminant(&clear) {
+            cam.clear_color = clear;
+        }
+        if *l != layers {
+            *l = layers.clone();
         }
     }
 }

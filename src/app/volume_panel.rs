@@ -25,6 +25,8 @@ pub struct VolumePanelState {
     /// The presets, read once (the user's from their folder) and again after a save, not
     /// in every frame.
     presets: Option<Vec<crate::dvr::Preset>>,
+    /// The crop box's handles in the 3D view (shown while the crop section is open).
+    pub crop_handles: super::volume_crop::CropHandles,
 }
 
 /// The value range the editor shows: the function's inner points with a margin, within the
@@ -84,7 +86,7 @@ pub fn volume_panel(
             } else {
                 ui.weak("Grey levels follow the window (right-drag on a slice).");
             }
-            crop_and_slab(ui, v);
+            crop_and_slab(ui, v, &mut st.crop_handles);
             ui.horizontal(|ui| {
                 ui.label("Sampling");
                 ui.add(
@@ -334,41 +336,57 @@ fn plane_name(p: Plane) -> &'static str {
     }
 }
 
-fn crop_and_slab(ui: &mut egui::Ui, v: &mut VolumeView) {
-    egui::CollapsingHeader::new("Crop box and slab").show(ui, |ui| {
-        for (axis, name) in ["i (columns)", "j (rows)", "k (slices)"].iter().enumerate() {
-            ui.horizontal(|ui| {
-                ui.label(*name);
-                let hi = v.crop[1][axis];
-                ui.add(egui::Slider::new(&mut v.crop[0][axis], 0.0..=hi - 0.01).show_value(false));
-                let lo = v.crop[0][axis];
-                ui.add(egui::Slider::new(&mut v.crop[1][axis], lo + 0.01..=1.0).show_value(false));
-            });
-        }
-        if ui.button("Reset crop").clicked() {
-            v.crop = [[0.0; 3], [1.0; 3]];
-        }
-        ui.horizontal(|ui| {
-            ui.label("Thick slab");
-            let mut plane = v.slab.map(|s| s.0);
-            let thickness = v.slab.map_or(20.0, |s| s.1);
-            egui::ComboBox::from_id_salt("slab plane")
-                .selected_text(plane.map_or("off", plane_name))
-                .show_ui(ui, |ui| {
-                    ui.selectable_value(&mut plane, None, "off");
-                    for p in Plane::ALL {
-                        ui.selectable_value(&mut plane, Some(p), plane_name(p));
-                    }
+fn crop_and_slab(
+    ui: &mut egui::Ui,
+    v: &mut VolumeView,
+    handles: &mut super::volume_crop::CropHandles,
+) {
+    let whole = v.crop == [[0.0; 3], [1.0; 3]];
+    let open = egui::CollapsingHeader::new("Crop box and slab")
+        .default_open(!whole)
+        .show(ui, |ui| {
+            ui.weak("Drag the box's handles in the 3D view, or:");
+            for (axis, name) in ["i (columns)", "j (rows)", "k (slices)"].iter().enumerate() {
+                ui.horizontal(|ui| {
+                    ui.label(*name);
+                    let hi = v.crop[1][axis];
+                    ui.add(
+                        egui::Slider::new(&mut v.crop[0][axis], 0.0..=hi - 0.01).show_value(false),
+                    );
+                    let lo = v.crop[0][axis];
+                    ui.add(
+                        egui::Slider::new(&mut v.crop[1][axis], lo + 0.01..=1.0).show_value(false),
+                    );
                 });
-            let mut t = thickness;
-            if plane.is_some() {
-                ui.add(egui::Slider::new(&mut t, 1.0..=100.0).suffix(" mm"));
             }
-            v.slab = plane.map(|p| (p, t));
-        })
-        .response
-        .on_hover_text("Only this thickness about the cursor, across the plane (thick-slab MIP)");
-    });
+            if ui.button("Reset crop").clicked() {
+                v.crop = [[0.0; 3], [1.0; 3]];
+            }
+            ui.horizontal(|ui| {
+                ui.label("Thick slab");
+                let mut plane = v.slab.map(|s| s.0);
+                let thickness = v.slab.map_or(20.0, |s| s.1);
+                egui::ComboBox::from_id_salt("slab plane")
+                    .selected_text(plane.map_or("off", plane_name))
+                    .show_ui(ui, |ui| {
+                        ui.selectable_value(&mut plane, None, "off");
+                        for p in Plane::ALL {
+                            ui.selectable_value(&mut plane, Some(p), plane_name(p));
+                        }
+                    });
+                let mut t = thickness;
+                if plane.is_some() {
+                    ui.add(egui::Slider::new(&mut t, 1.0..=100.0).suffix(" mm"));
+                }
+                v.slab = plane.map(|p| (p, t));
+            })
+            .response
+            .on_hover_text(
+                "Only this thickness about the cursor, across the plane (thick-slab MIP)",
+            );
+        });
+    // The box and its handles are in the 3D view while this section is open.
+    handles.shown = open.body_returned.is_some();
 }
 
 /// Stereo mode and its eye separation and convergence (also the View ▸ Stereo menu).

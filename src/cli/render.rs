@@ -74,6 +74,10 @@ pub struct RenderArgs {
     /// Display window CENTER,WIDTH for the slices and MIP (default: the modality's).
     #[arg(long, value_delimiter = ',')]
     pub window: Option<Vec<f64>>,
+    /// Translucent surfaces: `exact` (per-pixel depth order, order-independent
+    /// transparency) or `sorted` (whole structures sorted by distance, as before).
+    #[arg(long, default_value = "exact")]
+    pub transparency: String,
 }
 
 #[derive(clap::Args, Debug)]
@@ -100,6 +104,23 @@ pub struct FramesArgs {
     /// ../shared/bench/anchor_dvr.py), instead of the workstation's framing.
     #[arg(long)]
     pub fit_sphere: bool,
+    /// Translucent surfaces: `exact` (per-pixel depth order, order-independent
+    /// transparency) or `sorted` (whole structures sorted by distance, as before).
+    #[arg(long, default_value = "exact")]
+    pub transparency: String,
+}
+
+/// `--transparency exact|sorted`: whether translucent surfaces are blended exactly.
+#[cfg(feature = "viewer")]
+fn parse_transparency(t: &str) -> Result<bool> {
+    match t {
+        "exact" => Ok(true),
+        "sorted" => Ok(false),
+        other => Err(UsageError(format!(
+            "unknown transparency {other:?}; choose exact or sorted"
+        ))
+        .into()),
+    }
 }
 
 /// `--window CENTER,WIDTH`.
@@ -159,7 +180,9 @@ pub fn render(a: RenderArgs) -> Result<()> {
         convergence,
         crop,
         window,
+        transparency,
     } = a;
+    let exact_transparency = parse_transparency(&transparency)?;
     let stereo_params = match (eye_separation, convergence) {
         (Some(s), Some(c)) if (0.0..=1000.0).contains(&s) && (10.0..=100_000.0).contains(&c) => {
             Some(twinplan::dvr::stereo::Stereo {
@@ -244,6 +267,7 @@ pub fn render(a: RenderArgs) -> Result<()> {
             stereo_params,
             crop,
             window,
+            exact_transparency,
         }),
         frame_log: None,
         then_open: None,
@@ -262,7 +286,9 @@ pub fn frames(a: FramesArgs) -> Result<()> {
         volume,
         window,
         fit_sphere,
+        transparency,
     } = a;
+    let exact_transparency = parse_transparency(&transparency)?;
     let window = parse_window(window)?;
     let volume = volume
         .map(|v| twinplan::app::volume::VolumeChoice::parse(&v).map_err(UsageError))
@@ -280,6 +306,7 @@ pub fn frames(a: FramesArgs) -> Result<()> {
         volume: volume.clone(),
         window,
         fit_sphere,
+        exact_transparency,
     })?;
     let mut sorted = stats.frames_ms.clone();
     sorted.sort_by(f64::total_cmp);

@@ -424,3 +424,27 @@ pub fn render(path: &Path, out: &Path, size: (usize, usize), args: &[&str]) -> V
     assert!(status.success(), "render failed: {status}");
     read_png_sized(out, size.0, size.1)
 }
+
+/// Where the ray through the centre of pixel `idx` of a `w`×`h` view meets the ball of
+/// centre `c` and radius `r`: the points where it enters and leaves (None if it misses).
+#[allow(dead_code)]
+pub fn ray_through_ball(
+    cam: &twinplan::session::camera::OrbitCamera,
+    c: Point3<f64>,
+    r: f64,
+    idx: usize,
+    (w, h): (usize, usize),
+) -> Option<[Point3<f64>; 2]> {
+    let (x, y) = ((idx % w) as f64 + 0.5, (idx / w) as f64 + 0.5);
+    let (eye, dir) = cam.ray(x, y, w as f64, h as f64);
+    let oc = eye - c;
+    let b = oc.dot(&dir);
+    let disc = b * b - (oc.norm_squared() - r * r);
+    if disc < 0.0 {
+        return None;
+    }
+    Some([
+        eye + dir * (-b - disc.sqrt()),
+        eye + dir * (-b + disc.sqrt()),
+    ])
+}

@@ -27,6 +27,12 @@ use crate::mesh::TriMesh;
 use crate::session::layout::Rect as ViewRect;
 use crate::session::section::clipped_indices;
 
+mod pipelines;
+pub mod transparency;
+
+use pipelines::{NEW_MESH_RETRIES, check_new_meshes, extract_new_meshes, note_pending_pipelines};
+pub use pipelines::{NewMeshes, PipelineState, PipelinesPending};
+
 /// Size of the offscreen target when rendering without a window (frame timing).
 #[derive(Resource, Default, Clone, Copy)]
 pub struct HeadlessSize(pub Option<(u32, u32)>);
@@ -110,106 +116,6 @@ pub struct ClipKey {
     depth_mm: f64,
 }
 
-/// Set while the renderer still compiles pipelines (shaders compile in the background: until
-/// they are ready, meshes and panels are not drawn). Headless screenshots wait for it; the
-/// 3D view renders once more whenever a pipeline it waited for is ready (`finished` counts
-/// them), since the frame that queued it drew without it.
-#[derive(Resource, Clone, Default)]
-pub struct PipelinesPending(pub std::sync::Arc<PipelineState>);
-
-#[derive(Default)]
-pub struct PipelineState {
-    waiting: std::sync::atomic::AtomicBool,
-    finished: std::sync::atomic::AtomicU64,
-    /// The [`NewMeshes`] generation the render world last checked, and whether every mesh
-    /// in it had a compiled pipeline then (it was drawn in that render).
-    checked: std::sync::atomic::AtomicU64,
-    drawable: std::sync::atomic::AtomicBool,
-}
-
-impl PipelinesPending {
-    pub fn get(&self) -> bool {
-        self.0.waiting.load(std::sync::atomic::Ordering::Relaxed)
-    }
-
-    fn finished(&self) -> u64 {
-        self.0.finished.load(std::sync::atomic::Ordering::Relaxed)
-    }
-}
-
-/// Runs in the render world's cleanup, after the pipeline queue was processed in this frame:
-/// a pipeline queued and compiled between two unordered runs of this system would otherwise
-/// never be seen waiting, and the frame that queued it (drawn without it) never redrawn.
-fn note_pending_pipelines(
-    cache: Res<bevy::render::render_resource::PipelineCache>,
-    flag: Res<PipelinesPending>,
-    mut waiting_before: Local<Vec<usize>>,
-) {
-    let waiting: Vec<_> = cache.waiting_pipelines().collect();
-    let done = waiting_before
-        .iter()
-        .filter(|id| !waiting.contains(id))
-        .count();
-    if done > 0 {
-        flag.0
-            .finished
-            .fetch_add(done as u64, std::sync::atomic::Ordering::Relaxed);
-    }
-    flag.0
-        .waiting
-        .store(!waiting.is_empty(), std::sync::atomic::Ordering::Relaxed);
-    *waiting_before = waiting;
-}
-
-/// Structure meshes spawned and not yet seen drawn. The frame that spawns a mesh may draw
-/// without it (the render world can specialise its pipeline only once the mesh asset is
-/// prepared, and an entity it skipped is not looked at again), and no later frame was asked
-/// for: the surface stayed missing until the next camera move. The render world reports
-/// whether every mesh of a generation had a compiled pipeline in the render that carried it
-/// ([`check_new_meshes`]); until it does, the 3D view renders again (a few times at most).
-#[derive(Resource, Default, Clone)]
-pub struct NewMeshes {
-    pub generation: u64,
-    pub entities: Vec<Entity>,
-    /// Renders asked for again because the report said not yet.
-    retries: u32,
-}
-
-/// Most extra renders for one generation (a mesh outside the view is never specialised).
-const NEW_MESH_RETRIES: u32 = 6;
-
-fn extract_new_meshes(mut commands: Commands, new: bevy::render::Extract<Option<Res<NewMeshes>>>) {
-    if let Some(n) = new.as_ref() {
-        commands.insert_resource(n.as_ref().clone());
-    }
-}
-
-/// Runs in the render world's cleanup: whether each new mesh got a compiled pipeline in this
-/// render (it was then drawn).
-fn check_new_meshes(
-    new: Option<Res<NewMeshes>>,
-    cache: Option<Res<bevy::pbr::SpecializedMaterialPipelineCache>>,
-    pipelines: Res<bevy::render::render_resource::PipelineCache>,
-    flag: Res<PipelinesPending>,
-) {
-    use std::sync::atomic::Ordering::Relaxed;
-    let (Some(new), Some(cache)) = (new, cache) else {
-        return;
-    };
-    if new.generation <= flag.0.checked.load(Relaxed) {
-        return;
-    }
-    let drawable = new.entities.iter().all(|&e| {
-        let main = bevy::render::sync_world::MainEntity::from(e);
-        cache.values().any(|view| {
-            view.get(&main)
-                .is_some_and(|&id| pipelines.get_render_pipeline(id).is_some())
-        })
-    });
-    flag.0.drawable.store(drawable, Relaxed);
-    flag.0.checked.store(new.generation, Relaxed);
-}
-
 pub struct ScenePlugin;
 
 impl Plugin for ScenePlugin {
@@ -250,7 +156,13 @@ impl Plugin for ScenePlugin {
             .add_systems(
                 PostUpdate,
                 (
-                    (sync_camera, sync_structures, draw_crosshair).in_set(SceneSync),
+                    (
+                        sync_camera,
+                        sync_structures,
+                        draw_crosshair,
+                        transparency::sync_transparency,
+                    )
+                        .in_set(SceneSync),
                     activate_camera.after(SceneSync),
                 ),
             );
@@ -290,7 +202,11 @@ fn setup_scene(
             },
             Tonemapping::None,
             // Multisampling multiplies the software rasterizer's work; edges are fine without.
+            // Off is also what exact transparency needs.
             Msaa::Off,
+            transparency::settings(),
+            // Switched to none while the camera idles (see `transparency::set_drawing`).
+            RenderLayers::default(),
             Transform::from_xyz(0.0, -800.0, 0.0).looking_at(Vec3::ZERO, Vec3::Z),
         ))
         .with_children(|c| {
@@ -460,17 +376,18 @@ pub fn scene_target(
 
 /// Switches the camera on in the frame after a change and after a pipeline it waited for has
 /// compiled (that frame drew without it), off otherwise; asks for that frame at once instead
-/// of at the next idle redraw.
+/// of at the next idle redraw. A camera with exact transparency is never switched off (see
+/// [`transparency::idle`]): it idles, drawing nothing over what it drew last.
 fn activate_camera(
     mut redraw: ResMut<SceneRedraw>,
     mut new_meshes: ResMut<NewMeshes>,
     pending: Option<Res<PipelinesPending>>,
     headless: Res<HeadlessSize>,
     area: ViewArea,
-    mut cams: Query<&mut Camera, With<AnatomyCamera>>,
+    mut cams: Query<(&mut Camera, transparency::IdleParts), With<AnatomyCamera>>,
     mut redraws: MessageWriter<RequestRedraw>,
 ) {
-    let Ok(mut camera) = cams.single_mut() else {
+    let Ok((mut camera, idle_parts)) = cams.single_mut() else {
         return;
     };
     let compiling = pending.as_ref().is_some_and(|p| p.get());
@@ -508,9 +425,7 @@ fn activate_camera(
     } else {
         area.size().is_some() && redraw.frames > 0
     };
-    if camera.is_active != draw {
-        camera.is_active = draw;
-    }
+    transparency::set_drawing(&mut camera, idle_parts, draw);
     redraw.active = draw;
     if draw && !compiling {
         redraw.rendered += 1;

@@ -23,6 +23,7 @@ fn world_with_view() -> World {
         Camera::default(),
         Transform::default(),
         Projection::default(),
+        bevy::camera::visibility::RenderLayers::default(),
     ));
     world
 }
@@ -30,8 +31,11 @@ fn world_with_view() -> World {
 /// Runs the end-of-frame switch; whether the camera renders this frame.
 fn renders(world: &mut World) -> bool {
     world.run_system_once(activate_camera).expect("runs");
-    let mut q = world.query_filtered::<&Camera, With<AnatomyCamera>>();
-    q.single(world).expect("one camera").is_active
+    let mut q = world
+        .query_filtered::<(&Camera, &bevy::camera::visibility::RenderLayers), With<AnatomyCamera>>(
+        );
+    let (camera, layers) = q.single(world).expect("one camera");
+    transparency::draws(camera, layers)
 }
 
 #[test]
@@ -65,6 +69,43 @@ fn the_3d_view_renders_once_per_change_and_not_while_nothing_changes() {
     // Offscreen frame timing renders every frame.
     world.insert_resource(HeadlessSize(Some((64, 64))));
     assert!(renders(&mut world) && renders(&mut world));
+}
+
+#[test]
+fn a_camera_with_exact_transparency_idles_instead_of_switching_off() {
+    use bevy::camera::ClearColorConfig;
+    use bevy::camera::visibility::RenderLayers;
+    let mut world = world_with_view();
+    let cam = world
+        .query_filtered::<Entity, With<AnatomyCamera>>()
+        .single(&world)
+        .expect("one camera");
+    world.entity_mut(cam).insert(transparency::settings());
+    let state = |world: &World| {
+        let e = world.entity(cam);
+        let c = e.get::<Camera>().expect("camera");
+        (
+            c.is_active,
+            c.clear_color,
+            e.get::<RenderLayers>().expect("layers").clone(),
+        )
+    };
+    for _ in 0..2 {
+        assert!(!renders(&mut world), "nothing asked for a render");
+        let (on, clear, layers) = state(&world);
+        // Still extracted (Bevy keeps its fragment lists and resolve pipeline), but it sees
+        // nothing and keeps the last picture.
+        assert!(on);
+        assert!(matches!(clear, ClearColorConfig::None));
+        assert_eq!(layers, RenderLayers::none());
+    }
+    world.resource_mut::<SceneRedraw>().request("test");
+    assert!(renders(&mut world));
+    let (on, clear, layers) = state(&world);
+    assert!(on);
+    assert!(matches!(clear, ClearColorConfig::Default));
+    assert_eq!(layers, RenderLayers::default());
+    assert!(!renders(&mut world), "and only then");
 }
 
 #[test]

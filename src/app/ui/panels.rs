@@ -385,6 +385,13 @@ pub(super) fn window_panel(
         .checkbox(&mut o.show_crosshair, "Crosshair in 3D")
         .changed();
     changed |= ui.checkbox(&mut o.show_slices, "Slices in 3D").changed();
+    changed |= ui
+        .checkbox(&mut o.exact_transparency, "Exact transparency")
+        .on_hover_text(
+            "Translucent surfaces blended in depth order at every pixel. Off: sorted per \
+             structure, faster, with bands where a surface overlaps itself.",
+        )
+        .changed();
     ui.horizontal(|ui| {
         ui.label("Clip at cursor");
         // The side kept, in the patient's terms (the planes' normals point superior,

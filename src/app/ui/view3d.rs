@@ -2,6 +2,7 @@
 //! clipping controls, and the plan's overlay (markups and paths) with its input.
 
 use super::*;
+use crate::app::volume_crop;
 
 /// The two eyes' images composed as the stereo mode says. The anaglyph adds the right eye's
 /// green and blue to the left eye's red: a tint with zero alpha blends additively under
@@ -116,41 +117,7 @@ pub(super) fn view_3d_overlay(
                 }
             });
         });
-    // Orientation marker: patient axes as seen from the camera.
-    let cam = &view.camera;
-    let centre = r.left_bottom() + egui::vec2(48.0, -48.0);
-    let axes = [
-        (nalgebra::Vector3::x(), "L", plane_colour(Plane::Sagittal)),
-        (nalgebra::Vector3::y(), "P", plane_colour(Plane::Coronal)),
-        (nalgebra::Vector3::z(), "S", plane_colour(Plane::Axial)),
-    ];
-    let mut drawn: Vec<(f64, egui::Pos2, &str, Color32)> = axes
-        .iter()
-        .map(|(a, name, col)| {
-            let sx = a.dot(&cam.right());
-            let sy = a.dot(&cam.up());
-            let depth = a.dot(&cam.forward());
-            (
-                depth,
-                centre + egui::vec2(sx as f32 * 34.0, -sy as f32 * 34.0),
-                *name,
-                *col,
-            )
-        })
-        .collect();
-    drawn.sort_by(|a, b| b.0.total_cmp(&a.0));
-    painter.circle_filled(centre, 46.0, OVERLAY_BACKING);
-    for (_, tip, name, col) in drawn {
-        painter.line_segment([centre, tip], egui::Stroke::new(2.5, col));
-        overlay_text(
-            &painter,
-            tip,
-            egui::Align2::CENTER_CENTER,
-            name,
-            egui::FontId::proportional(13.0),
-            col,
-        );
-    }
+    orientation_marker(&painter, &view.camera, r);
     if ws.loaded.is_none() {
         painter.text(
             r.center(),
@@ -162,7 +129,30 @@ pub(super) fn view_3d_overlay(
     }
     overlay::draw_on_3d(&painter, view, &t.doc, t.tool, t.paths, r);
     crate::app::edit::draw_on_3d(&painter, t.edit);
-    // Input.
+    let grid = ws.loaded.as_ref().map(|l| &l.volume.geometry);
+    if let Some(g) = grid {
+        volume_crop::draw(
+            &painter,
+            g,
+            &view.camera,
+            t.volume,
+            &t.volume_panel.crop_handles,
+            r,
+        );
+    }
+    // Input: the crop box's handles first (they sit on the box), then the plan's overlay.
+    if let Some(g) = grid
+        && volume_crop::input(
+            &response,
+            g,
+            &view.camera,
+            t.volume,
+            &mut t.volume_panel.crop_handles,
+            r,
+        )
+    {
+        return;
+    }
     if overlay::input_3d(root, &response, ws, view, t, r) {
         return;
     }
@@ -201,5 +191,46 @@ pub(super) fn view_3d_overlay(
                 (1.0 + f64::from(scroll) * 0.002).clamp(0.5, 2.0),
             ));
         }
+    }
+}
+
+/// Orientation marker in the lower left corner: the patient's axes as seen from the camera.
+fn orientation_marker(
+    painter: &egui::Painter,
+    cam: &crate::session::camera::OrbitCamera,
+    r: egui::Rect,
+) {
+    let centre = r.left_bottom() + egui::vec2(48.0, -48.0);
+    let axes = [
+        (nalgebra::Vector3::x(), "L", plane_colour(Plane::Sagittal)),
+        (nalgebra::Vector3::y(), "P", plane_colour(Plane::Coronal)),
+        (nalgebra::Vector3::z(), "S", plane_colour(Plane::Axial)),
+    ];
+    let mut drawn: Vec<(f64, egui::Pos2, &str, Color32)> = axes
+        .iter()
+        .map(|(a, name, col)| {
+            let sx = a.dot(&cam.right());
+            let sy = a.dot(&cam.up());
+            let depth = a.dot(&cam.forward());
+            (
+                depth,
+                centre + egui::vec2(sx as f32 * 34.0, -sy as f32 * 34.0),
+                *name,
+                *col,
+            )
+        })
+        .collect();
+    drawn.sort_by(|a, b| b.0.total_cmp(&a.0));
+    painter.circle_filled(centre, 46.0, OVERLAY_BACKING);
+    for (_, tip, name, col) in drawn {
+        painter.line_segment([centre, tip], egui::Stroke::new(2.5, col));
+        overlay_text(
+            painter,
+            tip,
+            egui::Align2::CENTER_CENTER,
+            name,
+            egui::FontId::proportional(13.0),
+            col,
+        );
     }
 }
