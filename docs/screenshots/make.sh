@@ -76,6 +76,9 @@ JSON
   # The head CT in the bone preset, cropped to its right half (the inside of the skull).
   r --layout 3d --volume ct-bone --structures none --view left --crop 0,0,0,0.5,1,1 --out $D/head-volume-bone-crop.png $TD/head_ct/dicom
 fi
+# The crop box being edited: its edges and the six face handles over the 3D view while the
+# panel's crop section is open (it opens by itself when --crop cuts anything).
+r --layout 3d --volume ct-bone --structures vessels --view left --crop 0.1,0.25,0.05,0.9,0.75,0.8 --out $D/volume-crop-box.png $S
 # The bundled sample as a red–cyan anaglyph (volume and surfaces).
 r --layout 3d --volume ct-angio --structures none --stereo anaglyph --out $D/volume-anaglyph.png $S
 # The panels alone, cut from the four-up and the angle screenshots.

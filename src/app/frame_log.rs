@@ -79,6 +79,10 @@ pub(super) struct FrameLog {
     /// and when the 3D view was first drawn with it.
     volume_in_scene: Option<(f64, u64)>,
     volume_drawn: Option<f64>,
+    /// When the full-resolution volume replaced the preview (progressive upload), and when
+    /// it was first drawn.
+    volume_full: Option<(f64, u64)>,
+    volume_full_drawn: Option<f64>,
 }
 
 /// Where a frame's main-thread time went (ms): First and PreUpdate (input, egui's input),
@@ -162,6 +166,20 @@ fn frame_log(
     {
         log.volume_drawn = Some(t);
     }
+    if log.volume_full.is_none()
+        && volume
+            .as_ref()
+            .and_then(|v| v.uploaded.as_ref())
+            .is_some_and(|u| u.full)
+    {
+        log.volume_full = Some((t, redraw.rendered));
+    }
+    if let Some((_, at)) = log.volume_full
+        && log.volume_full_drawn.is_none()
+        && redraw.rendered > at
+    {
+        log.volume_full_drawn = Some(t);
+    }
     if log.first_interactive_s.is_none() && ws.loaded.is_some() {
         log.first_interactive_s = Some(t);
         tracing::info!("first interactive frame {t:.3} s after launch");
@@ -239,6 +257,9 @@ pub(super) fn write_frame_log(log: &FrameLog, options: &ViewerOptions) {
     }
     if let Some(t) = log.volume_drawn {
         text.push_str(&format!("# volume_drawn_s,{t:.4}\n"));
+    }
+    if let Some(t) = log.volume_full_drawn {
+        text.push_str(&format!("# volume_full_resolution_drawn_s,{t:.4}\n"));
     }
     // Surfaces reach the scene in the frame that starts at this time and are drawn in it.
     for ((t, name, kind, triangles), (drawn, _)) in log.surfaces.iter().zip(&log.drawn) {

@@ -92,7 +92,12 @@ pub fn bench_frames(bench: &FrameBench) -> anyhow::Result<FrameStats> {
             // Each update renders its own frame, so the time of an update is the frame's.
             .disable::<bevy::render::pipelined_rendering::PipelinedRenderingPlugin>(),
     )
-    .add_plugins((LogicPlugin, ScenePlugin, super::volume::VolumePlugin))
+    .add_plugins((
+        LogicPlugin,
+        ScenePlugin,
+        super::volume::VolumePlugin,
+        super::volume_upload::VolumeUploadPlugin,
+    ))
     .insert_resource(HeadlessSize(Some(bench.size)))
     .add_systems(PostStartup, attach_target);
     app.finish();

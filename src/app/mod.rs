@@ -35,6 +35,7 @@ pub mod ui;
 pub mod volume;
 pub mod volume_crop;
 pub mod volume_panel;
+pub mod volume_upload;
 
 use std::path::PathBuf;
 use std::sync::{Mutex, OnceLock};
@@ -265,12 +266,15 @@ pub fn run(options: ViewerOptions) -> anyhow::Result<()> {
         LogicPlugin,
         ScenePlugin,
         volume::VolumePlugin,
+        volume_upload::VolumeUploadPlugin,
         stereo::StereoPlugin,
         slices::SlicesPlugin,
         UiPlugin,
         markups::MeasurementsPlugin,
         paths::PathsPlugin,
     ));
+    // The viewer shows a large volume at half resolution first; a render waits for the full.
+    app.insert_resource(volume::Progressive(options.render.is_none()));
     // An interactive session reads and keeps the user's preferences and the recovery copy
     // of an unsaved plan; renders and frame-log runs leave them alone.
     if options.render.is_none()

@@ -8,10 +8,11 @@
 //! once it rests. What the user chose lives in [`VolumeView`]; the panel is `volume_panel`.
 //! The transfer-function math is in `dvr`; nothing here but the Bevy side.
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use bevy::asset::RenderAssetUsages;
-use bevy::core_pipeline::prepass::DepthPrepass;
 use bevy::mesh::{Indices, MeshVertexBufferLayoutRef, PrimitiveTopology};
 use bevy::pbr::{MaterialPipeline, MaterialPipelineKey};
 use bevy::prelude::*;
@@ -24,13 +25,12 @@ use bevy::window::RequestRedraw;
 use nalgebra::{Matrix4, Point3, Vector3, Vector4};
 
 use super::jobs::Jobs;
-use super::scene::{AnatomyCamera, SceneRedraw, SceneSync};
+use super::scene::{SceneRedraw, SceneSync};
 use super::state::{Step, ViewState, Workspace};
 use crate::dvr::bricks::{BRICK, Bricks};
 use crate::dvr::fit::{Limits, TextureVolume, fit};
 use crate::dvr::stereo::StereoMode;
 use crate::dvr::{Mode, TransferFunction};
-use crate::session::{Level, Notice};
 use crate::volume::display::Plane;
 
 /// The ray caster, compiled into the binary (also validated by `tests/shaders.rs`).
@@ -152,20 +152,79 @@ pub struct Uploaded {
     pub lut: Handle<Image>,
     pub brick_image: Handle<Image>,
     /// The function the LUT and brick visibility were written for.
-    written: Option<(TransferFunction, Mode)>,
+    pub(super) written: Option<(TransferFunction, Mode)>,
     /// When the texture was handed to the renderer (for the first-frame time).
     pub installed: Instant,
+    /// The study's own texture (false: the half-resolution preview shown while it uploads).
+    pub full: bool,
 }
+
+/// The full-resolution texture being written a slab per frame, and what it is drawn with
+/// once complete.
+pub struct PendingFull {
+    pub(super) image: Handle<Image>,
+    pub(super) texture: TextureVolume,
+    pub(super) bricks: Bricks,
+}
+
+/// Bytes `volume_upload` writes per frame (whole slices; at least one).
+pub const SLAB_BYTES: usize = 24 << 20;
+
+/// A texture being written: its image (created empty), the texels in the image's layout
+/// (x fastest, then y, then z), its size, and how many slices are on the GPU so far.
+#[derive(Resource, Clone)]
+pub struct SlabUpload {
+    pub image: AssetId<Image>,
+    pub bytes: Arc<Vec<u8>>,
+    /// Width, height, depth in texels.
+    pub dims: [u32; 3],
+    pub bytes_per_texel: u32,
+    pub written: Arc<AtomicU32>,
+}
+
+impl SlabUpload {
+    /// Fraction of the slices written.
+    pub fn progress(&self) -> f32 {
+        self.written.load(Ordering::Relaxed) as f32 / self.dims[2].max(1) as f32
+    }
+
+    pub fn done(&self) -> bool {
+        self.written.load(Ordering::Relaxed) >= self.dims[2]
+    }
+
+    /// The slices `[start, end)` the next write takes.
+    pub(super) fn next_slab(&self) -> Option<(u32, u32)> {
+        let start = self.written.load(Ordering::Relaxed);
+        let [w, h, d] = self.dims;
+        if start >= d {
+            return None;
+        }
+        let slice = (w as usize * h as usize * self.bytes_per_texel as usize).max(1);
+        let n = (SLAB_BYTES / slice).max(1) as u32;
+        Some((start, (start + n).min(d)))
+    }
+}
+
+/// Whether a large volume is shown as a preview first and its texture written a slab per
+/// frame (the interactive viewer), or uploaded whole before it is drawn (screenshots and
+/// frame timing, which must show and time the full resolution).
+#[derive(Resource, Default, Clone, Copy)]
+pub struct Progressive(pub bool);
+
+/// Textures above this size are previewed at half resolution and written a slab per frame.
+pub(super) const PROGRESSIVE_ABOVE: u64 = 96 << 20;
 
 /// The volume's preparation and what is on the GPU.
 #[derive(Resource, Default)]
 pub struct VolumeState {
     /// The `Workspace::volume_revision` prepared or being prepared.
     revision: u64,
-    job: Option<u64>,
+    pub(super) job: Option<u64>,
     pub uploaded: Option<Uploaded>,
+    /// The full texture still being written (the preview is `uploaded` meanwhile).
+    pub(super) pending: Option<PendingFull>,
     /// The camera as last seen, and when it last moved.
-    last_camera: Option<crate::session::camera::OrbitCamera>,
+    pub(super) last_camera: Option<crate::session::camera::OrbitCamera>,
     moved: Option<Instant>,
 }
 
@@ -250,7 +309,8 @@ impl Plugin for VolumePlugin {
         app.add_plugins(MaterialPlugin::<VolumeMaterial>::default())
             .init_resource::<VolumeView>()
             .init_resource::<VolumeState>()
-            .add_systems(Update, (prepare, install).chain().in_set(Step::Follow))
+            .init_resource::<Progressive>()
+            .add_systems(Update, prepare.in_set(Step::Follow))
             .add_systems(PostUpdate, sync_volume.in_set(SceneSync));
         // Developers may point this at a copy of the shader to try changes without a
         // rebuild; the compiled-in source is used otherwise.
@@ -270,16 +330,18 @@ impl Plugin for VolumePlugin {
 }
 
 /// What the background job hands over.
-struct Prepared {
-    revision: u64,
+pub(super) struct Prepared {
+    pub(super) revision: u64,
     /// The texture's grid (its texels moved into `bytes`).
-    texture: TextureVolume,
+    pub(super) texture: TextureVolume,
     /// The texels as the image's bytes, made here rather than on the main thread.
-    bytes: Vec<u8>,
-    bricks: Bricks,
-    notice: Option<String>,
+    pub(super) bytes: Vec<u8>,
+    pub(super) bricks: Bricks,
+    pub(super) notice: Option<String>,
     /// The transfer function to start with: the preset's key and its function in real units.
-    preset: Option<(String, TransferFunction)>,
+    pub(super) preset: Option<(String, TransferFunction)>,
+    /// The study's own texture, not the half-resolution preview.
+    pub(super) full: bool,
 }
 
 /// The adapter's limits for the volume texture.
@@ -297,17 +359,22 @@ fn limits(device: Option<&bevy::render::renderer::RenderDevice>) -> Limits {
 }
 
 /// Starts preparing the texture when a series is loaded; forgets the volume when it closes.
-fn prepare(
+pub(super) fn prepare(
     mut commands: Commands,
     (ws, settings): (Res<Workspace>, Res<VolumeView>),
     mut jobs: ResMut<Jobs>,
     mut state: ResMut<VolumeState>,
-    device: Option<Res<bevy::render::renderer::RenderDevice>>,
+    (device, progressive): (
+        Option<Res<bevy::render::renderer::RenderDevice>>,
+        Res<Progressive>,
+    ),
 ) {
     let Some(loaded) = ws.loaded.as_ref() else {
         if let Some(u) = state.uploaded.take() {
             commands.entity(u.entity).despawn();
         }
+        state.pending = None;
+        commands.remove_resource::<SlabUpload>();
         state.revision = 0;
         return;
     };
@@ -318,6 +385,8 @@ fn prepare(
     if let Some(u) = state.uploaded.take() {
         commands.entity(u.entity).despawn();
     }
+    state.pending = None;
+    commands.remove_resource::<SlabUpload>();
     if let Some(old) = state.job.take() {
         jobs.cancel(old);
     }
@@ -331,6 +400,15 @@ fn prepare(
     };
     let revision = ws.volume_revision;
     let limits = limits(device.as_deref());
+    let study_bytes = volume.geometry.dims.iter().product::<usize>() as u64 * 2;
+    let preview = progressive.0
+        && study_bytes > PROGRESSIVE_ABOVE
+        && study_bytes <= limits.max_bytes
+        && volume
+            .geometry
+            .dims
+            .iter()
+            .all(|&n| n as u32 <= limits.max_side);
     // Volume first: on a thread of its own rather than in the background pool, where it
     // would queue behind the surfaces being built (a head CT's bone surface kept it waiting
     // 8 s); its parallel loops run in rayon's global pool, which the surfaces do not use.
@@ -338,7 +416,41 @@ fn prepare(
         "Preparing the volume rendering",
         None,
         false,
-        move |_p, _partial| {
+        move |p, partial| {
+            // The preset asked for (or the modality's default), the user's presets read here
+            // rather than on the main thread, resolved on the series' histogram.
+            let presets = all_presets();
+            let preset = presets
+                .iter()
+                .find(|p| p.key == wanted)
+                .or_else(|| presets.iter().find(|p| p.key == default))
+                .map(|p| (p.key.clone(), p.function.resolved(&histogram)));
+            if preview {
+                // Every other voxel (an eighth of the texels, read without averaging) first,
+                // on screen at once.
+                let started = Instant::now();
+                let mut texture = crate::dvr::fit::preview(&volume, 2);
+                let bytes = bytemuck::cast_slice(&texture.texels).to_vec();
+                let bricks = Bricks::of(&texture);
+                texture.texels = Vec::new();
+                tracing::info!(
+                    "volume preview prepared: {:?} texels in {:.0} ms",
+                    texture.dims,
+                    started.elapsed().as_secs_f64() * 1000.0
+                );
+                partial.send(super::jobs::JobOutput::Other(Box::new(Prepared {
+                    revision,
+                    texture,
+                    bytes,
+                    bricks,
+                    notice: None,
+                    preset: preset.clone(),
+                    full: false,
+                })));
+            }
+            if p.is_cancelled() {
+                return super::jobs::JobOutput::Ended;
+            }
             let started = Instant::now();
             let mut texture = fit(&volume, &limits);
             let fitted = started.elapsed();
@@ -350,14 +462,6 @@ fn prepare(
             };
             let notice = texture.notice(volume.geometry.dims, &limits);
             texture.texels = Vec::new();
-            // The preset asked for (or the modality's default), the user's presets read here
-            // rather than on the main thread, resolved on the series' histogram.
-            let presets = all_presets();
-            let preset = presets
-                .iter()
-                .find(|p| p.key == wanted)
-                .or_else(|| presets.iter().find(|p| p.key == default))
-                .map(|p| (p.key.clone(), p.function.resolved(&histogram)));
             tracing::info!(
                 "volume texture prepared: {:?} texels in {:.0} ms (bricks and bytes {:.0} ms more)",
                 texture.dims,
@@ -371,6 +475,7 @@ fn prepare(
                 bricks,
                 notice,
                 preset,
+                full: true,
             }))
         },
     ));
@@ -378,7 +483,7 @@ fn prepare(
 
 /// The bounding box of the texture's grid as a closed mesh in patient mm, faces wound
 /// outwards whatever the grid's handedness.
-fn box_mesh(t: &TextureVolume) -> Mesh {
+pub(super) fn box_mesh(t: &TextureVolume) -> Mesh {
     let m = t.patient_from_voxel;
     let [nx, ny, nz] = t.dims.map(|n| n as f64 - 0.5);
     let corner = |c: usize| {
@@ -433,7 +538,7 @@ fn box_mesh(t: &TextureVolume) -> Mesh {
     mesh
 }
 
-fn lut_image(tf: &TransferFunction) -> (Image, (f64, f64)) {
+pub(super) fn lut_image(tf: &TransferFunction) -> (Image, (f64, f64)) {
     let lut = tf.lut();
     let bytes: Vec<u8> = lut
         .rgba
@@ -456,7 +561,7 @@ fn lut_image(tf: &TransferFunction) -> (Image, (f64, f64)) {
     (image, (lut.lo, lut.hi))
 }
 
-fn linear_clamped() -> bevy::image::ImageSampler {
+pub(super) fn linear_clamped() -> bevy::image::ImageSampler {
     use bevy::image::{ImageAddressMode, ImageFilterMode, ImageSampler, ImageSamplerDescriptor};
     ImageSampler::Descriptor(ImageSamplerDescriptor {
         address_mode_u: ImageAddressMode::ClampToEdge,
@@ -469,7 +574,7 @@ fn linear_clamped() -> bevy::image::ImageSampler {
     })
 }
 
-fn brick_bytes(bricks: &Bricks, tf: &TransferFunction) -> Vec<u8> {
+pub(super) fn brick_bytes(bricks: &Bricks, tf: &TransferFunction) -> Vec<u8> {
     bricks
         .texels(&tf.lut())
         .iter()
@@ -477,121 +582,12 @@ fn brick_bytes(bricks: &Bricks, tf: &TransferFunction) -> Vec<u8> {
         .collect()
 }
 
-fn extent(d: [usize; 3]) -> Extent3d {
+pub(super) fn extent(d: [usize; 3]) -> Extent3d {
     Extent3d {
         width: d[0] as u32,
         height: d[1] as u32,
         depth_or_array_layers: d[2] as u32,
     }
-}
-
-/// The assets the volume is made of.
-type VolumeAssets<'w> = (
-    ResMut<'w, Assets<Image>>,
-    ResMut<'w, Assets<Mesh>>,
-    ResMut<'w, Assets<VolumeMaterial>>,
-);
-
-/// Hands the prepared texture to the renderer and puts the volume in the scene.
-#[allow(clippy::too_many_arguments)]
-fn install(
-    mut commands: Commands,
-    mut ws: ResMut<Workspace>,
-    mut jobs: ResMut<Jobs>,
-    mut state: ResMut<VolumeState>,
-    mut view_settings: ResMut<VolumeView>,
-    mut assets: VolumeAssets,
-    cams: Query<Entity, With<AnatomyCamera>>,
-    mut redraw: ResMut<SceneRedraw>,
-) {
-    let Some(id) = state.job else { return };
-    let Some(prepared) = jobs.take::<Prepared>(id) else {
-        if !jobs.is_running(id) {
-            state.job = None;
-        }
-        return;
-    };
-    state.job = None;
-    if prepared.revision != ws.volume_revision || ws.loaded.is_none() {
-        return;
-    }
-    let _slow = super::SlowStep::start("volume texture handed to the renderer");
-    if view_settings.function.is_none()
-        && let Some((key, function)) = prepared.preset
-    {
-        view_settings.preset = key;
-        view_settings.function = Some(function);
-    }
-    let Some(tf) = view_settings.function.clone() else {
-        return;
-    };
-    if let Some(text) = prepared.notice {
-        ws.notify_about(
-            super::state::NoticeScope::Series,
-            Notice {
-                level: Level::Warning,
-                summary: "Volume rendering at reduced resolution".into(),
-                details: text,
-            },
-        );
-    }
-    let (images, meshes, materials) = &mut assets;
-    let texture = prepared.texture;
-    let mut volume_image = Image::new(
-        extent(texture.dims),
-        TextureDimension::D3,
-        prepared.bytes,
-        TextureFormat::R16Float,
-        RenderAssetUsages::RENDER_WORLD,
-    );
-    volume_image.sampler = linear_clamped();
-    let volume = images.add(volume_image);
-    let (lut, _) = lut_image(&tf);
-    let lut = images.add(lut);
-    let brick_image = Image::new(
-        extent(prepared.bricks.dims),
-        TextureDimension::D3,
-        brick_bytes(&prepared.bricks, &tf),
-        TextureFormat::Rgba32Float,
-        RenderAssetUsages::RENDER_WORLD | RenderAssetUsages::MAIN_WORLD,
-    );
-    let brick_image = images.add(brick_image);
-    let material = materials.add(VolumeMaterial {
-        uniform: VolumeUniform::default(),
-        volume,
-        lut: lut.clone(),
-        bricks: brick_image.clone(),
-    });
-    let mesh = meshes.add(box_mesh(&texture));
-    let entity = commands
-        .spawn((
-            Mesh3d(mesh),
-            MeshMaterial3d(material.clone()),
-            Transform::IDENTITY,
-            bevy::camera::visibility::NoFrustumCulling,
-            if view_settings.show {
-                Visibility::Inherited
-            } else {
-                Visibility::Hidden
-            },
-        ))
-        .id();
-    for cam in &cams {
-        commands.entity(cam).insert(DepthPrepass);
-    }
-    state.uploaded = Some(Uploaded {
-        texture: std::sync::Arc::new(texture),
-        bricks: prepared.bricks,
-        entity,
-        material,
-        lut,
-        brick_image,
-        written: Some((tf, view_settings.mode)),
-        installed: Instant::now(),
-    });
-    // The uniform is written by `sync_volume` in this frame.
-    state.last_camera = None;
-    redraw.request_frames(2, "volume installed");
 }
 
 /// A half-space kept where `n·p ≥ offset` (patient mm) as the shader's plane in voxel space.

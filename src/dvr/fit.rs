@@ -118,24 +118,35 @@ pub fn fit(volume: &Volume, limits: &Limits) -> TextureVolume {
                 }
             });
     } else {
+        // Sums of the stored integers, a row at a time (contiguous rows where the volume is
+        // in standard order), converted to real units once per coarse voxel.
         texels
             .par_chunks_mut(nx * ny)
             .enumerate()
             .for_each(|(k, plane)| {
+                let mut sums = vec![0i64; nx];
+                let mut counts = vec![0u32; nx];
                 for j in 0..ny {
-                    for i in 0..nx {
-                        let mut sum = 0.0f64;
-                        let mut n = 0u32;
-                        for kk in k * factor..((k + 1) * factor).min(dims[2]) {
-                            for jj in j * factor..((j + 1) * factor).min(dims[1]) {
-                                for ii in i * factor..((i + 1) * factor).min(dims[0]) {
-                                    sum += f64::from(real(voxels[(kk, jj, ii)]));
-                                    n += 1;
-                                }
+                    sums.iter_mut().for_each(|s| *s = 0);
+                    counts.iter_mut().for_each(|c| *c = 0);
+                    for kk in k * factor..((k + 1) * factor).min(dims[2]) {
+                        for jj in j * factor..((j + 1) * factor).min(dims[1]) {
+                            let row = voxels.slice(ndarray::s![kk, jj, ..]);
+                            let mut add = |ii: usize, v: i16| {
+                                sums[ii / factor] += i64::from(v);
+                                counts[ii / factor] += 1;
+                            };
+                            match row.as_slice() {
+                                Some(r) => r.iter().enumerate().for_each(|(ii, &v)| add(ii, v)),
+                                None => row.iter().enumerate().for_each(|(ii, &v)| add(ii, v)),
                             }
                         }
+                    }
+                    for i in 0..nx {
+                        let mean = sums[i] as f64 / f64::from(counts[i].max(1));
                         plane[j * nx + i] =
-                            half::f16::from_f32((sum / f64::from(n.max(1))) as f32).to_bits();
+                            half::f16::from_f32((scale.slope * mean + scale.intercept) as f32)
+                                .to_bits();
                     }
                 }
             });
@@ -188,6 +199,52 @@ pub fn fit(volume: &Volume, limits: &Limits) -> TextureVolume {
         patient_from_voxel: fine * coarse_from_fine,
         factor,
         range,
+    }
+}
+
+/// A quick preview: every `step`-th voxel along each axis (no averaging: it reads an
+/// `step³`-th of the study), placed exactly where that voxel is. Shown while the study's own
+/// texture uploads; its range is the study's.
+pub fn preview(volume: &Volume, step: usize) -> TextureVolume {
+    let step = step.max(1);
+    let dims = volume.geometry.dims;
+    let [nx, ny, nz] = dims.map(|n| n.div_ceil(step));
+    let scale = volume.value_scale;
+    let voxels = &volume.voxels;
+    let mut texels = vec![0u16; nx * ny * nz];
+    texels
+        .par_chunks_mut(nx * ny)
+        .enumerate()
+        .for_each(|(k, plane)| {
+            for j in 0..ny {
+                for i in 0..nx {
+                    let v = f64::from(voxels[(k * step, j * step, i * step)]);
+                    plane[j * nx + i] =
+                        half::f16::from_f32((scale.slope * v + scale.intercept) as f32).to_bits();
+                }
+            }
+        });
+    let (lo, hi) = texels
+        .par_chunks(1 << 16)
+        .map(|c| {
+            c.iter()
+                .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &t| {
+                    let v = half::f16::from_bits(t).to_f32();
+                    (a.min(v), b.max(v))
+                })
+        })
+        .reduce(
+            || (f32::INFINITY, f32::NEG_INFINITY),
+            |x, y| (x.0.min(y.0), x.1.max(y.1)),
+        );
+    let f = step as f64;
+    let coarse_from_fine = Matrix4::from_diagonal(&Vector4::new(f, f, f, 1.0));
+    TextureVolume {
+        dims: [nx, ny, nz],
+        texels,
+        patient_from_voxel: volume.geometry.patient_from_voxel() * coarse_from_fine,
+        factor: step,
+        range: (lo, hi),
     }
 }
 
@@ -298,5 +355,22 @@ mod tests {
             ),
             2
         );
+    }
+
+    #[test]
+    fn a_preview_takes_every_other_voxel_where_it_is() {
+        let v = ramp([9, 6, 5]);
+        let p = preview(&v, 2);
+        assert_eq!(p.dims, [5, 3, 3]);
+        for (i, j, k) in [(0, 0, 0), (4, 2, 2), (3, 1, 2)] {
+            let fine =
+                v.geometry
+                    .patient_from_ijk([2.0 * i as f64, 2.0 * j as f64, 2.0 * k as f64]);
+            let coarse = p.patient_from_voxel * Vector4::new(i as f64, j as f64, k as f64, 1.0);
+            assert!((fine.coords - coarse.xyz()).norm() < 1e-9);
+            let real = v.value_at(2 * i, 2 * j, 2 * k).expect("inside");
+            let want = half::f16::from_f32(real as f32).to_f32();
+            assert_eq!(p.value(i, j, k), Some(want));
+        }
     }
 }
