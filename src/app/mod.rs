@@ -347,6 +347,7 @@ struct Panels<'w> {
     rect: ResMut<'w, ThreeDRect>,
     scene_texture: Res<'w, SceneTexture>,
     right_eye: Res<'w, stereo::RightEyeTexture>,
+    upload: Option<Res<'w, volume::SlabUpload>>,
 }
 
 /// What the panels' tools change: the document and the two tools' state.
@@ -377,6 +378,7 @@ fn ui_system(
         mut rect,
         scene_texture,
         right_eye,
+        upload,
     } = panels;
     let ToolState {
         mut doc,
@@ -393,7 +395,7 @@ fn ui_system(
         ui::style(ctx);
         *styled = true;
     }
-    let lines: Vec<JobLine> = jobs
+    let mut lines: Vec<JobLine> = jobs
         .running
         .iter()
         .map(|j| {
@@ -406,6 +408,15 @@ fn ui_system(
             }
         })
         .collect();
+    // The volume's full texture going up a slab per frame (the preview is on screen).
+    if let Some(u) = upload.as_ref().filter(|u| !u.done()) {
+        lines.push(JobLine {
+            id: JobLine::NOT_A_JOB,
+            label: "Volume: full resolution to the GPU".into(),
+            fraction: Some(u.progress()),
+            seconds: u.started.elapsed().as_secs_f64(),
+        });
+    }
     st.scene_texture = scene_texture.egui;
     st.stereo = (volume.stereo, right_eye.egui);
     let mut out = Vec::new();

@@ -180,6 +180,7 @@ pub struct SlabUpload {
     pub dims: [u32; 3],
     pub bytes_per_texel: u32,
     pub written: Arc<AtomicU32>,
+    pub started: Instant,
 }
 
 impl SlabUpload {

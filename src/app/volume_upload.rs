@@ -140,6 +140,7 @@ fn hand_over(
             dims: texture.dims.map(|n| n as u32),
             bytes_per_texel: 2,
             written: std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0)),
+            started: Instant::now(),
         });
         state.pending = Some(PendingFull {
             image,
@@ -362,6 +363,7 @@ mod tests {
             dims: [512, 512, 401],
             bytes_per_texel: 2,
             written: Arc::new(AtomicU32::new(0)),
+            started: std::time::Instant::now(),
         };
         let per = (SLAB_BYTES / (512 * 512 * 2)) as u32;
         let mut next = 0;

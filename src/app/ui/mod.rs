@@ -35,10 +35,16 @@ use view3d::*;
 /// A running job as the status bar shows it.
 #[derive(Debug, Clone)]
 pub struct JobLine {
+    /// The job's id ([`JobLine::NOT_A_JOB`] for a step that is no job and cannot be cancelled).
     pub id: u64,
     pub label: String,
     pub fraction: Option<f32>,
     pub seconds: f64,
+}
+
+impl JobLine {
+    /// The id of a line that shows a step of the viewer's own (the volume's upload).
+    pub const NOT_A_JOB: u64 = u64::MAX;
 }
 
 /// Panel-local state (not part of the document).
@@ -422,7 +428,7 @@ fn status_bar(
                     .text(format!("{:.0} s", j.seconds)),
             };
             ui.add(bar);
-            if ui.small_button("Cancel").clicked() {
+            if j.id != JobLine::NOT_A_JOB && ui.small_button("Cancel").clicked() {
                 actions.push(UiAction::Cancel(j.id));
             }
         }
