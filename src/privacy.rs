@@ -27,6 +27,10 @@ static REVEALED: AtomicBool = AtomicBool::new(false);
 /// two-letter surname is still hidden as part of the whole name.
 const MIN_LEN: usize = 3;
 
+/// Strings shorter than this are hidden only as whole words (not inside a longer word:
+/// a given name "ADA" is hidden in "ADA went" and "ada_ct", not in "adapter").
+const WHOLE_WORD_BELOW: usize = 5;
+
 /// The forms in which one identity string can appear in a message.
 pub fn forms(value: &str) -> Vec<String> {
     let v = value.trim_matches(|c: char| c == '\0' || c.is_whitespace());
@@ -89,8 +93,47 @@ pub fn scrub(text: &str) -> String {
     secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
     let mut out = text.to_string();
     for s in &secrets {
-        out = replace_ignore_case(&out, s, HIDDEN);
+        out = if s.chars().count() < WHOLE_WORD_BELOW {
+            replace_words_ignore_case(&out, s, HIDDEN)
+        } else {
+            replace_ignore_case(&out, s, HIDDEN)
+        };
     }
+    out
+}
+
+/// Replaces every case-insensitive (ASCII) occurrence of `needle` that is a whole word: not
+/// preceded or followed by a letter or digit.
+pub fn replace_words_ignore_case(text: &str, needle: &str, with: &str) -> String {
+    if needle.is_empty() {
+        return text.to_string();
+    }
+    let lower = text.to_ascii_lowercase();
+    let n = needle.to_ascii_lowercase();
+    let alnum_before = |at: usize| {
+        text[..at]
+            .chars()
+            .next_back()
+            .is_some_and(char::is_alphanumeric)
+    };
+    let alnum_after = |end: usize| {
+        text[end..]
+            .chars()
+            .next()
+            .is_some_and(char::is_alphanumeric)
+    };
+    let mut out = String::new();
+    let mut last = 0;
+    for (at, _) in lower.match_indices(&n) {
+        let end = at + n.len();
+        if at < last || alnum_before(at) || alnum_after(end) {
+            continue;
+        }
+        out.push_str(&text[last..at]);
+        out.push_str(with);
+        last = end;
+    }
+    out.push_str(&text[last..]);
     out
 }
 
@@ -195,6 +238,19 @@ mod tests {
         assert!(f.contains(&"LI^XY".to_string()));
         assert!(!f.contains(&"LI".to_string()));
         assert!(forms("AB").is_empty());
+    }
+
+    #[test]
+    fn short_name_parts_are_hidden_as_words_not_inside_words() {
+        remember(&["ZQLONGFAMILYNAME^Qad"]);
+        let out = scrub("the qadapter saw Qad, and /data/qad_ct/1.dcm; QAD-2 and zqlongfamilyname");
+        assert!(out.contains("qadapter"), "{out}");
+        assert!(!out.contains("Qad,") && !out.contains("qad_ct") && !out.contains("QAD-2"));
+        assert!(
+            !out.to_ascii_lowercase().contains("zqlongfamilyname"),
+            "{out}"
+        );
+        assert_eq!(out.matches(HIDDEN).count(), 4, "{out}");
     }
 
     #[test]
