@@ -102,57 +102,45 @@ pub fn scrub(text: &str) -> String {
     out
 }
 
+/// Replaces every case-insensitive (ASCII) occurrence of `needle`.
+pub fn replace_ignore_case(text: &str, needle: &str, with: &str) -> String {
+    replace_matches(text, needle, with, false)
+}
+
 /// Replaces every case-insensitive (ASCII) occurrence of `needle` that is a whole word: not
 /// preceded or followed by a letter or digit.
 pub fn replace_words_ignore_case(text: &str, needle: &str, with: &str) -> String {
+    replace_matches(text, needle, with, true)
+}
+
+fn replace_matches(text: &str, needle: &str, with: &str, whole_words: bool) -> String {
     if needle.is_empty() {
         return text.to_string();
     }
+    // ASCII lowering keeps every byte offset, so offsets in `lower` are offsets in `text`.
     let lower = text.to_ascii_lowercase();
     let n = needle.to_ascii_lowercase();
-    let alnum_before = |at: usize| {
-        text[..at]
-            .chars()
-            .next_back()
-            .is_some_and(char::is_alphanumeric)
-    };
-    let alnum_after = |end: usize| {
-        text[end..]
-            .chars()
-            .next()
-            .is_some_and(char::is_alphanumeric)
+    let touches_word = |at: usize, end: usize| {
+        whole_words
+            && (text[..at]
+                .chars()
+                .next_back()
+                .is_some_and(char::is_alphanumeric)
+                || text[end..]
+                    .chars()
+                    .next()
+                    .is_some_and(char::is_alphanumeric))
     };
     let mut out = String::new();
     let mut last = 0;
     for (at, _) in lower.match_indices(&n) {
         let end = at + n.len();
-        if at < last || alnum_before(at) || alnum_after(end) {
+        if at < last || touches_word(at, end) {
             continue;
         }
         out.push_str(&text[last..at]);
         out.push_str(with);
         last = end;
-    }
-    out.push_str(&text[last..]);
-    out
-}
-
-/// Replaces every case-insensitive (ASCII) occurrence of `needle`.
-pub fn replace_ignore_case(text: &str, needle: &str, with: &str) -> String {
-    if needle.is_empty() {
-        return text.to_string();
-    }
-    let lower = text.to_ascii_lowercase();
-    let n = needle.to_ascii_lowercase();
-    let mut out = String::new();
-    let mut last = 0;
-    for (at, _) in lower.match_indices(&n) {
-        if at < last {
-            continue;
-        }
-        out.push_str(&text[last..at]);
-        out.push_str(with);
-        last = at + n.len();
     }
     out.push_str(&text[last..]);
     out

@@ -1,17 +1,19 @@
 //! The prepared volume texture handed to the renderer and put in the scene (`install`):
-//! the half-resolution preview first where the study is large, then the study's own
-//! texture, which a large study has written to the GPU a slab of slices per frame instead of
-//! in one go (`finish_upload` swaps it in once complete). Bevy uploads an image's whole data in the render frame that first prepares it: for a
+//! for a large study a half-resolution preview first (every other voxel), then the study's
+//! own texture, which `finish_upload` swaps in once the GPU has all of it.
+//!
+//! Bevy uploads an image's whole data in the render frame that first prepares it: for a
 //! 512×512×400 study (200 MB of 16-bit texels) on a software adapter that one frame took
-//! 120–150 ms, stalling the UI. Here the image is created empty (`Image::new_uninit`), the
-//! texels stay in the main world behind an `Arc` that the render world reads, and a render
-//! system writes [`SLAB_BYTES`] of whole slices per frame with `Queue::write_texture`,
-//! counting the slices written in an atomic that the main world watches. `app::volume` shows
-//! a half-resolution preview meanwhile and swaps in the full texture once every slice is
-//! written. Bevy only; no egui. What to prepare and how to draw it is `app::volume`'s.
+//! 120–150 ms, stalling the UI. Here a large texture is created empty
+//! (`Image::new_uninit`), its texels stay in the main world behind an `Arc` that the render
+//! world reads ([`SlabUpload`], extracted each frame), and a render system writes
+//! [`SLAB_BYTES`] of whole slices per frame with `Queue::write_texture`, counting the slices
+//! written in an atomic that the main world watches (and the status bar shows). Bevy only;
+//! no egui. What to prepare and how to draw it is `app::volume`'s.
+//!
+//! [`SLAB_BYTES`]: super::volume::SLAB_BYTES
 
 use std::sync::atomic::Ordering;
-
 use std::time::Instant;
 
 use bevy::asset::RenderAssetUsages;

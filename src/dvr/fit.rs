@@ -151,22 +151,6 @@ pub fn fit(volume: &Volume, limits: &Limits) -> TextureVolume {
                 }
             });
     }
-    let f16_range = |texels: &[u16]| {
-        texels
-            .par_chunks(1 << 16)
-            .map(|chunk| {
-                chunk
-                    .iter()
-                    .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &t| {
-                        let v = half::f16::from_bits(t).to_f32();
-                        (lo.min(v), hi.max(v))
-                    })
-            })
-            .reduce(
-                || (f32::INFINITY, f32::NEG_INFINITY),
-                |a, b| (a.0.min(b.0), a.1.max(b.1)),
-            )
-    };
     let range = match (factor, voxels.as_slice()) {
         // As stored: the extremes of the integers, through the same rounding.
         (1, Some(stored)) => {
@@ -202,6 +186,24 @@ pub fn fit(volume: &Volume, limits: &Limits) -> TextureVolume {
     }
 }
 
+/// The smallest and largest value of 16-bit float texels.
+fn f16_range(texels: &[u16]) -> (f32, f32) {
+    texels
+        .par_chunks(1 << 16)
+        .map(|chunk| {
+            chunk
+                .iter()
+                .fold((f32::INFINITY, f32::NEG_INFINITY), |(lo, hi), &t| {
+                    let v = half::f16::from_bits(t).to_f32();
+                    (lo.min(v), hi.max(v))
+                })
+        })
+        .reduce(
+            || (f32::INFINITY, f32::NEG_INFINITY),
+            |a, b| (a.0.min(b.0), a.1.max(b.1)),
+        )
+}
+
 /// A quick preview: every `step`-th voxel along each axis (no averaging: it reads an
 /// `step³`-th of the study), placed exactly where that voxel is. Shown while the study's own
 /// texture uploads; its range is the study's.
@@ -224,19 +226,7 @@ pub fn preview(volume: &Volume, step: usize) -> TextureVolume {
                 }
             }
         });
-    let (lo, hi) = texels
-        .par_chunks(1 << 16)
-        .map(|c| {
-            c.iter()
-                .fold((f32::INFINITY, f32::NEG_INFINITY), |(a, b), &t| {
-                    let v = half::f16::from_bits(t).to_f32();
-                    (a.min(v), b.max(v))
-                })
-        })
-        .reduce(
-            || (f32::INFINITY, f32::NEG_INFINITY),
-            |x, y| (x.0.min(y.0), x.1.max(y.1)),
-        );
+    let (lo, hi) = f16_range(&texels);
     let f = step as f64;
     let coarse_from_fine = Matrix4::from_diagonal(&Vector4::new(f, f, f, 1.0));
     TextureVolume {
