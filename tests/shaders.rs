@@ -8,8 +8,10 @@ use std::collections::HashMap;
 
 use naga_oil::compose::{Composer, NagaModuleDescriptor, ShaderDefValue, ShaderType};
 
-/// The defs Bevy's material pipeline sets that the shaders branch on or substitute.
-const SWITCHES: [&str; 2] = ["DEPTH_PREPASS", "MULTISAMPLED"];
+/// The defs the shaders branch on: set by Bevy's material pipeline (`OIT_ENABLED` for a
+/// blended pass on a camera with order-independent transparency), or by ours (`STORED_INT`,
+/// the volume uploaded as its stored integers).
+const SWITCHES: [&str; 4] = ["DEPTH_PREPASS", "MULTISAMPLED", "STORED_INT", "OIT_ENABLED"];
 
 fn shaders() -> Vec<std::path::PathBuf> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("shaders");

@@ -265,3 +265,113 @@ fn a_translucent_surface_over_an_opaque_one_looks_the_same_in_any_triangle_order
     }
     assert!(wrong_mean > 3.0 * truth_mean.max(1.0));
 }
+
+/// One ball of 100 HU (at the far ball's place), the plate of 1000 HU behind it (posterior),
+/// soft tissue (0 HU) elsewhere: the CT bone preset shows the plate (opaque) and nothing of
+/// the rest, the ball is a surface.
+fn ball_and_plate() -> Volume {
+    let g = grid(true);
+    let [nx, ny, nz] = g.dims;
+    let c = balls()[1];
+    let voxels = ndarray::Array3::from_shape_fn((nz, ny, nx), |(k, j, i)| {
+        let p = g.patient_from_ijk([i as f64, j as f64, k as f64]);
+        if (p - c).norm() <= R {
+            100
+        } else if (p.y - 55.0).abs() <= 3.0 && p.x.abs() <= 40.0 && p.z.abs() <= 28.0 {
+            1000
+        } else {
+            0
+        }
+    });
+    Volume::new(voxels, g).expect("shape")
+}
+
+#[test]
+fn the_volume_sits_in_depth_order_among_translucent_surfaces() {
+    // Exact transparency sorts the volume's ray (one fragment at its opacity-weighted depth)
+    // with the surfaces' fragments: seen from behind, the opaque plate of the volume hides
+    // the translucent ball behind it; seen from the front, the ball tints the plate.
+    if !common::can_render() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let dir = dir.path();
+    let vol = ball_and_plate();
+    let path = dir.join("ball_and_plate.nii");
+    twinplan::nifti_io::write_nifti(&vol, &path).expect("nifti written");
+    let recipes = dir.join("recipes.json");
+    let list = serde_json::json!([
+        {"name": "ball", "source": {"kind": "range", "lo": 50.0, "hi": 150.0},
+         "seeds_mm": [], "colour": [0.1, 0.35, 0.8], "opacity": OPACITY},
+    ]);
+    std::fs::write(&recipes, list.to_string()).expect("recipes written");
+    let recipes = recipes.to_string_lossy().to_string();
+    let shot = |view: &str, surfaces: bool, volume: bool, transparency: &str| {
+        let name = format!("{view}-{surfaces}-{volume}-{transparency}.png");
+        let mut args = vec![
+            "--layout",
+            "3d",
+            "--bare",
+            "--view",
+            view,
+            "--transparency",
+            transparency,
+        ];
+        if volume {
+            args.extend(["--volume", "ct-bone"]);
+        }
+        if surfaces {
+            args.extend(["--recipes", recipes.as_str()]);
+        } else {
+            args.extend(["--structures", "none"]);
+        }
+        common::render(&path, &dir.join(name), (W, H), &args)
+    };
+    let (lo, hi) = bounds_mm(&vol);
+    let mut measured = Vec::new();
+    for (view, standard) in [
+        ("posterior", StandardView::Posterior),
+        ("anterior", StandardView::Anterior),
+    ] {
+        let cam = OrbitCamera::framing(&lo, &hi, standard);
+        let ball = hits(&cam, balls()[1]);
+        let alone = shot(view, false, true, "exact");
+        let plate: Vec<bool> = alone
+            .iter()
+            .map(|p| p.iter().map(|&c| u32::from(c)).sum::<u32>() > 300)
+            .collect();
+        let overlap = erode(
+            &ball
+                .iter()
+                .zip(&plate)
+                .map(|(a, b)| *a && *b)
+                .collect::<Vec<_>>(),
+            4,
+        );
+        let n = overlap.iter().filter(|m| **m).count();
+        assert!(n > 2000, "{view}: the ball and the plate overlap ({n} px)");
+        let both = shot(view, true, true, "exact");
+        let (over, _) = difference(&both, &alone, &overlap, 6);
+        // The ball drawn without the volume: it is there to be hidden.
+        let surface = shot(view, true, false, "exact");
+        let (shows, _) = difference(&surface, &alone, &overlap, 6);
+        let sorted = shot(view, true, true, "sorted");
+        let (sorted_over, _) = difference(&sorted, &alone, &overlap, 6);
+        eprintln!(
+            "{view}: where the ball and the plate overlap ({n} px) the picture differs from \
+             the volume alone by a mean of {over:.2} (sorted blending: {sorted_over:.2}); \
+             the ball's surface without the volume differs from it by {shows:.2}"
+        );
+        assert!(shows > 20.0, "{view}: the ball's surface is drawn");
+        measured.push(over);
+    }
+    let [behind, in_front] = [measured[0], measured[1]];
+    assert!(
+        behind < 2.0,
+        "the opaque volume hides the translucent ball behind it"
+    );
+    assert!(
+        in_front > 20.0,
+        "the translucent ball in front tints the plate"
+    );
+}

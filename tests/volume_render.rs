@@ -480,3 +480,86 @@ fn anaglyph_eyes_see_the_ball_with_the_disparity_its_depth_gives() {
         lx - rx
     );
 }
+
+#[test]
+fn stored_integers_render_where_floats_do_and_keep_the_values_floats_round() {
+    // The same ball at 3001 HU: a 16-bit float holds 3000 or 3002 there (it steps by 2 above
+    // 2048), the stored integer holds 3001. Through a window 3 HU wide about 3001, the MIP's
+    // grey tells the two apart; silhouettes through an ordinary window must coincide.
+    if !common::can_render() {
+        return;
+    }
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut vol = volume(false);
+    vol.voxels.mapv_inplace(|v| if v > 0 { 3001 } else { v });
+    let path = write(&vol, dir.path(), "ball3001.nii");
+    let shot = |texture: &str, window: &str| {
+        let name = format!("{texture}-{}.png", window.replace(',', "_"));
+        common::render(
+            &path,
+            &dir.path().join(name),
+            (W, H),
+            &[
+                "--layout",
+                "3d",
+                "--bare",
+                "--view",
+                "anterior",
+                "--window",
+                window,
+                "--volume",
+                "mip",
+                "--structures",
+                "none",
+                "--volume-texture",
+                texture,
+            ],
+        )
+    };
+    let cam = camera(&vol);
+    let (px, py) = cam
+        .pixel(&ball_centre(), W as f64, H as f64)
+        .expect("in front");
+    let centre = (py as usize) * W + px as usize;
+    let narrow = WindowLevel::new(3001.0, 3.0);
+    let exact = f64::from(narrow.map(3001.0));
+    let ints = shot("int16", "3001,3");
+    let floats = shot("float16", "3001,3");
+    eprintln!(
+        "centre grey: int16 {:?}, float16 {:?}; the window maps 3001 to {exact}, 3000 to {}",
+        ints[centre],
+        floats[centre],
+        narrow.map(3000.0)
+    );
+    assert!(
+        ints[centre]
+            .iter()
+            .all(|&c| (f64::from(c) - exact).abs() <= 1.0),
+        "the stored integers show 3001 exactly: {:?} vs {exact}",
+        ints[centre]
+    );
+    assert!(
+        floats[centre]
+            .iter()
+            .all(|&c| (f64::from(c) - exact).abs() > 20.0),
+        "a 16-bit float cannot hold 3001: {:?}",
+        floats[centre]
+    );
+
+    let ints = shot("int16", "1500,3001");
+    let floats = shot("float16", "1500,3001");
+    let mask =
+        |img: &[[u8; 3]]| largest_part(&img.iter().map(|p| grey(*p) > 100.0).collect::<Vec<_>>());
+    let (a, b) = (mask(&ints), mask(&floats));
+    let same = iou(&a, &b);
+    let differ = ints
+        .iter()
+        .zip(&floats)
+        .filter(|(x, y)| x.iter().zip(y.iter()).any(|(p, q)| p.abs_diff(*q) > 2))
+        .count();
+    eprintln!(
+        "silhouettes int16 vs float16: IoU {same:.4}; {differ} px differ by more than 2 grey"
+    );
+    assert!(same > 0.995, "IoU {same}");
+    assert!(differ * 1000 <= W * H, "{differ} pixels differ");
+}

@@ -31,6 +31,8 @@ pub struct FrameBench {
     pub fit_sphere: bool,
     /// Translucent surfaces blended in per-pixel depth order (else sorted per structure).
     pub exact_transparency: bool,
+    /// How the volume's values go to the GPU.
+    pub volume_texture: crate::dvr::fit::Encoding,
 }
 
 /// Frame intervals (ms) of the timed frames and the triangles on screen.
@@ -110,6 +112,7 @@ pub fn bench_frames(bench: &FrameBench) -> anyhow::Result<FrameStats> {
         view.options_3d.exact_transparency = bench.exact_transparency;
         let mut vv = world.resource_mut::<super::volume::VolumeView>();
         vv.show = bench.volume.is_some();
+        vv.texels = bench.volume_texture;
         if let Some(choice) = &bench.volume {
             choice.apply(&mut vv);
             // The volume alone: no surfaces are built.

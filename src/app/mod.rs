@@ -34,6 +34,7 @@ pub mod structures;
 pub mod ui;
 pub mod volume;
 pub mod volume_crop;
+pub mod volume_material;
 pub mod volume_panel;
 pub mod volume_upload;
 
@@ -115,6 +116,8 @@ pub struct RenderRequest {
     pub window: Option<crate::volume::display::WindowLevel>,
     /// Translucent surfaces blended in per-pixel depth order (else sorted per structure).
     pub exact_transparency: bool,
+    /// How the volume's values go to the GPU.
+    pub volume_texture: crate::dvr::fit::Encoding,
 }
 
 /// How to start the viewer.
@@ -302,6 +305,7 @@ pub fn run(options: ViewerOptions) -> anyhow::Result<()> {
             world.resource_mut::<UiState>().bare = r.bare;
             let mut vv = world.resource_mut::<volume::VolumeView>();
             vv.show = r.volume.is_some();
+            vv.texels = r.volume_texture;
             if let Some(choice) = &r.volume {
                 choice.apply(&mut vv);
             }

@@ -96,6 +96,9 @@ pub struct Workspace {
     pub triangle_budget: Option<usize>,
     /// Structures to create on load instead of the modality's defaults (`render --recipes`).
     pub recipes_override: Option<Vec<Recipe>>,
+    /// Held while a newly opened study's volume preview is prepared: its surfaces' builds
+    /// wait for it (released by the volume rendering).
+    pub volume_first: structures::VolumeFirst,
     next_id: u64,
     next_notice: u64,
 }
@@ -113,6 +116,7 @@ impl Default for Workspace {
             structures_baseline: 0,
             triangle_budget: None,
             recipes_override: None,
+            volume_first: structures::VolumeFirst::default(),
             next_id: 1,
             next_notice: 1,
         }
@@ -403,12 +407,14 @@ fn start_build_in(jobs: &mut Jobs, ws: &Workspace, id: u64, batch: &structures::
     let volume = Arc::clone(&loaded.volume);
     let recipe = item.recipe.clone();
     let ticket = batch.ticket();
+    let volume_first = ws.volume_first.clone();
     // Not pooled: the build waits for the batch's previews between its stages.
     jobs.spawn_with(
         format!("Surfacing {}", recipe.name),
         Some(id),
         false,
         move |p, partial| {
+            volume_first.wait(p);
             let preview = |b: Built| partial.send(JobOutput::Preview(id, b));
             JobOutput::Built(
                 id,
@@ -557,6 +563,7 @@ fn install(ws: &mut Workspace, view: &mut ViewState, jobs: &mut Jobs, loaded: Lo
     ws.loaded = Some(loaded);
     ws.volume_revision += 1;
     ws.structures_baseline += 1;
+    ws.volume_first = structures::VolumeFirst::held();
     add_default_structures(ws, jobs);
 }
 

@@ -13,14 +13,9 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 
 use bevy::asset::RenderAssetUsages;
-use bevy::mesh::{Indices, MeshVertexBufferLayoutRef, PrimitiveTopology};
-use bevy::pbr::{MaterialPipeline, MaterialPipelineKey};
+use bevy::mesh::{Indices, PrimitiveTopology};
 use bevy::prelude::*;
-use bevy::render::render_resource::{
-    AsBindGroup, CompareFunction, Extent3d, Face, RenderPipelineDescriptor, ShaderType,
-    SpecializedMeshPipelineError, TextureDimension, TextureFormat,
-};
-use bevy::shader::ShaderRef;
+use bevy::render::render_resource::{Extent3d, TextureDimension, TextureFormat};
 use bevy::window::RequestRedraw;
 use nalgebra::{Matrix4, Point3, Vector3, Vector4};
 
@@ -28,13 +23,13 @@ use super::jobs::Jobs;
 use super::scene::{SceneRedraw, SceneSync};
 use super::state::{Step, ViewState, Workspace};
 use crate::dvr::bricks::{BRICK, Bricks};
-use crate::dvr::fit::{Limits, TextureVolume, fit};
+use crate::dvr::fit::{Encoding, Limits, TextureVolume, fit};
 use crate::dvr::stereo::StereoMode;
 use crate::dvr::{Mode, TransferFunction};
 use crate::volume::display::Plane;
 
-/// The ray caster, compiled into the binary (also validated by `tests/shaders.rs`).
-const SHADER: Handle<Shader> = bevy::asset::uuid_handle!("7d0f2c35-4c0e-4f5c-9a51-3b1f6a2e9d47");
+use super::volume_material::SHADER;
+pub use super::volume_material::{VolumeMaterial, VolumeUniform};
 
 /// Step factor while the camera moves; full steps return this long after it stops.
 const MOVING_STEP_FACTOR: f64 = 2.5;
@@ -57,6 +52,8 @@ pub struct VolumeView {
     pub step_fraction: f64,
     /// Per-pixel start offset against wood-grain.
     pub jitter: bool,
+    /// How the study's values are held on the GPU (16-bit floats or the stored integers).
+    pub texels: Encoding,
     pub stereo: StereoMode,
     /// Eye separation and convergence (mm); None = the defaults for the current camera.
     pub stereo_params: Option<crate::dvr::stereo::Stereo>,
@@ -73,6 +70,7 @@ impl Default for VolumeView {
             slab: None,
             step_fraction: 0.5,
             jitter: true,
+            texels: Encoding::default(),
             stereo: StereoMode::Off,
             stereo_params: None,
         }
@@ -218,8 +216,9 @@ pub(super) const PROGRESSIVE_ABOVE: u64 = 96 << 20;
 /// The volume's preparation and what is on the GPU.
 #[derive(Resource, Default)]
 pub struct VolumeState {
-    /// The `Workspace::volume_revision` prepared or being prepared.
+    /// The `Workspace::volume_revision` prepared or being prepared, and in which encoding.
     revision: u64,
+    encoding: Encoding,
     pub(super) job: Option<u64>,
     pub uploaded: Option<Uploaded>,
     /// The full texture still being written (the preview is `uploaded` meanwhile).
@@ -227,79 +226,15 @@ pub struct VolumeState {
     /// The camera as last seen, and when it last moved.
     pub(super) last_camera: Option<crate::session::camera::OrbitCamera>,
     moved: Option<Instant>,
+    /// The 3D view's render count when the volume went into the scene: the surfaces' builds
+    /// are released once a later render has drawn it (`Workspace::volume_first`).
+    pub(super) release_after: Option<u64>,
 }
 
 impl VolumeState {
     /// Bytes the volume texture takes on the GPU.
     pub fn texture_bytes(&self) -> Option<u64> {
         self.uploaded.as_ref().map(|u| u.texture.bytes())
-    }
-}
-
-/// The shader's uniform (see `Volume` in `shaders/volume.wgsl`).
-#[derive(Debug, Clone, Copy, Default, PartialEq, ShaderType)]
-pub struct VolumeUniform {
-    pub voxel_from_world: Mat4,
-    pub dims: Vec4,
-    pub brick_dims: Vec4,
-    pub box_lo: Vec4,
-    pub box_hi: Vec4,
-    pub plane0: Vec4,
-    pub plane1: Vec4,
-    pub lut_range: Vec4,
-    pub window: Vec4,
-    pub params: Vec4,
-    pub mode: Vec4,
-}
-
-/// The volume's material: the uniform, the study's texture, the transfer function's lookup
-/// table and the brick grid.
-#[derive(Asset, TypePath, AsBindGroup, Debug, Clone)]
-pub struct VolumeMaterial {
-    #[uniform(0)]
-    pub uniform: VolumeUniform,
-    #[texture(1, dimension = "3d")]
-    #[sampler(2)]
-    pub volume: Handle<Image>,
-    #[texture(3)]
-    #[sampler(4)]
-    pub lut: Handle<Image>,
-    #[texture(5, dimension = "3d", sample_type = "float", filterable = false)]
-    pub bricks: Handle<Image>,
-}
-
-impl Material for VolumeMaterial {
-    fn fragment_shader() -> ShaderRef {
-        ShaderRef::Handle(SHADER)
-    }
-
-    fn alpha_mode(&self) -> AlphaMode {
-        AlphaMode::Premultiplied
-    }
-
-    fn enable_prepass() -> bool {
-        false
-    }
-
-    fn enable_shadows() -> bool {
-        false
-    }
-
-    fn specialize(
-        _pipeline: &MaterialPipeline,
-        descriptor: &mut RenderPipelineDescriptor,
-        _layout: &MeshVertexBufferLayoutRef,
-        _key: MaterialPipelineKey<Self>,
-    ) -> Result<(), SpecializedMeshPipelineError> {
-        // The box's far faces start the rays (the eye may be inside it); the scene's depth
-        // is read in the shader instead of tested, so a surface inside the volume still
-        // shows the volume in front of it.
-        descriptor.primitive.cull_mode = Some(Face::Front);
-        if let Some(ds) = descriptor.depth_stencil.as_mut() {
-            ds.depth_compare = Some(CompareFunction::Always);
-            ds.depth_write_enabled = Some(false);
-        }
-        Ok(())
     }
 }
 
@@ -379,14 +314,17 @@ pub(super) fn prepare(
         state.revision = 0;
         return;
     };
-    if state.revision == ws.volume_revision {
+    if state.revision == ws.volume_revision && state.encoding == settings.texels {
         return;
     }
     state.revision = ws.volume_revision;
+    state.encoding = settings.texels;
+    let encoding = settings.texels;
     if let Some(u) = state.uploaded.take() {
         commands.entity(u.entity).despawn();
     }
     state.pending = None;
+    state.release_after = None;
     commands.remove_resource::<SlabUpload>();
     if let Some(old) = state.job.take() {
         jobs.cancel(old);
@@ -410,6 +348,10 @@ pub(super) fn prepare(
             .dims
             .iter()
             .all(|&n| n as u32 <= limits.max_side);
+    // Surfaces wait only for a preview that is to be shown.
+    if !(preview && settings.show) {
+        ws.volume_first.release();
+    }
     // Volume first: on a thread of its own rather than in the background pool, where it
     // would queue behind the surfaces being built (a head CT's bone surface kept it waiting
     // 8 s); its parallel loops run in rayon's global pool, which the surfaces do not use.
@@ -430,14 +372,21 @@ pub(super) fn prepare(
                 // Every other voxel (an eighth of the texels, read without averaging) first,
                 // on screen at once.
                 let started = Instant::now();
-                let mut texture = crate::dvr::fit::preview(&volume, 2);
+                let mut texture = crate::dvr::fit::preview(&volume, 2, encoding);
+                let read = started.elapsed();
+                let bricks = Bricks::of_study_every(&volume, 2, encoding);
+                let bricked = started.elapsed();
                 let bytes = bytemuck::cast_slice(&texture.texels).to_vec();
-                let bricks = Bricks::of(&texture);
                 texture.texels = Vec::new();
+                let ms = |d: Duration| d.as_secs_f64() * 1000.0;
                 tracing::info!(
-                    "volume preview prepared: {:?} texels in {:.0} ms",
+                    "volume preview prepared: {:?} texels in {:.0} ms (read {:.0} ms, bricks \
+                     {:.0} ms, bytes {:.0} ms)",
                     texture.dims,
-                    started.elapsed().as_secs_f64() * 1000.0
+                    ms(started.elapsed()),
+                    ms(read),
+                    ms(bricked - read),
+                    ms(started.elapsed() - bricked)
                 );
                 partial.send(super::jobs::JobOutput::Other(Box::new(Prepared {
                     revision,
@@ -453,11 +402,11 @@ pub(super) fn prepare(
                 return super::jobs::JobOutput::Ended;
             }
             let started = Instant::now();
-            let mut texture = fit(&volume, &limits);
+            let mut texture = fit(&volume, &limits, encoding);
             let fitted = started.elapsed();
             let bytes = bytemuck::cast_slice(&texture.texels).to_vec();
             let bricks = if texture.factor == 1 {
-                Bricks::of_study(&volume)
+                Bricks::of_study(&volume, encoding)
             } else {
                 Bricks::of(&texture)
             };
@@ -671,7 +620,12 @@ pub fn uniform(
             if tf.shading { 1.0 } else { 0.0 },
             if settings.jitter { 1.0 } else { 0.0 },
         ),
-        mode: Vec4::new(settings.mode.code() as f32, 0.0, 0.0, 0.0),
+        mode: Vec4::new(
+            settings.mode.code() as f32,
+            t.scale.slope as f32,
+            t.scale.intercept as f32,
+            0.0,
+        ),
     }
 }
 

@@ -37,6 +37,7 @@ use super::volume::{
     VolumeState, VolumeUniform, VolumeView, box_mesh, brick_bytes, extent, linear_clamped,
     lut_image,
 };
+use super::volume_material::texture_format;
 use crate::dvr::bricks::Bricks;
 use crate::dvr::fit::TextureVolume;
 use crate::session::{Level, Notice};
@@ -77,6 +78,8 @@ fn install(
     }
     let Some(prepared) = jobs.take::<Prepared>(id) else {
         if !jobs.is_running(id) {
+            // Failed or cancelled: the surfaces wait no longer.
+            ws.volume_first.release();
             state.job = None;
         }
         return;
@@ -110,6 +113,11 @@ fn hand_over(
     prepared: Prepared,
 ) {
     let _slow = super::SlowStep::start("volume texture handed to the renderer");
+    // The surfaces' builds go ahead once the volume is drawn (its pipeline compiled: on
+    // two cores they would slow the compilation).
+    if state.release_after.is_none() && !ws.volume_first.released() {
+        state.release_after = Some(parts.redraw.rendered);
+    }
     if view_settings.function.is_none()
         && let Some((key, function)) = prepared.preset
     {
@@ -131,7 +139,7 @@ fn hand_over(
         let mut image = Image::new_uninit(
             extent(texture.dims),
             TextureDimension::D3,
-            TextureFormat::R16Float,
+            texture_format(texture.encoding),
             RenderAssetUsages::RENDER_WORLD,
         );
         image.sampler = linear_clamped();
@@ -155,7 +163,7 @@ fn hand_over(
         extent(texture.dims),
         TextureDimension::D3,
         prepared.bytes,
-        TextureFormat::R16Float,
+        texture_format(texture.encoding),
         RenderAssetUsages::RENDER_WORLD,
     );
     volume_image.sampler = linear_clamped();
@@ -169,6 +177,16 @@ fn hand_over(
         prepared.bricks,
         prepared.full,
     );
+}
+
+/// Lets the surfaces' builds start once a render has drawn the volume.
+fn release_surfaces(ws: Res<Workspace>, mut state: ResMut<VolumeState>, redraw: Res<SceneRedraw>) {
+    if let Some(at) = state.release_after
+        && (redraw.rendered > at || ws.volume_first.released())
+    {
+        ws.volume_first.release();
+        state.release_after = None;
+    }
 }
 
 /// Swaps the full texture in for the preview once every slab of it is written; keeps frames
@@ -227,12 +245,15 @@ fn put_in_scene(
         RenderAssetUsages::RENDER_WORLD | RenderAssetUsages::MAIN_WORLD,
     );
     let brick_image = parts.images.add(brick_image);
-    let material = parts.materials.add(VolumeMaterial {
-        uniform: VolumeUniform::default(),
+    let material = VolumeMaterial::new(
+        VolumeUniform::default(),
         volume,
-        lut: lut.clone(),
-        bricks: brick_image.clone(),
-    });
+        texture.encoding,
+        lut.clone(),
+        brick_image.clone(),
+        &mut parts.images,
+    );
+    let material = parts.materials.add(material);
     let mesh = parts.meshes.add(box_mesh(&texture));
     let entity = parts
         .commands
@@ -281,7 +302,7 @@ impl Plugin for VolumeUploadPlugin {
     fn build(&self, app: &mut App) {
         app.add_systems(
             Update,
-            (install, finish_upload)
+            (install, finish_upload, release_surfaces)
                 .chain()
                 .after(super::volume::prepare)
                 .in_set(super::state::Step::Follow),

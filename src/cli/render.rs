@@ -78,6 +78,10 @@ pub struct RenderArgs {
     /// transparency) or `sorted` (whole structures sorted by distance, as before).
     #[arg(long, default_value = "exact")]
     pub transparency: String,
+    /// How the volume's values go to the GPU: `float16` (real values, filtered by the
+    /// sampler) or `int16` (the stored integers, interpolated in the shader; exact).
+    #[arg(long, default_value = "float16")]
+    pub volume_texture: String,
 }
 
 #[derive(clap::Args, Debug)]
@@ -108,6 +112,10 @@ pub struct FramesArgs {
     /// transparency) or `sorted` (whole structures sorted by distance, as before).
     #[arg(long, default_value = "exact")]
     pub transparency: String,
+    /// How the volume's values go to the GPU: `float16` (real values, filtered by the
+    /// sampler) or `int16` (the stored integers, interpolated in the shader; exact).
+    #[arg(long, default_value = "float16")]
+    pub volume_texture: String,
 }
 
 /// `--transparency exact|sorted`: whether translucent surfaces are blended exactly.
@@ -181,8 +189,11 @@ pub fn render(a: RenderArgs) -> Result<()> {
         crop,
         window,
         transparency,
+        volume_texture,
     } = a;
     let exact_transparency = parse_transparency(&transparency)?;
+    let volume_texture =
+        twinplan::dvr::fit::Encoding::parse(&volume_texture).map_err(UsageError)?;
     let stereo_params = match (eye_separation, convergence) {
         (Some(s), Some(c)) if (0.0..=1000.0).contains(&s) && (10.0..=100_000.0).contains(&c) => {
             Some(twinplan::dvr::stereo::Stereo {
@@ -268,6 +279,7 @@ pub fn render(a: RenderArgs) -> Result<()> {
             crop,
             window,
             exact_transparency,
+            volume_texture,
         }),
         frame_log: None,
         then_open: None,
@@ -287,8 +299,11 @@ pub fn frames(a: FramesArgs) -> Result<()> {
         window,
         fit_sphere,
         transparency,
+        volume_texture,
     } = a;
     let exact_transparency = parse_transparency(&transparency)?;
+    let volume_texture =
+        twinplan::dvr::fit::Encoding::parse(&volume_texture).map_err(UsageError)?;
     let window = parse_window(window)?;
     let volume = volume
         .map(|v| twinplan::app::volume::VolumeChoice::parse(&v).map_err(UsageError))
@@ -307,6 +322,7 @@ pub fn frames(a: FramesArgs) -> Result<()> {
         window,
         fit_sphere,
         exact_transparency,
+        volume_texture,
     })?;
     let mut sorted = stats.frames_ms.clone();
     sorted.sort_by(f64::total_cmp);
@@ -326,6 +342,7 @@ pub fn frames(a: FramesArgs) -> Result<()> {
                 "texture_mb": stats.texture_bytes.map(|b| b as f64 / 1048576.0),
                 "texture_dims": stats.texture_dims,
                 "step_mm": stats.step_mm,
+                "texture": volume_texture.name(),
             })),
         })
     );

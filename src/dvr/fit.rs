@@ -1,5 +1,8 @@
-//! The study as the ray caster's 3D texture: real values (HU for CT) as 16-bit floats, in
-//! the volume's own voxel order, with the grid's exact `patient_from_voxel`. A study beyond
+//! The study as the ray caster's 3D texture, in the volume's own voxel order, with the grid's
+//! exact `patient_from_voxel`: either real values (HU for CT) as 16-bit floats, which the
+//! GPU's sampler interpolates, or the stored 16-bit integers as they are, which the shader
+//! interpolates and scales itself (exact where a float rounds: above 2048 HU a 16-bit float
+//! steps by 2, and nothing is converted before upload). A study beyond
 //! the adapter's limits (largest 3D texture side, memory budget) is averaged down by a whole
 //! factor, with the grid moved so each coarse voxel sits at the centre of the block it
 //! averages, and the caller is told by how much. Depends on `volume`; no GPU.
@@ -7,7 +10,7 @@
 use nalgebra::{Matrix4, Vector4};
 use rayon::prelude::*;
 
-use crate::volume::Volume;
+use crate::volume::{ValueScale, Volume};
 
 /// What the graphics adapter can hold.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -24,13 +27,46 @@ impl Limits {
     pub const DEFAULT_BYTES: u64 = 2 << 30;
 }
 
+/// How the texels hold the study's values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Encoding {
+    /// Real values as 16-bit floats (an `R16Float` texture, filtered by the sampler).
+    #[default]
+    Float16,
+    /// The stored integers (an `R16Sint` texture, read with `textureLoad`; the shader
+    /// interpolates and applies the rescale slope and intercept).
+    Int16,
+}
+
+impl Encoding {
+    pub fn parse(name: &str) -> Result<Encoding, String> {
+        match name {
+            "float16" | "f16" => Ok(Encoding::Float16),
+            "int16" | "i16" => Ok(Encoding::Int16),
+            other => Err(format!(
+                "unknown volume texture {other:?}; choose float16 or int16"
+            )),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Encoding::Float16 => "float16",
+            Encoding::Int16 => "int16",
+        }
+    }
+}
+
 /// The study ready for upload.
 #[derive(Debug, Clone)]
 pub struct TextureVolume {
     /// Texels along x (i), y (j), z (k).
     pub dims: [usize; 3],
-    /// `f16` bit patterns, x fastest.
+    /// x fastest: `f16` bit patterns (`Float16`) or stored `i16` bit patterns (`Int16`).
     pub texels: Vec<u16>,
+    pub encoding: Encoding,
+    /// Texel to real value (`Int16`; the identity for `Float16`).
+    pub scale: ValueScale,
     /// Patient LPS mm of texel centre `(i, j, k)`.
     pub patient_from_voxel: Matrix4<f64>,
     /// Whole factor the study was averaged down by (1 = as scanned).
@@ -81,7 +117,15 @@ impl TextureVolume {
             return None;
         }
         let t = self.texels.get((k * ny + j) * nx + i)?;
-        Some(half::f16::from_bits(*t).to_f32())
+        Some(self.real(*t))
+    }
+
+    /// The real value a texel holds.
+    pub fn real(&self, texel: u16) -> f32 {
+        match self.encoding {
+            Encoding::Float16 => half::f16::from_bits(texel).to_f32(),
+            Encoding::Int16 => self.scale.real(texel as i16) as f32,
+        }
     }
 }
 
@@ -96,18 +140,29 @@ pub fn factor_for(dims: [usize; 3], limits: &Limits) -> usize {
 }
 
 /// Converts (and where needed averages down) a study for upload.
-pub fn fit(volume: &Volume, limits: &Limits) -> TextureVolume {
+pub fn fit(volume: &Volume, limits: &Limits, encoding: Encoding) -> TextureVolume {
     let dims = volume.geometry.dims;
     let factor = factor_for(dims, limits);
     let [nx, ny, nz] = dims.map(|n| n.div_ceil(factor));
     let scale = volume.value_scale;
     let voxels = &volume.voxels;
     let real = |v: i16| (scale.slope * f64::from(v) + scale.intercept) as f32;
+    // A mean of stored integers as a texel.
+    let texel_of_mean = |mean: f64| match encoding {
+        Encoding::Float16 => {
+            half::f16::from_f32((scale.slope * mean + scale.intercept) as f32).to_bits()
+        }
+        Encoding::Int16 => mean.round().clamp(-32768.0, 32767.0) as i16 as u16,
+    };
     let mut texels = vec![0u16; nx * ny * nz];
     if factor == 1 {
-        // Every stored value's 16-bit float, once: the conversion is then a table look-up.
+        // Every stored value's texel, once: the conversion is then a table look-up (the
+        // identity for `Int16`).
         let table: Vec<u16> = (0..=u16::MAX)
-            .map(|b| half::f16::from_f32(real(b as i16)).to_bits())
+            .map(|b| match encoding {
+                Encoding::Float16 => half::f16::from_f32(real(b as i16)).to_bits(),
+                Encoding::Int16 => b,
+            })
             .collect();
         texels
             .par_chunks_mut(nx * ny)
@@ -144,9 +199,7 @@ pub fn fit(volume: &Volume, limits: &Limits) -> TextureVolume {
                     }
                     for i in 0..nx {
                         let mean = sums[i] as f64 / f64::from(counts[i].max(1));
-                        plane[j * nx + i] =
-                            half::f16::from_f32((scale.slope * mean + scale.intercept) as f32)
-                                .to_bits();
+                        plane[j * nx + i] = texel_of_mean(mean);
                     }
                 }
             });
@@ -161,10 +214,13 @@ pub fn fit(volume: &Volume, limits: &Limits) -> TextureVolume {
                         .fold((i16::MAX, i16::MIN), |(a, b), &v| (a.min(v), b.max(v)))
                 })
                 .reduce(|| (i16::MAX, i16::MIN), |x, y| (x.0.min(y.0), x.1.max(y.1)));
-            let f = |v: i16| half::f16::from_f32(real(v)).to_f32();
+            let f = |v: i16| match encoding {
+                Encoding::Float16 => half::f16::from_f32(real(v)).to_f32(),
+                Encoding::Int16 => real(v),
+            };
             (f(lo).min(f(hi)), f(lo).max(f(hi)))
         }
-        _ => f16_range(&texels),
+        _ => texel_range(&texels, encoding, scale),
     };
     // Coarse texel (i, j, k) averages fine voxels f·i … f·i + f − 1: its centre is at
     // f·i + (f − 1)/2 in the fine grid.
@@ -180,9 +236,38 @@ pub fn fit(volume: &Volume, limits: &Limits) -> TextureVolume {
     TextureVolume {
         dims: [nx, ny, nz],
         texels,
+        encoding,
+        scale: texel_scale(encoding, scale),
         patient_from_voxel: fine * coarse_from_fine,
         factor,
         range,
+    }
+}
+
+/// Texel to real value: the study's rescale for stored integers, none for floats.
+fn texel_scale(encoding: Encoding, scale: ValueScale) -> ValueScale {
+    match encoding {
+        Encoding::Float16 => ValueScale::IDENTITY,
+        Encoding::Int16 => scale,
+    }
+}
+
+/// The smallest and largest real value of texels.
+fn texel_range(texels: &[u16], encoding: Encoding, scale: ValueScale) -> (f32, f32) {
+    match encoding {
+        Encoding::Float16 => f16_range(texels),
+        Encoding::Int16 => {
+            let (lo, hi) = texels
+                .par_chunks(1 << 16)
+                .map(|c| {
+                    c.iter().fold((i16::MAX, i16::MIN), |(a, b), &t| {
+                        (a.min(t as i16), b.max(t as i16))
+                    })
+                })
+                .reduce(|| (i16::MAX, i16::MIN), |x, y| (x.0.min(y.0), x.1.max(y.1)));
+            let (a, b) = (scale.real(lo) as f32, scale.real(hi) as f32);
+            (a.min(b), a.max(b))
+        }
     }
 }
 
@@ -207,7 +292,7 @@ fn f16_range(texels: &[u16]) -> (f32, f32) {
 /// A quick preview: every `step`-th voxel along each axis (no averaging: it reads an
 /// `step³`-th of the study), placed exactly where that voxel is. Shown while the study's own
 /// texture uploads; its range is the study's.
-pub fn preview(volume: &Volume, step: usize) -> TextureVolume {
+pub fn preview(volume: &Volume, step: usize, encoding: Encoding) -> TextureVolume {
     let step = step.max(1);
     let dims = volume.geometry.dims;
     let [nx, ny, nz] = dims.map(|n| n.div_ceil(step));
@@ -220,18 +305,22 @@ pub fn preview(volume: &Volume, step: usize) -> TextureVolume {
         .for_each(|(k, plane)| {
             for j in 0..ny {
                 for i in 0..nx {
-                    let v = f64::from(voxels[(k * step, j * step, i * step)]);
-                    plane[j * nx + i] =
-                        half::f16::from_f32((scale.slope * v + scale.intercept) as f32).to_bits();
+                    let v = voxels[(k * step, j * step, i * step)];
+                    plane[j * nx + i] = match encoding {
+                        Encoding::Float16 => half::f16::from_f32(scale.real(v) as f32).to_bits(),
+                        Encoding::Int16 => v as u16,
+                    };
                 }
             }
         });
-    let (lo, hi) = f16_range(&texels);
+    let (lo, hi) = texel_range(&texels, encoding, scale);
     let f = step as f64;
     let coarse_from_fine = Matrix4::from_diagonal(&Vector4::new(f, f, f, 1.0));
     TextureVolume {
         dims: [nx, ny, nz],
         texels,
+        encoding,
+        scale: texel_scale(encoding, scale),
         patient_from_voxel: volume.geometry.patient_from_voxel() * coarse_from_fine,
         factor: step,
         range: (lo, hi),
@@ -273,6 +362,7 @@ mod tests {
                 max_side: 2048,
                 max_bytes: Limits::DEFAULT_BYTES,
             },
+            Encoding::Float16,
         );
         assert_eq!(t.factor, 1);
         assert_eq!(t.dims, [20, 10, 6]);
@@ -299,7 +389,7 @@ mod tests {
             max_side: 12,
             max_bytes: Limits::DEFAULT_BYTES,
         };
-        let t = fit(&v, &limits);
+        let t = fit(&v, &limits, Encoding::Float16);
         assert_eq!(t.factor, 2);
         assert_eq!(t.dims, [10, 5, 3]);
         // The mean of a linear ramp over a 2×2×2 block is its value at the block's centre.
@@ -350,7 +440,7 @@ mod tests {
     #[test]
     fn a_preview_takes_every_other_voxel_where_it_is() {
         let v = ramp([9, 6, 5]);
-        let p = preview(&v, 2);
+        let p = preview(&v, 2, Encoding::Float16);
         assert_eq!(p.dims, [5, 3, 3]);
         for (i, j, k) in [(0, 0, 0), (4, 2, 2), (3, 1, 2)] {
             let fine =
@@ -361,6 +451,58 @@ mod tests {
             let real = v.value_at(2 * i, 2 * j, 2 * k).expect("inside");
             let want = half::f16::from_f32(real as f32).to_f32();
             assert_eq!(p.value(i, j, k), Some(want));
+        }
+    }
+
+    #[test]
+    fn stored_integers_are_uploaded_as_they_are_and_read_back_exactly() {
+        // Values above 2048 HU, where a 16-bit float steps by 2: the integers keep them.
+        let mut v = ramp([20, 10, 6]);
+        v.voxels.mapv_inplace(|x| x.saturating_mul(41));
+        let limits = Limits {
+            max_side: 2048,
+            max_bytes: Limits::DEFAULT_BYTES,
+        };
+        let t = fit(&v, &limits, Encoding::Int16);
+        let f = fit(&v, &limits, Encoding::Float16);
+        assert_eq!(t.encoding, Encoding::Int16);
+        let mut rounded = 0;
+        for (i, j, k) in [(3, 2, 1), (19, 9, 5), (0, 0, 0), (11, 7, 4)] {
+            let real = v.value_at(i, j, k).expect("inside") as f32;
+            assert_eq!(t.value(i, j, k), Some(real));
+            if f.value(i, j, k) != Some(real) {
+                rounded += 1;
+            }
+        }
+        assert!(
+            rounded > 0,
+            "the float texture should round some of these values"
+        );
+        assert_eq!(t.range, (-1024.0, 41.0 * (19 + 27 + 35) as f32 - 1024.0));
+        assert_eq!(t.scale, v.value_scale);
+        assert_eq!(f.scale, ValueScale::IDENTITY);
+
+        // Averaged down: the mean of each block, rounded to the nearest stored integer.
+        let small = Limits {
+            max_side: 12,
+            max_bytes: Limits::DEFAULT_BYTES,
+        };
+        let t = fit(&v, &small, Encoding::Int16);
+        let centre = [2.0 * 4.0 + 0.5, 2.0 * 1.0 + 0.5, 2.0 * 2.0 + 0.5];
+        let expected = 41.0 * (centre[0] + 3.0 * centre[1] + 7.0 * centre[2]) - 1024.0;
+        assert!((f64::from(t.value(4, 1, 2).unwrap()) - expected).abs() <= 0.5);
+
+        let p = preview(&v, 2, Encoding::Int16);
+        assert_eq!(p.value(4, 2, 2), v.value_at(8, 4, 4).map(|x| x as f32));
+    }
+
+    #[test]
+    fn texture_names_parse() {
+        assert_eq!(Encoding::parse("int16"), Ok(Encoding::Int16));
+        assert_eq!(Encoding::parse("float16"), Ok(Encoding::Float16));
+        assert!(Encoding::parse("r8").is_err());
+        for e in [Encoding::Int16, Encoding::Float16] {
+            assert_eq!(Encoding::parse(e.name()), Ok(e));
         }
     }
 }

@@ -4,7 +4,8 @@
 //! decimate) and is what the viewer runs in a background task. No UI here.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use crate::mesh::TriMesh;
 use crate::plan::recipe::{Recipe, Source};
@@ -169,6 +170,46 @@ impl PreviewTicket {
 impl Drop for PreviewTicket {
     fn drop(&mut self) {
         self.done();
+    }
+}
+
+/// Volume first: the surfaces of a newly opened study wait until its volume rendering's
+/// preview is on screen (or [`VolumeFirst::MOST`] has passed), so the two cores prepare the
+/// picture the user sees first rather than share themselves with the surfaces' builds.
+/// Shared by the builds (which wait) and the volume rendering (which releases it).
+#[derive(Debug, Clone)]
+pub struct VolumeFirst(Arc<AtomicBool>);
+
+impl Default for VolumeFirst {
+    /// Released: nothing waits.
+    fn default() -> Self {
+        VolumeFirst(Arc::new(AtomicBool::new(true)))
+    }
+}
+
+impl VolumeFirst {
+    /// The longest a build waits, whatever becomes of the volume.
+    pub const MOST: Duration = Duration::from_secs(3);
+
+    /// Held until [`release`](Self::release)d.
+    pub fn held() -> VolumeFirst {
+        VolumeFirst(Arc::new(AtomicBool::new(false)))
+    }
+
+    pub fn release(&self) {
+        self.0.store(true, Ordering::SeqCst);
+    }
+
+    pub fn released(&self) -> bool {
+        self.0.load(Ordering::SeqCst)
+    }
+
+    /// Waits (looking every 10 ms) until released, cancelled or `MOST` has passed.
+    pub fn wait(&self, progress: &Progress) {
+        let start = Instant::now();
+        while !self.released() && !progress.is_cancelled() && start.elapsed() < Self::MOST {
+            std::thread::sleep(Duration::from_millis(10));
+        }
     }
 }
 
@@ -373,5 +414,32 @@ mod tests {
         let cancelled = Progress::new();
         cancelled.cancel();
         assert!(build(&ph.volume, &recipes[0], &cancelled).is_err());
+    }
+
+    #[test]
+    fn surfaces_wait_for_the_volume_until_released_cancelled_or_too_long() {
+        let released = VolumeFirst::default();
+        let t = std::time::Instant::now();
+        released.wait(&Progress::new());
+        assert!(t.elapsed() < Duration::from_millis(50));
+
+        let held = VolumeFirst::held();
+        let other = held.clone();
+        #[allow(clippy::disallowed_methods)] // a build waiting, watched from outside
+        let waiter = std::thread::spawn(move || {
+            let t = std::time::Instant::now();
+            other.wait(&Progress::new());
+            t.elapsed()
+        });
+        std::thread::sleep(Duration::from_millis(100));
+        held.release();
+        let waited = waiter.join().expect("joins");
+        assert!(waited >= Duration::from_millis(90) && waited < Duration::from_secs(1));
+
+        let cancelled = Progress::new();
+        cancelled.cancel();
+        let t = std::time::Instant::now();
+        VolumeFirst::held().wait(&cancelled);
+        assert!(t.elapsed() < Duration::from_millis(50));
     }
 }

@@ -14,9 +14,10 @@
 //! idles instead ([`set_drawing`]): it sees no layer and keeps what it drew last (no clear),
 //! so an idle frame costs one empty pass over the view.
 //!
-//! Needs multisampling off (the 3D cameras have it off). The volume rendering is drawn in
-//! the transparent pass before the resolve, so translucent surfaces are composited over it.
-//! Depends on the view state only; no egui.
+//! Needs multisampling off (the 3D cameras have it off). The volume rendering joins the
+//! fragment lists too (`shaders/volume.wgsl`): each ray adds one fragment at its
+//! opacity-weighted depth, so a translucent surface behind the volume is composited behind
+//! it. Depends on the view state only; no egui.
 //!
 //! [`ThreeDOptions::exact_transparency`]: crate::app::state::ThreeDOptions
 
