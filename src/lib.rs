@@ -7,6 +7,7 @@
 
 #![warn(clippy::unwrap_used, clippy::expect_used)]
 
+pub mod audit;
 pub mod catheter;
 pub mod dicom;
 pub mod document;

@@ -217,7 +217,18 @@ impl PlanDoc {
         self.confirm_replace = None;
         let p = path.to_path_buf();
         let id = jobs.task("saving the plan", move |_| -> Saved {
-            files::save(&p, &f, replace_other).map(|s| (revision, s))
+            let saved = files::save(&p, &f, replace_other)?;
+            if saved == files::Saved::Written {
+                let file = p.display().to_string();
+                if let Some(why) = crate::audit::record(
+                    crate::audit::Action::SavePlan,
+                    &[("file", file.as_str())],
+                    "",
+                ) {
+                    tracing::warn!("plan saved, not recorded in the audit trail: {why}");
+                }
+            }
+            Ok((revision, saved))
         });
         self.files.push((id, FileJob::Save(path.to_path_buf())));
     }

@@ -429,6 +429,24 @@ pub fn start_build(jobs: &mut Jobs, ws: &Workspace, id: u64) {
     start_build_in(jobs, ws, id, &structures::PreviewsFirst::new());
 }
 
+/// Records the opening in the audit trail (in the loading job: the trail is synced to
+/// disk); a trail that cannot be written becomes a notice with the series.
+fn audit_opened(loaded: &mut LoadedSeries, source: &std::path::Path) {
+    if let Some(why) = crate::audit::record_study(
+        crate::audit::Action::OpenStudy,
+        &loaded.volume,
+        source,
+        &[],
+        "",
+    ) {
+        loaded.notices.push(Notice::new(
+            Level::Warning,
+            "Not recorded in the audit trail",
+            why,
+        ));
+    }
+}
+
 /// The study's actions: open, load, cancel, notices, modality, quit.
 pub fn apply_actions(
     mut actions: MessageReader<UiAction>,
@@ -442,13 +460,21 @@ pub fn apply_actions(
         match action.clone() {
             UiAction::Open(path) => {
                 jobs.spawn_load("Opening study", move |p, _| {
-                    JobOutput::Opened(path.clone(), open::open_path(&path, p))
+                    let mut result = open::open_path(&path, p);
+                    if let Ok((_, loaded)) = result.as_mut() {
+                        audit_opened(loaded, &path);
+                    }
+                    JobOutput::Opened(path.clone(), result)
                 });
             }
             UiAction::LoadSeries(key) => {
                 if let Some(catalog) = ws.catalog.clone() {
                     jobs.spawn_load("Loading series", move |p, _| {
-                        JobOutput::Loaded(open::load_entry(&catalog, &key, p))
+                        let mut result = open::load_entry(&catalog, &key, p);
+                        if let Ok(loaded) = result.as_mut() {
+                            audit_opened(loaded, &catalog.source);
+                        }
+                        JobOutput::Loaded(result)
                     });
                 }
             }

@@ -34,6 +34,12 @@ pub fn run(a: Args) -> Result<()> {
         tell!("warning: {w}");
     }
     let notes = with_progress("writing", |_| nifti_io::write_nifti(&volume, &out))?;
+    super::audit(
+        twinplan::audit::Action::ExportImages,
+        &volume,
+        &path,
+        &[("file", &out.display().to_string())],
+    );
     for n in &notes {
         tell!("note: {n}");
     }

@@ -103,6 +103,12 @@ pub fn run(a: Args) -> Result<()> {
     }
     let t = Instant::now();
     twinplan::mesh::io::write_mesh(&mesh, &out)?;
+    super::audit(
+        twinplan::audit::Action::ExportMesh,
+        &volume,
+        &path,
+        &[("file", &out.display().to_string())],
+    );
     let write_s = t.elapsed().as_secs_f64();
     let stats = mesh.stats();
     if timings {

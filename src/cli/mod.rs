@@ -28,6 +28,7 @@ macro_rules! tell {
 }
 
 pub mod args;
+mod audit;
 mod convert;
 mod info;
 mod measure;
@@ -97,6 +98,9 @@ pub enum Command {
     /// DIR/ground_truth.json (centrelines, radii, landmarks, distances, angles and the clinical
     /// cases: the aneurysm, the stenosis and the tortuous iliac, in LPS mm).
     Phantom(phantom::Args),
+    /// The installation's tamper-evident audit trail: `show` (`--path`: where it is kept),
+    /// `verify [FILE]` (exit 1 naming the first entry that does not hold).
+    Audit(audit::Args),
 }
 
 pub fn run(cli: Cli) -> Result<()> {
@@ -130,6 +134,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Plan(a) => plan::run(a),
         Command::PlanInfo(a) => plan_info::run(a),
         Command::Phantom(a) => phantom::run(a),
+        Command::Audit(a) => audit::run(a),
     }
 }
 
@@ -174,7 +179,9 @@ pub fn with_progress<T: Send>(label: &str, work: impl FnOnce(&Progress) -> T + S
 /// Opens a NIfTI file or a DICOM folder/file as one volume.
 pub fn open_volume(path: &Path, series: Option<&str>) -> Result<Volume> {
     if nifti_io::is_nifti_path(path) {
-        return with_progress("reading", |_| nifti_io::read_nifti(path)).map_err(Into::into);
+        let volume = with_progress("reading", |_| nifti_io::read_nifti(path))?;
+        audit(twinplan::audit::Action::OpenStudy, &volume, path, &[]);
+        return Ok(volume);
     }
     let (volume, report) = with_progress("loading", |p| dicom::load_path(path, series, p))?;
     if !report.skipped.is_empty() {
@@ -183,7 +190,21 @@ pub fn open_volume(path: &Path, series: Option<&str>) -> Result<Volume> {
             report.skipped.len()
         );
     }
+    audit(twinplan::audit::Action::OpenStudy, &volume, path, &[]);
     Ok(volume)
+}
+
+/// Records an action on a study in the user's audit trail; a trail that cannot be written
+/// is reported on stderr (what was done is not undone).
+pub fn audit(
+    action: twinplan::audit::Action,
+    volume: &Volume,
+    source: &Path,
+    extra: &[(&str, &str)],
+) {
+    if let Some(why) = twinplan::audit::record_study(action, volume, source, extra, "") {
+        tell!("warning: not recorded in the audit trail: {why}");
+    }
 }
 
 /// An error in how the command was called (exit code 2).

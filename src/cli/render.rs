@@ -259,6 +259,7 @@ pub fn render(a: RenderArgs) -> Result<()> {
             Some(list)
         }
     };
+    let written = out.display().to_string();
     viewer(twinplan::app::ViewerOptions {
         path,
         size,
@@ -285,7 +286,15 @@ pub fn render(a: RenderArgs) -> Result<()> {
         then_open: None,
         max_triangles: None,
         plan,
-    })
+    })?;
+    if let Some(why) = twinplan::audit::record(
+        twinplan::audit::Action::Screenshot,
+        &[("file", written.as_str())],
+        "twinplan render",
+    ) {
+        tell!("warning: not recorded in the audit trail: {why}");
+    }
+    Ok(())
 }
 
 #[cfg(feature = "viewer")]
