@@ -1,5 +1,7 @@
 //! `twinplan mesh`: one structure's surface (preset, iso value or range, optionally grown
-//! from seeds) written as STL, OBJ or PLY in patient mm, with its figures or stage timings. Parsing and printing only; the work is the library's.
+//! from seeds) written as STL, OBJ or PLY in patient mm, or as the glTF twin (`.glb`, in
+//! metres, +Y up; with `--plan`, the plan's landmarks, measurements and paths too), with its
+//! figures or stage timings. Parsing and printing only; the work is the library's.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -41,9 +43,13 @@ pub struct Args {
     /// seeded structures follow the image intensities instead). 0 to 10 mm.
     #[arg(long, value_parser = parse_sigma)]
     pub mask_sigma: Option<f64>,
-    /// Output file: .stl, .obj or .ply.
+    /// Output file: .stl, .obj or .ply (patient mm), or .glb (the glTF twin, metres, +Y up).
     #[arg(long)]
     pub out: PathBuf,
+    /// With a .glb output: add this plan's visible landmarks, measurements and catheter
+    /// paths as named nodes (the plan must belong to the series).
+    #[arg(long)]
+    pub plan: Option<PathBuf>,
     /// Print one JSON object with triangle/vertex counts and per-stage seconds on stdout.
     #[arg(long)]
     pub timings: bool,
@@ -62,15 +68,31 @@ pub fn run(a: Args) -> Result<()> {
         no_pad,
         mask_sigma,
         out,
+        plan,
         timings,
     } = a;
     use twinplan::surface::{Selection, SurfaceOptions};
-    if twinplan::mesh::io::MeshFormat::from_path(&out).is_none() {
+    let glb = out
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("glb"));
+    if !glb && twinplan::mesh::io::MeshFormat::from_path(&out).is_none() {
         bail!(UsageError(format!(
-            "--out must end in .stl, .obj or .ply: {}",
+            "--out must end in .stl, .obj, .ply or .glb: {}",
             out.display()
         )));
     }
+    if plan.is_some() && !glb {
+        bail!(UsageError("--plan goes with a .glb output".into()));
+    }
+    let look = preset
+        .as_deref()
+        .and_then(twinplan::segment::Preset::from_name)
+        .map(|p| {
+            (
+                p.name().replace('_', " "),
+                twinplan::plan::recipe::preset_look(p),
+            )
+        });
     let selection = match (preset, iso, range) {
         (Some(name), None, None) => {
             Selection::Preset(twinplan::segment::Preset::from_name(&name).ok_or_else(|| {
@@ -102,9 +124,42 @@ pub fn run(a: Args) -> Result<()> {
         bail!("the selection holds no surface in this volume (0 triangles): nothing written");
     }
     let t = Instant::now();
-    twinplan::mesh::io::write_mesh(&mesh, &out)?;
+    if glb {
+        let plan = match &plan {
+            Some(p) => Some(
+                twinplan::plan::file::read_for(p, &twinplan::plan::file::Reference::of(&volume))?
+                    .plan,
+            ),
+            None => None,
+        };
+        let (name, (colour, opacity)) =
+            look.unwrap_or_else(|| ("surface".into(), ([0.35, 0.65, 0.85], 1.0)));
+        let (lines, landmarks) = plan
+            .as_ref()
+            .map(twinplan::plan::twin::parts)
+            .unwrap_or_default();
+        let twin = twinplan::mesh::gltf::Twin {
+            surfaces: vec![twinplan::mesh::gltf::Surface {
+                name,
+                mesh: &mesh,
+                colour,
+                opacity,
+            }],
+            lines,
+            landmarks,
+        };
+        let bytes = twinplan::mesh::gltf::to_glb(&twin)?;
+        twinplan::fsutil::write_atomic(&out, &bytes)
+            .map_err(|e| anyhow::anyhow!("cannot write {}: {}", out.display(), e.kind()))?;
+    } else {
+        twinplan::mesh::io::write_mesh(&mesh, &out)?;
+    }
     super::audit(
-        twinplan::audit::Action::ExportMesh,
+        if glb {
+            twinplan::audit::Action::ExportScene
+        } else {
+            twinplan::audit::Action::ExportMesh
+        },
         &volume,
         &path,
         &[("file", &out.display().to_string())],

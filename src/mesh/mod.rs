@@ -6,6 +6,7 @@
 //! segmentation internals or the viewer (which converts a TriMesh to a GPU mesh itself).
 
 pub mod decimate;
+pub mod gltf;
 pub mod io;
 pub mod mc;
 pub mod pick;

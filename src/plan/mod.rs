@@ -12,6 +12,7 @@ pub mod placing;
 pub mod recipe;
 pub mod recovery;
 pub mod slicer;
+pub mod twin;
 
 use serde::{Deserialize, Serialize};
 
