@@ -598,6 +598,43 @@ fn structure_changes_are_undone_with_the_plan_and_saved_in_it() {
             .iter()
             .any(|s| s.id == skin && s.recipe.opacity == 0.4)
     );
+
+    // File ▸ Export the twin: the visible surfaces (skin translucent) and the plan's
+    // markups, as glTF.
+    let glb = dir.path().join("twin.glb");
+    app.world_mut()
+        .write_message(UiAction::ExportScene(glb.clone()));
+    let t = Instant::now();
+    while !(glb.is_file() && app.world().resource::<Jobs>().is_idle()) {
+        app.update();
+        assert!(t.elapsed() < Duration::from_secs(60), "twin not exported");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let bytes = std::fs::read(&glb).expect("glb");
+    let file = gltf::binary::Glb::from_slice(&bytes).expect("a GLB");
+    let root: gltf_json::Root = gltf_json::deserialize::from_slice(&file.json).expect("json");
+    let mut nodes: Vec<&str> = root
+        .nodes
+        .iter()
+        .filter_map(|n| n.name.as_deref())
+        .collect();
+    nodes.sort();
+    let mut want: Vec<&str> = names.clone();
+    want.sort();
+    assert_eq!(nodes, want, "the visible surfaces are the nodes");
+    let skin_material = root
+        .materials
+        .iter()
+        .find(|m| m.name.as_deref() == Some("skin"))
+        .expect("skin's material");
+    assert_eq!(
+        skin_material.pbr_metallic_roughness.base_color_factor.0[3],
+        0.4
+    );
+    assert_eq!(
+        skin_material.alpha_mode,
+        gltf_json::validation::Checked::Valid(gltf_json::material::AlphaMode::Blend)
+    );
 }
 
 #[test]

@@ -219,14 +219,7 @@ impl PlanDoc {
         let id = jobs.task("saving the plan", move |_| -> Saved {
             let saved = files::save(&p, &f, replace_other)?;
             if saved == files::Saved::Written {
-                let file = p.display().to_string();
-                if let Some(why) = crate::audit::record(
-                    crate::audit::Action::SavePlan,
-                    &[("file", file.as_str())],
-                    "",
-                ) {
-                    tracing::warn!("plan saved, not recorded in the audit trail: {why}");
-                }
+                crate::audit::record_written(crate::audit::Action::SavePlan, &p);
             }
             Ok((revision, saved))
         });
@@ -261,6 +254,33 @@ impl PlanDoc {
         let p = path.to_path_buf();
         let id = jobs.task("exporting markups", move |_| -> Exported {
             files::export(&p, &plan, what)
+        });
+        self.files.push((id, FileJob::Export(path.to_path_buf())));
+    }
+
+    /// Starts writing the twin as glTF: the visible built surfaces, the plan's visible
+    /// markups and paths; recorded in the audit trail once written.
+    pub fn start_export_scene(&mut self, jobs: &mut Jobs, ws: &Workspace, path: &Path) {
+        let surfaces: Vec<_> = ws
+            .structures
+            .iter()
+            .filter(|s| s.visible)
+            .filter_map(|s| {
+                let built = s.built.as_ref()?;
+                Some((
+                    s.recipe.name.clone(),
+                    std::sync::Arc::clone(&built.mesh),
+                    s.recipe.colour,
+                    s.recipe.opacity,
+                ))
+            })
+            .collect();
+        let plan = self.doc.plan().clone();
+        let p = path.to_path_buf();
+        let id = jobs.task("exporting the twin (glTF)", move |_| -> Exported {
+            files::export_scene(&p, &surfaces, &plan)?;
+            crate::audit::record_written(crate::audit::Action::ExportScene, &p);
+            Ok(())
         });
         self.files.push((id, FileJob::Export(path.to_path_buf())));
     }
@@ -307,7 +327,7 @@ impl PlanDoc {
                         FileJob::Open(_) => "The plan was not opened",
                         FileJob::Save(_) => "The plan was not saved",
                         FileJob::Import => "The markups were not imported",
-                        FileJob::Export(_) => "The markups were not exported",
+                        FileJob::Export(_) => "The export was not written",
                     };
                     notices.push(Notice::new(Level::Error, title, e.clone()));
                     self.message = Some((false, e));
@@ -588,6 +608,7 @@ fn file_actions(
             UiAction::ReplaceOtherPlan(None) => doc.confirm_replace = None,
             UiAction::ImportMarkups(path) => doc.start_import(&mut jobs, path),
             UiAction::ExportMarkups(path, what) => doc.start_export(&mut jobs, path, *what),
+            UiAction::ExportScene(path) => doc.start_export_scene(&mut jobs, &ws, path),
             _ => {}
         }
     }
@@ -622,13 +643,15 @@ pub enum SaveWhat {
     Plan,
     Csv,
     Slicer,
+    /// The twin as glTF (the visible surfaces, markups and paths).
+    Scene,
 }
 
 impl SaveWhat {
     /// The export it is (None: the plan itself).
     pub fn export(self) -> Option<Export> {
         match self {
-            SaveWhat::Plan => None,
+            SaveWhat::Plan | SaveWhat::Scene => None,
             SaveWhat::Csv => Some(Export::Csv),
             SaveWhat::Slicer => Some(Export::Slicer),
         }
@@ -636,9 +659,10 @@ impl SaveWhat {
 
     /// The action that writes it to `path`.
     pub fn action(self, path: PathBuf) -> UiAction {
-        match self.export() {
-            None => UiAction::SavePlan(path),
-            Some(e) => UiAction::ExportMarkups(path, e),
+        match (self, self.export()) {
+            (SaveWhat::Scene, _) => UiAction::ExportScene(path),
+            (_, None) => UiAction::SavePlan(path),
+            (_, Some(e)) => UiAction::ExportMarkups(path, e),
         }
     }
 }
@@ -657,5 +681,6 @@ pub fn default_path(doc: &PlanDoc, what: SaveWhat, banner: Option<&Banner>) -> P
         SaveWhat::Plan => format!("{stem}.twinplan.json"),
         SaveWhat::Csv => format!("{stem}-measurements.csv"),
         SaveWhat::Slicer => format!("{stem}-measurements.mrk.json"),
+        SaveWhat::Scene => format!("{stem}-twin.glb"),
     })
 }

@@ -480,14 +480,7 @@ fn screenshots(mut commands: Commands, mut st: ResMut<UiState>) {
         commands
             .spawn(Screenshot::primary_window())
             .observe(save_to_disk(path.clone()));
-        let file = path.display().to_string();
-        if let Some(why) = crate::audit::record(
-            crate::audit::Action::Screenshot,
-            &[("file", file.as_str())],
-            "",
-        ) {
-            tracing::warn!("screenshot not recorded in the audit trail: {why}");
-        }
+        crate::audit::record_written(crate::audit::Action::Screenshot, &path);
         st.last_screenshot = Some(path);
     }
 }

@@ -326,6 +326,8 @@ pub enum UiAction {
     ImportMarkups(PathBuf),
     /// Writes the markups as CSV or Slicer JSON.
     ExportMarkups(PathBuf, crate::document::files::Export),
+    /// Write the twin as glTF (visible surfaces, markups, paths) to this path.
+    ExportScene(PathBuf),
     /// Takes the last session's unsaved plan (offered at start) once its study is open.
     RecoverPlan,
     /// Forgets the last session's unsaved plan.

@@ -544,6 +544,15 @@ pub fn record(action: Action, objects: &[(&str, &str)], detail: &str) -> Option<
     }
 }
 
+/// Records that a file was written (a plan, an export, a screenshot), named by its salted
+/// path; a trail that cannot be written is logged as a warning.
+pub fn record_written(action: Action, file: &Path) {
+    let file = file.display().to_string();
+    if let Some(why) = record(action, &[("file", file.as_str())], "") {
+        tracing::warn!("{action:?} done, not recorded in the audit trail: {why}");
+    }
+}
+
 /// Records an action on a study: its study and series by UID (by where it was read from
 /// when it has none: NIfTI), plus `extra` objects (an output file…), all by salted name.
 pub fn record_study(

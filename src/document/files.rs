@@ -58,6 +58,31 @@ pub fn import_slicer(path: &Path) -> Result<(Vec<Markup>, Vec<String>), String> 
     Ok((imported.markups, imported.skipped))
 }
 
+/// Writes the twin as glTF binary (atomically): the surfaces given (name, mesh, colour,
+/// opacity) and the plan's visible markups and planned paths (`plan::twin`).
+pub fn export_scene(
+    path: &Path,
+    surfaces: &[(String, std::sync::Arc<crate::mesh::TriMesh>, [f32; 3], f32)],
+    plan: &Plan,
+) -> Result<(), String> {
+    let (lines, landmarks) = crate::plan::twin::parts(plan);
+    let twin = crate::mesh::gltf::Twin {
+        surfaces: surfaces
+            .iter()
+            .map(|(name, mesh, colour, opacity)| crate::mesh::gltf::Surface {
+                name: name.clone(),
+                mesh,
+                colour: *colour,
+                opacity: *opacity,
+            })
+            .collect(),
+        lines,
+        landmarks,
+    };
+    let bytes = crate::mesh::gltf::to_glb(&twin).map_err(|e| e.to_string())?;
+    write_atomic(path, &bytes).map_err(|e| format!("{}: {}", path.display(), e.kind()))
+}
+
 /// Writes the plan's markups as CSV or Slicer JSON (atomically).
 pub fn export(path: &Path, plan: &Plan, what: Export) -> Result<(), String> {
     let bytes = match what {

@@ -10,6 +10,7 @@ pub(super) fn save_dialog(what: SaveWhat, path: &Path) -> (SaveWhat, FileDialog)
         SaveWhat::Plan => ("Save plan", &[".twinplan.json"]),
         SaveWhat::Csv => ("Export measurements as CSV", &[".csv"]),
         SaveWhat::Slicer => ("Export to 3D Slicer markups", &[".mrk.json"]),
+        SaveWhat::Scene => ("Export the twin as glTF", &[".glb"]),
     };
     (what, FileDialog::save(title, path, suffixes))
 }
@@ -112,6 +113,21 @@ pub fn file_menu(
             .map(Path::to_path_buf)
             .unwrap_or_else(|| default_path(doc, SaveWhat::Plan, ws.banner()));
         tool.saving = Some(save_dialog(SaveWhat::Plan, &path));
+        ui.close();
+    }
+    let any_surface = ws.structures.iter().any(|s| s.visible && s.built.is_some());
+    if ui
+        .add_enabled(any_surface, egui::Button::new("Export the twin (glTF)…"))
+        .on_hover_text(
+            "The visible surfaces with their colours, the plan's landmarks, measurements and \
+             paths as named nodes: a .glb file in metres, +Y up, for any glTF viewer or headset",
+        )
+        .clicked()
+    {
+        tool.saving = Some(save_dialog(
+            SaveWhat::Scene,
+            &default_path(doc, SaveWhat::Scene, ws.banner()),
+        ));
         ui.close();
     }
 }
