@@ -9,6 +9,7 @@
 
 pub mod audit;
 pub mod catheter;
+pub mod deid;
 pub mod dicom;
 pub mod document;
 pub mod dvr;

@@ -196,7 +196,7 @@ fn help_describes_each_command_once() {
     for (cmd, about) in expected {
         assert_eq!(line(cmd).trim(), format!("{cmd:<10} {about}"), "{out}");
     }
-    for cmd in ["frames", "measure", "plan", "phantom", "audit", "help"] {
+    for cmd in ["frames", "measure", "plan", "phantom", "anonymize", "audit", "help"] {
         assert!(!line(cmd).is_empty(), "{cmd} is not listed: {out}");
     }
     // Each listed exactly once.
@@ -219,6 +219,7 @@ fn help_describes_each_command_once() {
             "plan",
             "plan-info",
             "phantom",
+            "anonymize",
             "audit",
             "help"
         ]

@@ -27,6 +27,7 @@ macro_rules! tell {
     ($($t:tt)*) => { eprintln!("{}", twinplan::privacy::scrub(&format!($($t)*))) };
 }
 
+mod anonymize;
 pub mod args;
 mod audit;
 mod convert;
@@ -98,6 +99,10 @@ pub enum Command {
     /// DIR/ground_truth.json (centrelines, radii, landmarks, distances, angles and the clinical
     /// cases: the aneurysm, the stenosis and the tortuous iliac, in LPS mm).
     Phantom(phantom::Args),
+    /// De-identify DICOM files (PS3.15 Basic Application Level Confidentiality Profile)
+    /// into a new folder: identifying attributes replaced, emptied or removed, private
+    /// attributes removed, UIDs remapped consistently; pixels untouched.
+    Anonymize(anonymize::Args),
     /// The installation's tamper-evident audit trail: `show` (`--path`: where it is kept),
     /// `verify [FILE]` (exit 1 naming the first entry that does not hold).
     Audit(audit::Args),
@@ -134,6 +139,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Plan(a) => plan::run(a),
         Command::PlanInfo(a) => plan_info::run(a),
         Command::Phantom(a) => phantom::run(a),
+        Command::Anonymize(a) => anonymize::run(a),
         Command::Audit(a) => audit::run(a),
     }
 }

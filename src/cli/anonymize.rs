@@ -1,0 +1,95 @@
+//! `twinplan anonymize`: every DICOM file under a path de-identified with the PS3.15 Basic
+//! Application Level Confidentiality Profile into an output folder (`twinplan::deid`), UIDs
+//! remapped with this installation's secret so series stay linked across runs; files whose
+//! pixels may show identity are refused unless `--allow-burned-in`. Recorded in the audit
+//! trail. Parsing and printing only; the work is the library's.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+
+use super::{UsageError, with_progress};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// A DICOM folder (searched recursively) or file.
+    pub path: PathBuf,
+    /// The folder the de-identified files are written into (created if needed).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Patient's Name to write instead of the dummy.
+    #[arg(long)]
+    pub new_name: Option<String>,
+    /// Patient ID to write instead of the dummy.
+    #[arg(long)]
+    pub new_id: Option<String>,
+    /// Also de-identify files whose pixels may show identity (Burned In Annotation YES,
+    /// ultrasound, photographs, secondary captures, documents): their pixels are NOT
+    /// cleaned, only their headers.
+    #[arg(long)]
+    pub allow_burned_in: bool,
+}
+
+pub fn run(a: Args) -> Result<()> {
+    let Args {
+        path,
+        out,
+        new_name,
+        new_id,
+        allow_burned_in,
+    } = a;
+    if !path.exists() {
+        anyhow::bail!(UsageError(format!("{} does not exist", path.display())));
+    }
+    if out.exists() && std::fs::read_dir(&out).is_ok_and(|mut d| d.next().is_some()) {
+        anyhow::bail!(UsageError(format!(
+            "{} is not empty: give a new or empty folder for the de-identified files",
+            out.display()
+        )));
+    }
+    let trail = twinplan::audit::Trail::user()
+        .ok_or_else(|| anyhow::anyhow!("no data folder for the installation's secret"))??;
+    let key = trail
+        .installation()
+        .keyed_digest("deid-uid", b"twinplan UID remapping");
+    let d = twinplan::deid::Deidentifier::new(key, twinplan::deid::Options { new_name, new_id });
+    let report = with_progress("anonymizing", |p| {
+        twinplan::deid::files::anonymize_tree(&path, &out, &d, allow_burned_in, p)
+    })?;
+    let detail = format!(
+        "{} written, {} refused, {} skipped",
+        report.written.len(),
+        report.refused.len(),
+        report.skipped.len()
+    );
+    if let Some(why) = twinplan::audit::record(
+        twinplan::audit::Action::Anonymize,
+        &[
+            ("source", path.display().to_string().as_str()),
+            ("output", out.display().to_string().as_str()),
+        ],
+        &detail,
+    ) {
+        tell!("warning: not recorded in the audit trail: {why}");
+    }
+    for (f, why) in &report.refused {
+        tell!(
+            "refused {}: {why} (--allow-burned-in to de-identify its header anyway)",
+            f.display()
+        );
+    }
+    for (f, why) in &report.skipped {
+        tell!("skipped {}: {why}", f.display());
+    }
+    say!(
+        "de-identified {} file(s) into {} ({} refused, {} skipped)",
+        report.written.len(),
+        out.display(),
+        report.refused.len(),
+        report.skipped.len()
+    );
+    if report.written.is_empty() {
+        anyhow::bail!("nothing was de-identified");
+    }
+    Ok(())
+}
