@@ -196,7 +196,15 @@ fn help_describes_each_command_once() {
     for (cmd, about) in expected {
         assert_eq!(line(cmd).trim(), format!("{cmd:<10} {about}"), "{out}");
     }
-    for cmd in ["frames", "measure", "plan", "phantom", "anonymize", "audit", "help"] {
+    for cmd in [
+        "frames",
+        "measure",
+        "plan",
+        "phantom",
+        "anonymize",
+        "audit",
+        "help",
+    ] {
         assert!(!line(cmd).is_empty(), "{cmd} is not listed: {out}");
     }
     // Each listed exactly once.
