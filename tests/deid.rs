@@ -150,6 +150,13 @@ fn every_testdata_file_loses_what_the_profile_removes_and_keeps_its_pixels() {
                 .get(Tag(0x0008, 0x0018))
                 .and_then(|e| e.to_str().ok())
                 .map(|s| s.trim_end_matches('\0').to_string());
+            let meta = after.meta();
+            assert!(
+                meta.source_application_entity_title.is_none()
+                    && meta.sending_application_entity_title.is_none()
+                    && meta.private_information.is_none(),
+                "{folder}: the file meta names a station or holds private information"
+            );
             if let Some(sop) = sop {
                 assert_eq!(
                     after
