@@ -218,3 +218,46 @@ fn every_testdata_file_loses_what_the_profile_removes_and_keeps_its_pixels() {
     }
     eprintln!("{checked_files} files, {checked_attributes} attributes of the table checked");
 }
+
+#[test]
+fn modified_dates_keep_the_intervals_of_a_real_study() {
+    let Some(data) = common::testdata() else {
+        return;
+    };
+    let d = Deidentifier::new(
+        [9; 32],
+        Options {
+            shift_days: Some(-1000),
+            ..Options::default()
+        },
+    );
+    let out = tempfile::tempdir().expect("tempdir");
+    let report = anonymize_tree(
+        &data.join("head_ct"),
+        out.path(),
+        &d,
+        false,
+        &Progress::new(),
+    )
+    .expect("runs");
+    let date = |o: &InMemDicomObject, tag: Tag| {
+        o.get(tag)
+            .and_then(|e| e.to_str().ok())
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+    };
+    let study = Tag(0x0008, 0x0020);
+    // An image (not the DICOMDIR, which has no study date).
+    let (src, dst) = report
+        .written
+        .iter()
+        .find(|(s, _)| date(&open(s), study).is_some())
+        .expect("an image with a study date");
+    let (before, after) = (open(src), open(dst));
+    let was = date(&before, study).expect("a study date");
+    let now = date(&after, study).expect("kept, moved");
+    eprintln!("Study Date {was} -> {now}");
+    assert_eq!(Some(now), twinplan::deid::dates::shift_date(&was, -1000));
+    let (a, _) = twinplan::dicom::load_path(out.path(), None, &Progress::new()).expect("loads");
+    assert_eq!(a.geometry.dims, [512, 512, 140]);
+}

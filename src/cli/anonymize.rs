@@ -17,6 +17,11 @@ pub struct Args {
     /// The folder the de-identified files are written into (created if needed).
     #[arg(long)]
     pub out: PathBuf,
+    /// Keep dates, moved by this many days (the same for every file, so intervals between
+    /// studies hold; -36500 to 36500): PS3.15's Retain Longitudinal Temporal Information
+    /// with Modified Dates option. Times are kept.
+    #[arg(long, allow_hyphen_values = true, value_parser = clap::value_parser!(i64).range(-36500..=36500))]
+    pub keep_dates_shifted: Option<i64>,
     /// Patient's Name to write instead of the dummy.
     #[arg(long)]
     pub new_name: Option<String>,
@@ -37,6 +42,7 @@ pub fn run(a: Args) -> Result<()> {
         new_name,
         new_id,
         allow_burned_in,
+        keep_dates_shifted,
     } = a;
     if !path.exists() {
         anyhow::bail!(UsageError(format!("{} does not exist", path.display())));
@@ -52,7 +58,14 @@ pub fn run(a: Args) -> Result<()> {
     let key = trail
         .installation()
         .keyed_digest("deid-uid", b"twinplan UID remapping");
-    let d = twinplan::deid::Deidentifier::new(key, twinplan::deid::Options { new_name, new_id });
+    let d = twinplan::deid::Deidentifier::new(
+        key,
+        twinplan::deid::Options {
+            new_name,
+            new_id,
+            shift_days: keep_dates_shifted,
+        },
+    );
     let report = with_progress("anonymizing", |p| {
         twinplan::deid::files::anonymize_tree(&path, &out, &d, allow_burned_in, p)
     })?;

@@ -21,6 +21,7 @@ use dicom_core::{DataElement, Length, Tag, VR};
 use dicom_object::InMemDicomObject;
 use sha2::{Digest, Sha256};
 
+pub mod dates;
 pub mod files;
 
 /// Table E.1-1 as shipped (tab-separated group, element, action, name).
@@ -81,6 +82,11 @@ pub struct Options {
     /// Patient's Name and Patient ID to write instead of the dummies.
     pub new_name: Option<String>,
     pub new_id: Option<String>,
+    /// Retain Longitudinal Temporal Information with Modified Dates: every date (DA, and
+    /// the date of a DT) the table would replace or remove is moved by this many days
+    /// instead, the same for every file, so intervals between studies hold; times are
+    /// kept. None: the Basic Profile's dummies.
+    pub shift_days: Option<i64>,
 }
 
 /// The de-identification method written into each file.
@@ -162,7 +168,10 @@ impl Deidentifier {
                     .collect()
             })
             .unwrap_or_default();
-        methods.push(method());
+        methods.push(match self.options.shift_days {
+            Some(_) => format!("{}, dates moved", method()),
+            None => method(),
+        });
         obj.put(DataElement::new(
             DEIDENTIFICATION_METHOD,
             VR::LO,
@@ -188,6 +197,26 @@ impl Deidentifier {
                     Tag(0x0008, 0x0104),
                     VR::LO,
                     PrimitiveValue::from("Basic Application Confidentiality Profile"),
+                ),
+            ]));
+        }
+        let option_code = self.options.shift_days.map(|_| "113107");
+        if let Some(code) = option_code
+            && !codes.iter().any(|c| {
+                c.get(Tag(0x0008, 0x0100))
+                    .and_then(|v| v.to_str().ok())
+                    .is_some_and(|v| v.trim() == code)
+            })
+        {
+            codes.push(InMemDicomObject::from_element_iter([
+                DataElement::new(Tag(0x0008, 0x0100), VR::SH, PrimitiveValue::from(code)),
+                DataElement::new(Tag(0x0008, 0x0102), VR::SH, PrimitiveValue::from("DCM")),
+                DataElement::new(
+                    Tag(0x0008, 0x0104),
+                    VR::LO,
+                    PrimitiveValue::from(
+                        "Retain Longitudinal Temporal Information Modified Dates Option",
+                    ),
                 ),
             ]));
         }
@@ -232,6 +261,12 @@ impl Deidentifier {
     ) -> Option<DataElement<InMemDicomObject>> {
         let tag = element.tag();
         let vr = element.vr();
+        if let (Some(days), Some(a)) = (self.options.shift_days, action)
+            && a != Action::Uid
+            && matches!(vr, VR::DA | VR::DT | VR::TM)
+        {
+            return Some(shifted(element, vr, days));
+        }
         match action {
             Some(Action::Remove) => None,
             Some(Action::Empty | Action::RemoveOrEmpty) => Some(empty(tag, vr)),
@@ -278,6 +313,39 @@ impl Deidentifier {
             }
             other => Some(DataElement::new(tag, vr, other)),
         }
+    }
+}
+
+/// A date or date-time moved by `days` (a value that is not a date becomes the dummy);
+/// a time is kept.
+fn shifted(
+    element: DataElement<InMemDicomObject>,
+    vr: VR,
+    days: i64,
+) -> DataElement<InMemDicomObject> {
+    let tag = element.tag();
+    if vr == VR::TM {
+        return element;
+    }
+    let Ok(values) = element.to_multi_str() else {
+        return dummy(tag, vr);
+    };
+    let moved: Option<Vec<String>> = values
+        .iter()
+        .map(|v| {
+            let v = v.trim_end_matches(['\0', ' ']);
+            if v.is_empty() {
+                Some(String::new())
+            } else if vr == VR::DA {
+                dates::shift_date(v, days)
+            } else {
+                dates::shift_datetime(v, days)
+            }
+        })
+        .collect();
+    match moved {
+        Some(m) => DataElement::new(tag, vr, PrimitiveValue::Strs(m.into_iter().collect())),
+        None => dummy(tag, vr),
     }
 }
 

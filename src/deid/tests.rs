@@ -211,6 +211,7 @@ fn new_name_and_id_replace_the_dummies() {
         Options {
             new_name: Some("CASE^017".into()),
             new_id: Some("T-017".into()),
+            shift_days: None,
         },
     );
     let mut obj = every_attribute();
@@ -244,4 +245,52 @@ fn pixels_that_may_show_identity_are_named() {
     );
     assert!(burned_in(&with(Tag(0x0008, 0x0060), VR::CS, "CT")).is_none());
     assert!(burned_in(&with(Tag(0x0028, 0x0301), VR::CS, "NO")).is_none());
+}
+
+#[test]
+fn with_modified_dates_every_date_moves_by_the_same_days_and_times_stay() {
+    let d = Deidentifier::new(
+        [4; 32],
+        Options {
+            shift_days: Some(-400),
+            ..Options::default()
+        },
+    );
+    let before = every_attribute();
+    let mut obj = before.clone();
+    d.apply(&mut obj);
+    let mut moved = 0;
+    for (&tag, &(action, name)) in table().iter() {
+        let Some(was) = before.get(tag) else { continue };
+        if action == Action::Uid {
+            continue;
+        }
+        let now = obj
+            .get(tag)
+            .map(|e| e.to_str().map(|s| s.to_string()).unwrap_or_default());
+        match was.vr() {
+            // 1963-04-12 less 400 days.
+            VR::DA => {
+                assert_eq!(now.as_deref(), Some("19620308"), "{name}");
+                moved += 1;
+            }
+            VR::DT => {
+                assert_eq!(now.as_deref(), Some("19620308101500"), "{name}");
+                moved += 1;
+            }
+            VR::TM => assert_eq!(now.as_deref(), Some("101500"), "{name}"),
+            _ => {}
+        }
+    }
+    assert!(moved > 20, "{moved} dates");
+    let codes: Vec<String> = match obj.get(DEIDENTIFICATION_CODES).map(|e| e.value()) {
+        Some(Value::Sequence(s)) => s
+            .items()
+            .iter()
+            .filter_map(|i| i.get(Tag(0x0008, 0x0100)).and_then(|c| c.to_str().ok()))
+            .map(|c| c.trim().to_string())
+            .collect(),
+        _ => Vec::new(),
+    };
+    assert!(codes.contains(&"113107".to_string()) && codes.contains(&"113100".to_string()));
 }
