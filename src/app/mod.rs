@@ -473,14 +473,19 @@ fn screenshot_name() -> PathBuf {
     PathBuf::from(format!("twinplan-screenshot-{secs}.png"))
 }
 
-fn screenshots(mut commands: Commands, mut st: ResMut<UiState>) {
+fn screenshots(mut commands: Commands, mut st: ResMut<UiState>, mut jobs: ResMut<state::Jobs>) {
     if st.screenshot_requested {
         st.screenshot_requested = false;
         let path = screenshot_name();
         commands
             .spawn(Screenshot::primary_window())
             .observe(save_to_disk(path.clone()));
-        crate::audit::record_written(crate::audit::Action::Screenshot, &path);
+        // The trail is synced to disk: not in a frame.
+        let recorded = path.clone();
+        jobs.spawn("recording the screenshot", None, move |_, _| {
+            crate::audit::record_written(crate::audit::Action::Screenshot, &recorded);
+            jobs::JobOutput::Ended
+        });
         st.last_screenshot = Some(path);
     }
 }

@@ -40,6 +40,8 @@ const HEAD: &str = "audit.head";
 const LOCK: &str = "audit.lock";
 /// No entry is longer (the tail is read back in one piece when appending).
 const MAX_LINE: usize = 16 << 10;
+/// The largest trail `verify` reads (some four million entries).
+const MAX_LOG_BYTES: u64 = 1 << 30;
 /// The hash before the first entry.
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
@@ -259,6 +261,12 @@ fn last_entry(log: &mut std::fs::File) -> Result<(u64, String), Tail> {
     if tail.last() != Some(&b'\n') {
         // The writer stopped mid-line: that entry is lost; cut it off.
         whole = tail.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1);
+        if whole == 0 && start > 0 {
+            // Longer than any entry: not a torn append; left for `verify` to report.
+            return Err(Tail::Damaged(
+                "its last line is longer than an entry can be".into(),
+            ));
+        }
         log.set_len(start + whole as u64).map_err(Tail::Io)?;
         tracing::warn!("audit trail: an incomplete last entry (a crash while writing) was removed");
         if start + whole as u64 == 0 {
@@ -318,11 +326,16 @@ pub fn verify_file(
     head: Option<&Path>,
     key: Option<VerifyingKey>,
 ) -> Result<Verified, Broken> {
-    let bytes = std::fs::read(log).map_err(|e| Broken {
+    let unreadable = |why: String| Broken {
         entry: 1,
         line: 1,
-        why: format!("cannot read the log: {}", e.kind()),
-    })?;
+        why,
+    };
+    // A FIFO or a device would never end: regular files of a trail's size only.
+    crate::fsutil::regular_file(log, "an audit trail", MAX_LOG_BYTES)
+        .map_err(|e| unreadable(e.to_string()))?;
+    let bytes =
+        std::fs::read(log).map_err(|e| unreadable(format!("cannot read the log: {}", e.kind())))?;
     let head = head.and_then(|h| std::fs::read(h).ok());
     verify_bytes(&bytes, head.as_deref(), key)
 }

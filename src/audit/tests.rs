@@ -195,3 +195,30 @@ fn threads_appending_at_once_keep_one_chain() {
         .expect("verifies");
     assert_eq!(v.entries, 200);
 }
+
+#[test]
+fn a_damaged_end_is_refused_untouched_not_cut() {
+    let (_dir, trail) = trail_with(3);
+    let log = trail.log_path();
+    let mut bytes = std::fs::read(&log).expect("log");
+    // 40 KB of junk without a newline: no append may cut into entries to "repair" it.
+    bytes.extend(std::iter::repeat_n(b'x', 40 << 10));
+    std::fs::write(&log, &bytes).expect("written");
+    assert!(matches!(
+        trail.append(Action::SavePlan, &[], ""),
+        Err(AuditError::Damaged(_))
+    ));
+    let after = std::fs::read(&log).expect("log");
+    assert!(
+        after == bytes,
+        "changed: {} bytes, was {}",
+        after.len(),
+        bytes.len()
+    );
+    // verify reports it (the entry after the last whole one), never panics.
+    assert!(
+        trail
+            .verify()
+            .is_ok_and(|v| v.incomplete_tail && v.entries == 3)
+    );
+}
