@@ -101,8 +101,26 @@ pub fn remove_stale_partials(dir: &Path) {
     }
 }
 
+/// Flushes the file system holding `dir` (Linux: `syncfs`, one call for many files just
+/// written; elsewhere the folder itself). Best effort.
+pub fn sync_file_system(dir: &Path) {
+    let Ok(d) = std::fs::File::open(dir) else {
+        return;
+    };
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: syncfs takes an open descriptor and touches no memory of ours.
+        unsafe {
+            libc::syncfs(d.as_raw_fd());
+        }
+    }
+    let _ = d.sync_all();
+}
+
+/// Whether the process `pid` still runs (unknown platforms: always yes).
 #[cfg(unix)]
-fn process_alive(pid: u32) -> bool {
+pub fn process_alive(pid: u32) -> bool {
     let Ok(pid) = libc::pid_t::try_from(pid) else {
         return true;
     };
@@ -112,7 +130,7 @@ fn process_alive(pid: u32) -> bool {
 }
 
 #[cfg(not(unix))]
-fn process_alive(_pid: u32) -> bool {
+pub fn process_alive(_pid: u32) -> bool {
     true // unknown: never remove another run's file
 }
 

@@ -18,6 +18,7 @@ pub mod geometry;
 pub mod memory;
 pub mod mesh;
 pub mod nifti_io;
+pub mod package;
 pub mod phantom;
 pub mod plan;
 pub mod privacy;

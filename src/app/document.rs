@@ -90,6 +90,11 @@ impl Deref for PlanDoc {
 }
 
 impl PlanDoc {
+    /// See [`Document::forget_file`].
+    pub fn forget_file(&mut self) {
+        self.doc.forget_file();
+    }
+
     /// One undoable step; an error is kept as the panel's message.
     pub fn edit(&mut self, edit: Command) -> bool {
         match self.doc.apply(edit) {

@@ -23,6 +23,7 @@ pub mod headless;
 pub mod jobs;
 pub mod markups;
 pub mod overlay;
+pub mod package;
 pub mod paint;
 pub mod paths;
 pub mod persist;
@@ -275,6 +276,7 @@ pub fn run(options: ViewerOptions) -> anyhow::Result<()> {
         UiPlugin,
         markups::MeasurementsPlugin,
         paths::PathsPlugin,
+        package::PackagePlugin,
     ));
     // The viewer shows a large volume at half resolution first; a render waits for the full.
     app.insert_resource(volume::Progressive(options.render.is_none()));

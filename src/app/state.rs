@@ -460,6 +460,8 @@ pub fn apply_actions(
     let _slow = super::SlowStep::start("actions");
     for action in actions.read() {
         match action.clone() {
+            // A case package is opened by its own feature (`package`): passphrase first.
+            UiAction::Open(path) if crate::package::is_package_path(&path) => {}
             UiAction::Open(path) => {
                 jobs.spawn_load("Opening study", move |p, _| {
                     let mut result = open::open_path(&path, p);

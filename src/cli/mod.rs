@@ -34,6 +34,7 @@ mod convert;
 mod info;
 mod measure;
 mod mesh;
+mod package;
 mod phantom;
 mod plan;
 mod plan_info;
@@ -103,6 +104,16 @@ pub enum Command {
     /// into a new folder: identifying attributes replaced, emptied or removed, private
     /// attributes removed, UIDs remapped consistently; pixels untouched.
     Anonymize(anonymize::Args),
+    /// Seal a case (the plan, its surfaces, optionally the de-identified series) with the
+    /// purpose and consent statement into an encrypted package (age: a passphrase or
+    /// recipients' public keys).
+    Pack(package::PackArgs),
+    /// Open an encrypted case package into a new folder: the statement is shown; a wrong
+    /// passphrase or a damaged package writes nothing.
+    Unpack(package::UnpackArgs),
+    /// Make a key pair for receiving case packages: the identity file (secret) and the
+    /// public key senders give to `pack --recipient`.
+    Keygen(package::KeygenArgs),
     /// The installation's tamper-evident audit trail: `show` (`--path`: where it is kept),
     /// `verify [FILE]` (exit 1 naming the first entry that does not hold).
     Audit(audit::Args),
@@ -140,6 +151,9 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::PlanInfo(a) => plan_info::run(a),
         Command::Phantom(a) => phantom::run(a),
         Command::Anonymize(a) => anonymize::run(a),
+        Command::Pack(a) => package::pack(a),
+        Command::Unpack(a) => package::unpack(a),
+        Command::Keygen(a) => package::keygen(a),
         Command::Audit(a) => audit::run(a),
     }
 }

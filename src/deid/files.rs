@@ -60,7 +60,7 @@ pub fn anonymize_tree(
     });
     // Each file appeared whole (a rename); one flush of the folder's file system at the
     // end puts them all on disk (a sync per file cost more than the de-identification).
-    sync_folder(out);
+    crate::fsutil::sync_file_system(out);
     let mut report = Report::default();
     for (f, o) in outcomes {
         match o {
@@ -72,32 +72,28 @@ pub fn anonymize_tree(
     Ok(report)
 }
 
-/// Flushes the file system holding `dir` (Linux: `syncfs`; elsewhere the folder itself).
-fn sync_folder(dir: &Path) {
-    let Ok(d) = std::fs::File::open(dir) else {
-        return;
-    };
-    #[cfg(target_os = "linux")]
-    {
-        use std::os::fd::AsRawFd;
-        // SAFETY: syncfs takes an open descriptor and touches no memory of ours.
-        unsafe {
-            libc::syncfs(d.as_raw_fd());
-        }
-    }
-    let _ = d.sync_all();
+/// Why a file was not de-identified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotDone {
+    /// Its pixels may show identity (and that was not allowed): the reason.
+    Refused(String),
+    /// Not DICOM, or it cannot be read or encoded: the reason.
+    Skipped(String),
 }
 
-fn one(input: &Path, out: &Path, d: &Deidentifier, allow_burned_in: bool) -> Outcome {
-    let mut obj = match OpenFileOptions::new()
+/// De-identifies one file in memory: its new SOP Instance UID and the encoded file (the
+/// transfer syntax and pixel data as they were; the file meta cleaned).
+pub fn deidentify_file(
+    input: &Path,
+    d: &Deidentifier,
+    allow_burned_in: bool,
+) -> Result<(String, Vec<u8>), NotDone> {
+    let mut obj = OpenFileOptions::new()
         .read_preamble(ReadPreamble::Auto)
         .open_file(input)
-    {
-        Ok(o) => o,
-        Err(_) => return Outcome::Skipped("not a DICOM file, or damaged".into()),
-    };
+        .map_err(|_| NotDone::Skipped("not a DICOM file, or damaged".into()))?;
     if !allow_burned_in && let Some(why) = burned_in(&obj) {
-        return Outcome::Refused(why);
+        return Err(NotDone::Refused(why));
     }
     d.apply(&mut obj);
     let sop = obj
@@ -123,6 +119,21 @@ fn one(input: &Path, out: &Path, d: &Deidentifier, allow_burned_in: bool) -> Out
         m.private_information_creator_uid = None;
         m.private_information = None;
     });
+    // Encoded in memory, written in one go (through the encoder's small buffer each file
+    // took some 60 system calls).
+    let mut bytes =
+        Vec::with_capacity(std::fs::metadata(input).map_or(1 << 20, |m| m.len() as usize + 4096));
+    obj.write_all(&mut bytes)
+        .map_err(|e| NotDone::Skipped(format!("cannot be written back: {e}")))?;
+    Ok((sop, bytes))
+}
+
+fn one(input: &Path, out: &Path, d: &Deidentifier, allow_burned_in: bool) -> Outcome {
+    let (sop, bytes) = match deidentify_file(input, d, allow_burned_in) {
+        Ok(done) => done,
+        Err(NotDone::Refused(why)) => return Outcome::Refused(why),
+        Err(NotDone::Skipped(why)) => return Outcome::Skipped(why),
+    };
     let target = out.join(format!("{sop}.dcm"));
     let mut tmp = match tempfile::NamedTempFile::new_in(out) {
         Ok(t) => t,
@@ -130,13 +141,6 @@ fn one(input: &Path, out: &Path, d: &Deidentifier, allow_burned_in: bool) -> Out
             return Outcome::Skipped(format!("cannot write in the output folder: {}", e.kind()));
         }
     };
-    // Encoded in memory, written in one go (through the encoder's small buffer each file
-    // took some 60 system calls).
-    let mut bytes =
-        Vec::with_capacity(std::fs::metadata(input).map_or(1 << 20, |m| m.len() as usize + 4096));
-    if let Err(e) = obj.write_all(&mut bytes) {
-        return Outcome::Skipped(format!("cannot be written back: {e}"));
-    }
     if let Err(e) = std::io::Write::write_all(tmp.as_file_mut(), &bytes) {
         return Outcome::Skipped(format!("cannot be written: {}", e.kind()));
     }

@@ -275,6 +275,12 @@ impl Document {
         self.replace(file.plan, Some(path.to_path_buf()), 0);
     }
 
+    /// The plan keeps no file: it was read from a copy that does not last (a case
+    /// package's temporary folder), so Save asks where to write it.
+    pub fn forget_file(&mut self) {
+        self.path = None;
+    }
+
     /// The plan of a session that ended before it was saved: it stays unsaved (Save writes
     /// it where it was saved before, if it was). Refused (false) when it belongs to another
     /// study than this one.

@@ -43,7 +43,8 @@ fn f32x3(v: [f64; 3]) -> [f32; 3] {
     [v[0] as f32, v[1] as f32, v[2] as f32]
 }
 
-fn encode_stl(mesh: &TriMesh) -> Vec<u8> {
+/// A binary STL of the mesh (patient mm), as `write_mesh` writes it.
+pub fn encode_stl(mesh: &TriMesh) -> Vec<u8> {
     let mut out = Vec::with_capacity(84 + mesh.indices.len() * 50);
     let mut header = [b' '; 80];
     let text = b"twinplan binary STL, units mm, LPS";

@@ -456,16 +456,20 @@ pub fn write(path: &Path, file: &PlanFile) -> Result<(), PlanFileError> {
         kind: e.kind(),
         path: path.to_path_buf(),
     };
-    // Always written as the current version, whatever version it was read as: an older
-    // twinplan must refuse it rather than drop what it does not know on saving.
+    let bytes = encode(file).map_err(|e| werr(std::io::Error::other(e.to_string())))?;
+    crate::fsutil::write_atomic(path, &bytes).map_err(werr)
+}
+
+/// The bytes of a plan file. Always the current version, whatever version it was read
+/// as: an older twinplan must refuse it rather than drop what it does not know on saving.
+pub fn encode(file: &PlanFile) -> Result<Vec<u8>, serde_json::Error> {
     let current = PlanFile {
         version: VERSION,
         ..file.clone()
     };
-    let mut bytes = serde_json::to_vec_pretty(&current)
-        .map_err(|e| werr(std::io::Error::other(e.to_string())))?;
+    let mut bytes = serde_json::to_vec_pretty(&current)?;
     bytes.push(b'\n');
-    crate::fsutil::write_atomic(path, &bytes).map_err(werr)
+    Ok(bytes)
 }
 
 #[cfg(test)]
