@@ -261,3 +261,76 @@ fn modified_dates_keep_the_intervals_of_a_real_study() {
     let (a, _) = twinplan::dicom::load_path(out.path(), None, &Progress::new()).expect("loads");
     assert_eq!(a.geometry.dims, [512, 512, 140]);
 }
+
+/// `twinplan anonymize --series … --keep-device --keep-patient-characteristics` on the head
+/// CT: only the series' files, the scanner's station name and serial number and the
+/// patient's sex as they were, both option codes recorded; an unknown series is a usage
+/// error listing the choices, and writes nothing.
+#[test]
+fn one_series_with_the_retain_options_from_the_command_line() {
+    let Some(data) = common::testdata() else {
+        return;
+    };
+    let input = data.join("head_ct");
+    let dir = tempfile::tempdir().expect("tmp");
+    let out = dir.path().join("out");
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_twinplan"))
+            .env("TWINPLAN_DATA_DIR", dir.path().join("data"))
+            .args(args)
+            .output()
+            .expect("runs")
+    };
+    let (i, o) = (input.to_string_lossy(), out.to_string_lossy());
+    let bad = run(&["anonymize", &i, "--out", &o, "--series", "999"]);
+    assert_eq!(bad.status.code(), Some(2), "{bad:?}");
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("203"));
+    assert!(std::fs::read_dir(&out).map_or(true, |mut d| d.next().is_none()));
+    let r = run(&[
+        "anonymize",
+        &i,
+        "--out",
+        &o,
+        "--series",
+        "203",
+        "--keep-device",
+        "--keep-patient-characteristics",
+    ]);
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let written: Vec<_> = std::fs::read_dir(&out).expect("out").flatten().collect();
+    assert_eq!(
+        written.len(),
+        140,
+        "the series' 140 images, not the DICOMDIR"
+    );
+    let original = open(
+        &input.join("dicom").join(
+            std::fs::read_dir(input.join("dicom"))
+                .expect("dicom")
+                .flatten()
+                .map(|e| e.file_name())
+                .find(|n| n != "DIRFILE")
+                .expect("an image"),
+        ),
+    );
+    let anonymized = open(&written[0].path());
+    let value = |o: &InMemDicomObject, t: Tag| {
+        o.get(t)
+            .and_then(|e| e.to_str().ok())
+            .map(|s| s.to_string())
+    };
+    for (tag, name) in [
+        (Tag(0x0008, 0x1010), "Station Name"),
+        (Tag(0x0018, 0x1000), "Device Serial Number"),
+        (Tag(0x0010, 0x0040), "Patient's Sex"),
+    ] {
+        assert!(value(&original, tag).is_some(), "{name} in the input");
+        assert_eq!(
+            value(&anonymized, tag),
+            value(&original, tag),
+            "{name} kept"
+        );
+    }
+    let codes = twinplan::deid::method_codes(&anonymized);
+    assert_eq!(codes, ["113100", "113108", "113109"]);
+}

@@ -1,12 +1,16 @@
 //! `twinplan anonymize`: every DICOM file under a path de-identified with the PS3.15 Basic
 //! Application Level Confidentiality Profile into an output folder (`twinplan::deid`), UIDs
 //! remapped with this installation's secret so series stay linked across runs; files whose
-//! pixels may show identity are refused unless `--allow-burned-in`. Recorded in the audit
-//! trail. Parsing and printing only; the work is the library's.
+//! pixels may show identity are refused unless `--allow-burned-in`; `--series` takes one
+//! series; the profile's options keep dates moved, patient characteristics, device
+//! identity. Recorded in the audit trail. Parsing and printing only; the work is the
+//! library's.
 
 use std::path::PathBuf;
 
 use anyhow::Result;
+
+use twinplan::deid::Retain;
 
 use super::{UsageError, with_progress};
 
@@ -17,6 +21,18 @@ pub struct Args {
     /// The folder the de-identified files are written into (created if needed).
     #[arg(long)]
     pub out: PathBuf,
+    /// Only this series (UID, UID#n or series number, as `info` lists them), not every
+    /// file under PATH.
+    #[arg(long)]
+    pub series: Option<String>,
+    /// Keep the patient's age, sex, size, weight, smoking and pregnancy status, ethnic
+    /// group (PS3.15's Retain Patient Characteristics Option).
+    #[arg(long)]
+    pub keep_patient_characteristics: bool,
+    /// Keep the scanner's identity: station name, serial numbers, device UIDs,
+    /// calibration dates (PS3.15's Retain Device Identity Option).
+    #[arg(long)]
+    pub keep_device: bool,
     /// Keep dates, moved by this many days (the same for every file, so intervals between
     /// studies hold; -36500 to 36500): PS3.15's Retain Longitudinal Temporal Information
     /// with Modified Dates option. Times are kept.
@@ -43,6 +59,9 @@ pub fn run(a: Args) -> Result<()> {
         new_id,
         allow_burned_in,
         keep_dates_shifted,
+        series,
+        keep_patient_characteristics,
+        keep_device,
     } = a;
     if !path.exists() {
         anyhow::bail!(UsageError(format!("{} does not exist", path.display())));
@@ -64,17 +83,49 @@ pub fn run(a: Args) -> Result<()> {
             new_name,
             new_id,
             shift_days: keep_dates_shifted,
+            retain: [
+                (keep_patient_characteristics, Retain::PatientCharacteristics),
+                (keep_device, Retain::DeviceIdentity),
+            ]
+            .into_iter()
+            .filter_map(|(on, o)| on.then_some(o))
+            .collect(),
         },
     );
-    let report = with_progress("anonymizing", |p| {
-        twinplan::deid::files::anonymize_tree(&path, &out, &d, allow_burned_in, p)
-    })?;
-    let detail = format!(
+    let report = match &series {
+        None => with_progress("anonymizing", |p| {
+            twinplan::deid::files::anonymize_tree(&path, &out, &d, allow_burned_in, p)
+        })?,
+        Some(key) => {
+            let scan = with_progress("scanning", |p| twinplan::dicom::scan::scan(&path, p))
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {}", path.display(), e.kind()))?;
+            let chosen = twinplan::dicom::select_series(&scan, Some(key))?;
+            let mut files: Vec<PathBuf> =
+                chosen.frames.iter().map(|f| f.file.path.clone()).collect();
+            files.sort();
+            files.dedup();
+            with_progress("anonymizing", |p| {
+                twinplan::deid::files::anonymize_files(&files, &out, &d, allow_burned_in, p)
+            })?
+        }
+    };
+    let mut detail = format!(
         "{} written, {} refused, {} skipped",
         report.written.len(),
         report.refused.len(),
         report.skipped.len()
     );
+    for (on, what) in [
+        (series.is_some(), "one series"),
+        (keep_dates_shifted.is_some(), "dates moved"),
+        (keep_patient_characteristics, "patient characteristics kept"),
+        (keep_device, "device identity kept"),
+    ] {
+        if on {
+            detail.push_str(", ");
+            detail.push_str(what);
+        }
+    }
     if let Some(why) = twinplan::audit::record(
         twinplan::audit::Action::Anonymize,
         &[

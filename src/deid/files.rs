@@ -42,6 +42,17 @@ pub fn anonymize_tree(
     progress: &Progress,
 ) -> std::io::Result<Report> {
     let files = crate::dicom::scan::list_files(input)?;
+    anonymize_files(&files, out, d, allow_burned_in, progress)
+}
+
+/// De-identifies these files (one series, say) into `out` (created if needed).
+pub fn anonymize_files(
+    files: &[PathBuf],
+    out: &Path,
+    d: &Deidentifier,
+    allow_burned_in: bool,
+    progress: &Progress,
+) -> std::io::Result<Report> {
     std::fs::create_dir_all(out)?;
     progress.set_total(files.len() as u64);
     let outcomes: Vec<(PathBuf, Outcome)> = crate::work::run(|| {

@@ -9,7 +9,9 @@
 //! installation's secret), so the same UID gets the same new one in every run on this
 //! installation and series, studies and frames of reference stay linked. Patient Identity
 //! Removed becomes YES; the method and its code (113100) are added to any earlier
-//! de-identification's record, which is kept. Pixels are never touched: what may carry
+//! de-identification's record, which is kept. The options Retain Patient Characteristics
+//! and Retain Device Identity keep what their columns of the table mark K (their C,
+//! clean, gets the basic action) and add their codes. Pixels are never touched: what may carry
 //! identity burned into the pixels is refused unless asked for ([`burned_in`]).
 //! No I/O here (the files are `files`); depends on nothing of the app.
 
@@ -26,6 +28,53 @@ pub mod files;
 
 /// Table E.1-1 as shipped (tab-separated group, element, action, name).
 pub const TABLE: &str = include_str!("../../assets/deid/table_e1-1_basic.tsv");
+
+/// Table E.1-1's Retain Patient Characteristics and Retain Device Identity columns
+/// (tab-separated option, group, element, K or C, name).
+pub const OPTIONS_TABLE: &str = include_str!("../../assets/deid/table_e1-1_options.tsv");
+
+/// An option of the profile that keeps some attributes the basic profile would not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Retain {
+    /// Retain Patient Characteristics (113108): age, sex, size, weight, smoking…
+    PatientCharacteristics,
+    /// Retain Device Identity (113109): station name, serial numbers, device UIDs…
+    DeviceIdentity,
+}
+
+impl Retain {
+    fn column(self) -> &'static str {
+        match self {
+            Retain::PatientCharacteristics => "patient",
+            Retain::DeviceIdentity => "device",
+        }
+    }
+
+    fn code(self) -> (&'static str, &'static str) {
+        match self {
+            Retain::PatientCharacteristics => ("113108", "Retain Patient Characteristics Option"),
+            Retain::DeviceIdentity => ("113109", "Retain Device Identity Option"),
+        }
+    }
+}
+
+/// The option's rows: tag → K (kept) or C (clean), with the attribute's name.
+pub fn option_rows(option: Retain) -> Vec<(Tag, char, &'static str)> {
+    OPTIONS_TABLE
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.starts_with("option"))
+        .filter_map(|l| {
+            let mut f = l.split('\t');
+            if f.next()? != option.column() {
+                return None;
+            }
+            let g = u16::from_str_radix(f.next()?, 16).ok()?;
+            let e = u16::from_str_radix(f.next()?, 16).ok()?;
+            let action = f.next()?.chars().next()?;
+            Some((Tag(g, e), action, f.next().unwrap_or("")))
+        })
+        .collect()
+}
 
 /// An action of Table E.1-1.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -87,6 +136,9 @@ pub struct Options {
     /// instead, the same for every file, so intervals between studies hold; times are
     /// kept. None: the Basic Profile's dummies.
     pub shift_days: Option<i64>,
+    /// Options that keep what their column marks K (C, clean, is done as the basic
+    /// profile's action: free text is not cleaned, it goes).
+    pub retain: Vec<Retain>,
 }
 
 /// The de-identification method written into each file.
@@ -97,9 +149,25 @@ pub fn method() -> String {
     )
 }
 
+/// The codes (Code Value) of a data set's De-identification Method Code Sequence, in order.
+pub fn method_codes(obj: &InMemDicomObject) -> Vec<String> {
+    obj.get(DEIDENTIFICATION_CODES)
+        .and_then(|e| e.items())
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|i| i.get(Tag(0x0008, 0x0100))?.to_str().ok())
+                .map(|s| s.trim().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// De-identifies data sets with one table and one UID key.
 pub struct Deidentifier {
     table: HashMap<Tag, (Action, &'static str)>,
+    /// What the options keep (K in their columns).
+    kept: std::collections::HashSet<Tag>,
     uid_key: [u8; 32],
     options: Options,
 }
@@ -114,8 +182,16 @@ impl Deidentifier {
     /// `uid_key`: the secret new UIDs are derived with (the installation's, so the mapping
     /// holds across runs; see `audit::Installation::keyed_digest`).
     pub fn new(uid_key: [u8; 32], options: Options) -> Deidentifier {
+        let kept = options
+            .retain
+            .iter()
+            .flat_map(|&o| option_rows(o))
+            .filter(|(_, a, _)| *a == 'K')
+            .map(|(t, _, _)| t)
+            .collect();
         Deidentifier {
             table: table(),
+            kept,
             uid_key,
             options,
         }
@@ -168,10 +244,17 @@ impl Deidentifier {
                     .collect()
             })
             .unwrap_or_default();
-        methods.push(match self.options.shift_days {
-            Some(_) => format!("{}, dates moved", method()),
-            None => method(),
-        });
+        let mut this = method();
+        if self.options.shift_days.is_some() {
+            this.push_str(", dates moved");
+        }
+        for o in &self.options.retain {
+            this.push_str(match o {
+                Retain::PatientCharacteristics => ", patient characteristics kept",
+                Retain::DeviceIdentity => ", device identity kept",
+            });
+        }
+        methods.push(this);
         obj.put(DataElement::new(
             DEIDENTIFICATION_METHOD,
             VR::LO,
@@ -184,41 +267,27 @@ impl Deidentifier {
             },
             None => Vec::new(),
         };
-        let has_basic = codes.iter().any(|c| {
-            c.get(Tag(0x0008, 0x0100))
-                .and_then(|v| v.to_str().ok())
-                .is_some_and(|v| v.trim() == "113100")
-        });
-        if !has_basic {
-            codes.push(InMemDicomObject::from_element_iter([
-                DataElement::new(Tag(0x0008, 0x0100), VR::SH, PrimitiveValue::from("113100")),
-                DataElement::new(Tag(0x0008, 0x0102), VR::SH, PrimitiveValue::from("DCM")),
-                DataElement::new(
-                    Tag(0x0008, 0x0104),
-                    VR::LO,
-                    PrimitiveValue::from("Basic Application Confidentiality Profile"),
-                ),
-            ]));
+        let mut wanted = vec![("113100", "Basic Application Confidentiality Profile")];
+        if self.options.shift_days.is_some() {
+            wanted.push((
+                "113107",
+                "Retain Longitudinal Temporal Information Modified Dates Option",
+            ));
         }
-        let option_code = self.options.shift_days.map(|_| "113107");
-        if let Some(code) = option_code
-            && !codes.iter().any(|c| {
+        wanted.extend(self.options.retain.iter().map(|o| o.code()));
+        for (code, meaning) in wanted {
+            let present = codes.iter().any(|c| {
                 c.get(Tag(0x0008, 0x0100))
                     .and_then(|v| v.to_str().ok())
                     .is_some_and(|v| v.trim() == code)
-            })
-        {
-            codes.push(InMemDicomObject::from_element_iter([
-                DataElement::new(Tag(0x0008, 0x0100), VR::SH, PrimitiveValue::from(code)),
-                DataElement::new(Tag(0x0008, 0x0102), VR::SH, PrimitiveValue::from("DCM")),
-                DataElement::new(
-                    Tag(0x0008, 0x0104),
-                    VR::LO,
-                    PrimitiveValue::from(
-                        "Retain Longitudinal Temporal Information Modified Dates Option",
-                    ),
-                ),
-            ]));
+            });
+            if !present {
+                codes.push(InMemDicomObject::from_element_iter([
+                    DataElement::new(Tag(0x0008, 0x0100), VR::SH, PrimitiveValue::from(code)),
+                    DataElement::new(Tag(0x0008, 0x0102), VR::SH, PrimitiveValue::from("DCM")),
+                    DataElement::new(Tag(0x0008, 0x0104), VR::LO, PrimitiveValue::from(meaning)),
+                ]));
+            }
         }
         obj.put(DataElement::new(
             DEIDENTIFICATION_CODES,
@@ -261,6 +330,17 @@ impl Deidentifier {
     ) -> Option<DataElement<InMemDicomObject>> {
         let tag = element.tag();
         let vr = element.vr();
+        // Kept by an option: as it is (a sequence's items still go through the table),
+        // except that a date follows the dates option when it is asked for too.
+        if self.kept.contains(&tag) {
+            return match (self.options.shift_days, vr) {
+                (Some(days), VR::DA | VR::DT) => Some(shifted(element, vr, days)),
+                _ => match element.value() {
+                    Value::Sequence(_) => self.recurse(element),
+                    _ => Some(element),
+                },
+            };
+        }
         if let (Some(days), Some(a)) = (self.options.shift_days, action)
             && a != Action::Uid
             && matches!(vr, VR::DA | VR::DT | VR::TM)

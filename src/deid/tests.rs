@@ -211,7 +211,7 @@ fn new_name_and_id_replace_the_dummies() {
         Options {
             new_name: Some("CASE^017".into()),
             new_id: Some("T-017".into()),
-            shift_days: None,
+            ..Options::default()
         },
     );
     let mut obj = every_attribute();
@@ -293,4 +293,115 @@ fn with_modified_dates_every_date_moves_by_the_same_days_and_times_stay() {
         _ => Vec::new(),
     };
     assert!(codes.contains(&"113107".to_string()) && codes.contains(&"113100".to_string()));
+}
+
+#[test]
+fn each_retain_option_keeps_exactly_its_k_attributes() {
+    let before = every_attribute();
+    let basic = {
+        let mut o = before.clone();
+        Deidentifier::new([5; 32], Options::default()).apply(&mut o);
+        o
+    };
+    for option in [Retain::PatientCharacteristics, Retain::DeviceIdentity] {
+        let rows = option_rows(option);
+        assert!(rows.len() >= 19, "{option:?}: {} rows", rows.len());
+        let d = Deidentifier::new(
+            [5; 32],
+            Options {
+                retain: vec![option],
+                ..Options::default()
+            },
+        );
+        let mut obj = before.clone();
+        d.apply(&mut obj);
+        let mut checked = 0;
+        for (tag, action) in table().iter().map(|(t, (a, _))| (*t, *a)) {
+            let row = rows.iter().find(|(t, _, _)| *t == tag);
+            let got = obj.get(tag).map(|e| e.value().clone());
+            match row {
+                // K: the original value, untouched (a sequence's items go through the
+                // table like any other).
+                Some((_, 'K', name)) if vr_of(tag) != VR::SQ => {
+                    assert_eq!(
+                        got,
+                        before.get(tag).map(|e| e.value().clone()),
+                        "{option:?} keeps {name}"
+                    );
+                }
+                Some((_, 'K', name)) => assert!(got.is_some(), "{option:?} keeps {name}"),
+                // C and everything else: exactly as without the option.
+                _ if action != Action::Uid => {
+                    assert_eq!(
+                        got,
+                        basic.get(tag).map(|e| e.value().clone()),
+                        "{option:?} changes {tag}"
+                    );
+                }
+                _ => {}
+            }
+            checked += 1;
+        }
+        assert!(checked > 600);
+        let (code, _) = option.code();
+        assert!(method_codes(&obj).contains(&code.to_string()), "{code}");
+        assert!(!method_codes(&basic).contains(&code.to_string()));
+    }
+    // Named examples.
+    let keep = |retain: Vec<Retain>, tag: Tag| {
+        let mut o = before.clone();
+        Deidentifier::new(
+            [5; 32],
+            Options {
+                retain,
+                ..Options::default()
+            },
+        )
+        .apply(&mut o);
+        o.get(tag).map(|e| e.value().clone()) == before.get(tag).map(|e| e.value().clone())
+    };
+    let age = Tag(0x0010, 0x1010);
+    let allergies = Tag(0x0010, 0x2110);
+    let station = Tag(0x0008, 0x1010);
+    let device_uid = Tag(0x0018, 0x1002);
+    let station_ae = Tag(0x0008, 0x0055);
+    assert!(keep(vec![Retain::PatientCharacteristics], age));
+    assert!(!keep(vec![], age));
+    assert!(
+        !keep(vec![Retain::PatientCharacteristics], allergies),
+        "C is not kept"
+    );
+    assert!(keep(vec![Retain::DeviceIdentity], station));
+    assert!(keep(vec![Retain::DeviceIdentity], device_uid), "K beats U");
+    assert!(
+        !keep(vec![Retain::DeviceIdentity], station_ae),
+        "C is not kept"
+    );
+    assert!(!keep(vec![Retain::PatientCharacteristics], station));
+}
+
+#[test]
+fn a_kept_device_date_still_moves_with_the_dates_option() {
+    let before = every_attribute();
+    let mut obj = before.clone();
+    Deidentifier::new(
+        [6; 32],
+        Options {
+            retain: vec![Retain::DeviceIdentity],
+            shift_days: Some(10),
+            ..Options::default()
+        },
+    )
+    .apply(&mut obj);
+    let date_of_manufacture = Tag(0x0018, 0x1204);
+    assert_eq!(
+        obj.get(date_of_manufacture)
+            .and_then(|e| e.to_str().ok())
+            .as_deref(),
+        Some("19630422")
+    );
+    let codes = method_codes(&obj);
+    for c in ["113100", "113107", "113109"] {
+        assert!(codes.contains(&c.to_string()), "{c} in {codes:?}");
+    }
 }
