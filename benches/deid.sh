@@ -4,7 +4,9 @@
 # requires) and `twinplan anonymize`, fresh process each, the same 400-file 512x512 series
 # (../shared/bench/make_volume.py + write_series.py, or SERIES), each writing a new output
 # folder; alternating, RUNS runs each, medians and their ratio.
-# usage: [SERIES=/path/to/series] [RUNS=3] benches/deid.sh
+# usage: [SERIES=/path/to/series] [RUNS=3] [TP_ARGS=--sync] benches/deid.sh
+# (TP_ARGS: options for twinplan, e.g. --sync to flush its output before it exits, which
+# gdcmanon does not do)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 T=target/release/twinplan
@@ -26,7 +28,7 @@ for r in $(seq "${RUNS:-3}"); do
   rm -rf "$W/g" "$W/t"; mkdir -p "$W/g"
   sync; t0=$(now); gdcmanon -c "$W/cert.pem" -i "$SERIES" -o "$W/g" -r --continue >/dev/null 2>&1; t1=$(now)
   gd+=("$(echo "$t1 - $t0" | bc)")
-  sync; t0=$(now); "$T" anonymize "$SERIES" --out "$W/t" >/dev/null; t1=$(now)
+  sync; t0=$(now); "$T" anonymize "$SERIES" --out "$W/t" ${TP_ARGS:-} >/dev/null; t1=$(now)
   tp+=("$(echo "$t1 - $t0" | bc)")
 done
 python3 - "${gd[*]}" "${tp[*]}" "$(ls "$W/g" | wc -l)" "$(ls "$W/t" | wc -l)" <<'PY'

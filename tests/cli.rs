@@ -202,6 +202,9 @@ fn help_describes_each_command_once() {
         "plan",
         "phantom",
         "anonymize",
+        "pack",
+        "unpack",
+        "keygen",
         "audit",
         "help",
     ] {
@@ -228,6 +231,9 @@ fn help_describes_each_command_once() {
             "plan-info",
             "phantom",
             "anonymize",
+            "pack",
+            "unpack",
+            "keygen",
             "audit",
             "help"
         ]

@@ -33,6 +33,10 @@ pub struct Args {
     /// calibration dates (PS3.15's Retain Device Identity Option).
     #[arg(long)]
     pub keep_device: bool,
+    /// Flush the output's file system before exiting, so the files are on the disk, not
+    /// only in its cache, when the command returns (before unplugging a drive).
+    #[arg(long)]
+    pub sync: bool,
     /// Keep dates, moved by this many days (the same for every file, so intervals between
     /// studies hold; -36500 to 36500): PS3.15's Retain Longitudinal Temporal Information
     /// with Modified Dates option. Times are kept.
@@ -62,6 +66,7 @@ pub fn run(a: Args) -> Result<()> {
         series,
         keep_patient_characteristics,
         keep_device,
+        sync,
     } = a;
     if !path.exists() {
         anyhow::bail!(UsageError(format!("{} does not exist", path.display())));
@@ -109,6 +114,9 @@ pub fn run(a: Args) -> Result<()> {
             })?
         }
     };
+    if sync {
+        twinplan::fsutil::sync_file_system(&out);
+    }
     let mut detail = format!(
         "{} written, {} refused, {} skipped",
         report.written.len(),

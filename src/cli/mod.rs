@@ -162,13 +162,17 @@ pub fn run(cli: Cli) -> Result<()> {
 /// the work takes longer than half a second, so quick commands print nothing extra.
 pub fn with_progress<T: Send>(label: &str, work: impl FnOnce(&Progress) -> T + Send) -> T {
     let progress = Progress::new();
-    let done = std::sync::atomic::AtomicBool::new(false);
+    let progress = &progress;
+    // The watcher waits on this channel between redraws: dropping the sender when the work
+    // is done wakes it at once (a plain sleep kept every command waiting up to 50 ms more).
+    let (done, finished) = std::sync::mpsc::channel::<()>();
     std::thread::scope(|scope| {
-        let watcher = scope.spawn(|| {
+        let watcher = scope.spawn(move || {
             let start = Instant::now();
             let mut bar: Option<ProgressBar> = None;
-            while !done.load(std::sync::atomic::Ordering::Relaxed) {
-                std::thread::sleep(Duration::from_millis(50));
+            while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                finished.recv_timeout(Duration::from_millis(50))
+            {
                 if bar.is_none() && start.elapsed() > Duration::from_millis(500) {
                     let b = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
                     b.set_style(
@@ -189,8 +193,8 @@ pub fn with_progress<T: Send>(label: &str, work: impl FnOnce(&Progress) -> T + S
                 b.finish_and_clear();
             }
         });
-        let out = work(&progress);
-        done.store(true, std::sync::atomic::Ordering::Relaxed);
+        let out = work(progress);
+        drop(done);
         let _ = watcher.join();
         out
     })

@@ -25,6 +25,8 @@ use sha2::{Digest, Sha256};
 
 pub mod dates;
 pub mod files;
+#[cfg(unix)]
+mod span;
 
 /// Table E.1-1 as shipped (tab-separated group, element, action, name).
 pub const TABLE: &str = include_str!("../../assets/deid/table_e1-1_basic.tsv");
