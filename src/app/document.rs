@@ -650,13 +650,15 @@ pub enum SaveWhat {
     Slicer,
     /// The twin as glTF (the visible surfaces, markups and paths).
     Scene,
+    /// The open series de-identified, into a new folder (the case packages feature).
+    Deidentified,
 }
 
 impl SaveWhat {
     /// The export it is (None: the plan itself).
     pub fn export(self) -> Option<Export> {
         match self {
-            SaveWhat::Plan | SaveWhat::Scene => None,
+            SaveWhat::Plan | SaveWhat::Scene | SaveWhat::Deidentified => None,
             SaveWhat::Csv => Some(Export::Csv),
             SaveWhat::Slicer => Some(Export::Slicer),
         }
@@ -666,6 +668,7 @@ impl SaveWhat {
     pub fn action(self, path: PathBuf) -> UiAction {
         match (self, self.export()) {
             (SaveWhat::Scene, _) => UiAction::ExportScene(path),
+            (SaveWhat::Deidentified, _) => UiAction::ExportDeidentified(path),
             (_, None) => UiAction::SavePlan(path),
             (_, Some(e)) => UiAction::ExportMarkups(path, e),
         }
@@ -687,5 +690,6 @@ pub fn default_path(doc: &PlanDoc, what: SaveWhat, banner: Option<&Banner>) -> P
         SaveWhat::Csv => format!("{stem}-measurements.csv"),
         SaveWhat::Slicer => format!("{stem}-measurements.mrk.json"),
         SaveWhat::Scene => format!("{stem}-twin.glb"),
+        SaveWhat::Deidentified => format!("{stem}-deidentified"),
     })
 }

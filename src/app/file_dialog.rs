@@ -51,6 +51,8 @@ pub struct FileDialog {
     error: Option<String>,
     /// Why the last choice did not work (set by the caller).
     pub failure: Option<String>,
+    /// Saving: the name field's label and the button's word.
+    pub words: (&'static str, &'static str),
 }
 
 impl FileDialog {
@@ -69,6 +71,7 @@ impl FileDialog {
             listed: None,
             error: None,
             failure: None,
+            words: ("File name:", "Save"),
         }
     }
 
@@ -95,6 +98,14 @@ impl FileDialog {
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         d
+    }
+
+    /// Choosing a new folder to write into at `path` (its parent shown, its name filled in).
+    pub fn new_folder(title: &str, path: &Path) -> FileDialog {
+        FileDialog {
+            words: ("New folder:", "Export"),
+            ..FileDialog::save(title, path, &[])
+        }
     }
 
     /// The file a save writes: the name typed, in the folder shown (a typed absolute path
@@ -237,11 +248,11 @@ impl FileDialog {
             }
             Mode::Save => {
                 ui.horizontal(|ui| {
-                    ui.label("File name:");
+                    ui.label(self.words.0);
                     let r = ui.add(egui::TextEdit::singleline(&mut self.name).desired_width(330.0));
                     let enter = r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
                     let target = self.save_target();
-                    let save = ui.add_enabled(target.is_some(), egui::Button::new("Save"));
+                    let save = ui.add_enabled(target.is_some(), egui::Button::new(self.words.1));
                     if save.clicked() || enter {
                         chosen = target.map(Chosen::File);
                     }

@@ -6,7 +6,8 @@
 //! opening in the audit trail. The unpacked folder lives while the case is open and is
 //! removed when another case opens or the viewer closes; the recent list names the package,
 //! never the temporary folder, and the packed plan keeps no file (Save asks where). A wrong passphrase or a damaged package is said in the
-//! dialog; nothing is kept. Depends on `package` (the format), `document` (the plan
+//! dialog; nothing is kept. File ▸ Export de-identified writes the open series through the
+//! Basic Profile into a new folder, as a job, and records it. Depends on `package` (the format), `document` (the plan
 //! opened with the series), `state` and `jobs`; no other feature depends on it.
 
 use std::path::{Path, PathBuf};
@@ -19,6 +20,7 @@ use super::document::{PendingPlan, PlanDoc};
 use super::jobs::Jobs;
 use super::state::{Step, UiAction, Workspace};
 use crate::package::{self, Key, Manifest, PackageError};
+use crate::session::{Level, Notice};
 
 /// What opening a package came to.
 type Opened = Result<(Manifest, tempfile::TempDir), PackageError>;
@@ -56,12 +58,81 @@ pub struct CasePackages {
     stage: Stage,
     /// The package of the open case and its unpacked folder.
     open: Option<(PathBuf, tempfile::TempDir)>,
+    /// De-identified exports running: job id.
+    exports: Vec<u64>,
+    /// The user went on past the statement: the case opens in the next update.
+    accepted: bool,
 }
+
+/// What a de-identified export came to: a one-line summary, or why nothing was written.
+type Exported = Result<String, String>;
 
 impl CasePackages {
     /// Whether a package dialog is showing or a package is being decrypted.
     pub fn busy(&self) -> bool {
         !matches!(self.stage, Stage::Idle)
+    }
+
+    /// Where opening stands: "idle", "asking", "decrypting" or "statement".
+    pub fn stage(&self) -> &'static str {
+        match self.stage {
+            Stage::Idle => "idle",
+            Stage::Ask { .. } => "asking",
+            Stage::Opening { .. } => "decrypting",
+            Stage::Statement { .. } => "statement",
+        }
+    }
+
+    /// Why the last try to open did not work (shown in the dialog).
+    pub fn error(&self) -> Option<&str> {
+        match &self.stage {
+            Stage::Ask { error, .. } => error.as_deref(),
+            _ => None,
+        }
+    }
+
+    /// The decrypted package's manifest, while its statement is shown.
+    pub fn statement(&self) -> Option<&Manifest> {
+        match &self.stage {
+            Stage::Statement { manifest, .. } => Some(manifest),
+            _ => None,
+        }
+    }
+
+    /// Decrypts the package asked about with `key`, in a job (the dialog's Open).
+    pub fn unlock(&mut self, jobs: &mut Jobs, key: Key) {
+        if let Stage::Ask {
+            path,
+            identity,
+            with_identity,
+            ..
+        } = &self.stage
+        {
+            let p = path.clone();
+            let job = jobs.task("opening the case package", move |_| -> Opened {
+                package::unpack_private(&p, &key)
+            });
+            self.stage = Stage::Opening {
+                path: path.clone(),
+                job,
+                with_identity: *with_identity,
+                identity: identity.clone(),
+            };
+        }
+    }
+
+    /// The user read the statement and goes on (the dialog's Open the case): the series
+    /// opens with its plan. Nothing happens for a package without images.
+    pub fn go_on(&mut self) {
+        if self.statement().is_some_and(|m| m.images() > 0) {
+            self.accepted = true;
+        }
+    }
+
+    /// The user stops: the dialog closes, the decrypted folder is removed.
+    pub fn cancel(&mut self) {
+        self.stage = Stage::Idle;
+        self.accepted = false;
     }
 }
 
@@ -74,8 +145,8 @@ impl Plugin for PackagePlugin {
             .add_systems(
                 Update,
                 (
-                    ask_for_packages.in_set(Step::Actions),
-                    land.in_set(Step::Results),
+                    (ask_for_packages, export_deidentified, open_accepted).in_set(Step::Actions),
+                    (land, land_exports).in_set(Step::Results),
                 ),
             )
             .add_systems(EguiPrimaryContextPass, dialogs);
@@ -97,6 +168,115 @@ fn ask_for_packages(mut actions: MessageReader<UiAction>, mut cases: ResMut<Case
             };
         }
     }
+}
+
+/// File ▸ Export de-identified: the open series' files through the Basic Profile into a
+/// new folder, in a job (the background pool), flushed to disk, recorded in the audit trail.
+fn export_deidentified(
+    mut actions: MessageReader<UiAction>,
+    mut cases: ResMut<CasePackages>,
+    mut jobs: ResMut<Jobs>,
+    ws: Res<Workspace>,
+) {
+    for a in actions.read() {
+        let UiAction::ExportDeidentified(out) = a else {
+            continue;
+        };
+        let files = ws
+            .loaded
+            .as_ref()
+            .zip(ws.catalog.as_ref())
+            .map(|(l, c)| c.files_of(&l.key))
+            .unwrap_or_default();
+        let out = out.clone();
+        let id = jobs.task("exporting the series de-identified", move |p| -> Exported {
+            export(&files, &out, p)
+        });
+        cases.exports.push(id);
+    }
+}
+
+/// The export itself (a job).
+fn export(files: &[PathBuf], out: &Path, progress: &crate::progress::Progress) -> Exported {
+    if files.is_empty() {
+        return Err("the open series has no DICOM files to export".into());
+    }
+    if out.exists() && std::fs::read_dir(out).is_ok_and(|mut d| d.next().is_some()) {
+        return Err(format!(
+            "{} is not empty: choose a new folder name",
+            out.display()
+        ));
+    }
+    let trail = crate::audit::Trail::user()
+        .ok_or("no data folder for the installation's secret")?
+        .map_err(|e| e.to_string())?;
+    let d = crate::deid::Deidentifier::new(
+        trail
+            .installation()
+            .keyed_digest("deid-uid", b"twinplan UID remapping"),
+        crate::deid::Options::default(),
+    );
+    let report =
+        crate::work::run(|| crate::deid::files::anonymize_files(files, out, &d, false, progress))
+            .map_err(|e| format!("cannot write into {}: {}", out.display(), e.kind()))?;
+    crate::fsutil::sync_file_system(out);
+    let summary = format!(
+        "{} file(s) de-identified into {} ({} refused: pixels may show identity, {} skipped)",
+        report.written.len(),
+        out.display(),
+        report.refused.len(),
+        report.skipped.len()
+    );
+    let (source, output) = (
+        files
+            .first()
+            .map(|f| crate::fsutil::folder_of(f).display().to_string())
+            .unwrap_or_default(),
+        out.display().to_string(),
+    );
+    if let Some(why) = crate::audit::record(
+        crate::audit::Action::Anonymize,
+        &[("source", source.as_str()), ("output", output.as_str())],
+        &format!(
+            "{} written, {} refused, {} skipped, one series, from the workstation",
+            report.written.len(),
+            report.refused.len(),
+            report.skipped.len()
+        ),
+    ) {
+        tracing::warn!("export done, not recorded in the audit trail: {why}");
+    }
+    if report.written.is_empty() {
+        return Err(summary);
+    }
+    Ok(summary)
+}
+
+/// Exports that landed become notices.
+fn land_exports(
+    mut cases: ResMut<CasePackages>,
+    mut jobs: ResMut<Jobs>,
+    mut ws: ResMut<Workspace>,
+) {
+    if cases.exports.is_empty() {
+        return;
+    }
+    let mut running = Vec::new();
+    for id in std::mem::take(&mut cases.exports) {
+        match jobs.take::<Exported>(id) {
+            Some(Ok(summary)) => {
+                ws.notify(Notice::new(Level::Info, "De-identified export", summary))
+            }
+            Some(Err(why)) => ws.notify(Notice::new(
+                Level::Error,
+                "De-identified export failed",
+                why,
+            )),
+            None if jobs.is_running(id) => running.push(id),
+            None => {}
+        }
+    }
+    cases.exports = running;
 }
 
 /// The decryption landed: the statement, or back to the question with the reason; the
@@ -170,9 +350,6 @@ fn dialogs(
     mut contexts: EguiContexts,
     mut cases: ResMut<CasePackages>,
     mut jobs: ResMut<Jobs>,
-    mut pending: ResMut<PendingPlan>,
-    ws: Res<Workspace>,
-    mut actions: MessageWriter<UiAction>,
 ) -> Result {
     if !cases.busy() {
         return Ok(());
@@ -180,6 +357,7 @@ fn dialogs(
     let ctx = contexts.ctx_mut()?;
     let mut next = None;
     let mut open_case = false;
+    let mut unlock = None;
     match &mut cases.stage {
         Stage::Idle => {}
         Stage::Ask {
@@ -263,18 +441,7 @@ fn dialogs(
                     )))
                 };
                 match key {
-                    Ok(key) => {
-                        let p = path.clone();
-                        let job = jobs.task("opening the case package", move |_| -> Opened {
-                            package::unpack_private(&p, &key)
-                        });
-                        next = Some(Stage::Opening {
-                            path: path.clone(),
-                            job,
-                            with_identity: *with_identity,
-                            identity: identity.clone(),
-                        });
-                    }
+                    Ok(key) => unlock = Some(key),
                     Err(e) => *error = Some(e.to_string()),
                 }
             }
@@ -312,10 +479,26 @@ fn dialogs(
     if let Some(n) = next {
         cases.stage = n;
     }
+    if let Some(key) = unlock {
+        cases.unlock(&mut jobs, key);
+    }
     if open_case {
-        open_the_case(&mut cases, &mut jobs, &mut pending, &ws, &mut actions);
+        cases.go_on();
     }
     Ok(())
+}
+
+/// The statement was accepted: open the case.
+fn open_accepted(
+    mut cases: ResMut<CasePackages>,
+    mut jobs: ResMut<Jobs>,
+    mut pending: ResMut<PendingPlan>,
+    ws: Res<Workspace>,
+    mut actions: MessageWriter<UiAction>,
+) {
+    if std::mem::take(&mut cases.accepted) {
+        open_the_case(&mut cases, &mut jobs, &mut pending, &ws, &mut actions);
+    }
 }
 /// The user went on: the opening recorded, the series opened with the packed plan.
 fn open_the_case(

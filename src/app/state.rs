@@ -317,6 +317,9 @@ pub enum UiAction {
     },
     /// Opens a plan for the open series (a job of the plan files plugin).
     OpenPlan(PathBuf),
+    /// Writes the open series de-identified into this new folder (a job of the case
+    /// packages plugin).
+    ExportDeidentified(PathBuf),
     /// Saves the plan here (a job of the plan files plugin).
     SavePlan(PathBuf),
     /// The user's answer when a save found another series' plan in the file: replace it

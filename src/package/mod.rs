@@ -557,8 +557,9 @@ pub fn unpack_private(
     path: &Path,
     key: &Key,
 ) -> Result<(Manifest, tempfile::TempDir), PackageError> {
+    remove_stale_private();
     let dir = tempfile::Builder::new()
-        .prefix("twinplan-case-")
+        .prefix(&format!("{PRIVATE_PREFIX}{}-", std::process::id()))
         .tempdir()
         .map_err(io("cannot create a temporary folder"))?;
     #[cfg(unix)]

@@ -125,6 +125,22 @@ pub enum OpenError {
 }
 
 impl Catalog {
+    /// The DICOM files of the series `key`, each once, sorted (empty for NIfTI or an
+    /// unknown key): what a de-identified export of the series copies.
+    pub fn files_of(&self, key: &str) -> Vec<PathBuf> {
+        let Some(report) = &self.report else {
+            return Vec::new();
+        };
+        let mut files: Vec<PathBuf> = report
+            .series()
+            .filter(|s| s.id() == key)
+            .flat_map(|s| s.frames.iter().map(|f| f.file.path.clone()))
+            .collect();
+        files.sort();
+        files.dedup();
+        files
+    }
+
     pub fn series(&self) -> impl Iterator<Item = &SeriesEntry> {
         self.studies.iter().flat_map(|s| s.series.iter())
     }

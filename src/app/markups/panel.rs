@@ -11,6 +11,10 @@ pub(super) fn save_dialog(what: SaveWhat, path: &Path) -> (SaveWhat, FileDialog)
         SaveWhat::Csv => ("Export measurements as CSV", &[".csv"]),
         SaveWhat::Slicer => ("Export to 3D Slicer markups", &[".mrk.json"]),
         SaveWhat::Scene => ("Export the twin as glTF", &[".glb"]),
+        SaveWhat::Deidentified => {
+            let d = FileDialog::new_folder("Export the series de-identified", path);
+            return (what, d);
+        }
     };
     (what, FileDialog::save(title, path, suffixes))
 }
@@ -127,6 +131,26 @@ pub fn file_menu(
         tool.saving = Some(save_dialog(
             SaveWhat::Scene,
             &default_path(doc, SaveWhat::Scene, ws.banner()),
+        ));
+        ui.close();
+    }
+    let dicom = ws
+        .loaded
+        .as_ref()
+        .zip(ws.catalog.as_ref())
+        .is_some_and(|(l, c)| !c.files_of(&l.key).is_empty());
+    if ui
+        .add_enabled(dicom, egui::Button::new("Export de-identified…"))
+        .on_hover_text(
+            "The open series' DICOM files with the PS3.15 Basic Profile applied (names, IDs, \
+             dates, UIDs replaced; private attributes removed; pixels untouched) into a new \
+             folder; recorded in the audit trail",
+        )
+        .clicked()
+    {
+        tool.saving = Some(save_dialog(
+            SaveWhat::Deidentified,
+            &default_path(doc, SaveWhat::Deidentified, ws.banner()),
         ));
         ui.close();
     }
