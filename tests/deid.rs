@@ -389,3 +389,79 @@ fn copying_the_pixels_as_bytes_writes_what_decoding_them_writes() {
     assert!(same > 300, "{same}");
     assert!(copied * 10 > same * 7, "{copied} of {same} copied");
 }
+
+/// dciodvfy (Debian `dicom3tools`; `.ci/run` installs it) finds no error in a de-identified
+/// file that it did not find in the input, on a CT, an MR, an already de-identified MR,
+/// an enhanced multi-frame and a JPEG 2000 file of the test data (errors compared without
+/// their values). `benches/deid_dciodvfy.sh` does the same over every folder.
+#[test]
+fn dciodvfy_finds_no_new_error_in_the_anonymized_files() {
+    let Some(data) = common::testdata() else {
+        return;
+    };
+    let ok = std::process::Command::new("dciodvfy")
+        .output()
+        .is_ok_and(|o| !o.stdout.is_empty() || !o.stderr.is_empty());
+    if !ok {
+        common::skip("dciodvfy is not installed (apt install dicom3tools; .ci/run does)");
+        return;
+    }
+    let errors = |f: &Path| -> std::collections::BTreeSet<String> {
+        let o = std::process::Command::new("dciodvfy")
+            .arg(f)
+            .output()
+            .expect("dciodvfy runs");
+        String::from_utf8_lossy(&o.stderr)
+            .lines()
+            .chain(String::from_utf8_lossy(&o.stdout).lines())
+            .filter(|l| l.starts_with("Error"))
+            .map(|l| {
+                let mut s = String::new();
+                let mut depth = 0;
+                for c in l.chars() {
+                    match c {
+                        '<' | '[' => depth += 1,
+                        '>' | ']' => depth -= 1,
+                        _ if depth == 0 => s.push(c),
+                        _ => {}
+                    }
+                }
+                s
+            })
+            .collect()
+    };
+    let d = Deidentifier::new([8; 32], Options::default());
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut checked = 0;
+    for rel in [
+        "head_ct/dicom/I10",
+        "head_ct/dicom/I100",
+        "dcm_qa_deident",
+        "pydicom",
+        "dcm_qa_ts",
+        "totalsegmentator_ct",
+    ] {
+        let p = data.join(rel);
+        let files: Vec<_> = if p.is_file() {
+            vec![p]
+        } else {
+            twinplan::dicom::scan::list_files(&p)
+                .expect("list")
+                .into_iter()
+                .step_by(3)
+                .take(10)
+                .collect()
+        };
+        for f in files {
+            let Ok((_, bytes)) = twinplan::deid::files::deidentify_file(&f, &d, true) else {
+                continue;
+            };
+            let out = dir.path().join(format!("{checked}.dcm"));
+            std::fs::write(&out, bytes).expect("write");
+            let new: Vec<String> = errors(&out).difference(&errors(&f)).cloned().collect();
+            assert!(new.is_empty(), "{}: {new:?}", f.display());
+            checked += 1;
+        }
+    }
+    assert!(checked >= 20, "{checked}");
+}

@@ -352,6 +352,12 @@ impl Deidentifier {
         match action {
             Some(Action::Remove) => None,
             Some(Action::Empty | Action::RemoveOrEmpty) => Some(empty(tag, vr)),
+            // A sequence's dummy is its items with the table applied inside (references
+            // keep their structure with new UIDs): emptying it left Type 3 sequences with
+            // no item, which the IODs forbid (dciodvfy on the head CT).
+            Some(Action::Dummy | Action::DummyUnlessOptional) if matches!(element.value(), Value::Sequence(s) if !s.items().is_empty()) => {
+                self.recurse(element)
+            }
             Some(Action::Dummy | Action::DummyUnlessOptional) => Some(dummy(tag, vr)),
             Some(Action::Uid) => match element.value() {
                 Value::Primitive(_) => {
@@ -443,8 +449,8 @@ fn empty(tag: Tag, vr: VR) -> DataElement<InMemDicomObject> {
     DataElement::new(tag, vr, PrimitiveValue::Empty)
 }
 
-/// A dummy value of the VR (a sequence: no items, since an item could only repeat what
-/// was removed).
+/// A dummy value of the VR (a sequence without items stays without; one with items is
+/// cleaned item by item instead, in `act`).
 fn dummy(tag: Tag, vr: VR) -> DataElement<InMemDicomObject> {
     let text = |s: &str| PrimitiveValue::from(s);
     let value = match vr {
