@@ -38,6 +38,12 @@ rm -r "$PATHS"
 # with xdotool: Edit structure opened, aortic lumen and Erase chosen, the axial slice wheeled
 # to S 745.7 mm, two strokes across the trunk (8 and 10 mm), the pointer over the slice for
 # the first picture; then a 21 mm stroke across the arch for the second.
+# case-package.png is the running workstation opening a case package: `twinplan pack
+# sample_data/phantom_cta/dicom --plan sample_data/phantom_cta/demo.twinplan.json --out
+# aaa-repair.twinplan --with-images --purpose teaching --consent no --recorded-by "Dr A.
+# Surgeon" --note "Vascular course, anonymised teaching case" --passphrase-file PW`, then
+# `twinplan --size 1600x1000 aaa-repair.twinplan` on an Xvfb display, the passphrase typed
+# with xdotool and Return pressed, the screen grabbed once the statement shows.
 # paths-drag.png is the running workstation caught mid-drag (render cannot hold a button):
 # `twinplan --plan P.twinplan.json sample_data/phantom_cta/dicom` on an Xvfb display, P planned
 # with `--via=20.0,12.0,-300.0` (the aorta's axis), the waypoint grabbed in the 3D view with
