@@ -143,3 +143,61 @@ fn info_without_phi_shows_no_free_text_that_can_name_someone() {
     assert!(with_phi.contains("ZQSURNAME01"), "{with_phi}");
     assert!(with_phi.contains("ZQSURNAME00"), "{with_phi}");
 }
+
+/// `twinplan anonymize` names the files it refuses or skips by their paths, which are the
+/// user's own and may hold the patient's name (a folder named after them): the patient's
+/// name, ID and birth date read from the files are scrubbed from those lines too.
+#[test]
+fn anonymize_reports_refused_and_skipped_files_without_the_identity_in_their_paths() {
+    let patient = phantom::phantom_patient();
+    let family = patient
+        .name
+        .split('^')
+        .next()
+        .unwrap_or_default()
+        .to_string();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let folder = dir.path().join(format!("{family}_{}", patient.id));
+    std::fs::create_dir_all(&folder).expect("folder");
+    let progress = Progress::new();
+    let ph = phantom::generate(
+        &PhantomOptions::default().with_size([32, 32, 24]),
+        &progress,
+    )
+    .expect("phantom");
+    let opts = CtSeriesOptions::default().with_patient(patient.clone());
+    let files = dicom::write::write_ct_series(
+        &ph.volume,
+        &folder,
+        &opts,
+        &|k| format!("{k}.dcm"),
+        &progress,
+    )
+    .expect("write");
+    // One file says its pixels show burned-in text; one file is not DICOM.
+    let mut obj = dicom_object::open_file(&files[0]).expect("open");
+    obj.put(dicom_core::DataElement::new(
+        dicom_core::Tag(0x0028, 0x0301),
+        dicom_core::VR::CS,
+        dicom_core::value::PrimitiveValue::from("YES"),
+    ));
+    obj.write_to_file(&files[0]).expect("write back");
+    std::fs::write(folder.join("notes.txt"), "not dicom").expect("write");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_twinplan"))
+        .env("TWINPLAN_DATA_DIR", dir.path().join("data"))
+        .args(["anonymize"])
+        .arg(&folder)
+        .arg("--out")
+        .arg(dir.path().join("out"))
+        .output()
+        .expect("runs");
+    assert!(out.status.success());
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(text.contains("refused"), "{text}");
+    assert!(text.contains("skipped"), "{text}");
+    assert_no_identity(&text, "anonymize's output");
+}

@@ -216,6 +216,20 @@ fn finish(
     d: &Deidentifier,
     allow_burned_in: bool,
 ) -> Result<String, NotDone> {
+    // The patient's name, ID and birth date never reach a message: the scrubber learns
+    // them before anything about this file (its path included) can be printed.
+    let text = |g: u16, e: u16| {
+        obj.get(dicom_core::Tag(g, e))
+            .and_then(|v| v.to_str().ok())
+            .map(|s| s.trim_end_matches(['\0', ' ']).to_string())
+            .unwrap_or_default()
+    };
+    let (name, id, birth) = (
+        text(0x0010, 0x0010),
+        text(0x0010, 0x0020),
+        text(0x0010, 0x0030),
+    );
+    crate::privacy::remember(&[&name, &id, &birth]);
     if !allow_burned_in && let Some(why) = burned_in(obj) {
         return Err(NotDone::Refused(why));
     }
