@@ -28,14 +28,14 @@ impl Write for Capture {
     }
 }
 
+/// The family name of a DICOM person name (before the first `^`).
+fn family_name(name: &str) -> String {
+    name.split('^').next().unwrap_or_default().to_string()
+}
+
 fn assert_no_identity(text: &str, what: &str) {
     let patient = phantom::phantom_patient();
-    let family = patient
-        .name
-        .split('^')
-        .next()
-        .unwrap_or_default()
-        .to_string();
+    let family = family_name(&patient.name);
     for secret in [&patient.name, &family, &patient.id, &patient.birth_date] {
         assert!(
             !text.contains(secret.as_str()),
@@ -150,12 +150,7 @@ fn info_without_phi_shows_no_free_text_that_can_name_someone() {
 #[test]
 fn anonymize_reports_refused_and_skipped_files_without_the_identity_in_their_paths() {
     let patient = phantom::phantom_patient();
-    let family = patient
-        .name
-        .split('^')
-        .next()
-        .unwrap_or_default()
-        .to_string();
+    let family = family_name(&patient.name);
     let dir = tempfile::tempdir().expect("tempdir");
     let folder = dir.path().join(format!("{family}_{}", patient.id));
     std::fs::create_dir_all(&folder).expect("folder");
