@@ -16,9 +16,9 @@ use age::secrecy::SecretString;
 use bevy::prelude::*;
 use twinplan::app::LogicPlugin;
 use twinplan::app::document::PlanDoc;
-use twinplan::app::package::{CasePackages, PackagePlugin};
+use twinplan::app::package::{CasePackages, Opener, PackagePlugin};
 use twinplan::app::state::{Jobs, UiAction, Workspace};
-use twinplan::package::{Consent, Key, Lock, Purpose};
+use twinplan::package::{Consent, Lock, Purpose};
 use twinplan::progress::Progress;
 use twinplan::session::open::sample_path;
 
@@ -136,7 +136,7 @@ fn export_de_identified_and_open_a_case_package() {
     app.update();
     app.update();
     assert_eq!(app.world().resource::<CasePackages>().stage(), "asking");
-    let key = |p: &str| Key::Passphrase(SecretString::from(p.to_string()));
+    let key = |p: &str| Opener::Passphrase(SecretString::from(p.to_string()));
     app.world_mut()
         .resource_scope(|w, mut cases: Mut<CasePackages>| {
             cases.unlock(&mut w.resource_mut::<Jobs>(), key("the wrong one"))

@@ -211,7 +211,8 @@ impl Jobs {
 
     /// Starts a feature's background task (listed in the status bar, cancellable there, the
     /// window woken when it lands); its result waits for [`Jobs::take`]. A cancelled task's
-    /// result is dropped.
+    /// result is dropped, and so is a `()` (work done for its effect: an audit entry, files
+    /// removed).
     pub fn task<T: Send + Sync + 'static>(
         &mut self,
         label: impl Into<String>,
@@ -328,7 +329,9 @@ impl Jobs {
                         break;
                     }
                     Ok(JobMessage::Done(JobOutput::Other(result))) => {
-                        if !cancelled {
+                        // A task that returns nothing is done when it ends: nothing waits
+                        // in `landed` for a `take` no one will call.
+                        if !cancelled && !result.is::<()>() {
                             let id = self.running[i].id;
                             self.landed.insert(id, result);
                         }

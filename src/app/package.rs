@@ -25,6 +25,13 @@ use crate::session::{Level, Notice};
 /// What opening a package came to.
 type Opened = Result<(Manifest, tempfile::TempDir), PackageError>;
 
+/// What the user gave to open a package with.
+pub enum Opener {
+    Passphrase(age::secrecy::SecretString),
+    /// An age identity file (read in the job, like the package).
+    IdentityFile(PathBuf),
+}
+
 #[derive(Default)]
 enum Stage {
     #[default]
@@ -99,8 +106,8 @@ impl CasePackages {
         }
     }
 
-    /// Decrypts the package asked about with `key`, in a job (the dialog's Open).
-    pub fn unlock(&mut self, jobs: &mut Jobs, key: Key) {
+    /// Decrypts the package asked about, in a job (the dialog's Open).
+    pub fn unlock(&mut self, jobs: &mut Jobs, opener: Opener) {
         if let Stage::Ask {
             path,
             identity,
@@ -110,6 +117,10 @@ impl CasePackages {
         {
             let p = path.clone();
             let job = jobs.task("opening the case package", move |_| -> Opened {
+                let key = match opener {
+                    Opener::Passphrase(p) => Key::Passphrase(p),
+                    Opener::IdentityFile(f) => Key::Identities(package::read_identities(&f)?),
+                };
                 package::unpack_private(&p, &key)
             });
             self.stage = Stage::Opening {
@@ -130,10 +141,23 @@ impl CasePackages {
     }
 
     /// The user stops: the dialog closes, the decrypted folder is removed.
-    pub fn cancel(&mut self) {
-        self.stage = Stage::Idle;
+    pub fn cancel(&mut self, jobs: &mut Jobs) {
+        self.set_stage(jobs, Stage::Idle);
         self.accepted = false;
     }
+
+    /// Moves to `stage`; a decrypted folder left behind is removed in a job (hundreds of
+    /// files: not in a frame).
+    fn set_stage(&mut self, jobs: &mut Jobs, stage: Stage) {
+        if let Stage::Statement { dir, .. } = std::mem::replace(&mut self.stage, stage) {
+            discard(jobs, dir);
+        }
+    }
+}
+
+/// Removes an unpacked case's folder in the background.
+fn discard(jobs: &mut Jobs, dir: tempfile::TempDir) {
+    jobs.task("removing a closed case's files", move |_| drop(dir));
 }
 
 /// The case packages plugin.
@@ -154,18 +178,23 @@ impl Plugin for PackagePlugin {
 }
 
 /// A package asked to be opened: ask how to open it (the study loader leaves it alone).
-fn ask_for_packages(mut actions: MessageReader<UiAction>, mut cases: ResMut<CasePackages>) {
+fn ask_for_packages(
+    mut actions: MessageReader<UiAction>,
+    mut cases: ResMut<CasePackages>,
+    mut jobs: ResMut<Jobs>,
+) {
     for a in actions.read() {
         if let UiAction::Open(path) = a
             && package::is_package_path(path)
         {
-            cases.stage = Stage::Ask {
+            let ask = Stage::Ask {
                 path: path.clone(),
                 passphrase: String::new(),
                 identity: String::new(),
                 with_identity: false,
                 error: None,
             };
+            cases.set_stage(&mut jobs, ask);
         }
     }
 }
@@ -433,17 +462,11 @@ fn dialogs(
                 passphrase.zeroize();
                 next = Some(Stage::Idle);
             } else if go {
-                let key = if *with_identity {
-                    package::read_identities(Path::new(identity.trim())).map(Key::Identities)
+                unlock = Some(if *with_identity {
+                    Opener::IdentityFile(PathBuf::from(identity.trim()))
                 } else {
-                    Ok(Key::Passphrase(age::secrecy::SecretString::from(
-                        std::mem::take(passphrase),
-                    )))
-                };
-                match key {
-                    Ok(key) => unlock = Some(key),
-                    Err(e) => *error = Some(e.to_string()),
-                }
+                    Opener::Passphrase(age::secrecy::SecretString::from(std::mem::take(passphrase)))
+                });
             }
         }
         Stage::Opening { path, .. } => {
@@ -479,7 +502,7 @@ fn dialogs(
         }
     }
     if let Some(n) = next {
-        cases.stage = n;
+        cases.set_stage(&mut jobs, n);
     }
     if let Some(key) = unlock {
         cases.unlock(&mut jobs, key);
@@ -535,8 +558,10 @@ fn open_the_case(
             pending.after_volume = ws.volume_revision;
         }
         actions.write(UiAction::Open(dir.path().join("images")));
-        // The previous case's folder goes now; this one's when the next opens.
-        cases.open = Some((path, dir));
+        // The previous case's folder goes now (in a job); this one's when the next opens.
+        if let Some((_, old)) = cases.open.replace((path, dir)) {
+            discard(jobs, old);
+        }
     }
 }
 

@@ -1,6 +1,7 @@
 //! Dates moved by a whole number of days (the Retain Longitudinal Temporal Information with
 //! Modified Dates option): a DA `YYYYMMDD` or the date part of a DT, on the proleptic
-//! Gregorian calendar; anything else is not a date this can move (None). Pure functions.
+//! Gregorian calendar; anything else is not a date this can move (None). Pure functions;
+//! the calendar is `audit::installation`'s.
 
 /// Days since 1970-01-01 of a civil date.
 fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
@@ -13,18 +14,7 @@ fn days_from_civil(y: i64, m: i64, d: i64) -> i64 {
     era * 146_097 + doe - 719_468
 }
 
-/// The civil date of a day count since 1970-01-01.
-fn civil_from_days(z: i64) -> (i64, i64, i64) {
-    let z = z + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (yoe + era * 400 + i64::from(m <= 2), m, d)
-}
+use crate::audit::installation::civil_from_days;
 
 /// `YYYYMMDD` moved by `days` (None if it is not a valid date, or leaves years 1–9999).
 pub fn shift_date(text: &str, days: i64) -> Option<String> {

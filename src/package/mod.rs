@@ -440,7 +440,9 @@ pub fn read(
                 "{name:?} is larger than a package may hold"
             )));
         }
-        let mut bytes = Vec::with_capacity(size as usize);
+        // Grown as the bytes arrive (authenticated chunk by chunk), not reserved from what a
+        // header claims: anyone with a recipient's public key can write a package.
+        let mut bytes = Vec::with_capacity(size.min(1 << 24) as usize);
         entry
             .by_ref()
             .take(limit + 1)

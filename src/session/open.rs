@@ -125,6 +125,13 @@ pub enum OpenError {
 }
 
 impl Catalog {
+    /// Whether the series `key` has DICOM files (a cheap [`Catalog::files_of`]).
+    pub fn has_files(&self, key: &str) -> bool {
+        self.report
+            .as_ref()
+            .is_some_and(|r| r.series().any(|s| s.id() == key && !s.frames.is_empty()))
+    }
+
     /// The DICOM files of the series `key`, each once, sorted (empty for NIfTI or an
     /// unknown key): what a de-identified export of the series copies.
     pub fn files_of(&self, key: &str) -> Vec<PathBuf> {

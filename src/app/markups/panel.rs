@@ -138,7 +138,7 @@ pub fn file_menu(
         .loaded
         .as_ref()
         .zip(ws.catalog.as_ref())
-        .is_some_and(|(l, c)| !c.files_of(&l.key).is_empty());
+        .is_some_and(|(l, c)| c.has_files(&l.key));
     if ui
         .add_enabled(dicom, egui::Button::new("Export de-identified…"))
         .on_hover_text(
